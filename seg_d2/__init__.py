@@ -1,0 +1,8 @@
+"""seg_d2: instance, semantic and panoptic segmentation as registered detectron2 components."""
+from . import compat  # noqa: F401  (first: fixes detectron2 0.6's gaps before anything imports it)
+from .config import add_seg_d2_config, get_cfg, load_config
+from .env import collect_env_info
+
+__version__ = "0.1.0"
+
+__all__ = ["add_seg_d2_config", "collect_env_info", "get_cfg", "load_config"]

@@ -1,0 +1,178 @@
+"""The one place that knows where detectron2 0.6, the only release PyPI carries,
+falls short of what seg_d2 needs and of current Pillow, NumPy and setuptools.
+
+Shims rather than version pins: seg_d2 runs inside its users' environments,
+beside current libraries and beside detectron2 builds from source, so pinning
+old Pillow/NumPy/setuptools would be forced on everyone to fix one old release.
+Each fix below is applied only when its gap is present, and reaches only the
+detectron2 modules that need it. (seg_d2's own environment pins numpy<2 because
+panopticapi-lite requires it; the NumPy 2 fix serves users on NumPy 2.)
+
+Import this module before any other detectron2 module; ``import seg_d2`` does.
+"""
+import importlib
+import importlib.resources
+import importlib.util
+import sys
+import types
+
+import numpy
+
+import detectron2
+
+__all__ = ["HAS_COMPILED_OPS", "COMPILED_OPS_MISSING"]
+
+COMPILED_OPS_MISSING = "not built: this detectron2 has no compiled ops (seg_d2 stand-in)"
+
+# detectron2._C entry points, by the feature a user would recognise.
+_COMPILED_FEATURES = {
+    "deform_conv": "deformable convolution",
+    "modulated_deform_conv": "modulated deformable convolution",
+    "roi_align_rotated": "rotated RoIAlign",
+    "box_iou_rotated": "rotated boxes",
+    "COCOeval": "detectron2's C++ COCO evaluator",
+    "InstanceAnnotation": "detectron2's C++ COCO evaluator",
+}
+
+# detectron2 0.6 modules that use the NumPy aliases removed in NumPy 1.24
+# (np.int, np.float, np.bool, np.str) or np.array(copy=False) (NumPy 2).
+_MODULES_USING_OLD_NUMPY = (
+    "detectron2.structures.masks",
+    "detectron2.layers.mask_ops",
+    "detectron2.data.build",
+    "detectron2.data.datasets.pascal_voc",
+    "detectron2.evaluation.sem_seg_evaluation",
+    "detectron2.evaluation.pascal_voc_evaluation",
+    "detectron2.utils.visualizer",
+    "detectron2.utils.video_visualizer",
+)
+
+
+class _CompiledOpsStandIn(types.ModuleType):
+    """Takes the place of a missing ``detectron2._C`` so that detectron2 imports;
+    an op is only an error when it is called, and the error names the feature."""
+
+    def __init__(self):
+        super().__init__("detectron2._C", __doc__)
+
+    @staticmethod
+    def get_compiler_version():
+        return COMPILED_OPS_MISSING
+
+    @staticmethod
+    def get_cuda_version():
+        return COMPILED_OPS_MISSING
+
+    @staticmethod
+    def has_cuda():
+        return False
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        feature = next(
+            (feature for prefix, feature in _COMPILED_FEATURES.items() if name.startswith(prefix)),
+            f"detectron2._C.{name}",
+        )
+
+        def missing_op(*args, **kwargs):
+            raise RuntimeError(
+                f"{feature} needs detectron2's compiled ops (detectron2._C.{name}), and this "
+                "detectron2 was installed without them. Build detectron2 from source "
+                "(see seg_d2's README, 'Using your own detectron2') to use it."
+            )
+
+        return missing_op
+
+
+class _NumpyWithOldAliases(types.ModuleType):
+    """numpy as detectron2 0.6 was written against: the removed scalar aliases,
+    and ``array(copy=False)`` meaning "copy only if needed"."""
+
+    int = int
+    float = float
+    bool = bool
+    str = str
+
+    def __init__(self):
+        super().__init__("numpy")
+
+    def __getattr__(self, name):
+        return getattr(numpy, name)
+
+    @staticmethod
+    def array(obj, *args, copy=True, **kwargs):
+        if copy is False:
+            return numpy.asarray(obj, *args, **kwargs)
+        return numpy.array(obj, *args, copy=copy, **kwargs)
+
+
+def _resource_filename(package, resource):
+    """``pkg_resources.resource_filename``, the one call detectron2.model_zoo makes."""
+    return str(importlib.resources.files(package).joinpath(resource))
+
+
+def _provide_compiled_ops_stand_in():
+    if importlib.util.find_spec("detectron2._C") is not None:
+        return True
+    stand_in = _CompiledOpsStandIn()
+    sys.modules["detectron2._C"] = stand_in
+    detectron2._C = stand_in
+    return False
+
+
+def _import_transforms_without_pillow_linear():
+    """Pillow 10 removed ``Image.LINEAR``, which detectron2 0.6 reads once, as the
+    default argument of ``ExtentTransform``; lend it for that import only."""
+    from PIL import Image
+
+    if hasattr(Image, "LINEAR"):
+        return
+    Image.LINEAR = Image.BILINEAR
+    try:
+        importlib.import_module("detectron2.data.transforms")
+    finally:
+        del Image.LINEAR
+
+
+def _import_model_zoo_without_pkg_resources():
+    """setuptools 81 removed ``pkg_resources``, which detectron2.model_zoo imports;
+    give that import a stand-in and take it away again for everyone else."""
+    if importlib.util.find_spec("pkg_resources") is not None:
+        return
+    stand_in = types.ModuleType("pkg_resources", "seg_d2 stand-in for detectron2.model_zoo")
+    stand_in.resource_filename = _resource_filename
+    sys.modules["pkg_resources"] = stand_in
+    try:
+        importlib.import_module("detectron2.model_zoo")
+    finally:
+        del sys.modules["pkg_resources"]
+
+
+def _give_old_modules_old_numpy():
+    if hasattr(numpy, "int") and numpy.lib.NumpyVersion(numpy.__version__) < "2.0.0":
+        return
+    if not detectron2.__version__.startswith("0.6"):
+        return
+    legacy = _NumpyWithOldAliases()
+    for name in _MODULES_USING_OLD_NUMPY:
+        importlib.import_module(name).np = legacy
+
+
+def _evaluate_coco_with_faster_coco_eval():
+    """Without ``_C``, detectron2's fast COCO evaluator cannot run; faster-coco-eval
+    computes the same numbers with the same interface, so COCOEvaluator's default
+    (``use_fast_impl=True``) keeps its speed."""
+    from faster_coco_eval import COCOeval_faster
+
+    from detectron2.evaluation import coco_evaluation
+
+    coco_evaluation.COCOeval_opt = COCOeval_faster
+
+
+HAS_COMPILED_OPS = _provide_compiled_ops_stand_in()
+_import_transforms_without_pillow_linear()
+_import_model_zoo_without_pkg_resources()
+_give_old_modules_old_numpy()
+if not HAS_COMPILED_OPS:
+    _evaluate_coco_with_faster_coco_eval()

@@ -1,0 +1,38 @@
+"""Every config key seg_d2 adds to detectron2's, with its default."""
+import os
+
+import torch
+from detectron2 import model_zoo
+from detectron2.config import get_cfg as get_detectron2_cfg
+
+__all__ = ["add_seg_d2_config", "get_cfg", "load_config"]
+
+
+def add_seg_d2_config(cfg):
+    """Add seg_d2's keys to a detectron2 config, in place."""
+    # A CPU-only user should need no override to run anything.
+    cfg.MODEL.DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def get_cfg():
+    """detectron2's default config with seg_d2's keys added."""
+    cfg = get_detectron2_cfg()
+    add_seg_d2_config(cfg)
+    return cfg
+
+
+def load_config(config_file, opts=()):
+    """A frozen-ready config from a YAML file, which may also be a path inside
+    detectron2's model zoo (e.g. ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml``),
+    with ``KEY VALUE`` overrides applied last."""
+    if not os.path.isfile(config_file):
+        try:
+            config_file = model_zoo.get_config_file(config_file)
+        except RuntimeError:
+            raise FileNotFoundError(
+                f"config file {config_file!r} is neither a file nor in detectron2's model zoo"
+            ) from None
+    cfg = get_cfg()
+    cfg.merge_from_file(config_file)
+    cfg.merge_from_list(list(opts))
+    return cfg

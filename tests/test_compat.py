@@ -1,0 +1,123 @@
+"""Each gap between detectron2 0.6 and current libraries is closed by seg_d2.compat."""
+import numpy as np
+import pytest
+import torch
+
+import seg_d2  # noqa: F401
+from seg_d2 import compat
+
+
+def test_data_transforms_import_and_extent_transform_runs():
+    from detectron2.data import transforms as T
+
+    image = np.arange(12 * 16 * 3, dtype=np.uint8).reshape(12, 16, 3)
+    out = T.ExtentTransform(src_rect=(0, 0, 16, 12), output_size=(6, 8)).apply_image(image)
+    assert out.shape == (6, 8, 3)
+
+
+def test_pillow_linear_is_not_left_behind():
+    from PIL import Image
+
+    assert not hasattr(Image, "LINEAR") or Image.LINEAR == Image.BILINEAR
+
+
+def test_model_zoo_config_file_resolves():
+    import os
+
+    from detectron2 import model_zoo
+
+    path = model_zoo.get_config_file("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml")
+    assert os.path.isfile(path)
+    assert "Base-RCNN-FPN.yaml" in open(path).read()
+
+
+def test_sem_seg_evaluator_on_a_tiny_confusion_matrix(tmp_path):
+    from PIL import Image
+
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+    from detectron2.evaluation import SemSegEvaluator
+
+    gt = np.array([[0, 0, 1], [1, 1, 255]], dtype=np.uint8)
+    pred = np.array([[0, 1, 1], [1, 0, 0]], dtype=np.int64)
+    gt_file = tmp_path / "gt.png"
+    Image.fromarray(gt).save(gt_file)
+    name = "compat_tiny_sem_seg"
+    DatasetCatalog.register(name, lambda: [{"file_name": "x.jpg", "sem_seg_file_name": str(gt_file)}])
+    MetadataCatalog.get(name).set(stuff_classes=["a", "b"], ignore_label=255)
+    try:
+        evaluator = SemSegEvaluator(name, distributed=False)
+        evaluator.reset()
+        evaluator.process([{"file_name": "x.jpg"}], [{"sem_seg": torch.nn.functional.one_hot(
+            torch.from_numpy(pred), 2).permute(2, 0, 1).float()}])
+        result = evaluator.evaluate()["sem_seg"]
+    finally:
+        DatasetCatalog.remove(name)
+        MetadataCatalog.remove(name)
+    # pixels (gt, pred): (0,0) (0,1) (1,1) (1,1) (1,0); the ignore pixel is dropped.
+    iou_a, iou_b = 1 / 3, 2 / 4
+    assert result["IoU-a"] == pytest.approx(100 * iou_a)
+    assert result["IoU-b"] == pytest.approx(100 * iou_b)
+    assert result["mIoU"] == pytest.approx(100 * (iou_a + iou_b) / 2)
+    assert result["pACC"] == pytest.approx(100 * 3 / 5)
+
+
+def test_bitmasks_polygonmasks_round_trip():
+    from detectron2.structures import BitMasks, PolygonMasks, polygons_to_bitmask
+
+    square = [np.array([2, 2, 8, 2, 8, 6, 2, 6], dtype=np.float64)]
+    expected = polygons_to_bitmask(square, 10, 12)
+    assert expected.dtype == bool and expected.sum() == 6 * 4
+    polygons = PolygonMasks([square])
+    bitmasks = BitMasks.from_polygon_masks(polygons, 10, 12)
+    assert torch.equal(bitmasks.tensor[0], torch.from_numpy(expected))
+    boxes = torch.tensor([[2.0, 2.0, 8.0, 6.0]])
+    from_polygons = polygons.crop_and_resize(boxes, 4)
+    from_bitmasks = bitmasks.crop_and_resize(boxes, 4)
+    assert from_polygons.all() and from_bitmasks.all()
+    assert polygons.nonempty().tolist() == [True]
+
+
+def test_legacy_paste_mask_runs_on_current_numpy():
+    from detectron2.layers.mask_ops import paste_mask_in_image_old
+
+    pasted = paste_mask_in_image_old(torch.ones(4, 4), torch.tensor([1, 1, 4, 4]), 6, 6, 0.5)
+    assert pasted.sum() == 16
+
+
+def test_old_numpy_reaches_only_detectron2():
+    from detectron2.evaluation import sem_seg_evaluation
+
+    assert sem_seg_evaluation.np.int is int
+    assert not hasattr(np, "float") or np.float is float
+
+
+@pytest.mark.skipif(compat.HAS_COMPILED_OPS, reason="detectron2 here has its compiled ops")
+def test_missing_compiled_ops_raise_a_clear_error():
+    import detectron2
+    from detectron2.layers import ROIAlignRotated
+    from detectron2.structures import RotatedBoxes, pairwise_iou_rotated
+
+    x = torch.zeros(1, 2, 8, 8)
+    # On the CPU detectron2 itself refuses deformable convolution; on a GPU it calls _C.
+    with pytest.raises(RuntimeError, match="modulated deformable convolution.*compiled ops"):
+        detectron2._C.modulated_deform_conv_forward()
+    with pytest.raises(RuntimeError, match="rotated RoIAlign.*compiled ops"):
+        ROIAlignRotated((2, 2), 1.0, 0)(x, torch.tensor([[0.0, 4.0, 4.0, 2.0, 2.0, 0.0]]))
+    boxes = RotatedBoxes(torch.tensor([[4.0, 4.0, 2.0, 2.0, 30.0]]))
+    with pytest.raises(RuntimeError, match="rotated boxes.*compiled ops"):
+        pairwise_iou_rotated(boxes, boxes)
+
+
+def test_roi_align_matches_torchvision():
+    from torchvision.ops import roi_align
+
+    from detectron2.layers import ROIAlign
+
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(2, 3, 20, 24, generator=generator)
+    xy = torch.rand(6, 2, generator=generator) * 12
+    wh = torch.rand(6, 2, generator=generator) * 10 + 1
+    rois = torch.cat([torch.tensor([0, 1, 0, 1, 1, 0.0])[:, None], xy, xy + wh], dim=1)
+    ours = ROIAlign((7, 7), spatial_scale=0.5, sampling_ratio=2, aligned=True)(features, rois)
+    reference = roi_align(features, rois, (7, 7), spatial_scale=0.5, sampling_ratio=2, aligned=True)
+    assert torch.allclose(ours, reference, atol=1e-6)

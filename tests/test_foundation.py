@@ -1,0 +1,56 @@
+"""A detectron2 model-zoo Mask R-CNN builds through seg_d2 and trains on the CPU."""
+import itertools
+import math
+
+import numpy as np
+import torch
+from detectron2.engine import SimpleTrainer
+from detectron2.modeling import build_model
+from detectron2.solver import build_optimizer
+from detectron2.structures import Boxes, Instances, PolygonMasks
+from detectron2.utils.events import EventStorage
+
+import seg_d2
+
+
+def _one_image_batch():
+    image = torch.randint(0, 256, (3, 96, 128), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    instances = Instances((96, 128))
+    instances.gt_boxes = Boxes(torch.tensor([[10.0, 12.0, 60.0, 70.0]]))
+    instances.gt_classes = torch.tensor([1])
+    instances.gt_masks = PolygonMasks([[np.array([10, 12, 60, 12, 60, 70, 10, 70], dtype=float)]])
+    return [{"image": image, "instances": instances, "height": 96, "width": 128}]
+
+
+def test_default_device_is_cpu_without_cuda():
+    assert seg_d2.get_cfg().MODEL.DEVICE == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_model_zoo_mask_rcnn_trains_one_step_with_finite_losses():
+    cfg = seg_d2.load_config(
+        "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
+        ["MODEL.WEIGHTS", "", "MODEL.ROI_HEADS.NUM_CLASSES", "3", "MODEL.DEVICE", "cpu"],
+    )
+    model = build_model(cfg)
+    before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    trainer = SimpleTrainer(model, itertools.repeat(_one_image_batch()), build_optimizer(cfg, model))
+    with EventStorage(0) as storage:
+        trainer.iter = 0
+        trainer.run_step()
+    losses = {k: v.median(1) for k, v in storage.histories().items() if k.startswith("loss")}
+    assert {"loss_cls", "loss_box_reg", "loss_mask", "loss_rpn_cls", "loss_rpn_loc"} <= set(losses)
+    assert all(math.isfinite(v) for v in losses.values())
+    changed = [name for name, p in model.named_parameters() if name in before and not torch.equal(p, before[name])]
+    assert any("mask_head" in name for name in changed)
+
+    model.eval()
+    with torch.no_grad():
+        (output,) = model([{k: v for k, v in _one_image_batch()[0].items() if k != "instances"}])
+    assert output["instances"].image_size == (96, 128)
+
+
+def test_unknown_config_file_is_named():
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="no/such.yaml"):
+        seg_d2.load_config("no/such.yaml")

@@ -1,0 +1,42 @@
+#!/usr/bin/env python
+"""Train or evaluate a seg_d2 model, as detectron2's tools/train_net.py does.
+
+    python tools/train_net.py --config-file configs/... [--eval-only] [--resume] [KEY VALUE ...]
+"""
+import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.engine import default_argument_parser, default_setup, launch
+
+from seg_d2.engine import Trainer
+
+
+def setup(args):
+    cfg = seg_d2.load_config(args.config_file, args.opts)
+    cfg.freeze()
+    default_setup(cfg, args)
+    return cfg
+
+
+def main(args):
+    cfg = setup(args)
+    if args.eval_only:
+        model = Trainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
+        return Trainer.test(cfg, model)
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
