@@ -5,6 +5,8 @@ import torch
 from detectron2 import model_zoo
 from detectron2.config import get_cfg as get_detectron2_cfg
 
+from .data.coco import register_datasets_from_config
+
 __all__ = ["add_seg_d2_config", "get_cfg", "load_config"]
 
 
@@ -12,6 +14,10 @@ def add_seg_d2_config(cfg):
     """Add seg_d2's keys to a detectron2 config, in place."""
     # A CPU-only user should need no override to run anything.
     cfg.MODEL.DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+    # COCO-format datasets to register before training, each as
+    # "name=path/to/instances.json:path/to/images"; this registers name,
+    # name_sem_seg and name_panoptic (see seg_d2/data/coco.py).
+    cfg.DATASETS.COCO_FORMAT = []
 
 
 def get_cfg():
@@ -35,4 +41,5 @@ def load_config(config_file, opts=()):
     cfg = get_cfg()
     cfg.merge_from_file(config_file)
     cfg.merge_from_list(list(opts))
+    register_datasets_from_config(cfg)
     return cfg

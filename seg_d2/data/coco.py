@@ -1,0 +1,174 @@
+"""Register a COCO-format dataset once, get it for all three tasks.
+
+``register_coco_dataset("mydata", "instances.json", "images/")`` registers
+
+* ``mydata``            instances (Mask R-CNN; evaluator ``coco``),
+* ``mydata_sem_seg``    one label per pixel (evaluator ``sem_seg``),
+* ``mydata_panoptic``   COCO panoptic (evaluator ``coco_panoptic_seg``),
+
+the last two derived from the instances JSON (see ``derived.py``) unless semantic
+PNGs or COCO panoptic annotations are given. Loading validates the dataset first
+(see ``validate.py``).
+"""
+import logging
+import os
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data.datasets import load_coco_json
+from detectron2.data.datasets.coco_panoptic import load_coco_panoptic_json
+
+from .categories import CategoryLayout
+from .derived import (
+    derive_evaluation_json,
+    derive_pixel_ground_truth,
+    derived_ground_truth_paths,
+    png_name,
+)
+from .validate import read_coco_json, validate_coco_dataset
+
+__all__ = ["register_coco_dataset", "load_coco_instances", "register_datasets_from_config"]
+
+logger = logging.getLogger(__name__)
+
+SEM_SEG_SUFFIX = "_sem_seg"
+PANOPTIC_SUFFIX = "_panoptic"
+
+
+class _CocoSource:
+    """A validated COCO JSON and what follows from it, computed on first use and
+    again whenever the JSON changes."""
+
+    def __init__(self, json_file, image_root, layout, prepare=None):
+        self.json_file = json_file
+        self.image_root = image_root
+        self.layout = layout
+        self._prepare = prepare
+        self._loaded = None
+        self._loaded_version = None
+
+    def load(self):
+        if self._prepare is not None:
+            self._prepare()
+        stat = os.stat(self.json_file)
+        version = (stat.st_mtime_ns, stat.st_size)
+        if version != self._loaded_version:
+            dataset = read_coco_json(self.json_file)
+            report = validate_coco_dataset(self.json_file, self.image_root, dataset=dataset)
+            report.raise_if_errors()
+            report.log_skips()
+            self._loaded = dataset, set(report.skipped)
+            self._loaded_version = version
+        return self._loaded
+
+    def derive_evaluation_json(self):
+        dataset, skipped = self.load()
+        return derive_evaluation_json(self.json_file, dataset, self.layout, skipped)
+
+    def derive_pixels(self):
+        dataset, skipped = self.load()
+        return derive_pixel_ground_truth(self.json_file, dataset, self.layout, skipped)
+
+
+def load_coco_instances(source):
+    """detectron2 dataset dicts of the thing annotations, category ids contiguous."""
+    _, skipped = source.load()
+    source.derive_evaluation_json()
+    contiguous = source.layout.contiguous_id
+    things = set(source.layout.thing_ids)
+    records = load_coco_json(source.json_file, source.image_root, extra_annotation_keys=["id"])
+    for record in records:
+        record["annotations"] = [
+            {**a, "category_id": contiguous[a["category_id"]]}
+            for a in record["annotations"]
+            if a["id"] not in skipped and a["category_id"] in things
+        ]
+    return records
+
+
+def _load_semantic(source, sem_seg_root):
+    dataset, _ = source.load()
+    root = sem_seg_root or source.derive_pixels().sem_seg_root
+    return [
+        {
+            "file_name": os.path.join(source.image_root, image["file_name"]),
+            "sem_seg_file_name": os.path.join(root, png_name(image["file_name"])),
+            "height": image["height"],
+            "width": image["width"],
+            "image_id": image["id"],
+        }
+        for image in sorted(dataset["images"], key=lambda image: image["id"])
+    ]
+
+
+def _load_panoptic(source, panoptic_json, panoptic_root, metadata):
+    if panoptic_json is None:
+        source.derive_evaluation_json()
+        derived = source.derive_pixels()
+        panoptic_json, panoptic_root = derived.panoptic_json, derived.panoptic_root
+    else:
+        source.derive_evaluation_json()
+    return load_coco_panoptic_json(panoptic_json, source.image_root, panoptic_root, metadata)
+
+
+def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, panoptic_json=None,
+                          panoptic_root=None, categories=None, prepare=None):
+    """Register ``name``, ``name_sem_seg`` and ``name_panoptic`` (module docstring).
+
+    Args:
+        sem_seg_root: folder of semantic PNGs named like the images, if the dataset has
+            its own (labels in the thing+stuff order of ``CategoryLayout``).
+        panoptic_json, panoptic_root: the dataset's own COCO panoptic annotations.
+        categories: the COCO category list, when the JSON does not exist yet.
+        prepare: called once before the first load (e.g. to generate the data).
+    """
+    if (panoptic_json is None) != (panoptic_root is None):
+        raise ValueError(f"dataset {name!r}: give both panoptic_json and panoptic_root, or neither")
+    json_file, image_root = os.fspath(json_file), os.fspath(image_root)
+    if categories is None:
+        categories = read_coco_json(json_file)["categories"]
+    layout = CategoryLayout.from_coco_categories(categories)
+    source = _CocoSource(json_file, image_root, layout, prepare)
+    derived = derived_ground_truth_paths(json_file)
+    common = {"image_root": image_root, "source_json_file": json_file}
+
+    DatasetCatalog.register(name, lambda: load_coco_instances(source))
+    MetadataCatalog.get(name).set(
+        json_file=derived.evaluation_json, evaluator_type="coco", **common,
+        **layout.instance_metadata(),
+    )
+
+    DatasetCatalog.register(name + SEM_SEG_SUFFIX, lambda: _load_semantic(source, sem_seg_root))
+    MetadataCatalog.get(name + SEM_SEG_SUFFIX).set(
+        sem_seg_root=sem_seg_root or derived.sem_seg_root, evaluator_type="sem_seg", **common,
+        **layout.semantic_metadata(),
+    )
+
+    panoptic_metadata = layout.panoptic_metadata()
+    DatasetCatalog.register(
+        name + PANOPTIC_SUFFIX,
+        lambda: _load_panoptic(source, panoptic_json, panoptic_root, panoptic_metadata),
+    )
+    MetadataCatalog.get(name + PANOPTIC_SUFFIX).set(
+        panoptic_json=panoptic_json or derived.panoptic_json,
+        panoptic_root=panoptic_root or derived.panoptic_root,
+        json_file=derived.evaluation_json,
+        evaluator_type="coco_panoptic_seg",
+        ignore_label=255,
+        label_divisor=1000,
+        **common,
+        **panoptic_metadata,
+    )
+
+
+def register_datasets_from_config(cfg):
+    """Register each ``name=instances.json:image_root`` of ``DATASETS.COCO_FORMAT``
+    that is not registered yet."""
+    for entry in cfg.DATASETS.COCO_FORMAT:
+        name, sep, paths = entry.partition("=")
+        json_file, sep2, image_root = paths.rpartition(":")
+        if not (sep and sep2 and name and json_file and image_root):
+            raise ValueError(
+                f"DATASETS.COCO_FORMAT entry {entry!r} is not of the form name=instances.json:image_root"
+            )
+        if name not in DatasetCatalog.list():
+            register_coco_dataset(name, json_file, image_root)

@@ -1,0 +1,185 @@
+"""Registering a COCO JSON gives instance, semantic and panoptic datasets that agree
+pixel for pixel with masks computed directly by pycocotools."""
+import json
+
+import numpy as np
+import pytest
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from panopticapi.utils import rgb2id
+from PIL import Image
+from pycocotools import mask as mask_util
+
+import seg_d2  # noqa: F401
+from seg_d2.data import register_coco_dataset
+
+H, W = 40, 60
+CATEGORIES = [{"id": 3, "name": "cat"}, {"id": 7, "name": "dog"}]
+
+
+def _rle(mask):
+    rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle["counts"] = rle["counts"].decode("ascii")
+    return rle
+
+
+def _tiny_coco(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        Image.new("RGB", (W, H), (40, 80, 120)).save(images / name)
+    dog = np.zeros((H, W), bool)
+    dog[5:30, 30:55] = True
+    crowd = np.zeros((H, W), bool)
+    crowd[30:40, 0:20] = True
+    annotations = [
+        # a polygon square, partly covered by the later dog
+        {"id": 11, "image_id": 1, "category_id": 3, "iscrowd": 0, "bbox": [10, 5, 30, 20], "area": 600,
+         "segmentation": [[10, 5, 40, 5, 40, 25, 10, 25]]},
+        {"id": 12, "image_id": 1, "category_id": 7, "iscrowd": 0, "bbox": [30, 5, 25, 25], "area": 625,
+         "segmentation": _rle(dog)},
+        {"id": 13, "image_id": 1, "category_id": 3, "iscrowd": 1, "bbox": [0, 30, 20, 10], "area": 200,
+         "segmentation": _rle(crowd)},
+        {"id": 21, "image_id": 2, "category_id": 7, "iscrowd": 0, "bbox": [2, 2, 10, 10], "area": 100,
+         "segmentation": [[2, 2, 12, 2, 12, 12, 2, 12]]},
+    ]
+    dataset = {
+        "images": [{"id": 1, "file_name": "a.jpg", "height": H, "width": W},
+                   {"id": 2, "file_name": "b.jpg", "height": H, "width": W}],
+        "annotations": annotations,
+        "categories": CATEGORIES,
+    }
+    json_file = tmp_path / "instances.json"
+    json_file.write_text(json.dumps(dataset))
+    return json_file, images, dataset
+
+
+def _pycocotools_mask(annotation):
+    segm = annotation["segmentation"]
+    rle = mask_util.merge(mask_util.frPyObjects(segm, H, W)) if isinstance(segm, list) else segm
+    return mask_util.decode(rle).astype(bool)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    json_file, images, dataset = _tiny_coco(tmp_path)
+    name = f"tiny_{tmp_path.name}"
+    register_coco_dataset(name, json_file, images)
+    yield name, dataset
+    for suffix in ("", "_sem_seg", "_panoptic"):
+        DatasetCatalog.remove(name + suffix)
+        MetadataCatalog.remove(name + suffix)
+
+
+def test_instances_use_contiguous_ids_and_keep_the_mapping(tiny):
+    name, _ = tiny
+    records = DatasetCatalog.get(name)
+    metadata = MetadataCatalog.get(name)
+    assert metadata.thing_classes == ["cat", "dog"]
+    assert metadata.thing_dataset_id_to_contiguous_id == {3: 0, 7: 1}
+    assert metadata.evaluator_type == "coco"
+    first = next(r for r in records if r["image_id"] == 1)
+    assert [(a["id"], a["category_id"], a["iscrowd"]) for a in first["annotations"]] == [
+        (11, 0, 0), (12, 1, 0), (13, 0, 1)]
+
+
+def test_semantic_png_agrees_with_pycocotools(tiny):
+    name, dataset = tiny
+    records = {r["image_id"]: r for r in DatasetCatalog.get(name + "_sem_seg")}
+    metadata = MetadataCatalog.get(name + "_sem_seg")
+    assert metadata.stuff_classes == ["cat", "dog", "background"]
+    assert metadata.evaluator_type == "sem_seg" and metadata.ignore_label == 255
+    cat, dog, crowd = (_pycocotools_mask(a) for a in dataset["annotations"][:3])
+    expected = np.full((H, W), 2, np.uint8)
+    expected[crowd] = 255
+    expected[cat] = 0
+    expected[dog] = 1
+    got = np.asarray(Image.open(records[1]["sem_seg_file_name"]))
+    assert np.array_equal(got, expected)
+
+
+def test_panoptic_png_agrees_with_pycocotools(tiny):
+    name, dataset = tiny
+    records = {r["image_id"]: r for r in DatasetCatalog.get(name + "_panoptic")}
+    metadata = MetadataCatalog.get(name + "_panoptic")
+    assert metadata.evaluator_type == "coco_panoptic_seg"
+    record = records[1]
+    ids = rgb2id(np.asarray(Image.open(record["pan_seg_file_name"])))
+    cat, dog, crowd = (_pycocotools_mask(a) for a in dataset["annotations"][:3])
+    segments = {s["id"]: s for s in record["segments_info"]}
+    # contiguous ids in the shared thing+stuff space: cat 0, dog 1, background 2
+    by_class = {(s["category_id"], s["iscrowd"]): s["id"] for s in segments.values()}
+    assert set(by_class) == {(0, 0), (1, 0), (2, 0), (0, 1)}
+    assert np.array_equal(ids == by_class[(1, 0)], dog)
+    assert np.array_equal(ids == by_class[(0, 0)], cat & ~dog)
+    assert np.array_equal(ids == by_class[(0, 1)], crowd & ~cat & ~dog)
+    assert np.array_equal(ids == by_class[(2, 0)], ~(cat | dog | crowd))
+    assert segments[by_class[(1, 0)]]["area"] == dog.sum()
+    with open(metadata.panoptic_json) as f:
+        categories = json.load(f)["categories"]
+    assert categories == [{"id": 3, "name": "cat", "isthing": 1}, {"id": 7, "name": "dog", "isthing": 1},
+                          {"id": 8, "name": "background", "isthing": 0}]
+
+
+def test_derived_ground_truth_is_regenerated_when_the_json_changes(tmp_path):
+    json_file, images, dataset = _tiny_coco(tmp_path)
+    register_coco_dataset("tiny_changing", json_file, images)
+    try:
+        first = {r["image_id"]: r for r in DatasetCatalog.get("tiny_changing_sem_seg")}
+        before = np.asarray(Image.open(first[2]["sem_seg_file_name"]))
+        assert (before == 1).sum() == 100
+        dataset["annotations"][3]["category_id"] = 3
+        json_file.write_text(json.dumps(dataset))
+        second = {r["image_id"]: r for r in DatasetCatalog.get("tiny_changing_sem_seg")}
+        after = np.asarray(Image.open(second[2]["sem_seg_file_name"]))
+        assert (after == 0).sum() == 100 and (after == 1).sum() == 0
+    finally:
+        for suffix in ("", "_sem_seg", "_panoptic"):
+            DatasetCatalog.remove("tiny_changing" + suffix)
+            MetadataCatalog.remove("tiny_changing" + suffix)
+
+
+def test_evaluation_json_holds_things_only(tmp_path):
+    json_file, images, dataset = _tiny_coco(tmp_path)
+    dataset["categories"].append({"id": 9, "name": "grass", "isthing": 0})
+    grass = np.zeros((H, W), bool)
+    grass[:, :2] = True
+    dataset["annotations"].append({"id": 31, "image_id": 2, "category_id": 9, "iscrowd": 0,
+                                   "bbox": [0, 0, 2, 40], "area": 80, "segmentation": _rle(grass)})
+    json_file.write_text(json.dumps(dataset))
+    register_coco_dataset("tiny_stuff", json_file, images)
+    try:
+        records = {r["image_id"]: r for r in DatasetCatalog.get("tiny_stuff")}
+        assert [a["id"] for a in records[2]["annotations"]] == [21]
+        with open(MetadataCatalog.get("tiny_stuff").json_file) as f:
+            evaluation = json.load(f)
+        assert sorted(a["id"] for a in evaluation["annotations"]) == [11, 12, 13, 21]
+        assert MetadataCatalog.get("tiny_stuff_sem_seg").stuff_classes == ["cat", "dog", "grass"]
+        sem = {r["image_id"]: r for r in DatasetCatalog.get("tiny_stuff_sem_seg")}
+        label = np.asarray(Image.open(sem[2]["sem_seg_file_name"]))
+        assert (label[:, :2] == 2).all() and (label[:, 2:][label[:, 2:] != 1] == 255).all()
+    finally:
+        for suffix in ("", "_sem_seg", "_panoptic"):
+            DatasetCatalog.remove("tiny_stuff" + suffix)
+            MetadataCatalog.remove("tiny_stuff" + suffix)
+
+
+def test_config_line_registers_a_dataset(tmp_path):
+    json_file, images, _ = _tiny_coco(tmp_path)
+    cfg = seg_d2.load_config(
+        "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
+        ["DATASETS.COCO_FORMAT", f"['tiny_cfg={json_file}:{images}']", "DATASETS.TRAIN", "('tiny_cfg',)"],
+    )
+    try:
+        assert cfg.DATASETS.TRAIN == ("tiny_cfg",)
+        assert len(DatasetCatalog.get("tiny_cfg")) == 2
+        assert "tiny_cfg_panoptic" in DatasetCatalog.list()
+    finally:
+        for suffix in ("", "_sem_seg", "_panoptic"):
+            DatasetCatalog.remove("tiny_cfg" + suffix)
+            MetadataCatalog.remove("tiny_cfg" + suffix)
+
+
+def test_malformed_config_line_is_named():
+    with pytest.raises(ValueError, match="not-a-dataset"):
+        seg_d2.load_config("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
+                           ["DATASETS.COCO_FORMAT", "['not-a-dataset']"])
