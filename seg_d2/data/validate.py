@@ -42,6 +42,7 @@ class ValidationReport:
     json_file: str
     num_images: int = 0
     instances_per_class: Counter = field(default_factory=Counter)
+    stuff_regions_per_class: Counter = field(default_factory=Counter)
     num_crowd: int = 0
     mask_areas: List[float] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)
@@ -78,6 +79,7 @@ class ValidationReport:
         quantiles = np.quantile(areas, [0.0, 0.25, 0.5, 0.75, 1.0])
         rows = [("images", self.num_images)]
         rows += [(f"instances: {name}", n) for name, n in sorted(self.instances_per_class.items())]
+        rows += [(f"stuff regions: {name}", n) for name, n in sorted(self.stuff_regions_per_class.items())]
         rows += [
             ("crowd regions", self.num_crowd),
             ("mask area min/25%/50%/75%/max", " / ".join(f"{q:.0f}" for q in quantiles)),
@@ -186,8 +188,10 @@ def _check_annotation(report, annotation, images, categories):
     report.mask_areas.append(area)
     if annotation.get("iscrowd", 0):
         report.num_crowd += 1
-    else:
+    elif category.get("isthing", 1):
         report.instances_per_class[category["name"]] += 1
+    else:
+        report.stuff_regions_per_class[category["name"]] += 1
 
 
 def _duplicates(items):

@@ -1,0 +1,21 @@
+"""Reading images the way detectron2 does, for the cases it gets wrong."""
+import numpy as np
+from detectron2.data.detection_utils import _apply_exif_orientation, convert_PIL_to_numpy
+from detectron2.utils.file_io import PathManager
+from PIL import Image
+
+__all__ = ["read_image"]
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
+
+
+def read_image(file_name, format=None):
+    """detectron2's ``read_image`` (EXIF orientation applied; grayscale, RGBA and CMYK
+    converted), except that a 16-bit image is scaled to 8 bits, where detectron2's
+    conversion clips every value above 255 to white."""
+    with PathManager.open(file_name, "rb") as f:
+        image = _apply_exif_orientation(Image.open(f))
+        if image.mode in _SIXTEEN_BIT_MODES:
+            sixteen_bit = np.asarray(image, dtype=np.uint32)
+            image = Image.fromarray((sixteen_bit >> 8).astype(np.uint8), mode="L")
+        return convert_PIL_to_numpy(image, format)

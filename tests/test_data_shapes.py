@@ -1,0 +1,50 @@
+"""The embedded shapes dataset: deterministic, exact and non-overlapping."""
+import hashlib
+import json
+
+import numpy as np
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from pycocotools import mask as mask_util
+
+from seg_d2.data.shapes import SHAPES_CATEGORIES, generate_shapes_split
+from seg_d2.data.validate import validate_coco_dataset
+
+
+def _digest(folder):
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    generate_shapes_split(tmp_path / "a", "val", seed=3, num_images=4)
+    generate_shapes_split(tmp_path / "b", "val", seed=3, num_images=4)
+    generate_shapes_split(tmp_path / "c", "val", seed=4, num_images=4)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_masks_never_overlap_and_cover_the_image_with_stuff(tmp_path):
+    generate_shapes_split(tmp_path, "val", seed=5, num_images=6)
+    json_file = tmp_path / "annotations" / "instances_val.json"
+    dataset = json.loads(json_file.read_text())
+    validate_coco_dataset(json_file, tmp_path / "val", decode_images=True).raise_if_errors()
+    things = {c["id"] for c in SHAPES_CATEGORIES if c["isthing"]}
+    for image in dataset["images"]:
+        annotations = [a for a in dataset["annotations"] if a["image_id"] == image["id"]]
+        masks = np.stack([mask_util.decode(a["segmentation"]) for a in annotations]).astype(int)
+        assert masks.sum(axis=0).max() == 1, f"overlapping masks in image {image['id']}"
+        assert masks.sum() == image["height"] * image["width"]
+        assert sum(a["category_id"] in things for a in annotations) >= 2
+        assert all(a["area"] == int(mask_util.area(a["segmentation"])) for a in annotations)
+
+
+def test_shapes_is_registered_with_all_three_tasks():
+    for name in ("shapes_train", "shapes_val"):
+        assert MetadataCatalog.get(name).thing_classes == ["circle", "triangle", "square", "star"]
+        assert MetadataCatalog.get(name + "_sem_seg").stuff_classes == [
+            "circle", "triangle", "square", "star", "sky", "ground"]
+        assert MetadataCatalog.get(name + "_panoptic").evaluator_type == "coco_panoptic_seg"
+        assert name + "_panoptic" in DatasetCatalog.list()

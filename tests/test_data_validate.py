@@ -1,0 +1,208 @@
+"""Every validation error names the file and the image or annotation at fault."""
+import copy
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from seg_d2.data.validate import DatasetError, main, validate_coco_dataset
+
+H, W = 30, 40
+
+
+def _dataset():
+    return {
+        "images": [{"id": 1, "file_name": "a.png", "height": H, "width": W},
+                   {"id": 2, "file_name": "b.png", "height": H, "width": W}],
+        "annotations": [
+            {"id": 10, "image_id": 1, "category_id": 4, "iscrowd": 0, "bbox": [1, 1, 10, 10],
+             "segmentation": [[1, 1, 11, 1, 11, 11, 1, 11]]},
+            {"id": 20, "image_id": 2, "category_id": 4, "iscrowd": 0, "bbox": [5, 5, 10, 10],
+             "segmentation": [[5, 5, 15, 5, 15, 15, 5, 15]]},
+        ],
+        "categories": [{"id": 4, "name": "box"}],
+    }
+
+
+def _write(tmp_path, dataset, images=("a.png", "b.png")):
+    (tmp_path / "images").mkdir(exist_ok=True)
+    for name in images:
+        Image.new("RGB", (W, H)).save(tmp_path / "images" / name)
+    json_file = tmp_path / "instances.json"
+    json_file.write_text(json.dumps(dataset))
+    return json_file, tmp_path / "images"
+
+
+def _errors(tmp_path, dataset, **kwargs):
+    json_file, images = _write(tmp_path, dataset, **kwargs)
+    report = validate_coco_dataset(json_file, images)
+    with pytest.raises(DatasetError) as error:
+        report.raise_if_errors()
+    message = str(error.value)
+    assert str(json_file) in message
+    return message
+
+
+def test_a_good_dataset_has_no_problem(tmp_path):
+    json_file, images = _write(tmp_path, _dataset())
+    report = validate_coco_dataset(json_file, images, decode_images=True)
+    report.raise_if_errors()
+    assert report.num_images == 2 and report.instances_per_class["box"] == 2 and not report.skipped
+
+
+def test_missing_image_file(tmp_path):
+    assert "image id 2 ('b.png'): image file" in _errors(tmp_path, _dataset(), images=("a.png",))
+
+
+def test_size_differs_from_json(tmp_path):
+    dataset = _dataset()
+    dataset["images"][1]["width"] = 41
+    assert "image id 2 ('b.png'): the JSON says 41x30 but" in _errors(tmp_path, dataset)
+
+
+def test_unknown_category(tmp_path):
+    dataset = _dataset()
+    dataset["annotations"][1]["category_id"] = 99
+    assert "annotation id 20 of image id 2: category id 99 is not in 'categories'" in _errors(tmp_path, dataset)
+
+
+def test_box_outside_the_image(tmp_path):
+    dataset = _dataset()
+    dataset["annotations"][0]["bbox"] = [35, 1, 10, 10]
+    assert "annotation id 10 of image id 1: bbox [35, 1, 10, 10] lies outside" in _errors(tmp_path, dataset)
+
+
+def test_duplicate_image_ids(tmp_path):
+    dataset = _dataset()
+    dataset["images"][1]["id"] = 1
+    assert "image id 1 appears more than once" in _errors(tmp_path, dataset)
+
+
+def test_duplicate_annotation_ids(tmp_path):
+    dataset = _dataset()
+    dataset["annotations"][1]["id"] = 10
+    assert "annotation id 10 appears more than once" in _errors(tmp_path, dataset)
+
+
+def test_empty_dataset(tmp_path):
+    dataset = _dataset()
+    dataset["images"], dataset["annotations"] = [], []
+    assert "the dataset is empty" in _errors(tmp_path, dataset)
+
+
+def test_image_that_cannot_be_decoded(tmp_path):
+    json_file, images = _write(tmp_path, _dataset())
+    (images / "b.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(DatasetError, match=r"image id 2 \('b.png'\): image file .* cannot be decoded"):
+        validate_coco_dataset(json_file, images).raise_if_errors()
+
+
+def test_truncated_image_is_caught_when_decoding(tmp_path):
+    json_file, images = _write(tmp_path, _dataset())
+    noise = np.random.default_rng(0).integers(0, 255, (H, W, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(images / "b.png")
+    data = (images / "b.png").read_bytes()
+    (images / "b.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DatasetError, match=r"image id 2 \('b.png'\).*cannot be decoded"):
+        validate_coco_dataset(json_file, images, decode_images=True).raise_if_errors()
+
+
+def test_non_finite_polygon(tmp_path):
+    dataset = _dataset()
+    dataset["annotations"][0]["segmentation"] = [[1, 1, 11, 1, float("nan"), 11]]
+    json_file, images = _write(tmp_path, dataset)
+    with pytest.raises(DatasetError, match="annotation id 10 of image id 1: polygon coordinates"):
+        validate_coco_dataset(json_file, images).raise_if_errors()
+
+
+def test_rle_of_the_wrong_size(tmp_path):
+    dataset = _dataset()
+    dataset["annotations"][0]["segmentation"] = {"size": [H, W + 1], "counts": [H * (W + 1)]}
+    assert "annotation id 10 of image id 1: RLE size [30, 41]" in _errors(tmp_path, dataset)
+
+
+def test_degenerate_polygons_are_skipped_counted_and_logged(tmp_path, caplog):
+    dataset = _dataset()
+    dataset["annotations"][0]["segmentation"] = [[1, 1, 11, 1]]  # 2 points
+    dataset["annotations"][1]["segmentation"] = [[5, 5, 10, 5, 15, 5]]  # collinear: zero area
+    json_file, images = _write(tmp_path, dataset)
+    report = validate_coco_dataset(json_file, images)
+    report.raise_if_errors()
+    assert report.skipped == {10: "polygon with fewer than 3 points", 20: "mask of zero area"}
+    with caplog.at_level("WARNING"):
+        report.log_skips()
+    assert "skipping 2 unusable annotation(s)" in caplog.text and "[10, 20]" in caplog.text
+
+
+def test_skipped_annotations_do_not_reach_training(tmp_path):
+    from detectron2.data import DatasetCatalog
+
+    from seg_d2.data import register_coco_dataset
+
+    dataset = _dataset()
+    dataset["annotations"][1]["segmentation"] = [[5, 5, 10, 5, 15, 5]]
+    json_file, images = _write(tmp_path, dataset)
+    register_coco_dataset("validate_skip", json_file, images)
+    try:
+        records = {r["image_id"]: r for r in DatasetCatalog.get("validate_skip")}
+        assert [a["id"] for a in records[1]["annotations"]] == [10]
+        assert records[2]["annotations"] == []
+    finally:
+        for suffix in ("", "_sem_seg", "_panoptic"):
+            DatasetCatalog.remove("validate_skip" + suffix)
+
+
+def test_registered_dataset_refuses_to_load_with_errors(tmp_path):
+    from detectron2.data import DatasetCatalog
+
+    from seg_d2.data import register_coco_dataset
+
+    dataset = copy.deepcopy(_dataset())
+    dataset["annotations"][0]["category_id"] = 5
+    json_file, images = _write(tmp_path, dataset)
+    register_coco_dataset("validate_refuse", json_file, images)
+    try:
+        with pytest.raises(DatasetError, match="annotation id 10 of image id 1: category id 5"):
+            DatasetCatalog.get("validate_refuse")
+    finally:
+        for suffix in ("", "_sem_seg", "_panoptic"):
+            DatasetCatalog.remove("validate_refuse" + suffix)
+
+
+def test_command_prints_a_summary(tmp_path, capsys):
+    json_file, images = _write(tmp_path, _dataset())
+    assert main([str(json_file), str(images), "--decode"]) == 0
+    out = capsys.readouterr().out
+    assert "instances: box" in out and "| images" in out and "mask area" in out
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "I;16", "exif"])
+def test_unusual_images_are_sized_as_detectron2_reads_them(tmp_path, mode):
+    from detectron2.data.detection_utils import read_image
+
+    json_file, images = _write(tmp_path, _dataset())
+    if mode == "exif":
+        image = Image.new("RGB", (H, W))  # stored portrait, shown landscape
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        image.save(images / "b.jpg", exif=exif)
+    else:
+        Image.new(mode, (W, H)).save(images / "b.png")
+    dataset = _dataset()
+    if mode == "exif":
+        dataset["images"][1]["file_name"] = "b.jpg"
+    json_file.write_text(json.dumps(dataset))
+    validate_coco_dataset(json_file, images, decode_images=True).raise_if_errors()
+    name = dataset["images"][1]["file_name"]
+    assert read_image(str(images / name), format="BGR").shape == (H, W, 3)
+
+
+def test_sixteen_bit_images_keep_their_contrast(tmp_path):
+    from seg_d2.data.image_io import read_image
+
+    ramp = (np.arange(16 * 16).reshape(16, 16) * 256).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "ramp.png")
+    image = read_image(str(tmp_path / "ramp.png"), format="BGR")
+    assert image.shape == (16, 16, 3) and image.dtype == np.uint8
+    assert np.array_equal(image[..., 0], (ramp >> 8).astype(np.uint8))
