@@ -10,6 +10,7 @@ from PIL import Image
 from pycocotools import mask as mask_util
 
 import seg_d2  # noqa: F401
+from conftest import unregister
 from seg_d2.data import register_coco_dataset
 
 H, W = 40, 60
@@ -65,9 +66,7 @@ def tiny(tmp_path):
     name = f"tiny_{tmp_path.name}"
     register_coco_dataset(name, json_file, images)
     yield name, dataset
-    for suffix in ("", "_sem_seg", "_panoptic"):
-        DatasetCatalog.remove(name + suffix)
-        MetadataCatalog.remove(name + suffix)
+    unregister(name)
 
 
 def test_instances_use_contiguous_ids_and_keep_the_mapping(tiny):
@@ -133,9 +132,7 @@ def test_derived_ground_truth_is_regenerated_when_the_json_changes(tmp_path):
         after = np.asarray(Image.open(second[2]["sem_seg_file_name"]))
         assert (after == 0).sum() == 100 and (after == 1).sum() == 0
     finally:
-        for suffix in ("", "_sem_seg", "_panoptic"):
-            DatasetCatalog.remove("tiny_changing" + suffix)
-            MetadataCatalog.remove("tiny_changing" + suffix)
+        unregister("tiny_changing")
 
 
 def test_evaluation_json_holds_things_only(tmp_path):
@@ -158,9 +155,7 @@ def test_evaluation_json_holds_things_only(tmp_path):
         label = np.asarray(Image.open(sem[2]["sem_seg_file_name"]))
         assert (label[:, :2] == 2).all() and (label[:, 2:][label[:, 2:] != 1] == 255).all()
     finally:
-        for suffix in ("", "_sem_seg", "_panoptic"):
-            DatasetCatalog.remove("tiny_stuff" + suffix)
-            MetadataCatalog.remove("tiny_stuff" + suffix)
+        unregister("tiny_stuff")
 
 
 def test_config_line_registers_a_dataset(tmp_path):
@@ -174,9 +169,7 @@ def test_config_line_registers_a_dataset(tmp_path):
         assert len(DatasetCatalog.get("tiny_cfg")) == 2
         assert "tiny_cfg_panoptic" in DatasetCatalog.list()
     finally:
-        for suffix in ("", "_sem_seg", "_panoptic"):
-            DatasetCatalog.remove("tiny_cfg" + suffix)
-            MetadataCatalog.remove("tiny_cfg" + suffix)
+        unregister("tiny_cfg")
 
 
 def test_malformed_config_line_is_named():

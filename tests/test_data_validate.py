@@ -1,11 +1,11 @@
 """Every validation error names the file and the image or annotation at fault."""
-import copy
 import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import unregister
 from seg_d2.data.validate import DatasetError, main, validate_coco_dataset
 
 H, W = 30, 40
@@ -55,40 +55,35 @@ def test_missing_image_file(tmp_path):
     assert "image id 2 ('b.png'): image file" in _errors(tmp_path, _dataset(), images=("a.png",))
 
 
-def test_size_differs_from_json(tmp_path):
+def _set(path, value):
+    """A change to the dataset: set the item at ``path`` (keys and indices) to ``value``."""
+    def change(dataset):
+        *parents, last = path
+        target = dataset
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    return change
+
+
+@pytest.mark.parametrize("change, expected", [
+    (_set(("images", 1, "width"), 41), "image id 2 ('b.png'): the JSON says 41x30 but"),
+    (_set(("annotations", 1, "category_id"), 99),
+     "annotation id 20 of image id 2: category id 99 is not in 'categories'"),
+    (_set(("annotations", 0, "bbox"), [35, 1, 10, 10]),
+     "annotation id 10 of image id 1: bbox [35, 1, 10, 10] lies outside"),
+    (_set(("images", 1, "id"), 1), "image id 1 appears more than once"),
+    (_set(("annotations", 1, "id"), 10), "annotation id 10 appears more than once"),
+    (_set(("annotations", 0, "segmentation"), {"size": [H, W + 1], "counts": [H * (W + 1)]}),
+     "annotation id 10 of image id 1: RLE size [30, 41]"),
+    (_set(("annotations", 0, "segmentation"), [[1, 1, 11, 1, float("nan"), 11]]),
+     "annotation id 10 of image id 1: polygon coordinates must be finite"),
+    (lambda dataset: dataset.update(images=[], annotations=[]), "the dataset is empty"),
+])
+def test_each_error_names_its_culprit(tmp_path, change, expected):
     dataset = _dataset()
-    dataset["images"][1]["width"] = 41
-    assert "image id 2 ('b.png'): the JSON says 41x30 but" in _errors(tmp_path, dataset)
-
-
-def test_unknown_category(tmp_path):
-    dataset = _dataset()
-    dataset["annotations"][1]["category_id"] = 99
-    assert "annotation id 20 of image id 2: category id 99 is not in 'categories'" in _errors(tmp_path, dataset)
-
-
-def test_box_outside_the_image(tmp_path):
-    dataset = _dataset()
-    dataset["annotations"][0]["bbox"] = [35, 1, 10, 10]
-    assert "annotation id 10 of image id 1: bbox [35, 1, 10, 10] lies outside" in _errors(tmp_path, dataset)
-
-
-def test_duplicate_image_ids(tmp_path):
-    dataset = _dataset()
-    dataset["images"][1]["id"] = 1
-    assert "image id 1 appears more than once" in _errors(tmp_path, dataset)
-
-
-def test_duplicate_annotation_ids(tmp_path):
-    dataset = _dataset()
-    dataset["annotations"][1]["id"] = 10
-    assert "annotation id 10 appears more than once" in _errors(tmp_path, dataset)
-
-
-def test_empty_dataset(tmp_path):
-    dataset = _dataset()
-    dataset["images"], dataset["annotations"] = [], []
-    assert "the dataset is empty" in _errors(tmp_path, dataset)
+    change(dataset)
+    assert expected in _errors(tmp_path, dataset)
 
 
 def test_image_that_cannot_be_decoded(tmp_path):
@@ -106,20 +101,6 @@ def test_truncated_image_is_caught_when_decoding(tmp_path):
     (images / "b.png").write_bytes(data[: len(data) // 2])
     with pytest.raises(DatasetError, match=r"image id 2 \('b.png'\).*cannot be decoded"):
         validate_coco_dataset(json_file, images, decode_images=True).raise_if_errors()
-
-
-def test_non_finite_polygon(tmp_path):
-    dataset = _dataset()
-    dataset["annotations"][0]["segmentation"] = [[1, 1, 11, 1, float("nan"), 11]]
-    json_file, images = _write(tmp_path, dataset)
-    with pytest.raises(DatasetError, match="annotation id 10 of image id 1: polygon coordinates"):
-        validate_coco_dataset(json_file, images).raise_if_errors()
-
-
-def test_rle_of_the_wrong_size(tmp_path):
-    dataset = _dataset()
-    dataset["annotations"][0]["segmentation"] = {"size": [H, W + 1], "counts": [H * (W + 1)]}
-    assert "annotation id 10 of image id 1: RLE size [30, 41]" in _errors(tmp_path, dataset)
 
 
 def test_degenerate_polygons_are_skipped_counted_and_logged(tmp_path, caplog):
@@ -149,8 +130,7 @@ def test_skipped_annotations_do_not_reach_training(tmp_path):
         assert [a["id"] for a in records[1]["annotations"]] == [10]
         assert records[2]["annotations"] == []
     finally:
-        for suffix in ("", "_sem_seg", "_panoptic"):
-            DatasetCatalog.remove("validate_skip" + suffix)
+        unregister("validate_skip")
 
 
 def test_registered_dataset_refuses_to_load_with_errors(tmp_path):
@@ -158,7 +138,7 @@ def test_registered_dataset_refuses_to_load_with_errors(tmp_path):
 
     from seg_d2.data import register_coco_dataset
 
-    dataset = copy.deepcopy(_dataset())
+    dataset = _dataset()
     dataset["annotations"][0]["category_id"] = 5
     json_file, images = _write(tmp_path, dataset)
     register_coco_dataset("validate_refuse", json_file, images)
@@ -166,8 +146,7 @@ def test_registered_dataset_refuses_to_load_with_errors(tmp_path):
         with pytest.raises(DatasetError, match="annotation id 10 of image id 1: category id 5"):
             DatasetCatalog.get("validate_refuse")
     finally:
-        for suffix in ("", "_sem_seg", "_panoptic"):
-            DatasetCatalog.remove("validate_refuse" + suffix)
+        unregister("validate_refuse")
 
 
 def test_command_prints_a_summary(tmp_path, capsys):
