@@ -47,7 +47,7 @@ def _tiny_coco(tmp_path):
         "images": [{"id": 1, "file_name": "a.jpg", "height": H, "width": W},
                    {"id": 2, "file_name": "b.jpg", "height": H, "width": W}],
         "annotations": annotations,
-        "categories": CATEGORIES,
+        "categories": [dict(c) for c in CATEGORIES],
     }
     json_file = tmp_path / "instances.json"
     json_file.write_text(json.dumps(dataset))
@@ -176,3 +176,45 @@ def test_malformed_config_line_is_named():
     with pytest.raises(ValueError, match="not-a-dataset"):
         seg_d2.load_config("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
                            ["DATASETS.COCO_FORMAT", "['not-a-dataset']"])
+
+
+def test_own_semantic_pngs_and_panoptic_annotations_are_used_as_given(tmp_path):
+    json_file, images, _ = _tiny_coco(tmp_path)
+    register_coco_dataset("tiny_derive", json_file, images)
+    derived_panoptic = DatasetCatalog.get("tiny_derive_panoptic")
+    metadata = MetadataCatalog.get("tiny_derive_panoptic")
+    own_sem_seg = tmp_path / "own_sem_seg"
+    own_sem_seg.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((H, W), 1, np.uint8)).save(own_sem_seg / name)
+    register_coco_dataset("tiny_own", json_file, images, sem_seg_root=own_sem_seg,
+                          panoptic_json=metadata.panoptic_json, panoptic_root=metadata.panoptic_root)
+    try:
+        semantic = DatasetCatalog.get("tiny_own_sem_seg")
+        assert {r["sem_seg_file_name"] for r in semantic} == {str(own_sem_seg / "a.png"), str(own_sem_seg / "b.png")}
+        assert MetadataCatalog.get("tiny_own_sem_seg").sem_seg_root == str(own_sem_seg)
+        assert DatasetCatalog.get("tiny_own_panoptic") == derived_panoptic
+    finally:
+        unregister("tiny_own")
+        unregister("tiny_derive")
+
+
+def test_panoptic_evaluator_scores_the_ground_truth_as_perfect(tiny, tmp_path):
+    import torch
+    from detectron2.evaluation import COCOPanopticEvaluator
+
+    name, _ = tiny
+    records = DatasetCatalog.get(name + "_panoptic")
+    evaluator = COCOPanopticEvaluator(name + "_panoptic", output_dir=str(tmp_path / "eval"))
+    evaluator.reset()
+    for record in records:
+        ids = rgb2id(np.asarray(Image.open(record["pan_seg_file_name"])))
+        segments = [{"id": s["id"], "category_id": s["category_id"],
+                     "isthing": s["category_id"] < 2} for s in record["segments_info"] if not s["iscrowd"]]
+        crowd = [s["id"] for s in record["segments_info"] if s["iscrowd"]]
+        ids[np.isin(ids, crowd)] = 0
+        evaluator.process([{"image_id": record["image_id"], "file_name": record["file_name"]}],
+                          [{"panoptic_seg": (torch.from_numpy(ids), segments)}])
+    result = evaluator.evaluate()["panoptic_seg"]
+    assert result["PQ"] == pytest.approx(100.0)
+    assert result["PQ_th"] == pytest.approx(100.0) and result["PQ_st"] == pytest.approx(100.0)

@@ -124,6 +124,9 @@ def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, pan
     if (panoptic_json is None) != (panoptic_root is None):
         raise ValueError(f"dataset {name!r}: give both panoptic_json and panoptic_root, or neither")
     json_file, image_root = os.fspath(json_file), os.fspath(image_root)
+    sem_seg_root, panoptic_json, panoptic_root = (
+        None if path is None else os.fspath(path) for path in (sem_seg_root, panoptic_json, panoptic_root)
+    )
     if categories is None:
         categories = read_coco_json(json_file)["categories"]
     layout = CategoryLayout.from_coco_categories(categories)
