@@ -1,5 +1,6 @@
 """seg_d2: instance, semantic and panoptic segmentation as registered detectron2 components."""
 from . import compat  # noqa: F401  (first: fixes detectron2 0.6's gaps before anything imports it)
+from . import data, modeling  # noqa: F401  (registers datasets and components)
 from .config import add_seg_d2_config, get_cfg, load_config
 from .env import collect_env_info
 

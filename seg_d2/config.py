@@ -19,6 +19,18 @@ def add_seg_d2_config(cfg):
     # name_sem_seg and name_panoptic (see seg_d2/data/coco.py).
     cfg.DATASETS.COCO_FORMAT = []
 
+    # UpsampleMaskHead (seg_d2/modeling/mask_head.py); detectron2's NUM_CONV, CONV_DIM,
+    # NORM and CLS_AGNOSTIC_MASK apply to it too.
+    head = cfg.MODEL.ROI_MASK_HEAD
+    head.UPSAMPLE_STAGES = 1  # x2 each: 14x14 RoI features -> 28x28 masks; 2 gives 56x56
+    head.UPSAMPLE_MODE = "bilinear"  # or "deconv", detectron2's transposed convolution
+    head.DICE_LOSS_WEIGHT = 0.0
+    head.BOUNDARY_LOSS_WEIGHT = 0.0
+    head.BOUNDARY_WIDTH = 1  # pixels each side of a mask edge the boundary term covers
+
+    # The checkpoint kept as model_best.pth when TEST.EVAL_PERIOD > 0.
+    cfg.SOLVER.BEST_CHECKPOINT_METRIC = "segm/AP"
+
 
 def get_cfg():
     """detectron2's default config with seg_d2's keys added."""

@@ -7,7 +7,7 @@ import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detect
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, default_setup, launch
 
-from seg_d2.engine import Trainer
+from seg_d2.engine import Trainer, write_results
 
 
 def setup(args):
@@ -24,10 +24,13 @@ def main(args):
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
         )
-        return Trainer.test(cfg, model)
-    trainer = Trainer(cfg)
-    trainer.resume_or_load(resume=args.resume)
-    return trainer.train()
+        results = Trainer.test(cfg, model)
+    else:
+        trainer = Trainer(cfg)
+        trainer.resume_or_load(resume=args.resume)
+        results = trainer.train()
+    write_results(cfg.OUTPUT_DIR, results)
+    return results
 
 
 if __name__ == "__main__":

@@ -1,3 +1,3 @@
-from .trainer import Trainer
+from .trainer import RESULTS_FILE, Trainer, write_results
 
-__all__ = ["Trainer"]
+__all__ = ["RESULTS_FILE", "Trainer", "write_results"]

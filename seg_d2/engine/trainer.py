@@ -1,11 +1,16 @@
-"""detectron2's DefaultTrainer, told which evaluator fits each seg_d2 dataset."""
+"""detectron2's DefaultTrainer, told which evaluator fits each seg_d2 dataset and
+which checkpoint is best."""
+import json
 import os
 
 from detectron2.data import MetadataCatalog
-from detectron2.engine import DefaultTrainer
+from detectron2.engine import DefaultTrainer, hooks
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
+from detectron2.utils import comm
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "write_results"]
+
+RESULTS_FILE = "results.json"
 
 
 class Trainer(DefaultTrainer):
@@ -21,3 +26,25 @@ class Trainer(DefaultTrainer):
                 f"no evaluator for dataset {dataset_name!r} of evaluator_type {evaluator_type!r}"
             )
         return DatasetEvaluators(evaluators)
+
+    def build_hooks(self):
+        ret = super().build_hooks()
+        if self.cfg.TEST.EVAL_PERIOD > 0 and comm.is_main_process():
+            # After EvalHook, which produces the metric it reads.
+            ret.append(hooks.BestCheckpointer(
+                self.cfg.TEST.EVAL_PERIOD, self.checkpointer, self.cfg.SOLVER.BEST_CHECKPOINT_METRIC,
+            ))
+        return ret
+
+
+def write_results(output_dir, results):
+    """Write the evaluation results as ``OUTPUT_DIR/results.json``, whole or not at all."""
+    if not comm.is_main_process() or not results:
+        return None
+    path = os.path.join(output_dir, RESULTS_FILE)
+    os.makedirs(output_dir, exist_ok=True)
+    partial = f"{path}.partial"
+    with open(partial, "w") as f:
+        json.dump(results, f, indent=2)
+    os.replace(partial, path)
+    return path

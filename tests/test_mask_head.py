@@ -1,0 +1,118 @@
+"""seg_d2's mask head: shapes, loss terms against hand-computed values, and a loss
+that agrees with detectron2's mask_rcnn_loss."""
+import math
+
+import pytest
+import torch
+from detectron2.layers import ShapeSpec
+from detectron2.modeling.roi_heads import build_mask_head
+from detectron2.structures import BitMasks, Boxes, Instances
+from detectron2.utils.events import EventStorage
+from torch.nn import functional as F
+
+import seg_d2
+from seg_d2.modeling.losses import binary_dice_loss, boundary_band, boundary_bce_loss
+from seg_d2.modeling.mask_head import gt_class_logits_and_targets
+
+
+def _head(*opts):
+    cfg = seg_d2.load_config("configs/shapes/mask_rcnn_R18_FPN.yaml", list(opts))
+    return build_mask_head(cfg, ShapeSpec(channels=8, height=14, width=14))
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "deconv"])
+@pytest.mark.parametrize("stages, side", [(1, 28), (2, 56)])
+def test_output_shapes(mode, stages, side):
+    head = _head("MODEL.ROI_MASK_HEAD.UPSAMPLE_MODE", mode, "MODEL.ROI_MASK_HEAD.UPSAMPLE_STAGES", stages)
+    assert head.layers(torch.randn(3, 8, 14, 14)).shape == (3, 4, side, side)
+
+
+def test_class_agnostic_masks_have_one_channel():
+    head = _head("MODEL.ROI_MASK_HEAD.CLS_AGNOSTIC_MASK", True)
+    assert head.layers(torch.randn(2, 8, 14, 14)).shape == (2, 1, 28, 28)
+
+
+def test_bilinear_mode_has_no_transposed_convolution():
+    head = _head()
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in head.modules())
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in _head("MODEL.ROI_MASK_HEAD.UPSAMPLE_MODE", "deconv").modules())
+
+
+def test_unknown_upsample_mode_is_named():
+    with pytest.raises(ValueError, match="'nearest'"):
+        _head("MODEL.ROI_MASK_HEAD.UPSAMPLE_MODE", "nearest")
+
+
+def test_dice_loss_by_hand():
+    logits = torch.zeros(1, 2, 2)  # p = 0.5 everywhere
+    target = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])
+    # overlap 0.5, sums 2 + 1: 1 - (2 * 0.5 + 1) / (3 + 1)
+    assert binary_dice_loss(logits, target).item() == pytest.approx(0.5)
+    certain = torch.where(target.bool(), 20.0, -20.0)
+    assert binary_dice_loss(certain, target).item() == pytest.approx(0.0, abs=1e-6)
+    assert binary_dice_loss(torch.zeros(0, 2, 2), torch.zeros(0, 2, 2)).item() == 0
+
+
+def _square_target():
+    target = torch.zeros(1, 8, 8)
+    target[0, 2:6, 2:6] = 1  # 4x4 square
+    return target
+
+
+def test_boundary_band_by_hand():
+    band = boundary_band(_square_target())
+    # dilated: rows/cols 1..6 (36 px); eroded: rows/cols 3..4 (4 px)
+    assert band.sum().item() == 32
+    assert band[0, 1, 1] and band[0, 2, 2] and not band[0, 3, 3] and not band[0, 0, 0]
+
+
+def test_boundary_bce_by_hand():
+    target = _square_target()
+    assert boundary_bce_loss(torch.zeros(1, 8, 8), target).item() == pytest.approx(math.log(2))
+    # logit 2 everywhere: 12 band pixels inside the mask, 20 outside
+    expected = (12 * math.log(1 + math.exp(-2)) + 20 * math.log(1 + math.exp(2))) / 32
+    assert boundary_bce_loss(torch.full((1, 8, 8), 2.0), target).item() == pytest.approx(expected)
+
+
+def _instances():
+    instances = Instances((32, 32))
+    instances.proposal_boxes = Boxes(torch.tensor([[0.0, 0.0, 16.0, 16.0], [8.0, 8.0, 30.0, 30.0]]))
+    instances.gt_classes = torch.tensor([2, 0])
+    masks = torch.zeros(2, 32, 32, dtype=torch.bool)
+    masks[0, 2:12, 3:14] = True
+    masks[1, 10:28, 12:20] = True
+    instances.gt_masks = BitMasks(masks)
+    return [instances]
+
+
+def test_training_losses_agree_with_mask_rcnn_loss_and_the_terms():
+    head = _head("MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT", 0.5, "MODEL.ROI_MASK_HEAD.BOUNDARY_LOSS_WEIGHT", 2.0)
+    head.train()
+    features = torch.randn(2, 8, 14, 14, generator=torch.Generator().manual_seed(0))
+    with EventStorage(0):
+        losses = head(features, _instances())
+    logits, targets = gt_class_logits_and_targets(head.layers(features), _instances())
+    assert logits.shape == targets.shape == (2, 28, 28)
+    assert losses["loss_mask"].item() == pytest.approx(
+        F.binary_cross_entropy_with_logits(logits, targets).item(), rel=1e-5)
+    assert losses["loss_mask_dice"].item() == pytest.approx(0.5 * binary_dice_loss(logits, targets).item(), rel=1e-5)
+    assert losses["loss_mask_boundary"].item() == pytest.approx(
+        2.0 * boundary_bce_loss(logits, targets).item(), rel=1e-5)
+
+
+def test_without_extra_weights_only_the_mask_rcnn_loss_is_returned():
+    head = _head()
+    head.train()
+    with EventStorage(0):
+        assert set(head(torch.randn(2, 8, 14, 14), _instances())) == {"loss_mask"}
+
+
+def test_inference_sets_pred_masks_of_the_predicted_class():
+    head = _head()
+    head.eval()
+    instances = Instances((32, 32))
+    instances.pred_boxes = Boxes(torch.tensor([[0.0, 0.0, 16.0, 16.0]]))
+    instances.pred_classes = torch.tensor([3])
+    (out,) = head(torch.randn(1, 8, 14, 14), [instances])
+    assert out.pred_masks.shape == (1, 1, 28, 28)
+    assert ((out.pred_masks >= 0) & (out.pred_masks <= 1)).all()
