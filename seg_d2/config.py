@@ -28,7 +28,8 @@ def add_seg_d2_config(cfg):
     head.BOUNDARY_LOSS_WEIGHT = 0.0
     head.BOUNDARY_WIDTH = 1  # pixels each side of a mask edge the boundary term covers
 
-    # The checkpoint kept as model_best.pth when TEST.EVAL_PERIOD > 0.
+    # The metric whose best value's weights are kept as OUTPUT_DIR/best/model_best.pth
+    # when TEST.EVAL_PERIOD > 0.
     cfg.SOLVER.BEST_CHECKPOINT_METRIC = "segm/AP"
 
 

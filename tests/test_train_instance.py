@@ -53,7 +53,7 @@ def test_training_lowers_the_loss_and_writes_the_expected_files(tiny_run):
     _, output, _ = tiny_run
     losses = [m["total_loss"] for m in _metrics(output) if "total_loss" in m]
     assert len(losses) >= 2 and losses[-1] < losses[0]
-    for name in ("model_final.pth", "model_best.pth", "last_checkpoint", "metrics.json", "results.json",
+    for name in ("model_final.pth", "best/model_best.pth", "last_checkpoint", "metrics.json", "results.json",
                  "inference/tiny_val/coco_instances_results.json", "config.yaml"):
         assert (output / name).exists(), name
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(output))
@@ -75,5 +75,7 @@ def test_resume_continues_from_the_last_iteration(tiny_run):
     final = torch.load(output / "model_final.pth", map_location="cpu", weights_only=False)
     assert final["iteration"] == 39
     log = _train_net(output, data, "--resume", "SOLVER.MAX_ITER", "50")
+    assert (output / "last_checkpoint").read_text() == "model_final.pth"
     assert "Starting training from iteration 40" in log
-    assert _metrics(output)[-1]["iteration"] == 49
+    # One training record per 20 iterations: 19 and 39 from the first run, 49 after resuming.
+    assert [m["iteration"] for m in _metrics(output) if "total_loss" in m] == [19, 39, 49]

@@ -3,6 +3,7 @@ which checkpoint is best."""
 import json
 import os
 
+from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import MetadataCatalog
 from detectron2.engine import DefaultTrainer, hooks
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
@@ -27,12 +28,24 @@ class Trainer(DefaultTrainer):
             )
         return DatasetEvaluators(evaluators)
 
+    def train(self):
+        """Train, and return the last evaluation's results (DefaultTrainer returns
+        them only when TEST.EXPECTED_RESULTS is set)."""
+        super().train()
+        return getattr(self, "_last_eval_results", None)
+
     def build_hooks(self):
         ret = super().build_hooks()
         if self.cfg.TEST.EVAL_PERIOD > 0 and comm.is_main_process():
+            # A checkpointer of its own, in OUTPUT_DIR/best/: sharing the trainer's would
+            # point OUTPUT_DIR/last_checkpoint at the best model, and --resume would
+            # restart from there instead of from the last iteration.
+            best_dir = os.path.join(self.cfg.OUTPUT_DIR, "best")
+            os.makedirs(best_dir, exist_ok=True)
+            best = DetectionCheckpointer(self.checkpointer.model, best_dir)
             # After EvalHook, which produces the metric it reads.
             ret.append(hooks.BestCheckpointer(
-                self.cfg.TEST.EVAL_PERIOD, self.checkpointer, self.cfg.SOLVER.BEST_CHECKPOINT_METRIC,
+                self.cfg.TEST.EVAL_PERIOD, best, self.cfg.SOLVER.BEST_CHECKPOINT_METRIC,
             ))
         return ret
 
