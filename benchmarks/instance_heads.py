@@ -17,9 +17,9 @@ import time
 import numpy as np
 from tabulate import tabulate
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .common import REPO, write_results
+
 CONFIG = os.path.join(REPO, "configs", "shapes", "mask_rcnn_R18_FPN.yaml")
-RESULTS = os.path.join(REPO, "benchmarks", "results")
 
 VARIANTS = {
     "detectron2 (deconv)": ["MODEL.ROI_MASK_HEAD.NAME", "MaskRCNNConvUpsampleHead"],
@@ -75,12 +75,8 @@ def main(argv=None):
     text = table(runs)
     print(text)
     note = (f"Config: configs/shapes/mask_rcnn_R18_FPN.yaml, overrides: {' '.join(args.overrides) or 'none'}; "
-            f"seeds {args.seeds}; '±' is half the range across seeds.\n")
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, f"{args.name}.md"), "w") as f:
-        f.write(f"# Mask heads on shapes_val\n\n{note}\n{text}\n")
-    with open(os.path.join(RESULTS, f"{args.name}.json"), "w") as f:
-        json.dump({"overrides": args.overrides, "runs": runs}, f, indent=2)
+            f"seeds {args.seeds}; '±' is half the range across seeds.")
+    write_results(args.name, "Mask heads on shapes_val", note, text, {"overrides": args.overrides, "runs": runs})
 
 
 if __name__ == "__main__":

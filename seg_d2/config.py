@@ -3,6 +3,7 @@ import os
 
 import torch
 from detectron2 import model_zoo
+from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg as get_detectron2_cfg
 
 from .data.coco import register_datasets_from_config
@@ -27,6 +28,27 @@ def add_seg_d2_config(cfg):
     head.DICE_LOSS_WEIGHT = 0.0
     head.BOUNDARY_LOSS_WEIGHT = 0.0
     head.BOUNDARY_WIDTH = 1  # pixels each side of a mask edge the boundary term covers
+
+    # U-Net encoder (seg_d2/modeling/unet_encoder.py), MODEL.BACKBONE.NAME "UNetEncoder".
+    cfg.MODEL.UNET = CN()
+    cfg.MODEL.UNET.DEPTH = 4  # down-samplings; features level0 (stride 1) .. level{DEPTH}
+    cfg.MODEL.UNET.BASE_CHANNELS = 64  # channels of level0, doubled at each level
+    cfg.MODEL.UNET.NORM = "BN"
+    cfg.MODEL.UNET.DOWNSAMPLE = "maxpool"  # or "conv", a strided 3x3 convolution
+    cfg.MODEL.UNET.OUT_FEATURES = []  # empty: every level
+
+    # UNetHead (seg_d2/modeling/unet_head.py), on any backbone's IN_FEATURES; detectron2's
+    # NUM_CLASSES, IGNORE_VALUE, NORM and LOSS_WEIGHT (a factor on every term) apply too.
+    sem = cfg.MODEL.SEM_SEG_HEAD
+    sem.UPSAMPLE_MODE = "bilinear"  # or "deconv", the U-Net paper's 2x2 up-convolution
+    sem.CROSS_ENTROPY_WEIGHT = 1.0
+    sem.DICE_WEIGHT = 0.0
+    sem.FOCAL_WEIGHT = 0.0
+    sem.FOCAL_GAMMA = 2.0
+    # Cross-entropy class weights: given one per class, or "inverse_frequency" to
+    # compute them from the pixels of DATASETS.TRAIN when the model is built.
+    sem.CLASS_WEIGHTS = []
+    sem.CLASS_WEIGHTING = "none"  # or "inverse_frequency"
 
     # The metric whose best value's weights are kept as OUTPUT_DIR/best/model_best.pth
     # when TEST.EVAL_PERIOD > 0.

@@ -1,11 +1,84 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
 # seg_d2 first: its compat fixes must apply before any test module imports detectron2.
 import seg_d2  # noqa: F401
 
 
 def unregister(name):
-    """Remove a dataset registered with seg_d2.data.register_coco_dataset, all three variants."""
+    """Remove a dataset registered with seg_d2.data.register_coco_dataset, all its variants."""
     from detectron2.data import DatasetCatalog, MetadataCatalog
 
-    for suffix in ("", "_sem_seg", "_panoptic"):
+    for suffix in ("", "_sem_seg", "_panoptic", "_panoptic_separated"):
         DatasetCatalog.remove(name + suffix)
         MetadataCatalog.remove(name + suffix)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def train_net(config, output_dir, data, *args, datasets=("tiny_train", "tiny_val"), size=160):
+    """Run tools/train_net.py on a tiny shapes split made by ``tiny_shapes``: flags in
+    ``args`` (``--resume``, ``--eval-only``) first, then small settings, then the
+    ``KEY VALUE`` pairs of ``args`` (so they win); return its log."""
+    train, test = datasets
+    flags = [arg for arg in args if arg.startswith("--")]
+    overrides = [arg for arg in args if not arg.startswith("--")]
+    command = [
+        sys.executable, os.path.join(REPO, "tools", "train_net.py"), "--config-file", os.path.join(REPO, config),
+        *flags,
+        "DATASETS.COCO_FORMAT",
+        f"['tiny_train={data}/annotations/instances_train.json:{data}/train',"
+        f"'tiny_val={data}/annotations/instances_val.json:{data}/val']",
+        "DATASETS.TRAIN", f"('{train}',)", "DATASETS.TEST", f"('{test}',)",
+        "INPUT.MIN_SIZE_TRAIN", f"({size},)", "INPUT.MIN_SIZE_TEST", str(size),
+        "SOLVER.IMS_PER_BATCH", "2", "SOLVER.BASE_LR", "0.01", "SOLVER.WARMUP_ITERS", "5",
+        "SOLVER.CHECKPOINT_PERIOD", "20", "TEST.EVAL_PERIOD", "20",
+        "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu", "OUTPUT_DIR", str(output_dir), *overrides,
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout + run.stderr
+
+
+def metrics(output_dir):
+    with open(os.path.join(output_dir, "metrics.json")) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="session")
+def tiny_shapes(tmp_path_factory):
+    """8 training and 4 validation images of shapes."""
+    from seg_d2.data.shapes import generate_shapes_split
+
+    data = tmp_path_factory.mktemp("tiny_shapes")
+    generate_shapes_split(data, "train", seed=10, num_images=8)
+    generate_shapes_split(data, "val", seed=11, num_images=4)
+    return data
+
+
+@pytest.fixture(scope="session")
+def tiny_val(tiny_shapes):
+    """The tiny validation split registered in-process, with all its variants."""
+    from seg_d2.data import register_coco_dataset
+
+    name = "tiny_registered_val"
+    register_coco_dataset(name, tiny_shapes / "annotations" / "instances_val.json", tiny_shapes / "val")
+    yield name
+    unregister(name)
+
+
+def semantic_records(folder, label_maps):
+    """Write each label map as a PNG; return dataset records pointing at them."""
+    from PIL import Image
+
+    records = []
+    for k, labels in enumerate(label_maps):
+        path = os.path.join(folder, f"{k}.png")
+        Image.fromarray(labels).save(path)
+        records.append({"file_name": f"image{k}.jpg", "sem_seg_file_name": path})
+    return records

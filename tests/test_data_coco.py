@@ -119,6 +119,20 @@ def test_panoptic_png_agrees_with_pycocotools(tiny):
                           {"id": 8, "name": "background", "isthing": 0}]
 
 
+def test_separated_variant_has_instances_and_stuff_only_labels(tiny):
+    name, _ = tiny
+    meta = MetadataCatalog.get(name + "_panoptic_separated")
+    assert meta.stuff_classes == ["things", "background"] and meta.thing_classes == ["cat", "dog"]
+    semantic = {r["image_id"]: r for r in DatasetCatalog.get(name + "_sem_seg")}
+    for record in DatasetCatalog.get(name + "_panoptic_separated"):
+        shared = np.asarray(Image.open(semantic[record["image_id"]]["sem_seg_file_name"]))
+        separated = np.asarray(Image.open(record["sem_seg_file_name"]))
+        # things (0, 1) -> 0, background (2) -> 1, crowd stays ignored
+        np.testing.assert_array_equal(separated, np.select([shared < 2, shared == 2], [0, 1], 255))
+        assert [a["category_id"] for a in record["annotations"]] == [
+            a["category_id"] for a in DatasetCatalog.get(name)[record["image_id"] - 1]["annotations"]]
+
+
 def test_derived_ground_truth_is_regenerated_when_the_json_changes(tmp_path):
     json_file, images, dataset = _tiny_coco(tmp_path)
     register_coco_dataset("tiny_changing", json_file, images)

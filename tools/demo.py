@@ -4,6 +4,7 @@
 
     python tools/demo.py [KEY VALUE ...]     # overrides go to tools/train_net.py
 """
+import glob
 import json
 import os
 import subprocess
@@ -11,9 +12,16 @@ import sys
 import time
 
 import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.engine import DefaultPredictor
+from PIL import Image
 from tabulate import tabulate
 
+from seg_d2.data.image_io import read_image
 from seg_d2.engine import RESULTS_FILE
+from seg_d2.visualization import coco_ground_truth, compare_panel
+
+PANELS = 4  # ground truth | prediction | errors, for the first validation images
 
 CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 TOOLS = os.path.dirname(os.path.abspath(__file__))
@@ -32,6 +40,24 @@ def summary_table(results, seconds):
     return tabulate(rows, headers=["shapes_val", "value"], tablefmt="github", floatfmt=".1f")
 
 
+def write_panels(cfg, folder):
+    """GT | prediction | errors panels of the trained model on the first test images."""
+    cfg = cfg.clone()
+    cfg.MODEL.WEIGHTS = os.path.join(cfg.OUTPUT_DIR, "model_final.pth")
+    predictor = DefaultPredictor(cfg)
+    dataset = cfg.DATASETS.TEST[0]
+    metadata = MetadataCatalog.get(dataset)
+    coco_gt = coco_ground_truth(metadata.json_file)
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for record in DatasetCatalog.get(dataset)[:PANELS]:
+        output = predictor(read_image(record["file_name"], format=cfg.INPUT.FORMAT))
+        path = os.path.join(folder, os.path.splitext(os.path.basename(record["file_name"]))[0] + ".png")
+        Image.fromarray(compare_panel(record, output, metadata, coco_gt=coco_gt, errors=True)).save(path)
+        paths.append(path)
+    return paths
+
+
 def main(overrides):
     start = time.perf_counter()
     subprocess.run([sys.executable, os.path.join(TOOLS, "train_net.py"), "--config-file", CONFIG, *overrides],
@@ -44,6 +70,9 @@ def main(overrides):
     with open(os.path.join(cfg.OUTPUT_DIR, "demo_summary.md"), "w") as f:
         f.write(table + "\n")
     print(f"checkpoints, metrics.json, TensorBoard events and results in {cfg.OUTPUT_DIR}/")
+    print("training plots:", *sorted(glob.glob(os.path.join(cfg.OUTPUT_DIR, "plots", "*.png"))), sep="\n  ")
+    print("ground truth | prediction | errors:", *write_panels(cfg, os.path.join(cfg.OUTPUT_DIR, "panels")),
+          sep="\n  ")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,15 @@
 
     python tools/train_net.py --config-file configs/... [--eval-only] [--resume] [KEY VALUE ...]
 """
+import os
+
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.utils import comm
 
 from seg_d2.engine import Trainer, write_results
+from seg_d2.plots import plot_metrics
 
 
 def setup(args):
@@ -29,6 +33,8 @@ def main(args):
         trainer = Trainer(cfg)
         trainer.resume_or_load(resume=args.resume)
         results = trainer.train()
+        if comm.is_main_process():
+            plot_metrics(os.path.join(cfg.OUTPUT_DIR, "metrics.json"), os.path.join(cfg.OUTPUT_DIR, "plots"))
     write_results(cfg.OUTPUT_DIR, results)
     return results
 

@@ -4,10 +4,13 @@ Things are the categories with ``isthing`` 1 (the default when the key is absent
 stuff are those with ``isthing`` 0, as in COCO panoptic. A dataset with no stuff
 category gets one, "background", for the pixels no annotation covers. Semantic and
 panoptic labels share one contiguous space: things first, then stuff, each in
-dataset-id order; the instance dataset uses the things alone.
+dataset-id order; the instance dataset uses the things alone. PanopticFPN's semantic
+branch uses detectron2's "separated" space instead: 0 for all things, then the stuff.
 """
 from dataclasses import dataclass
 from typing import Dict, List
+
+import numpy as np
 
 __all__ = ["CategoryLayout", "BACKGROUND"]
 
@@ -74,4 +77,24 @@ class CategoryLayout:
             **self.instance_metadata(),
             "stuff_classes": self.all_classes,
             "stuff_dataset_id_to_contiguous_id": self.contiguous_id,
+        }
+
+    def stuff_only_label_table(self):
+        """Lookup table from shared labels to the separated space (things -> 0, j-th
+        stuff -> 1 + j); 255 and unused values map to 255."""
+        table = np.full(256, 255, dtype=np.uint8)
+        table[:len(self.thing_ids)] = 0
+        table[len(self.thing_ids):len(self.all_ids)] = np.arange(1, len(self.stuff_ids) + 1)
+        return table
+
+    def separated_metadata(self):
+        """Metadata of detectron2's ``*_panoptic_separated`` datasets, for PanopticFPN.
+        As there, label 0 ("things") maps to dataset id 0 (or, if a category uses 0, to
+        an unused id): SemSegEvaluator needs every label in the map."""
+        things_id = 0 if 0 not in self.names else max(self.names) + 1
+        return {
+            **self.instance_metadata(),
+            "stuff_classes": ["things"] + [self.names[i] for i in self.stuff_ids],
+            "stuff_dataset_id_to_contiguous_id": {things_id: 0,
+                                                  **{i: k + 1 for k, i in enumerate(self.stuff_ids)}},
         }

@@ -5,8 +5,11 @@
 * ``mydata``            instances (Mask R-CNN; evaluator ``coco``),
 * ``mydata_sem_seg``    one label per pixel (evaluator ``sem_seg``),
 * ``mydata_panoptic``   COCO panoptic (evaluator ``coco_panoptic_seg``),
+* ``mydata_panoptic_separated``  instances + stuff-only semantic labels, for
+  PanopticFPN, evaluated against the panoptic ground truth, as detectron2's
+  ``coco_2017_*_panoptic_separated``,
 
-the last two derived from the instances JSON (see ``derived.py``) unless semantic
+the last three derived from the instances JSON (see ``derived.py``) unless semantic
 PNGs or COCO panoptic annotations are given. Loading validates the dataset first
 (see ``validate.py``).
 """
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 SEM_SEG_SUFFIX = "_sem_seg"
 PANOPTIC_SUFFIX = "_panoptic"
+SEPARATED_SUFFIX = "_panoptic_separated"
 
 
 class _CocoSource:
@@ -100,6 +104,15 @@ def _load_semantic(source, sem_seg_root):
     ]
 
 
+def _load_separated(source):
+    records = load_coco_instances(source)
+    root = source.derive_pixels().panoptic_stuff_root
+    for record in records:
+        relative = os.path.relpath(record["file_name"], source.image_root)
+        record["sem_seg_file_name"] = os.path.join(root, png_name(relative))
+    return records
+
+
 def _load_panoptic(source, panoptic_json, panoptic_root, metadata):
     if panoptic_json is None:
         source.derive_evaluation_json()
@@ -112,7 +125,8 @@ def _load_panoptic(source, panoptic_json, panoptic_root, metadata):
 
 def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, panoptic_json=None,
                           panoptic_root=None, categories=None, prepare=None):
-    """Register ``name``, ``name_sem_seg`` and ``name_panoptic`` (module docstring).
+    """Register ``name`` and its ``_sem_seg``, ``_panoptic`` and ``_panoptic_separated``
+    variants (module docstring).
 
     Args:
         sem_seg_root: folder of semantic PNGs named like the images, if the dataset has
@@ -151,15 +165,19 @@ def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, pan
         name + PANOPTIC_SUFFIX,
         lambda: _load_panoptic(source, panoptic_json, panoptic_root, panoptic_metadata),
     )
-    MetadataCatalog.get(name + PANOPTIC_SUFFIX).set(
-        panoptic_json=panoptic_json or derived.panoptic_json,
-        panoptic_root=panoptic_root or derived.panoptic_root,
-        json_file=derived.evaluation_json,
-        evaluator_type="coco_panoptic_seg",
-        ignore_label=255,
-        label_divisor=1000,
-        **common,
-        **panoptic_metadata,
+    panoptic_evaluation = {
+        "panoptic_json": panoptic_json or derived.panoptic_json,
+        "panoptic_root": panoptic_root or derived.panoptic_root,
+        "json_file": derived.evaluation_json,
+        "evaluator_type": "coco_panoptic_seg",
+        "ignore_label": 255,
+        "label_divisor": 1000,
+    }
+    MetadataCatalog.get(name + PANOPTIC_SUFFIX).set(**panoptic_evaluation, **common, **panoptic_metadata)
+
+    DatasetCatalog.register(name + SEPARATED_SUFFIX, lambda: _load_separated(source))
+    MetadataCatalog.get(name + SEPARATED_SUFFIX).set(
+        sem_seg_root=derived.panoptic_stuff_root, **panoptic_evaluation, **common, **layout.separated_metadata(),
     )
 
 

@@ -7,6 +7,8 @@ crowd regions and, when the dataset has stuff categories of its own, for pixels
 nothing covers (with only things, those pixels are "background"). Panoptic: one
 segment per thing instance, per crowd region (``iscrowd`` 1) and per stuff
 category present, in COCO panoptic format (RGB-id PNGs + segments_info JSON).
+Stuff-only semantic labels, for PanopticFPN's semantic branch: 0 for every thing
+pixel, ``1 + j`` for the j-th stuff class, 255 as above.
 
 Outputs are cached in ``<json stem>_seg_d2/`` beside the JSON, stamped with the
 JSON's sha256, rebuilt when it changes, and put in place only once complete. The
@@ -37,12 +39,13 @@ logger = logging.getLogger(__name__)
 
 IGNORE_LABEL = 255
 # Bump when the derivation changes, so caches built by older code are rebuilt.
-_DERIVATION_VERSION = "1"
+_DERIVATION_VERSION = "2"
 
 
 @dataclass(frozen=True)
 class DerivedGroundTruth:
     sem_seg_root: str
+    panoptic_stuff_root: str
     panoptic_root: str
     panoptic_json: str
     # The instances JSON to evaluate COCO AP against: things only, skipped
@@ -55,6 +58,7 @@ def derived_ground_truth_paths(json_file):
     root = os.path.join(os.path.dirname(os.path.abspath(json_file)), f"{stem}_seg_d2")
     return DerivedGroundTruth(
         sem_seg_root=os.path.join(root, "pixels", "sem_seg"),
+        panoptic_stuff_root=os.path.join(root, "pixels", "panoptic_stuff"),
         panoptic_root=os.path.join(root, "pixels", "panoptic"),
         panoptic_json=os.path.join(root, "pixels", "panoptic.json"),
         evaluation_json=os.path.join(root, "instances_eval.json"),
@@ -141,11 +145,13 @@ def _write_pixels(target, dataset, layout, skipped_ids):
     def own_segment(item):  # stuff regions share one segment per category
         return bool(item.get("iscrowd", 0)) or item["category_id"] not in stuff_ids
 
+    stuff_only = layout.stuff_only_label_table()
     hidden = 0
     for image in images:
         semantic, panoptic, segments_info = paint_image(image, per_image[image["id"]], layout)
         name = png_name(image["file_name"])
-        for folder, array in (("sem_seg", semantic), ("panoptic", id2rgb(panoptic))):
+        for folder, array in (("sem_seg", semantic), ("panoptic_stuff", stuff_only[semantic]),
+                              ("panoptic", id2rgb(panoptic))):
             path = os.path.join(target, folder, name)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             Image.fromarray(array).save(path)

@@ -6,7 +6,7 @@ a background split into two stuff classes (sky above a wavy horizon, ground
 below). Masks are the drawn pixel sets themselves (no anti-aliasing, nothing
 traced), occlusion applied, so no two instance masks overlap.
 
-Registered as ``shapes_train`` / ``shapes_val`` (+ ``_sem_seg`` / ``_panoptic``)
+Registered as ``shapes_train`` / ``shapes_val`` (+ ``_sem_seg`` / ``_panoptic`` / ``_panoptic_separated``)
 under ``$SEG_D2_DATASETS/shapes`` (default ``./datasets/shapes``).
 """
 import json

@@ -6,8 +6,10 @@ import os
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import MetadataCatalog
 from detectron2.engine import DefaultTrainer, hooks
-from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
+from detectron2.evaluation import COCOEvaluator, COCOPanopticEvaluator, DatasetEvaluators
 from detectron2.utils import comm
+
+from ..evaluation import SemSegDiceEvaluator
 
 __all__ = ["Trainer", "write_results"]
 
@@ -20,8 +22,13 @@ class Trainer(DefaultTrainer):
         output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
         evaluator_type = MetadataCatalog.get(dataset_name).evaluator_type
         evaluators = []
-        if evaluator_type == "coco":
+        # A panoptic model is scored on all three tasks, as detectron2's train_net does.
+        if evaluator_type in ("coco", "coco_panoptic_seg"):
             evaluators.append(COCOEvaluator(dataset_name, output_dir=output_folder))
+        if evaluator_type in ("sem_seg", "coco_panoptic_seg"):
+            evaluators.append(SemSegDiceEvaluator(dataset_name, distributed=True, output_dir=output_folder))
+        if evaluator_type == "coco_panoptic_seg":
+            evaluators.append(COCOPanopticEvaluator(dataset_name, output_folder))
         if not evaluators:
             raise NotImplementedError(
                 f"no evaluator for dataset {dataset_name!r} of evaluator_type {evaluator_type!r}"

@@ -7,10 +7,9 @@ convolution, there may be several of them (14 -> 28 -> 56), and the loss may add
 Dice and boundary terms to Mask R-CNN's per-pixel BCE. Inference is detectron2's
 ``mask_rcnn_inference``, so post-processing and evaluators apply unchanged.
 """
-import fvcore.nn.weight_init as weight_init
 import torch
 from detectron2.config import configurable
-from detectron2.layers import Conv2d, ConvTranspose2d, ShapeSpec, cat, get_norm
+from detectron2.layers import Conv2d, ShapeSpec, cat
 from detectron2.modeling.roi_heads.mask_head import (
     ROI_MASK_HEAD_REGISTRY,
     BaseMaskRCNNHead,
@@ -18,29 +17,11 @@ from detectron2.modeling.roi_heads.mask_head import (
     mask_rcnn_loss,
 )
 from torch import nn
-from torch.nn import functional as F
 
+from .layers import conv3x3, upsample_block
 from .losses import binary_dice_loss, boundary_bce_loss
 
 __all__ = ["UpsampleMaskHead", "gt_class_logits_and_targets"]
-
-
-class _BilinearUpsample(nn.Module):
-    def forward(self, x):
-        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-
-
-def _upsample_stage(mode, channels, norm):
-    if mode == "bilinear":
-        conv = Conv2d(channels, channels, 3, padding=1, bias=not norm, norm=get_norm(norm, channels),
-                      activation=nn.ReLU())
-        weight_init.c2_msra_fill(conv)
-        return nn.Sequential(_BilinearUpsample(), conv)
-    if mode == "deconv":
-        deconv = ConvTranspose2d(channels, channels, kernel_size=2, stride=2)
-        weight_init.c2_msra_fill(deconv)
-        return nn.Sequential(deconv, nn.ReLU())
-    raise ValueError(f"MODEL.ROI_MASK_HEAD.UPSAMPLE_MODE must be 'bilinear' or 'deconv', not {mode!r}")
 
 
 def gt_class_logits_and_targets(pred_mask_logits, instances):
@@ -87,15 +68,13 @@ class UpsampleMaskHead(BaseMaskRCNNHead):
         channels = input_shape.channels
         convs = []
         for k, dims in enumerate(conv_dims):
-            conv = Conv2d(channels, dims, 3, padding=1, bias=not conv_norm,
-                          norm=get_norm(conv_norm, dims), activation=nn.ReLU())
-            weight_init.c2_msra_fill(conv)
+            conv = conv3x3(channels, dims, conv_norm)
             self.add_module(f"mask_fcn{k + 1}", conv)
             convs.append(conv)
             channels = dims
         self.convs = convs
         self.upsample = nn.Sequential(
-            *[_upsample_stage(upsample_mode, channels, conv_norm) for _ in range(upsample_stages)]
+            *[upsample_block(upsample_mode, channels, channels, conv_norm) for _ in range(upsample_stages)]
         )
         self.predictor = Conv2d(channels, num_classes, kernel_size=1)
         nn.init.normal_(self.predictor.weight, std=0.001)
@@ -135,8 +114,8 @@ class UpsampleMaskHead(BaseMaskRCNNHead):
         if self.dice_weight or self.boundary_weight:
             logits, targets = gt_class_logits_and_targets(x, instances)
             if self.dice_weight:
-                losses["loss_mask_dice"] = self.dice_weight * binary_dice_loss(logits, targets)
+                losses["loss_mask_dice"] = self.loss_weight * self.dice_weight * binary_dice_loss(logits, targets)
             if self.boundary_weight:
-                losses["loss_mask_boundary"] = self.boundary_weight * boundary_bce_loss(
+                losses["loss_mask_boundary"] = self.loss_weight * self.boundary_weight * boundary_bce_loss(
                     logits, targets, self.boundary_width)
         return losses

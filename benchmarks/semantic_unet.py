@@ -1,0 +1,165 @@
+"""seg_d2's U-Net against ``segmentation_models_pytorch.Unet``, side by side in one run.
+
+    python -m benchmarks.semantic_unet [--seeds 0 1] [--iters 150] [KEY VALUE ...]
+
+Both train from scratch on shapes_train_sem_seg with the same detectron2 data loader
+(same augmentation and, per seed, the same batches), loss (seg_d2's
+SemanticSegmentationLoss from the config), optimizer, schedule and iterations,
+alternating the two within each seed; both are evaluated by SemSegEvaluator on
+shapes_val_sem_seg. smp's closest encoder to U-Net's contracting path is
+``vgg13_bn`` (double 3x3 conv + BN + ReLU per level, max-pooling, 64 channels
+doubling, capped at 512), so seg_d2's U-Net is set to 64 base channels and both
+use the config's depth and a U-Net-symmetric decoder. Prints mIoU, training and
+inference images/s, and writes them under benchmarks/results/.
+"""
+import argparse
+import json
+import time
+
+import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
+import numpy as np
+import segmentation_models_pytorch as smp
+import torch
+from detectron2.data import build_detection_test_loader, build_detection_train_loader
+from detectron2.engine import SimpleTrainer, hooks
+from detectron2.evaluation import SemSegEvaluator
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import Backbone, SemanticSegmentor, build_model
+from detectron2.solver import build_lr_scheduler, build_optimizer
+from detectron2.utils.env import seed_all_rng
+from tabulate import tabulate
+from torch import nn
+
+from seg_d2.modeling.losses import SemanticSegmentationLoss
+
+from .common import write_results
+
+CONFIG = "configs/shapes/unet.yaml"
+SMP_ENCODER = "vgg13_bn"
+
+
+class _ImageAsFeature(Backbone):
+    """A backbone that hands the normalised image to a whole-model head, so smp's
+    network runs inside detectron2's SemanticSegmentor (padding, post-processing)."""
+
+    def __init__(self, size_divisibility):
+        super().__init__()
+        self._size_divisibility = size_divisibility
+
+    @property
+    def size_divisibility(self):
+        return self._size_divisibility
+
+    def forward(self, x):
+        return {"image": x}
+
+    def output_shape(self):
+        return {"image": ShapeSpec(channels=3, stride=1)}
+
+
+class _WholeModelHead(nn.Module):
+    def __init__(self, network, loss):
+        super().__init__()
+        self.network, self.loss = network, loss
+        self.ignore_value = loss.ignore_value
+
+    def forward(self, features, targets=None):
+        logits = self.network(features["image"])
+        if self.training:
+            return None, self.loss(logits, targets)
+        return logits, {}
+
+
+def build_smp_unet(cfg):
+    depth, base = cfg.MODEL.UNET.DEPTH, cfg.MODEL.UNET.BASE_CHANNELS
+    network = smp.Unet(SMP_ENCODER, encoder_weights=None, encoder_depth=depth,
+                       decoder_channels=[base * 2 ** k for k in reversed(range(depth))],
+                       classes=cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES)
+    model = SemanticSegmentor(backbone=_ImageAsFeature(2 ** depth),
+                              sem_seg_head=_WholeModelHead(network, SemanticSegmentationLoss(cfg)),
+                              pixel_mean=cfg.MODEL.PIXEL_MEAN, pixel_std=cfg.MODEL.PIXEL_STD)
+    return model.to(cfg.MODEL.DEVICE)
+
+
+SYSTEMS = {"seg_d2 UNet": build_model, f"smp Unet ({SMP_ENCODER})": build_smp_unet}
+
+
+def run(system, cfg, seed):
+    cfg = cfg.clone()
+    cfg.SEED = seed
+    seed_all_rng(seed)
+    model = SYSTEMS[system](cfg)
+    model.train()
+    optimizer = build_optimizer(cfg, model)
+    trainer = SimpleTrainer(model, build_detection_train_loader(cfg), optimizer)
+    trainer.register_hooks([hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer))])
+    start = time.perf_counter()
+    trainer.train(0, cfg.SOLVER.MAX_ITER)
+    train_seconds = time.perf_counter() - start
+
+    model.eval()
+    dataset = cfg.DATASETS.TEST[0]
+    evaluator = SemSegEvaluator(dataset, distributed=False)
+    evaluator.reset()
+    inference_seconds, images = 0.0, 0
+    with torch.no_grad():
+        for inputs in build_detection_test_loader(cfg, dataset):
+            start = time.perf_counter()
+            outputs = model(inputs)
+            inference_seconds += time.perf_counter() - start
+            images += len(inputs)
+            evaluator.process(inputs, outputs)
+    return {
+        "system": system, "seed": seed,
+        "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+        "mIoU": evaluator.evaluate()["sem_seg"]["mIoU"],
+        "train_images_per_s": cfg.SOLVER.MAX_ITER * cfg.SOLVER.IMS_PER_BATCH / train_seconds,
+        "inference_images_per_s": images / inference_seconds,
+    }
+
+
+def _median(runs, system, key):
+    return float(np.median([r[key] for r in runs if r["system"] == system]))
+
+
+def table(runs):
+    rows = []
+    for system in SYSTEMS:
+        miou = np.array([r["mIoU"] for r in runs if r["system"] == system])
+        params = next(r["params_M"] for r in runs if r["system"] == system)
+        rows.append([system, f"{params:.1f}", len(miou), f"{miou.mean():.1f} ± {(miou.max() - miou.min()) / 2:.1f}",
+                     f"{_median(runs, system, 'train_images_per_s'):.1f}",
+                     f"{_median(runs, system, 'inference_images_per_s'):.1f}"])
+    ours, theirs = SYSTEMS
+    rows.append(["ratio seg_d2 / smp", "", "", "",
+                 *(f"{_median(runs, ours, key) / _median(runs, theirs, key):.2f}"
+                   for key in ("train_images_per_s", "inference_images_per_s"))])
+    return tabulate(rows, headers=["model", "params (M)", "seeds", "mIoU", "train img/s", "inference img/s"],
+                    tablefmt="github")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--iters", type=int, default=150)
+    parser.add_argument("--name", default="semantic_unet", help="file name under benchmarks/results/")
+    parser.add_argument("overrides", nargs="*", help="KEY VALUE config overrides for both models")
+    args = parser.parse_args(argv)
+    overrides = ["MODEL.UNET.BASE_CHANNELS", "64", "INPUT.CROP.SIZE", "(128, 128)", "INPUT.MIN_SIZE_TRAIN", "(128,)",
+                 "SOLVER.IMS_PER_BATCH", "4", "SOLVER.MAX_ITER", str(args.iters), "SOLVER.WARMUP_ITERS",
+                 str(args.iters // 10), *args.overrides]
+    cfg = seg_d2.load_config(CONFIG, overrides)
+    runs = []
+    for seed in args.seeds:
+        for system in SYSTEMS:
+            runs.append(run(system, cfg, seed))
+            print(json.dumps(runs[-1]), flush=True)
+    text = table(runs)
+    print(text)
+    write_results(args.name, "U-Net: seg_d2 vs segmentation_models_pytorch on shapes_val",
+                  f"Config {CONFIG} with {' '.join(overrides)}; seeds {args.seeds}; '±' is half the range "
+                  "across seeds; images/s are medians over seeds.", text, {"overrides": overrides, "runs": runs})
+
+
+if __name__ == "__main__":
+    main()

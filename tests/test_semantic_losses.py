@@ -1,0 +1,77 @@
+"""Semantic loss terms against hand-computed values (ignore label included) and the
+inverse-frequency class-weight helper."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from detectron2.data import DatasetCatalog
+from conftest import semantic_records
+from seg_d2.data.class_weights import class_pixel_counts, inverse_frequency_weights
+from seg_d2.modeling.losses import cross_entropy_loss, focal_loss, multiclass_dice_loss
+
+# Three pixels, two classes. Pixel 0: p = (1/4, 3/4), label 1. Pixel 1: p = (1/2, 1/2),
+# label 0. Pixel 2: ignored, with logits that would cost a lot if it counted.
+LOGITS = torch.tensor([[0.0, math.log(3)], [0.0, 0.0], [50.0, -50.0]]).T.reshape(1, 2, 1, 3)
+TARGETS = torch.tensor([[[1, 0, 255]]])
+LOSS_0, LOSS_1 = -math.log(3 / 4), math.log(2)
+
+
+def test_cross_entropy_skips_the_ignore_label():
+    assert cross_entropy_loss(LOGITS, TARGETS).item() == pytest.approx((LOSS_0 + LOSS_1) / 2, rel=1e-6)
+
+
+def test_class_weights_weigh_each_pixel_by_its_label():
+    weighted = cross_entropy_loss(LOGITS, TARGETS, class_weights=torch.tensor([1.0, 2.0]))
+    assert weighted.item() == pytest.approx((2 * LOSS_0 + 1 * LOSS_1) / 3, rel=1e-6)
+
+
+def test_focal_loss_down_weights_confident_pixels():
+    expected = ((1 / 4) ** 2 * LOSS_0 + (1 / 2) ** 2 * LOSS_1) / 2
+    assert focal_loss(LOGITS, TARGETS, gamma=2).item() == pytest.approx(expected, rel=1e-6)
+    assert focal_loss(LOGITS, TARGETS, gamma=0).item() == pytest.approx((LOSS_0 + LOSS_1) / 2, rel=1e-6)
+
+
+def test_multiclass_dice_by_hand():
+    # class 0: overlap 1/2, sum p = 3/4, sum t = 1; class 1: overlap 3/4, sum p = 5/4, sum t = 1
+    dice_0 = (2 * 0.5 + 1) / (0.75 + 1 + 1)
+    dice_1 = (2 * 0.75 + 1) / (1.25 + 1 + 1)
+    expected = 1 - (dice_0 + dice_1) / 2
+    assert multiclass_dice_loss(LOGITS, TARGETS).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_dice_of_a_perfect_prediction_is_near_zero_and_ignored_pixels_never_count():
+    targets = torch.tensor([[[0, 1, 1, 255]]])
+    logits = torch.nn.functional.one_hot(targets.clamp(max=1), 2).permute(0, 3, 1, 2).float() * 40
+    assert multiclass_dice_loss(logits, targets).item() == pytest.approx(0, abs=1e-6)
+    flipped = logits.clone()
+    flipped[..., 3] = flipped[..., 3].flip(1)
+    for loss in (multiclass_dice_loss, cross_entropy_loss, focal_loss):
+        assert loss(flipped, targets).item() == pytest.approx(loss(logits, targets).item(), abs=1e-7)
+
+
+def test_all_pixels_ignored_costs_nothing_and_stays_differentiable():
+    logits = torch.randn(1, 3, 2, 2, requires_grad=True)
+    targets = torch.full((1, 2, 2), 255)
+    for loss in (cross_entropy_loss, focal_loss):
+        value = loss(logits, targets)
+        value.backward()
+        assert value.item() == 0
+
+
+def test_inverse_frequency_weights():
+    assert inverse_frequency_weights([1, 3, 0]).tolist() == pytest.approx([1.5, 0.5, 0.0])
+    with pytest.raises(ValueError, match="no labelled pixels"):
+        inverse_frequency_weights([0, 0])
+
+
+def test_class_pixel_counts_over_a_registered_dataset(tmp_path):
+    labels = [np.array([[0, 0, 1], [255, 2, 2]], np.uint8), np.array([[1, 1, 255]], np.uint8)]
+    records = semantic_records(tmp_path, labels)
+    DatasetCatalog.register("count_test", lambda: records)
+    try:
+        assert class_pixel_counts(["count_test"], 3).tolist() == [2, 3, 2]
+        with pytest.raises(ValueError, match=r"0\.png: label 2 is not below NUM_CLASSES=2"):
+            class_pixel_counts(["count_test"], 2)
+    finally:
+        DatasetCatalog.remove("count_test")

@@ -1,0 +1,108 @@
+"""U-Net encoder and decoder: feature shapes and strides, logits at the input size for
+odd sizes and several depths, and the decoder on detectron2's own backbones."""
+import pytest
+import torch
+from detectron2.modeling import build_backbone, build_model
+from detectron2.structures import ImageList
+
+import seg_d2
+from seg_d2.modeling import UNetEncoder
+
+UNET = "configs/shapes/unet.yaml"
+
+
+def _unet(*opts):
+    return build_model(seg_d2.load_config(UNET, ["MODEL.DEVICE", "cpu", *opts]))
+
+
+@pytest.mark.parametrize("depth", [2, 3, 5])
+@pytest.mark.parametrize("downsample", ["maxpool", "conv"])
+def test_encoder_features_match_their_declared_shapes(depth, downsample):
+    encoder = UNetEncoder(depth=depth, base_channels=4, downsample=downsample)
+    assert encoder.size_divisibility == 2 ** depth
+    padded = ImageList.from_tensors([torch.randn(3, 97, 131)], encoder.size_divisibility).tensor
+    features = encoder(padded)
+    assert list(features) == [f"level{k}" for k in range(depth + 1)]
+    for name, shape in encoder.output_shape().items():
+        n, channels, height, width = features[name].shape
+        assert channels == shape.channels == 4 * 2 ** int(name[5:])
+        assert (height * shape.stride, width * shape.stride) == padded.shape[-2:]
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4])
+@pytest.mark.parametrize("mode", ["bilinear", "deconv"])
+def test_semantic_logits_have_the_input_size(depth, mode):
+    features = [f"level{k}" for k in range(depth + 1)]
+    model = _unet("MODEL.UNET.DEPTH", depth, "MODEL.UNET.BASE_CHANNELS", 4,
+                  "MODEL.SEM_SEG_HEAD.IN_FEATURES", str(features), "MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", mode)
+    model.eval()
+    with torch.no_grad():
+        # height/width ask for the output at another size, as for a resized test image
+        out = model([{"image": torch.rand(3, 97, 131) * 255},
+                     {"image": torch.rand(3, 50, 61) * 255, "height": 100, "width": 122}])
+    assert out[0]["sem_seg"].shape == (6, 97, 131)
+    assert out[1]["sem_seg"].shape == (6, 100, 122)
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules()) == (mode == "deconv")
+
+
+def test_training_on_an_odd_size_returns_finite_losses_and_gradients():
+    model = _unet("MODEL.UNET.BASE_CHANNELS", 4)
+    model.train()
+    labels = torch.randint(0, 6, (97, 131))
+    labels[:10] = 255
+    losses = model([{"image": torch.rand(3, 97, 131) * 255, "sem_seg": labels}])
+    assert set(losses) == {"loss_sem_seg", "loss_sem_seg_dice"}
+    sum(losses.values()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("backbone, in_features, stride", [
+    ("build_resnet_backbone", ["res2", "res3", "res4", "res5"], 4),
+    ("build_resnet_fpn_backbone", ["p2", "p3", "p4", "p5"], 4),
+])
+def test_decoder_sits_on_detectron2_backbones(backbone, in_features, stride):
+    cfg = seg_d2.load_config("configs/shapes/mask_rcnn_R18_FPN.yaml", [
+        "MODEL.DEVICE", "cpu", "MODEL.META_ARCHITECTURE", "SemanticSegmentor", "MODEL.BACKBONE.NAME", backbone,
+        "MODEL.SEM_SEG_HEAD.NAME", "UNetHead", "MODEL.SEM_SEG_HEAD.IN_FEATURES", str(in_features),
+        "MODEL.SEM_SEG_HEAD.NUM_CLASSES", 3, "MODEL.SEM_SEG_HEAD.NORM", "BN",
+    ])
+    model = build_model(cfg).eval()
+    assert model.sem_seg_head.output_stride == stride
+    assert type(build_backbone(cfg)).__name__ in ("ResNet", "FPN")
+    with torch.no_grad():
+        out = model([{"image": torch.rand(3, 97, 131) * 255}])
+    assert out[0]["sem_seg"].shape == (3, 97, 131)
+    model.train()
+    losses = model([{"image": torch.rand(3, 97, 131) * 255, "sem_seg": torch.randint(0, 3, (97, 131))}])
+    assert torch.isfinite(losses["loss_sem_seg"])
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="MODEL.UNET.DOWNSAMPLE"):
+        UNetEncoder(downsample="avgpool")
+    with pytest.raises(ValueError, match="level7"):
+        UNetEncoder(depth=2, out_features=["level7"])
+    with pytest.raises(ValueError, match="2 class weights given for 6 classes"):
+        _unet("MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS", "[1.0, 2.0]")
+
+
+def test_learns_a_toy_task_from_scratch_in_a_few_sgd_steps():
+    """Guards the classifier's initialisation: with a near-zero one, as mask heads use,
+    the U-Net learned only the majority class from scratch."""
+    torch.manual_seed(0)
+    batch = []
+    for _ in range(8):
+        image, labels = torch.rand(3, 64, 64) * 80, torch.full((64, 64), 5)
+        y, x = torch.randint(0, 44, (2,)).tolist()
+        image[:, y:y + 20, x:x + 20] = torch.tensor([30.0, 30.0, 220.0]).view(3, 1, 1)
+        labels[y:y + 20, x:x + 20] = 2
+        batch.append({"image": image, "sem_seg": labels})
+    model = _unet("MODEL.SEM_SEG_HEAD.DICE_WEIGHT", 0.0)
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(40):
+        loss = sum(model(batch).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05

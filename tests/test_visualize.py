@@ -1,0 +1,179 @@
+"""Pictures: every tools/visualize.py mode writes PNGs of the expected size; the GT
+panel paints exactly the instance's pixels; errors, per-image scores, plots."""
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from PIL import Image
+from pycocotools import mask as mask_util
+
+from conftest import REPO
+from seg_d2.plots import plot_metrics
+from seg_d2.visualization import (
+    coco_ground_truth,
+    contact_sheet,
+    ground_truth_panel,
+    image_mask_ap,
+    image_miou,
+    instance_errors,
+)
+
+TITLE = 22  # the title strip above each panel
+SIDE = 256  # shapes images are 256x256
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "tools", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _png_sizes(paths):
+    return [Image.open(p).size for p in paths]
+
+
+def test_dataset_mode_draws_each_variant(tiny_val, tmp_path):
+    for suffix in ("", "_sem_seg", "_panoptic"):
+        written, sheet = _tool("visualize").main(["dataset", "--dataset", tiny_val + suffix, "--num", "3",
+                                                  "--output", str(tmp_path / suffix)])
+        assert _png_sizes(written) == [(SIDE, SIDE + TITLE)] * 3
+        assert Image.open(sheet).size == (4 * SIDE + 3 * 4, SIDE + TITLE)
+
+
+@pytest.mark.parametrize("config, suffix, panels", [
+    ("configs/shapes/mask_rcnn_R18_FPN.yaml", "", 3),
+    ("configs/shapes/unet.yaml", "_sem_seg", 3),
+])
+def test_predict_mode_compares_with_ground_truth(tiny_val, tmp_path, config, suffix, panels):
+    written, _ = _tool("visualize").main([
+        "predict", "--config-file", os.path.join(REPO, config), "--dataset", tiny_val + suffix, "--num", "2",
+        "--compare", "--errors", "--score-threshold", "0.0", "--output", str(tmp_path),
+        "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "",
+    ])
+    assert _png_sizes(written) == [(panels * SIDE + (panels - 1) * 4, SIDE + TITLE)] * 2
+
+
+def test_predict_mode_on_a_folder_of_images(tiny_shapes, tmp_path):
+    written, _ = _tool("visualize").main([
+        "predict", "--config-file", os.path.join(REPO, "configs/shapes/unet.yaml"),
+        "--images", str(tiny_shapes / "val"), "--output", str(tmp_path), "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "",
+    ])
+    assert len(written) == 4 and _png_sizes(written) == [(SIDE, SIDE + TITLE)] * 4
+
+
+def _perfect_results(dataset):
+    results = []
+    for record in DatasetCatalog.get(dataset):
+        for annotation in record["annotations"]:
+            segmentation = annotation["segmentation"]
+            if isinstance(segmentation, list):
+                segmentation = mask_util.merge(mask_util.frPyObjects(segmentation, record["height"], record["width"]))
+            segmentation = dict(segmentation, counts=segmentation["counts"].decode() if isinstance(
+                segmentation["counts"], bytes) else segmentation["counts"])
+            thing_ids = {v: k for k, v in MetadataCatalog.get(dataset).thing_dataset_id_to_contiguous_id.items()}
+            results.append({"image_id": record["image_id"], "category_id": thing_ids[annotation["category_id"]],
+                            "bbox": annotation["bbox"], "score": 1.0, "segmentation": segmentation})
+    return results
+
+
+def test_results_mode_reads_a_coco_results_file(tiny_val, tmp_path):
+    results_file = tmp_path / "coco_instances_results.json"
+    results_file.write_text(json.dumps(_perfect_results(tiny_val)))
+    written, _ = _tool("visualize").main(["results", "--results", str(results_file), "--dataset", tiny_val,
+                                          "--compare", "--errors", "--output", str(tmp_path / "out")])
+    assert _png_sizes(written) == [(3 * SIDE + 2 * 4, SIDE + TITLE)] * 4
+
+
+def test_ground_truth_panel_paints_exactly_the_instance(tmp_path):
+    Image.new("RGB", (200, 160), (128, 128, 128)).save(tmp_path / "grey.png")
+    mask = np.zeros((160, 200), bool)
+    mask[60:100, 80:120] = True
+    record = {"file_name": str(tmp_path / "grey.png"), "height": 160, "width": 200, "image_id": 1, "annotations": [
+        {"bbox": [80, 60, 40, 40], "bbox_mode": 1, "category_id": 0, "iscrowd": 0,
+         "segmentation": mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))}]}
+    MetadataCatalog.get("grey_test").set(thing_classes=["box"])
+    try:
+        panel = ground_truth_panel(record, MetadataCatalog.get("grey_test"))
+    finally:
+        MetadataCatalog.remove("grey_test")
+    changed = np.abs(panel.astype(int) - 128).sum(2) > 0
+    assert changed[62:98, 82:118].all()
+    # Nothing is painted above, left or right of the instance (its label goes below it).
+    assert not changed[:57].any() and not changed[:, :77].any() and not changed[:100, 123:].any()
+
+
+def test_instance_errors_match_greedily_by_class_and_iou():
+    square = np.zeros((10, 10), bool)
+    square[2:6, 2:6] = True
+    other = np.zeros((10, 10), bool)
+    other[7:10, 7:10] = True
+    gt_masks, gt_classes = [square, other], [0, 1]
+    pred_masks = [square, square, np.roll(other, 1, axis=0)]  # hit, duplicate, class 1 at IoU 6/12
+    false_positives, missed = instance_errors(gt_masks, gt_classes, pred_masks, [0, 0, 1])
+    assert false_positives == [1] and missed == []
+    false_positives, missed = instance_errors(gt_masks, gt_classes, pred_masks, [0, 0, 0])
+    assert false_positives == [1, 2] and missed == [1]
+
+
+def test_per_image_scores(tiny_val):
+    from detectron2.structures import BitMasks, Instances
+
+    record = DatasetCatalog.get(tiny_val)[0]
+    perfect = [r for r in _perfect_results(tiny_val) if r["image_id"] == record["image_id"]]
+    instances = Instances((record["height"], record["width"]))
+    instances.pred_masks = torch.from_numpy(np.stack([mask_util.decode(r["segmentation"]) for r in perfect]))
+    instances.pred_boxes = BitMasks(instances.pred_masks).get_bounding_boxes()
+    instances.scores = torch.ones(len(perfect))
+    instances.pred_classes = torch.tensor([a["category_id"] for a in record["annotations"]])
+    coco_gt = coco_ground_truth(MetadataCatalog.get(tiny_val).json_file)
+    metadata = MetadataCatalog.get(tiny_val)
+    assert image_mask_ap(coco_gt, instances, record["image_id"], metadata) == pytest.approx(100.0)
+    assert image_mask_ap(coco_gt, instances[:1], record["image_id"], metadata) < 100.0
+    truth = np.array([[0, 1], [1, 255]])
+    assert image_miou(truth, np.array([[0, 1], [0, 1]]), 2) == pytest.approx(100 * (1 / 2 + 1 / 2) / 2)
+
+
+def test_contact_sheet_tiles_row_by_row():
+    panels = [np.zeros((10, 20, 3), np.uint8), np.zeros((12, 8, 3), np.uint8), np.zeros((5, 5, 3), np.uint8)]
+    assert contact_sheet(panels, columns=2, gap=1).shape == (2 * 12 + 1, 2 * 20 + 1, 3)
+
+
+def test_plots_from_a_sample_metrics_file(tmp_path):
+    lines = [{"iteration": i, "total_loss": 2.0 / (i + 1), "loss_mask": 1.0 / (i + 1), "lr": 0.01} for i in range(0, 40, 10)]
+    lines += [{"iteration": 19, "segm/AP": 10.0, "segm/AP-star": 3.0, "sem_seg/mIoU": 40.0},
+              {"iteration": 39, "segm/AP": 20.0, "sem_seg/mIoU": 60.0}]
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    paths = plot_metrics(metrics, tmp_path / "plots")
+    assert sorted(os.path.basename(p) for p in paths) == ["losses.png", "lr.png", "segm.png", "sem_seg.png"]
+    assert _png_sizes(paths) == [(600, 350)] * 4
+    metrics.write_text(metrics.read_text() + '{"iteration": 4')
+    with pytest.raises(ValueError, match=r"metrics.json:7: not a JSON line"):
+        plot_metrics(metrics, tmp_path / "plots")
+
+
+@pytest.mark.parametrize("config, written", [
+    ("configs/shapes/mask_rcnn_R18_FPN.yaml", "coco_instances_results.json"),
+    ("configs/shapes/unet.yaml", "sem_seg/val_00000.png"),
+])
+def test_predict_command_skips_a_corrupt_image_and_names_it(tiny_shapes, tmp_path, capsys, config, written):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("val_00000.jpg", "val_00001.jpg"):
+        (folder / name).write_bytes((tiny_shapes / "val" / name).read_bytes())
+    (folder / "broken.jpg").write_bytes((tiny_shapes / "val" / "val_00002.jpg").read_bytes()[:300])
+    status = _tool("predict").main(["--config-file", os.path.join(REPO, config), "--input", str(folder),
+                                    "--output", str(tmp_path / "out"), "--batch-size", "2", "--device", "cpu",
+                                    "MODEL.WEIGHTS", ""])
+    assert status == 1
+    assert "broken.jpg" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path / "out" / "overlays")) == ["val_00000.png", "val_00001.png"]
+    assert _png_sizes([tmp_path / "out" / "overlays" / "val_00000.png"]) == [(SIDE, SIDE)]
+    assert (tmp_path / "out" / written).is_file()
+    images = json.loads((tmp_path / "out" / "images.json").read_text())
+    assert [os.path.basename(i["file_name"]) for i in images] == ["val_00000.jpg", "val_00001.jpg"]

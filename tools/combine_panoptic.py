@@ -1,0 +1,68 @@
+#!/usr/bin/env python
+"""Panoptic predictions and PQ from a trained instance model and a trained semantic
+model, without retraining (seg_d2.modeling.PosthocPanoptic).
+
+    python tools/combine_panoptic.py \\
+        --instance-config configs/shapes/mask_rcnn_R18_FPN.yaml \\
+        --instance-weights output/shapes/mask_rcnn_R18_FPN/model_final.pth \\
+        --semantic-config configs/shapes/unet.yaml \\
+        --semantic-weights output/shapes/unet/model_final.pth \\
+        [--dataset shapes_val_panoptic_separated] [--output-dir DIR] [KEY VALUE ...]
+
+Images are read and resized by the instance config's test mapper; trailing KEY VALUE
+pairs apply to the instance config, e.g. MODEL.PANOPTIC_FPN.COMBINE.STUFF_AREA_LIMIT
+1024. Writes COCO AP, mIoU and PQ to DIR/results.json and prints them.
+"""
+import argparse
+import json
+
+import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.data import MetadataCatalog, build_detection_test_loader
+from detectron2.evaluation import inference_on_dataset
+from detectron2.modeling import build_model
+from detectron2.utils.logger import setup_logger
+
+from seg_d2.engine import Trainer, write_results
+from seg_d2.modeling import PosthocPanoptic
+
+
+def _load(config_file, weights, opts=()):
+    cfg = seg_d2.load_config(config_file, list(opts))
+    model = build_model(cfg)
+    DetectionCheckpointer(model).load(weights)
+    return cfg, model.eval()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--instance-config", required=True)
+    parser.add_argument("--instance-weights", required=True)
+    parser.add_argument("--semantic-config", required=True)
+    parser.add_argument("--semantic-weights", required=True)
+    parser.add_argument("--dataset", default="shapes_val_panoptic_separated",
+                        help="a registered dataset with evaluator_type coco_panoptic_seg")
+    parser.add_argument("--output-dir", default="output/shapes/posthoc_panoptic")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides of the instance config")
+    args = parser.parse_args(argv)
+    setup_logger()
+    setup_logger(name="seg_d2")
+
+    cfg, instance_model = _load(args.instance_config, args.instance_weights, args.opts)
+    _, semantic_model = _load(args.semantic_config, args.semantic_weights, ["MODEL.DEVICE", cfg.MODEL.DEVICE])
+    combine = cfg.MODEL.PANOPTIC_FPN.COMBINE
+    model = PosthocPanoptic(
+        instance_model, semantic_model,
+        num_thing_classes=len(MetadataCatalog.get(args.dataset).thing_classes),
+        overlap_threshold=combine.OVERLAP_THRESH, stuff_area_threshold=combine.STUFF_AREA_LIMIT,
+        instances_score_threshold=combine.INSTANCES_CONFIDENCE_THRESH,
+    )
+    evaluator = Trainer.build_evaluator(cfg, args.dataset, output_folder=args.output_dir)
+    results = inference_on_dataset(model, build_detection_test_loader(cfg, args.dataset), evaluator)
+    print(json.dumps(results, indent=2))
+    print(f"results written to {write_results(args.output_dir, results)}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

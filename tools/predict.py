@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+"""Run a trained model on image files: COCO results JSON, overlays, label PNGs.
+
+    python tools/predict.py --config-file CFG --input IMAGE_OR_FOLDER [...] --output DIR \\
+        [--batch-size 4] [--device cpu|cuda] [--score-threshold 0.5] MODEL.WEIGHTS model_final.pth
+
+Writes into DIR: ``overlays/<name>.png`` (predictions drawn on each image),
+``images.json`` (image id -> file), and what the model predicts:
+``coco_instances_results.json`` (instances, category ids of the test dataset's
+metadata), ``sem_seg/<name>.png`` (labels), ``panoptic/<name>.png`` + ``panoptic.json``
+(COCO panoptic). An image that cannot be read is reported and skipped; the others
+are still predicted, and the command then lists the failures and exits with status 1.
+"""
+import argparse
+import json
+import os
+import sys
+
+import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
+import numpy as np
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.data import Metadata, MetadataCatalog
+from detectron2.data import transforms as T
+from detectron2.evaluation.coco_evaluation import instances_to_coco_json
+from detectron2.modeling import build_model
+from panopticapi.utils import id2rgb
+from PIL import Image
+from tqdm import tqdm
+
+from seg_d2.data.image_io import read_image
+from seg_d2.visualization import prediction_panel
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def image_files(inputs):
+    files = []
+    for path in inputs:
+        if os.path.isdir(path):
+            files += sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+        else:
+            files.append(path)
+    return files
+
+
+def _write_json(path, data):
+    partial = f"{path}.partial"
+    with open(partial, "w") as f:
+        json.dump(data, f)
+    os.replace(partial, path)
+
+
+class Outputs:
+    """Everything written for the images, each file whole: PNGs per image as they
+    come, the JSON files at the end."""
+
+    def __init__(self, folder, metadata, score_threshold):
+        self.folder, self.metadata, self.score_threshold = folder, metadata, score_threshold
+        self.instances, self.panoptic, self.images = [], [], []
+        thing_ids = metadata.get("thing_dataset_id_to_contiguous_id", {})
+        self.dataset_id = {v: k for k, v in thing_ids.items()}
+
+    def _png(self, kind, name, array):
+        os.makedirs(os.path.join(self.folder, kind), exist_ok=True)
+        Image.fromarray(array).save(os.path.join(self.folder, kind, name))
+
+    def add(self, image_id, file_name, image_rgb, output):
+        name = os.path.splitext(os.path.basename(file_name))[0] + ".png"
+        self.images.append({"id": image_id, "file_name": file_name, "height": image_rgb.shape[0],
+                            "width": image_rgb.shape[1]})
+        self._png("overlays", name, prediction_panel(image_rgb, output, self.metadata, self.score_threshold))
+        if "instances" in output:
+            for result in instances_to_coco_json(output["instances"].to("cpu"), image_id):
+                result["category_id"] = self.dataset_id.get(result["category_id"], result["category_id"])
+                self.instances.append(result)
+        if "sem_seg" in output:
+            self._png("sem_seg", name, output["sem_seg"].argmax(0).cpu().numpy().astype(np.uint8))
+        if "panoptic_seg" in output:
+            ids, segments = output["panoptic_seg"]
+            self._png("panoptic", name, id2rgb(ids.cpu().numpy()))
+            self.panoptic.append({"image_id": image_id, "file_name": name, "segments_info": segments})
+
+    def close(self):
+        _write_json(os.path.join(self.folder, "images.json"), self.images)
+        if self.instances or not self.panoptic:
+            _write_json(os.path.join(self.folder, "coco_instances_results.json"), self.instances)
+        if self.panoptic:
+            _write_json(os.path.join(self.folder, "panoptic.json"), {"annotations": self.panoptic})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--input", nargs="+", required=True, help="image files and/or folders of images")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--device", help="cpu or cuda (default: MODEL.DEVICE)")
+    parser.add_argument("--score-threshold", type=float, default=0.5, help="for the overlays")
+    parser.add_argument("opts", nargs="*", help="KEY VALUE config overrides, e.g. MODEL.WEIGHTS path.pth")
+    args = parser.parse_intermixed_args(argv)
+
+    cfg = seg_d2.load_config(args.config_file, args.opts + (["MODEL.DEVICE", args.device] if args.device else []))
+    model = build_model(cfg).eval()
+    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+    resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
+    metadata = MetadataCatalog.get(cfg.DATASETS.TEST[0]) if cfg.DATASETS.TEST else Metadata()
+    outputs = Outputs(args.output, metadata, args.score_threshold)
+    files = image_files(args.input)
+    if not files:
+        raise SystemExit(f"no images found in {args.input}")
+
+    failures, batch = [], []
+
+    def run(batch):
+        with torch.no_grad():
+            predictions = model([inputs for _, _, _, inputs in batch])
+        for (image_id, file_name, image, _), output in zip(batch, predictions):
+            rgb = image[:, :, ::-1] if cfg.INPUT.FORMAT == "BGR" else image
+            outputs.add(image_id, file_name, np.ascontiguousarray(rgb), output)
+
+    for image_id, file_name in enumerate(tqdm(files, desc="predicting", unit="image"), 1):
+        try:
+            image = read_image(file_name, format=cfg.INPUT.FORMAT)
+        except Exception as e:  # noqa: BLE001 (PIL raises many kinds; each is reported by name)
+            failures.append((file_name, f"{type(e).__name__}: {e}"))
+            continue
+        tensor = torch.as_tensor(resize.get_transform(image).apply_image(image).astype("float32").transpose(2, 0, 1))
+        batch.append((image_id, file_name, image, {"image": tensor, "height": image.shape[0], "width": image.shape[1]}))
+        if len(batch) == args.batch_size:
+            run(batch)
+            batch = []
+    if batch:
+        run(batch)
+    outputs.close()
+    print(f"predictions for {len(files) - len(failures)} image(s) written to {args.output}")
+    if failures:
+        print(f"{len(failures)} image(s) could not be read:", file=sys.stderr)
+        for file_name, error in failures:
+            print(f"  {file_name}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
