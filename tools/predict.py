@@ -28,21 +28,8 @@ from panopticapi.utils import id2rgb
 from PIL import Image
 from tqdm import tqdm
 
-from seg_d2.data.image_io import read_image
+from seg_d2.data.image_io import list_image_files, read_image
 from seg_d2.visualization import prediction_panel
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def image_files(inputs):
-    files = []
-    for path in inputs:
-        if os.path.isdir(path):
-            files += sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
-        else:
-            files.append(path)
-    return files
-
 
 def _write_json(path, data):
     partial = f"{path}.partial"
@@ -106,7 +93,7 @@ def main(argv=None):
     resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
     metadata = MetadataCatalog.get(cfg.DATASETS.TEST[0]) if cfg.DATASETS.TEST else Metadata()
     outputs = Outputs(args.output, metadata, args.score_threshold)
-    files = image_files(args.input)
+    files = list_image_files(args.input)
     if not files:
         raise SystemExit(f"no images found in {args.input}")
 

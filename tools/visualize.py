@@ -26,7 +26,7 @@ from detectron2.structures import Boxes, BoxMode, Instances
 from PIL import Image
 from pycocotools import mask as mask_util
 
-from seg_d2.data.image_io import read_image
+from seg_d2.data.image_io import list_image_files, read_image
 from seg_d2.visualization import (
     coco_ground_truth,
     compare_panel,
@@ -35,9 +35,6 @@ from seg_d2.visualization import (
     prediction_panel,
     titled,
 )
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
-
 
 def _records(dataset, num, image_ids):
     records = DatasetCatalog.get(dataset)
@@ -48,16 +45,6 @@ def _records(dataset, num, image_ids):
             raise SystemExit(f"image id(s) {unknown} not in dataset {dataset!r}")
         return [by_id[i] for i in image_ids]
     return records[:num]
-
-
-def _image_files(paths):
-    files = []
-    for path in paths:
-        if os.path.isdir(path):
-            files += sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
-        else:
-            files.append(path)
-    return files
 
 
 def _instances_from_results(detections, height, width, thing_contiguous):
@@ -115,7 +102,7 @@ def main(argv=None):
 
     os.makedirs(args.output, exist_ok=True)
     panels, written = [], []
-    items = _image_files(args.images) if args.images else _records(args.dataset, args.num, args.image_ids)
+    items = list_image_files(args.images) if args.images else _records(args.dataset, args.num, args.image_ids)
     for item in items:
         if args.mode == "dataset":
             panel = titled(ground_truth_panel(item, metadata), f"{os.path.basename(item['file_name'])}")

@@ -1,10 +1,14 @@
 """Reading images the way detectron2 does, for the cases it gets wrong."""
+import os
+
 import numpy as np
 from detectron2.data.detection_utils import _apply_exif_orientation, convert_PIL_to_numpy
 from detectron2.utils.file_io import PathManager
 from PIL import Image
 
-__all__ = ["read_image"]
+__all__ = ["IMAGE_EXTENSIONS", "list_image_files", "read_image"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 
@@ -19,3 +23,14 @@ def read_image(file_name, format=None):
             sixteen_bit = np.asarray(image, dtype=np.uint32)
             image = Image.fromarray((sixteen_bit >> 8).astype(np.uint8), mode="L")
         return convert_PIL_to_numpy(image, format)
+
+
+def list_image_files(paths):
+    """The given files, and the images (by extension, sorted) in the given folders."""
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            files += sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+        else:
+            files.append(path)
+    return files
