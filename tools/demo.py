@@ -17,6 +17,7 @@ from detectron2.engine import DefaultPredictor
 from PIL import Image
 from tabulate import tabulate
 
+from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import RESULTS_FILE
 from seg_d2.visualization import coco_ground_truth, compare_panel
@@ -52,7 +53,7 @@ def write_panels(cfg, folder):
     paths = []
     for record in DatasetCatalog.get(dataset)[:PANELS]:
         output = predictor(read_image(record["file_name"], format=cfg.INPUT.FORMAT))
-        path = os.path.join(folder, os.path.splitext(os.path.basename(record["file_name"]))[0] + ".png")
+        path = os.path.join(folder, png_name(os.path.basename(record["file_name"])))
         Image.fromarray(compare_panel(record, output, metadata, coco_gt=coco_gt, errors=True)).save(path)
         paths.append(path)
     return paths

@@ -28,6 +28,7 @@ from panopticapi.utils import id2rgb
 from PIL import Image
 from tqdm import tqdm
 
+from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import list_image_files, read_image
 from seg_d2.visualization import prediction_panel
 
@@ -53,7 +54,7 @@ class Outputs:
         Image.fromarray(array).save(os.path.join(self.folder, kind, name))
 
     def add(self, image_id, file_name, image_rgb, output):
-        name = os.path.splitext(os.path.basename(file_name))[0] + ".png"
+        name = png_name(os.path.basename(file_name))
         self.images.append({"id": image_id, "file_name": file_name, "height": image_rgb.shape[0],
                             "width": image_rgb.shape[1]})
         self._png("overlays", name, prediction_panel(image_rgb, output, self.metadata, self.score_threshold))

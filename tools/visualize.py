@@ -14,7 +14,6 @@ instances, or of wrong-class pixels), plus DIR/contact_sheet.png tiling them.
 import argparse
 import json
 import os
-import sys
 from collections import defaultdict
 
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
@@ -26,6 +25,7 @@ from detectron2.structures import Boxes, BoxMode, Instances
 from PIL import Image
 from pycocotools import mask as mask_util
 
+from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import list_image_files, read_image
 from seg_d2.visualization import (
     coco_ground_truth,
@@ -60,7 +60,7 @@ def _instances_from_results(detections, height, width, thing_contiguous):
 
 def _name(record_or_file):
     file_name = record_or_file["file_name"] if isinstance(record_or_file, dict) else record_or_file
-    return os.path.splitext(os.path.basename(file_name))[0] + ".png"
+    return png_name(os.path.basename(file_name))
 
 
 def main(argv=None):
@@ -132,4 +132,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main() and 0)
+    main()
