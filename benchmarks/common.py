@@ -1,17 +1,28 @@
-"""What every benchmark writes: a Markdown table and the raw runs as JSON under
-benchmarks/results/, each stamped with the machine, date and git commit."""
+"""What the benchmarks share: training and timing both systems of a comparison the
+same way, and writing a Markdown table plus the raw runs as JSON under
+benchmarks/results/, stamped with the machine, date and git commit."""
 import datetime
 import json
 import os
 import platform
 import subprocess
+import threading
+import time
 
+import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
+import numpy as np
 import torch
+from detectron2.data import DatasetCatalog, DatasetMapper, build_detection_train_loader
+from detectron2.engine import HookBase, SimpleTrainer, hooks
+from detectron2.solver import build_lr_scheduler, build_optimizer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 
-__all__ = ["REPO", "RESULTS", "machine", "write_results"]
+__all__ = [
+    "REPO", "RESULTS", "PeakMemory", "evaluate", "inference_ms_per_image", "load_test_inputs", "machine", "median",
+    "spread", "train_like_detectron2", "write_results",
+]
 
 
 def _cpu_model():
@@ -46,3 +57,125 @@ def write_results(name, title, note, table, data):
         json.dump({"machine": stamp, **data}, f, indent=2)
     print(f"written: {markdown}")
     return markdown
+
+
+class PeakMemory:
+    """Peak memory growth while the block runs, in MiB: the CUDA allocator's peak on a
+    GPU; on CPU the process's resident set sampled every 5 ms (an upper bound: it also
+    counts the allocator's caching, so a system run later may reuse pages an earlier
+    one left, which is why the suites alternate the systems)."""
+
+    def __init__(self, device):
+        self._cuda = torch.device(device).type == "cuda"
+        self.mebibytes = float("nan")
+
+    @staticmethod
+    def _resident_bytes():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _sample(self):
+        while not self._stop.wait(0.005):
+            self._peak = max(self._peak, self._resident_bytes())
+
+    def __enter__(self):
+        if self._cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._base = torch.cuda.memory_allocated()
+        else:
+            self._base = self._peak = self._resident_bytes()
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._cuda:
+            torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated()
+        else:
+            self._stop.set()
+            self._thread.join()
+            peak = self._peak
+        self.mebibytes = (peak - self._base) / 2**20
+
+
+class _StepTimes(HookBase):
+    def __init__(self, device):
+        self._cuda = torch.device(device).type == "cuda"
+        self.seconds = []
+
+    def _now(self):
+        if self._cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def before_step(self):
+        self._start = self._now()
+
+    def after_step(self):
+        self.seconds.append(self._now() - self._start)
+
+
+def train_like_detectron2(model, cfg, warmup_steps=5):
+    """Train ``model`` (any module that takes detectron2's batched inputs and returns a
+    loss dict) with detectron2's data loader, optimizer, LR schedule and SimpleTrainer,
+    as train_net.py would; return iterations/s (from the median step, data wait
+    included, after ``warmup_steps``) and the peak memory growth."""
+    model.train()
+    optimizer = build_optimizer(cfg, model)
+    trainer = SimpleTrainer(model, build_detection_train_loader(cfg), optimizer)
+    step_times = _StepTimes(cfg.MODEL.DEVICE)
+    trainer.register_hooks([hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer)), step_times])
+    with PeakMemory(cfg.MODEL.DEVICE) as memory:
+        trainer.train(0, cfg.SOLVER.MAX_ITER)
+    steps = step_times.seconds[warmup_steps:] or step_times.seconds
+    model.eval()
+    return {"train_iters_per_s": 1.0 / float(np.median(steps)), "peak_train_memory_MiB": memory.mebibytes}
+
+
+def load_test_inputs(cfg, dataset_name, limit=None):
+    """The test split mapped as detectron2's test loader would, held in memory so that
+    inference timings leave out reading and decoding."""
+    mapper = DatasetMapper(cfg, is_train=False)
+    records = DatasetCatalog.get(dataset_name)[:limit]
+    return [mapper(record) for record in records]
+
+
+@torch.no_grad()
+def inference_ms_per_image(model, inputs, batch_size, device, repeats=1):
+    """Median over ``repeats`` passes of milliseconds per image at ``batch_size``."""
+    model.eval()
+    model(inputs[:batch_size])  # warm-up: first-call allocations and lazy initialisation
+    passes = []
+    for _ in range(repeats):
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for begin in range(0, len(inputs), batch_size):
+            model(inputs[begin:begin + batch_size])
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        passes.append((time.perf_counter() - start) * 1000 / len(inputs))
+    return float(np.median(passes))
+
+
+@torch.no_grad()
+def evaluate(model, inputs, evaluator, batch_size=1):
+    model.eval()
+    evaluator.reset()
+    for begin in range(0, len(inputs), batch_size):
+        chunk = inputs[begin:begin + batch_size]
+        evaluator.process(chunk, model(chunk))
+    return evaluator.evaluate()
+
+
+def median(runs, system, key):
+    return float(np.median([run[key] for run in runs if run["system"] == system]))
+
+
+def spread(runs, system, key):
+    """'mean ± half range' of ``key`` over the runs of ``system``."""
+    values = np.array([run[key] for run in runs if run["system"] == system])
+    return f"{values.mean():.1f} ± {(values.max() - values.min()) / 2:.1f}"

@@ -14,28 +14,25 @@ inference images/s, and writes them under benchmarks/results/.
 """
 import argparse
 import json
-import time
 
 import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
-import numpy as np
 import segmentation_models_pytorch as smp
 import torch
-from detectron2.data import build_detection_test_loader, build_detection_train_loader
-from detectron2.engine import SimpleTrainer, hooks
 from detectron2.evaluation import SemSegEvaluator
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone, SemanticSegmentor, build_model
-from detectron2.solver import build_lr_scheduler, build_optimizer
 from detectron2.utils.env import seed_all_rng
 from tabulate import tabulate
 from torch import nn
 
 from seg_d2.modeling.losses import SemanticSegmentationLoss
 
-from .common import write_results
+from .common import (evaluate, inference_ms_per_image, load_test_inputs, median, spread, train_like_detectron2,
+                     write_results)
 
 CONFIG = "configs/shapes/unet.yaml"
 SMP_ENCODER = "vgg13_bn"
+TIMED_IMAGES = 32
 
 
 class _ImageAsFeature(Backbone):
@@ -84,58 +81,35 @@ def build_smp_unet(cfg):
 SYSTEMS = {"seg_d2 UNet": build_model, f"smp Unet ({SMP_ENCODER})": build_smp_unet}
 
 
-def run(system, cfg, seed):
+def run(system, cfg, seed, inputs):
     cfg = cfg.clone()
     cfg.SEED = seed
     seed_all_rng(seed)
     model = SYSTEMS[system](cfg)
-    model.train()
-    optimizer = build_optimizer(cfg, model)
-    trainer = SimpleTrainer(model, build_detection_train_loader(cfg), optimizer)
-    trainer.register_hooks([hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer))])
-    start = time.perf_counter()
-    trainer.train(0, cfg.SOLVER.MAX_ITER)
-    train_seconds = time.perf_counter() - start
-
-    model.eval()
-    dataset = cfg.DATASETS.TEST[0]
-    evaluator = SemSegEvaluator(dataset, distributed=False)
-    evaluator.reset()
-    inference_seconds, images = 0.0, 0
-    with torch.no_grad():
-        for inputs in build_detection_test_loader(cfg, dataset):
-            start = time.perf_counter()
-            outputs = model(inputs)
-            inference_seconds += time.perf_counter() - start
-            images += len(inputs)
-            evaluator.process(inputs, outputs)
-    return {
-        "system": system, "seed": seed,
-        "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
-        "mIoU": evaluator.evaluate()["sem_seg"]["mIoU"],
-        "train_images_per_s": cfg.SOLVER.MAX_ITER * cfg.SOLVER.IMS_PER_BATCH / train_seconds,
-        "inference_images_per_s": images / inference_seconds,
-    }
+    result = {"system": system, "seed": seed, "params_M": sum(p.numel() for p in model.parameters()) / 1e6}
+    result.update(train_like_detectron2(model, cfg))
+    result["train_images_per_s"] = result["train_iters_per_s"] * cfg.SOLVER.IMS_PER_BATCH
+    metrics = evaluate(model, inputs, SemSegEvaluator(cfg.DATASETS.TEST[0], distributed=False))
+    result["mIoU"] = metrics["sem_seg"]["mIoU"]
+    result["inference_images_per_s"] = 1000 / inference_ms_per_image(model, inputs[:TIMED_IMAGES], 1,
+                                                                     cfg.MODEL.DEVICE)
+    return result
 
 
-def _median(runs, system, key):
-    return float(np.median([r[key] for r in runs if r["system"] == system]))
+KEYS = {"train_images_per_s": "train img/s", "inference_images_per_s": "inference img/s (b=1)",
+        "peak_train_memory_MiB": "peak train MiB"}
 
 
 def table(runs):
     rows = []
     for system in SYSTEMS:
-        miou = np.array([r["mIoU"] for r in runs if r["system"] == system])
         params = next(r["params_M"] for r in runs if r["system"] == system)
-        rows.append([system, f"{params:.1f}", len(miou), f"{miou.mean():.1f} ± {(miou.max() - miou.min()) / 2:.1f}",
-                     f"{_median(runs, system, 'train_images_per_s'):.1f}",
-                     f"{_median(runs, system, 'inference_images_per_s'):.1f}"])
+        rows.append([system, f"{params:.1f}", len([r for r in runs if r["system"] == system]),
+                     spread(runs, system, "mIoU"), *(f"{median(runs, system, key):.1f}" for key in KEYS)])
     ours, theirs = SYSTEMS
     rows.append(["ratio seg_d2 / smp", "", "", "",
-                 *(f"{_median(runs, ours, key) / _median(runs, theirs, key):.2f}"
-                   for key in ("train_images_per_s", "inference_images_per_s"))])
-    return tabulate(rows, headers=["model", "params (M)", "seeds", "mIoU", "train img/s", "inference img/s"],
-                    tablefmt="github")
+                 *(f"{median(runs, ours, key) / median(runs, theirs, key):.2f}" for key in KEYS)])
+    return tabulate(rows, headers=["model", "params (M)", "seeds", "mIoU", *KEYS.values()], tablefmt="github")
 
 
 def main(argv=None):
@@ -149,16 +123,19 @@ def main(argv=None):
                  "SOLVER.IMS_PER_BATCH", "4", "SOLVER.MAX_ITER", str(args.iters), "SOLVER.WARMUP_ITERS",
                  str(args.iters // 10), *args.overrides]
     cfg = seg_d2.load_config(CONFIG, overrides)
+    inputs = load_test_inputs(cfg, cfg.DATASETS.TEST[0])
     runs = []
     for seed in args.seeds:
         for system in SYSTEMS:
-            runs.append(run(system, cfg, seed))
+            runs.append(run(system, cfg, seed, inputs))
             print(json.dumps(runs[-1]), flush=True)
     text = table(runs)
     print(text)
-    write_results(args.name, "U-Net: seg_d2 vs segmentation_models_pytorch on shapes_val",
-                  f"Config {CONFIG} with {' '.join(overrides)}; seeds {args.seeds}; '±' is half the range "
-                  "across seeds; images/s are medians over seeds.", text, {"overrides": overrides, "runs": runs})
+    return write_results(
+        args.name, "U-Net: seg_d2 vs segmentation_models_pytorch on shapes_val",
+        f"Config {CONFIG} with {' '.join(overrides)}; seeds {args.seeds}; mIoU is 'mean ± half range' over seeds, "
+        f"the other columns are medians over seeds (train img/s from each run's median step; inference on the "
+        f"first {TIMED_IMAGES} validation images held in memory).", text, {"overrides": overrides, "runs": runs})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""The benchmark suite: every comparison, one after another, and a results page.
+
+    python -m benchmarks run [--quick] [--only instance semantic evaluation data_loading]
+
+Each comparison is a module that can also run alone (``python -m
+benchmarks.<module> --help``); this entry point picks their sizes (``--quick`` fits
+in about 20 minutes on a 2-core CPU) and collects their tables into
+benchmarks/results/README.md.
+"""
+import argparse
+import os
+import time
+
+from . import coco_evaluation, data_loading, instance_torchvision, semantic_unet
+from . import common
+
+# name -> (module, arguments for --quick, arguments for the full run)
+COMPARISONS = {
+    "instance": (instance_torchvision, ["--seeds", "0", "1", "--iters", "80"], []),
+    "semantic": (semantic_unet, ["--seeds", "0", "1", "--iters", "30"], []),
+    "evaluation": (coco_evaluation, ["--repeats", "2"], []),
+    "data_loading": (data_loading, ["--batches", "20", "--repeats", "2"], []),
+}
+
+
+def write_page(sections, quick):
+    """Collect the (name, Markdown path, seconds) sections into results/README.md."""
+    page = os.path.join(common.RESULTS, "README.md")
+    stamp = ", ".join(f"{key}: {value}" for key, value in common.machine().items())
+    with open(page, "w") as f:
+        f.write("# seg_d2 benchmark results\n\n"
+                f"Written by `python -m benchmarks run{' --quick' if quick else ''}` ({stamp}). "
+                "Each section is one comparison run in one process, alternating the systems; "
+                "the raw runs are in the JSON file of the same name.\n")
+        for name, markdown, seconds in sections:
+            with open(markdown) as section:
+                body = section.read().split("\n", 1)[1]  # drop the section's own title line
+            f.write(f"\n## {name} ({os.path.basename(markdown)}, {seconds / 60:.1f} min)\n{body}")
+    print(f"written: {page}")
+    return page
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--quick", action="store_true", help="small sizes: the whole suite in about 20 minutes")
+    parser.add_argument("--only", nargs="+", choices=list(COMPARISONS), default=list(COMPARISONS))
+    args = parser.parse_args(argv)
+    sections = []
+    for name in args.only:
+        module, quick_args, full_args = COMPARISONS[name]
+        start = time.perf_counter()
+        markdown = module.main(quick_args if args.quick else full_args)
+        sections.append((name, markdown, time.perf_counter() - start))
+    write_page(sections, args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""seg_d2's Mask R-CNN against torchvision's, side by side in one run.
+
+    python -m benchmarks.instance_torchvision [--seeds 0 1 2] [--iters 1000] [KEY VALUE ...]
+
+torchvision's ``MaskRCNN`` is built to match seg_d2's default instance config: the
+same ResNet depth (BatchNorm, from scratch), FPN width and levels, anchors, RPN and
+RoI sampling sizes, box head, image size and number of classes; the mask heads
+differ by design (seg_d2's UpsampleMaskHead vs torchvision's deconvolution head).
+Both are trained by detectron2's SimpleTrainer on the same loader (so, per seed, the
+same augmented batches), optimizer and LR schedule, alternating within each seed,
+and evaluated by the same COCOEvaluator on shapes_val. torchvision's model gets
+detectron2's batches through a thin adapter (BGR 0..255 -> RGB 0..1, classes +1),
+whose cost is counted in its timings.
+"""
+import argparse
+import json
+
+import seg_d2
+import torch
+from detectron2.evaluation import COCOEvaluator
+from detectron2.modeling import build_model
+from detectron2.structures import Boxes, Instances
+from detectron2.utils.env import seed_all_rng
+from tabulate import tabulate
+from torch import nn
+from torchvision.models import resnet
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+
+from .common import (evaluate, inference_ms_per_image, load_test_inputs, median, spread, train_like_detectron2,
+                     write_results)
+
+CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
+BATCH_SIZES = (1, 2, 4, 8)
+TIMED_IMAGES = 32
+
+
+class TorchvisionMaskRCNN(nn.Module):
+    """torchvision's MaskRCNN behind detectron2's model interface (batched input
+    dicts in; a loss dict in training, ``[{"instances": Instances}]`` in inference)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        depth, fpn_channels = cfg.MODEL.RESNETS.DEPTH, cfg.MODEL.FPN.OUT_CHANNELS
+        trunk = getattr(resnet, f"resnet{depth}")(weights=None, norm_layer=nn.BatchNorm2d)
+        trunk_channels = [64, 128, 256, 512] if depth < 50 else [256, 512, 1024, 2048]
+        backbone = BackboneWithFPN(trunk, {f"layer{k}": str(k - 1) for k in range(1, 5)}, trunk_channels,
+                                   fpn_channels)
+        box_pooler = cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION
+        mask_dim = cfg.MODEL.ROI_MASK_HEAD.CONV_DIM
+        num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES + 1  # torchvision counts the background
+        # detectron2 normalises BGR 0..255 pixels; torchvision RGB 0..1: the same statistics, reordered.
+        self.network = MaskRCNN(
+            backbone, min_size=cfg.INPUT.MIN_SIZE_TEST, max_size=cfg.INPUT.MAX_SIZE_TEST,
+            image_mean=[value / 255 for value in reversed(cfg.MODEL.PIXEL_MEAN)],
+            image_std=[value / 255 for value in reversed(cfg.MODEL.PIXEL_STD)],
+            rpn_anchor_generator=AnchorGenerator(tuple(tuple(s) for s in cfg.MODEL.ANCHOR_GENERATOR.SIZES),
+                                                 (tuple(cfg.MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS[0]),)
+                                                 * len(cfg.MODEL.ANCHOR_GENERATOR.SIZES)),
+            rpn_pre_nms_top_n_train=cfg.MODEL.RPN.PRE_NMS_TOPK_TRAIN,
+            rpn_pre_nms_top_n_test=cfg.MODEL.RPN.PRE_NMS_TOPK_TEST,
+            rpn_post_nms_top_n_train=cfg.MODEL.RPN.POST_NMS_TOPK_TRAIN,
+            rpn_post_nms_top_n_test=cfg.MODEL.RPN.POST_NMS_TOPK_TEST,
+            box_head=TwoMLPHead(fpn_channels * box_pooler ** 2, cfg.MODEL.ROI_BOX_HEAD.FC_DIM),
+            box_predictor=FastRCNNPredictor(cfg.MODEL.ROI_BOX_HEAD.FC_DIM, num_classes),
+            box_batch_size_per_image=cfg.MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE,
+            box_score_thresh=cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST,
+            box_nms_thresh=cfg.MODEL.ROI_HEADS.NMS_THRESH_TEST,
+            box_detections_per_img=cfg.TEST.DETECTIONS_PER_IMAGE,
+            mask_head=MaskRCNNHeads(fpn_channels, [mask_dim] * cfg.MODEL.ROI_MASK_HEAD.NUM_CONV, 1),
+            mask_predictor=MaskRCNNPredictor(mask_dim, mask_dim, num_classes),
+        )
+        self.device = torch.device(cfg.MODEL.DEVICE)
+        self.to(self.device)
+
+    def _images(self, batched_inputs):
+        return [x["image"].to(self.device)[[2, 1, 0]].float() / 255 for x in batched_inputs]
+
+    def forward(self, batched_inputs):
+        images = self._images(batched_inputs)
+        if self.training:
+            targets = []
+            for x in batched_inputs:
+                instances = x["instances"].to(self.device)
+                targets.append({"boxes": instances.gt_boxes.tensor, "labels": instances.gt_classes + 1,
+                                "masks": instances.gt_masks.tensor.to(torch.uint8)})
+            return self.network(images, targets)
+        outputs = []
+        for x, image, prediction in zip(batched_inputs, images, self.network(images)):
+            # torchvision answers at the size it was given; detectron2 at the record's size.
+            height, width = x.get("height", image.shape[1]), x.get("width", image.shape[2])
+            scale_x, scale_y = width / image.shape[2], height / image.shape[1]
+            boxes = prediction["boxes"] * torch.tensor([scale_x, scale_y, scale_x, scale_y], device=self.device)
+            masks = nn.functional.interpolate(prediction["masks"], size=(height, width), mode="bilinear",
+                                              align_corners=False)[:, 0] > 0.5
+            instances = Instances((height, width), pred_boxes=Boxes(boxes), scores=prediction["scores"],
+                                  pred_classes=prediction["labels"] - 1, pred_masks=masks)
+            outputs.append({"instances": instances})
+        return outputs
+
+
+SYSTEMS = {"seg_d2 Mask R-CNN": build_model, "torchvision MaskRCNN": TorchvisionMaskRCNN}
+
+
+def run(system, cfg, seed, inputs):
+    cfg = cfg.clone()
+    cfg.SEED = seed
+    seed_all_rng(seed)
+    model = SYSTEMS[system](cfg)
+    result = {"system": system, "seed": seed, "params_M": sum(p.numel() for p in model.parameters()) / 1e6}
+    result.update(train_like_detectron2(model, cfg))
+    metrics = evaluate(model, inputs, COCOEvaluator(cfg.DATASETS.TEST[0], output_dir=None))
+    # COCOEvaluator returns nothing when a model detects nothing: that is an AP of 0.
+    result.update(mask_AP=metrics.get("segm", {}).get("AP", 0.0), box_AP=metrics.get("bbox", {}).get("AP", 0.0))
+    timed = inputs[:TIMED_IMAGES]
+    per_batch = {b: inference_ms_per_image(model, timed, b, cfg.MODEL.DEVICE) for b in BATCH_SIZES}
+    best = min(per_batch, key=per_batch.get)
+    result.update(inference_ms_batch1=per_batch[1], best_batch_size=best, inference_ms_best_batch=per_batch[best])
+    return result
+
+
+KEYS = {"train_iters_per_s": "train it/s", "inference_ms_batch1": "infer ms/img (b=1)",
+        "inference_ms_best_batch": "infer ms/img (best b)", "peak_train_memory_MiB": "peak train MiB"}
+
+
+def table(runs):
+    rows = []
+    for system in SYSTEMS:
+        mine = [run for run in runs if run["system"] == system]
+        best_batches = sorted({run["best_batch_size"] for run in mine})
+        rows.append([system, f"{mine[0]['params_M']:.1f}", len(mine), spread(runs, system, "mask_AP"),
+                     spread(runs, system, "box_AP"), *(f"{median(runs, system, key):.2f}" for key in KEYS),
+                     "/".join(map(str, best_batches))])
+    ours, theirs = SYSTEMS
+    rows.append(["ratio seg_d2 / torchvision", "", "", "", "",
+                 *(f"{median(runs, ours, key) / median(runs, theirs, key):.2f}" for key in KEYS), ""])
+    return tabulate(rows, headers=["model", "params (M)", "seeds", "mask AP", "box AP", *KEYS.values(), "best b"],
+                    tablefmt="github")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--iters", type=int, default=1000)
+    parser.add_argument("--name", default="instance_torchvision", help="file name under benchmarks/results/")
+    parser.add_argument("overrides", nargs="*", help="KEY VALUE config overrides for both models")
+    args = parser.parse_args(argv)
+    iters = args.iters
+    overrides = ["SOLVER.MAX_ITER", str(iters), "SOLVER.WARMUP_ITERS", str(max(1, iters // 10)),
+                 "SOLVER.STEPS", f"({iters * 3 // 4}, {iters * 37 // 40})", *args.overrides]
+    cfg = seg_d2.load_config(CONFIG, overrides)
+    inputs = load_test_inputs(cfg, cfg.DATASETS.TEST[0])
+    runs = []
+    for seed in args.seeds:
+        for system in SYSTEMS:
+            runs.append(run(system, cfg, seed, inputs))
+            print(json.dumps(runs[-1]), flush=True)
+    text = table(runs)
+    print(text)
+    return write_results(
+        args.name, "Mask R-CNN: seg_d2 vs torchvision on shapes_val",
+        f"Config {CONFIG} with {' '.join(overrides)}; seeds {args.seeds}; AP is 'mean ± half range' over seeds, "
+        f"the other columns are medians over seeds (train it/s from each run's median step; inference on the "
+        f"first {TIMED_IMAGES} validation images held in memory, batch sizes {BATCH_SIZES}); ratios > 1 favour "
+        "seg_d2 for it/s and < 1 for ms and MiB.", text, {"overrides": overrides, "runs": runs})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Smoke test of the benchmark suite at tiny sizes: every comparison runs, writes its
+table with the promised columns and its JSON with finite metrics. No timings are
+asserted (performance is measured by the suite itself, not by tests)."""
+import json
+import math
+
+import pytest
+
+from conftest import unregister
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def results_dir(tmp_path, monkeypatch):
+    import benchmarks.common
+
+    monkeypatch.setattr(benchmarks.common, "RESULTS", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def bench_datasets(tiny_shapes):
+    overrides = [
+        "DATASETS.COCO_FORMAT",
+        f"['bench_train={tiny_shapes}/annotations/instances_train.json:{tiny_shapes}/train',"
+        f"'bench_val={tiny_shapes}/annotations/instances_val.json:{tiny_shapes}/val']",
+        "INPUT.MIN_SIZE_TEST", "128", "SOLVER.IMS_PER_BATCH", "2", "DATALOADER.NUM_WORKERS", "0",
+        "MODEL.DEVICE", "cpu",
+    ]
+    yield overrides
+    for name in ("bench_train", "bench_val"):
+        unregister(name)
+
+
+def _header(markdown_path):
+    lines = [line for line in markdown_path.read_text().splitlines() if line.startswith("|")]
+    return [cell.strip() for cell in lines[0].strip("|").split("|")]
+
+
+def test_instance_comparison(results_dir, bench_datasets):
+    from benchmarks import instance_torchvision
+
+    instance_torchvision.main(["--seeds", "0", "--iters", "8", "--name", "instance", *bench_datasets,
+                               "DATASETS.TRAIN", "('bench_train',)", "DATASETS.TEST", "('bench_val',)",
+                               "INPUT.MIN_SIZE_TRAIN", "(128,)", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"])
+    assert _header(results_dir / "instance.md") == [
+        "model", "params (M)", "seeds", "mask AP", "box AP", "train it/s", "infer ms/img (b=1)",
+        "infer ms/img (best b)", "peak train MiB", "best b"]
+    runs = json.loads((results_dir / "instance.json").read_text())["runs"]
+    assert {run["system"] for run in runs} == set(instance_torchvision.SYSTEMS)
+    for run in runs:
+        assert all(math.isfinite(run[key]) for key in ("mask_AP", "box_AP", "train_iters_per_s",
+                                                       "inference_ms_batch1", "peak_train_memory_MiB"))
+        assert run["best_batch_size"] in instance_torchvision.BATCH_SIZES
+
+
+def test_semantic_comparison(results_dir, bench_datasets):
+    from benchmarks import semantic_unet
+
+    semantic_unet.main(["--seeds", "0", "--iters", "2", "--name", "semantic", *bench_datasets,
+                        "DATASETS.TRAIN", "('bench_train_sem_seg',)", "DATASETS.TEST", "('bench_val_sem_seg',)",
+                        "MODEL.UNET.DEPTH", "3"])
+    assert _header(results_dir / "semantic.md") == [
+        "model", "params (M)", "seeds", "mIoU", "train img/s", "inference img/s (b=1)", "peak train MiB"]
+    runs = json.loads((results_dir / "semantic.json").read_text())["runs"]
+    assert {run["system"] for run in runs} == set(semantic_unet.SYSTEMS)
+    assert all(math.isfinite(run["mIoU"]) and 0 <= run["mIoU"] <= 100 for run in runs)
+
+
+def test_evaluation_comparison_agrees_with_pycocotools(results_dir):
+    from benchmarks import coco_evaluation
+
+    coco_evaluation.main(["--images", "30", "--detections", "5", "--repeats", "1", "--name", "evaluation"])
+    assert _header(results_dir / "evaluation.md") == ["IoU type", "evaluator", "repeats", "AP", "median s"]
+    data = json.loads((results_dir / "evaluation.json").read_text())
+    assert data["max_stat_difference"] <= coco_evaluation.AP_TOLERANCE
+    assert all(0 < run["AP"] <= 100 for run in data["runs"])
+
+
+def test_data_loading_and_results_page(results_dir, bench_datasets):
+    import benchmarks.__main__ as suite
+    from benchmarks import data_loading
+
+    markdown = data_loading.main(["--batches", "2", "--repeats", "1", "--workers", "0", "1", "--tasks", "instance",
+                                  "--name", "loading", *bench_datasets, "DATASETS.TRAIN", "('bench_train',)"])
+    assert _header(results_dir / "loading.md") == ["loader", "repeats", "images/s (median)"]
+    runs = json.loads((results_dir / "loading.json").read_text())["runs"]
+    assert [run["workers"] for run in runs] == [0, 1] and all(run["images_per_s"] > 0 for run in runs)
+
+    page = suite.write_page([("data_loading", markdown, 1.0)], quick=True)
+    text = open(page).read()
+    assert "## data_loading" in text and "images/s (median)" in text
