@@ -14,7 +14,9 @@ import numpy as np
 import torch
 from detectron2.data import DatasetCatalog, DatasetMapper, build_detection_train_loader
 from detectron2.engine import HookBase, SimpleTrainer, hooks
-from detectron2.solver import build_lr_scheduler, build_optimizer
+from detectron2.solver import build_lr_scheduler
+
+from seg_d2.engine import Trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
@@ -120,11 +122,11 @@ class _StepTimes(HookBase):
 
 def train_like_detectron2(model, cfg, warmup_steps=5):
     """Train ``model`` (any module that takes detectron2's batched inputs and returns a
-    loss dict) with detectron2's data loader, optimizer, LR schedule and SimpleTrainer,
-    as train_net.py would; return iterations/s (from the median step, data wait
-    included, after ``warmup_steps``) and the peak memory growth."""
+    loss dict) with detectron2's data loader, LR schedule and SimpleTrainer and the
+    config's optimizer, as train_net.py would; return iterations/s (from the median
+    step, data wait included, after ``warmup_steps``) and the peak memory growth."""
     model.train()
-    optimizer = build_optimizer(cfg, model)
+    optimizer = Trainer.build_optimizer(cfg, model)
     trainer = SimpleTrainer(model, build_detection_train_loader(cfg), optimizer)
     step_times = _StepTimes(cfg.MODEL.DEVICE)
     trainer.register_hooks([hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer)), step_times])

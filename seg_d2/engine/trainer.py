@@ -3,17 +3,20 @@ which checkpoint is best."""
 import json
 import os
 
+import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import MetadataCatalog
 from detectron2.engine import DefaultTrainer, hooks
 from detectron2.evaluation import COCOEvaluator, COCOPanopticEvaluator, DatasetEvaluators
+from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
 
 from ..evaluation import SemSegDiceEvaluator
 
-__all__ = ["Trainer", "write_results"]
+__all__ = ["OPTIMIZERS", "Trainer", "write_results"]
 
 RESULTS_FILE = "results.json"
+OPTIMIZERS = ("SGD", "ADAMW")
 
 
 class Trainer(DefaultTrainer):
@@ -34,6 +37,24 @@ class Trainer(DefaultTrainer):
                 f"no evaluator for dataset {dataset_name!r} of evaluator_type {evaluator_type!r}"
             )
         return DatasetEvaluators(evaluators)
+
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        """detectron2's SGD, or AdamW on the same parameter groups (no decay on norms
+        and biases where the config says so) with the same gradient clipping."""
+        if cfg.SOLVER.OPTIMIZER == "SGD":
+            return super().build_optimizer(cfg, model)
+        if cfg.SOLVER.OPTIMIZER != "ADAMW":
+            raise ValueError(f"SOLVER.OPTIMIZER must be one of {OPTIMIZERS}, not {cfg.SOLVER.OPTIMIZER!r}")
+        params = get_default_optimizer_params(
+            model,
+            base_lr=cfg.SOLVER.BASE_LR,
+            weight_decay=cfg.SOLVER.WEIGHT_DECAY,
+            weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
+            bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR,
+            weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
+        )
+        return maybe_add_gradient_clipping(cfg, torch.optim.AdamW)(params, lr=cfg.SOLVER.BASE_LR)
 
     def train(self):
         """Train, and return the last evaluation's results (DefaultTrainer returns
