@@ -33,6 +33,7 @@ def add_seg_d2_config(cfg):
     cfg.MODEL.UNET = CN()
     cfg.MODEL.UNET.DEPTH = 4  # down-samplings; features level0 (stride 1) .. level{DEPTH}
     cfg.MODEL.UNET.BASE_CHANNELS = 64  # channels of level0, doubled at each level
+    cfg.MODEL.UNET.MAX_CHANNELS = 0  # a cap on that doubling (VGG's is 512); 0: none
     cfg.MODEL.UNET.NORM = "BN"
     cfg.MODEL.UNET.DOWNSAMPLE = "maxpool"  # or "conv", a strided 3x3 convolution
     cfg.MODEL.UNET.OUT_FEATURES = []  # empty: every level

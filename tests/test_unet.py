@@ -29,6 +29,13 @@ def test_encoder_features_match_their_declared_shapes(depth, downsample):
         assert (height * shape.stride, width * shape.stride) == padded.shape[-2:]
 
 
+def test_max_channels_caps_the_doubling():
+    encoder = UNetEncoder(depth=4, base_channels=4, max_channels=16)
+    assert [shape.channels for shape in encoder.output_shape().values()] == [4, 8, 16, 16, 16]
+    features = encoder(torch.randn(1, 3, 32, 48))
+    assert [f.shape[1] for f in features.values()] == [4, 8, 16, 16, 16]
+
+
 @pytest.mark.parametrize("depth", [2, 3, 4])
 @pytest.mark.parametrize("mode", ["bilinear", "deconv"])
 def test_semantic_logits_have_the_input_size(depth, mode):

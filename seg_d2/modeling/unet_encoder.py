@@ -15,12 +15,13 @@ DOWNSAMPLE_MODES = ("maxpool", "conv")
 @BACKBONE_REGISTRY.register()
 class UNetEncoder(Backbone):
     """Level ``k`` (feature ``"level{k}"``) has stride ``2**k`` and ``base_channels * 2**k``
-    channels: a double 3x3 conv at full resolution, then ``depth`` times a x2
-    down-sampling followed by a double conv."""
+    channels, at most ``max_channels`` if that is set (as VGG-style encoders cap at 512):
+    a double 3x3 conv at full resolution, then ``depth`` times a x2 down-sampling
+    followed by a double conv."""
 
     @configurable
-    def __init__(self, *, in_channels=3, depth=4, base_channels=64, norm="BN", downsample="maxpool",
-                 out_features=None):
+    def __init__(self, *, in_channels=3, depth=4, base_channels=64, max_channels=0, norm="BN",
+                 downsample="maxpool", out_features=None):
         super().__init__()
         if depth < 1:
             raise ValueError(f"MODEL.UNET.DEPTH must be at least 1, not {depth}")
@@ -37,6 +38,8 @@ class UNetEncoder(Backbone):
         channels = in_channels
         for k, name in enumerate(names):
             width = base_channels * 2 ** k
+            if max_channels > 0:
+                width = min(width, max_channels)
             down = [] if k == 0 else [
                 nn.MaxPool2d(2) if downsample == "maxpool" else conv3x3(channels, channels, norm, stride=2)
             ]
@@ -52,6 +55,7 @@ class UNetEncoder(Backbone):
             "in_channels": input_shape.channels,
             "depth": unet.DEPTH,
             "base_channels": unet.BASE_CHANNELS,
+            "max_channels": unet.MAX_CHANNELS,
             "norm": unet.NORM,
             "downsample": unet.DOWNSAMPLE,
             "out_features": unet.OUT_FEATURES,
