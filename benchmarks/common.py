@@ -1,6 +1,7 @@
 """What the benchmarks share: training and timing both systems of a comparison the
 same way, and writing a Markdown table plus the raw runs as JSON under
 benchmarks/results/, stamped with the machine, date and git commit."""
+import ctypes
 import datetime
 import json
 import os
@@ -22,8 +23,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 
 __all__ = [
-    "REPO", "RESULTS", "PeakMemory", "evaluate", "inference_ms_per_image", "load_test_inputs", "machine", "median",
-    "spread", "train_like_detectron2", "write_results",
+    "REPO", "RESULTS", "PeakMemory", "alternating", "evaluate", "inference_ms_per_image", "load_test_inputs",
+    "machine", "median", "spread", "train_like_detectron2", "write_results",
 ]
 
 
@@ -61,24 +62,36 @@ def write_results(name, title, note, table, data):
     return markdown
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _heap_in_use_bytes():
+    """Bytes malloc has handed out and not taken back (all arenas, mmapped blocks
+    included): unlike the resident set, it falls again when memory is freed, so a run
+    is not charged for pages an earlier run left cached."""
+    info = _LIBC.mallinfo2()
+    return info.uordblks + info.hblkhd
+
+
+_LIBC = ctypes.CDLL(None)
+_LIBC.mallinfo2.restype = _MallInfo2
+
+
 class PeakMemory:
     """Peak memory growth while the block runs, in MiB: the CUDA allocator's peak on a
-    GPU; on CPU the process's resident set sampled every 5 ms (an upper bound: it also
-    counts the allocator's caching, so a system run later may reuse pages an earlier
-    one left, which is why the suites alternate the systems)."""
+    GPU; on CPU the peak of glibc's in-use heap (where torch's CPU tensors live),
+    sampled every 5 ms, less its value at the start. Data loader workers are other
+    processes and are not counted."""
 
     def __init__(self, device):
         self._cuda = torch.device(device).type == "cuda"
         self.mebibytes = float("nan")
 
-    @staticmethod
-    def _resident_bytes():
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
     def _sample(self):
         while not self._stop.wait(0.005):
-            self._peak = max(self._peak, self._resident_bytes())
+            self._peak = max(self._peak, _heap_in_use_bytes())
 
     def __enter__(self):
         if self._cuda:
@@ -86,7 +99,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats()
             self._base = torch.cuda.memory_allocated()
         else:
-            self._base = self._peak = self._resident_bytes()
+            self._base = self._peak = _heap_in_use_bytes()
             self._stop = threading.Event()
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
@@ -146,7 +159,7 @@ def load_test_inputs(cfg, dataset_name, limit=None):
 
 
 @torch.no_grad()
-def inference_ms_per_image(model, inputs, batch_size, device, repeats=1):
+def inference_ms_per_image(model, inputs, batch_size, device, repeats=3):
     """Median over ``repeats`` passes of milliseconds per image at ``batch_size``."""
     model.eval()
     model(inputs[:batch_size])  # warm-up: first-call allocations and lazy initialisation
@@ -171,6 +184,13 @@ def evaluate(model, inputs, evaluator, batch_size=1):
         chunk = inputs[begin:begin + batch_size]
         evaluator.process(chunk, model(chunk))
     return evaluator.evaluate()
+
+
+def alternating(systems, seed):
+    """The systems in the order to run them for ``seed``: reversed on odd seeds, so
+    that neither always runs first (a warmer machine, a grown allocator)."""
+    systems = list(systems)
+    return systems if seed % 2 == 0 else systems[::-1]
 
 
 def median(runs, system, key):

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 def test_unet_training_lowers_the_loss_and_reports_miou_and_dice(tiny_shapes, tmp_path):
     train_net("configs/shapes/unet.yaml", tmp_path, tiny_shapes, "SOLVER.MAX_ITER", "40",
-              "SOLVER.BASE_LR", "0.05", "INPUT.CROP.SIZE", "(128, 128)",
+              "SOLVER.BASE_LR", "0.002",
               datasets=("tiny_train_sem_seg", "tiny_val_sem_seg"))
     losses = [m["total_loss"] for m in metrics(tmp_path) if "total_loss" in m]
     assert len(losses) == 2 and losses[-1] < losses[0]

@@ -4,7 +4,6 @@ import json
 import os
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import MetadataCatalog
 from detectron2.engine import DefaultTrainer, hooks
 from detectron2.evaluation import COCOEvaluator, COCOPanopticEvaluator, DatasetEvaluators
@@ -12,6 +11,7 @@ from detectron2.solver.build import get_default_optimizer_params, maybe_add_grad
 from detectron2.utils import comm
 
 from ..evaluation import SemSegDiceEvaluator
+from .checkpoint import AtomicCheckpointer
 
 __all__ = ["OPTIMIZERS", "Trainer", "write_results"]
 
@@ -59,10 +59,25 @@ class Trainer(DefaultTrainer):
     def train(self):
         """Train, and return the last evaluation's results (DefaultTrainer returns
         them only when TEST.EXPECTED_RESULTS is set)."""
-        super().train()
+        try:
+            super().train()
+        except FloatingPointError as error:
+            raise FloatingPointError(f"{error}\n{self._divergence_advice()}") from error
         return getattr(self, "_last_eval_results", None)
 
+    def _divergence_advice(self):
+        if self.checkpointer.has_checkpoint():
+            kept = f"The last good checkpoint, {self.checkpointer.get_checkpoint_file()}, is intact"
+        else:
+            kept = "No checkpoint had been written yet"
+        return (f"{kept}. Training diverged: lower SOLVER.BASE_LR, lengthen SOLVER.WARMUP_ITERS or set "
+                "SOLVER.CLIP_GRADIENTS.ENABLED True, check the data (python -m seg_d2.data.validate), then "
+                "restart, or continue with --resume from that checkpoint.")
+
     def build_hooks(self):
+        # Before detectron2's hooks take hold of it: every checkpoint they write is atomic.
+        self.checkpointer = AtomicCheckpointer(self.checkpointer.model, self.cfg.OUTPUT_DIR,
+                                               **self.checkpointer.checkpointables)
         ret = super().build_hooks()
         if self.cfg.TEST.EVAL_PERIOD > 0 and comm.is_main_process():
             # A checkpointer of its own, in OUTPUT_DIR/best/: sharing the trainer's would
@@ -70,7 +85,7 @@ class Trainer(DefaultTrainer):
             # restart from there instead of from the last iteration.
             best_dir = os.path.join(self.cfg.OUTPUT_DIR, "best")
             os.makedirs(best_dir, exist_ok=True)
-            best = DetectionCheckpointer(self.checkpointer.model, best_dir)
+            best = AtomicCheckpointer(self.checkpointer.model, best_dir)
             # After EvalHook, which produces the metric it reads.
             ret.append(hooks.BestCheckpointer(
                 self.cfg.TEST.EVAL_PERIOD, best, self.cfg.SOLVER.BEST_CHECKPOINT_METRIC,
