@@ -16,8 +16,8 @@ from . import common
 
 # name -> (module, arguments for --quick, arguments for the full run)
 COMPARISONS = {
-    "instance": (instance_torchvision, ["--seeds", "0", "1", "--iters", "60"], []),
-    "semantic": (semantic_unet, ["--seeds", "0", "1", "--iters", "20"], []),
+    "instance": (instance_torchvision, ["--seeds", "0", "1", "--iters", "40"], []),
+    "semantic": (semantic_unet, ["--seeds", "0", "1", "--iters", "12"], []),
     "evaluation": (coco_evaluation, ["--repeats", "2"], []),
     "data_loading": (data_loading, ["--batches", "20", "--repeats", "2"], []),
 }

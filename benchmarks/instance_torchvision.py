@@ -35,7 +35,7 @@ from .common import (alternating, evaluate, inference_ms_per_image, load_test_in
 
 CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 BATCH_SIZES = (1, 2, 4, 8)
-TIMED_IMAGES = 16
+TIMED_IMAGES = 8
 
 
 class TorchvisionMaskRCNN(nn.Module):

@@ -32,7 +32,7 @@ from .common import (alternating, evaluate, inference_ms_per_image, load_test_in
 
 CONFIG = "configs/shapes/unet.yaml"
 SMP_ENCODER = "vgg13_bn"
-TIMED_IMAGES = 32
+TIMED_IMAGES = 16
 
 
 class _ImageAsFeature(Backbone):
