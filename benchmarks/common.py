@@ -23,8 +23,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 
 __all__ = [
-    "REPO", "RESULTS", "PeakMemory", "alternating", "evaluate", "inference_ms_per_image", "load_test_inputs",
-    "machine", "median", "spread", "train_like_detectron2", "write_results",
+    "REPO", "RESULTS", "PeakMemory", "evaluate", "inference_ms_per_image", "load_test_inputs",
+    "machine", "median", "run_alternating", "spread", "train_like_detectron2", "write_results",
 ]
 
 
@@ -186,11 +186,17 @@ def evaluate(model, inputs, evaluator, batch_size=1):
     return evaluator.evaluate()
 
 
-def alternating(systems, seed):
-    """The systems in the order to run them for ``seed``: reversed on odd seeds, so
-    that neither always runs first (a warmer machine, a grown allocator)."""
-    systems = list(systems)
-    return systems if seed % 2 == 0 else systems[::-1]
+def run_alternating(systems, seeds, run):
+    """``run(system, seed)`` for every system and seed, printing each result as it
+    lands; within a seed the systems run in turn, reversed on odd seeds so that
+    neither always runs first (a warmer machine, a grown allocator)."""
+    runs = []
+    for seed in seeds:
+        order = list(systems) if seed % 2 == 0 else list(systems)[::-1]
+        for system in order:
+            runs.append(run(system, seed))
+            print(json.dumps(runs[-1]), flush=True)
+    return runs
 
 
 def median(runs, system, key):

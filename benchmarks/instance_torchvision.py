@@ -13,7 +13,6 @@ detectron2's batches through a thin adapter (BGR 0..255 -> RGB 0..1, classes +1)
 whose cost is counted in its timings.
 """
 import argparse
-import json
 
 import seg_d2
 import torch
@@ -30,7 +29,7 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 
-from .common import (alternating, evaluate, inference_ms_per_image, load_test_inputs, median, spread,
+from .common import (evaluate, inference_ms_per_image, load_test_inputs, median, run_alternating, spread,
                      train_like_detectron2, write_results)
 
 CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
@@ -160,11 +159,7 @@ def main(argv=None):
                  *args.overrides]
     cfg = seg_d2.load_config(CONFIG, overrides)
     inputs = load_test_inputs(cfg, cfg.DATASETS.TEST[0])
-    runs = []
-    for seed in args.seeds:
-        for system in alternating(SYSTEMS, seed):
-            runs.append(run(system, cfg, seed, inputs))
-            print(json.dumps(runs[-1]), flush=True)
+    runs = run_alternating(SYSTEMS, args.seeds, lambda system, seed: run(system, cfg, seed, inputs))
     text = table(runs)
     print(text)
     return write_results(

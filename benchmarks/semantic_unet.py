@@ -13,7 +13,6 @@ and both use the config's depth and a U-Net-symmetric decoder. Prints mIoU, trai
 inference images/s, and writes them under benchmarks/results/.
 """
 import argparse
-import json
 
 import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
 import segmentation_models_pytorch as smp
@@ -27,7 +26,7 @@ from torch import nn
 
 from seg_d2.modeling.losses import SemanticSegmentationLoss
 
-from .common import (alternating, evaluate, inference_ms_per_image, load_test_inputs, median, spread,
+from .common import (evaluate, inference_ms_per_image, load_test_inputs, median, run_alternating, spread,
                      train_like_detectron2, write_results)
 
 CONFIG = "configs/shapes/unet.yaml"
@@ -119,16 +118,12 @@ def main(argv=None):
     parser.add_argument("--name", default="semantic_unet", help="file name under benchmarks/results/")
     parser.add_argument("overrides", nargs="*", help="KEY VALUE config overrides for both models")
     args = parser.parse_args(argv)
-    overrides = ["MODEL.UNET.BASE_CHANNELS", "64", "MODEL.UNET.MAX_CHANNELS", "512", "INPUT.CROP.SIZE", "(128, 128)", "INPUT.MIN_SIZE_TRAIN", "(128,)",
-                 "SOLVER.IMS_PER_BATCH", "4", "SOLVER.MAX_ITER", str(args.iters), "SOLVER.WARMUP_ITERS",
-                 str(args.iters // 10), *args.overrides]
+    overrides = ["MODEL.UNET.BASE_CHANNELS", "64", "MODEL.UNET.MAX_CHANNELS", "512", "INPUT.CROP.SIZE", "(128, 128)",
+                 "INPUT.MIN_SIZE_TRAIN", "(128,)", "SOLVER.IMS_PER_BATCH", "4", "SOLVER.MAX_ITER", str(args.iters),
+                 "SOLVER.WARMUP_ITERS", str(args.iters // 10), *args.overrides]
     cfg = seg_d2.load_config(CONFIG, overrides)
     inputs = load_test_inputs(cfg, cfg.DATASETS.TEST[0])
-    runs = []
-    for seed in args.seeds:
-        for system in alternating(SYSTEMS, seed):
-            runs.append(run(system, cfg, seed, inputs))
-            print(json.dumps(runs[-1]), flush=True)
+    runs = run_alternating(SYSTEMS, args.seeds, lambda system, seed: run(system, cfg, seed, inputs))
     text = table(runs)
     print(text)
     return write_results(
