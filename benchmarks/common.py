@@ -10,12 +10,13 @@ import subprocess
 import threading
 import time
 
-import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
+import seg_d2  # (first: fixes detectron2 0.6 before anything imports it)
 import numpy as np
 import torch
 from detectron2.data import DatasetCatalog, DatasetMapper, build_detection_train_loader
 from detectron2.engine import HookBase, SimpleTrainer, hooks
 from detectron2.solver import build_lr_scheduler
+from detectron2.utils.env import seed_all_rng
 
 from seg_d2.engine import Trainer
 
@@ -23,7 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 
 __all__ = [
-    "REPO", "RESULTS", "PeakMemory", "evaluate", "inference_ms_per_image", "load_test_inputs",
+    "REPO", "RESULTS", "PeakMemory", "compare_on_test_split", "evaluate", "inference_ms_per_image", "load_test_inputs",
     "machine", "median", "run_alternating", "spread", "train_like_detectron2", "write_results",
 ]
 
@@ -133,11 +134,17 @@ class _StepTimes(HookBase):
         self.seconds.append(self._now() - self._start)
 
 
-def train_like_detectron2(model, cfg, warmup_steps=5):
-    """Train ``model`` (any module that takes detectron2's batched inputs and returns a
-    loss dict) with detectron2's data loader, LR schedule and SimpleTrainer and the
-    config's optimizer, as train_net.py would; return iterations/s (from the median
-    step, data wait included, after ``warmup_steps``) and the peak memory growth."""
+def train_like_detectron2(system, build, cfg, seed, warmup_steps=5):
+    """Build ``system`` with ``build(cfg)`` (any module that takes detectron2's batched
+    inputs and returns a loss dict) after seeding every RNG with ``seed``, and train it
+    with detectron2's data loader, LR schedule and SimpleTrainer and the config's
+    optimizer, as train_net.py would. Returns the model (in eval mode) and a result
+    with its size, iterations/s (from the median step, data wait included, after
+    ``warmup_steps``) and the peak memory growth."""
+    cfg = cfg.clone()
+    cfg.SEED = seed
+    seed_all_rng(seed)
+    model = build(cfg)
     model.train()
     optimizer = Trainer.build_optimizer(cfg, model)
     trainer = SimpleTrainer(model, build_detection_train_loader(cfg), optimizer)
@@ -147,7 +154,8 @@ def train_like_detectron2(model, cfg, warmup_steps=5):
         trainer.train(0, cfg.SOLVER.MAX_ITER)
     steps = step_times.seconds[warmup_steps:] or step_times.seconds
     model.eval()
-    return {"train_iters_per_s": 1.0 / float(np.median(steps)), "peak_train_memory_MiB": memory.mebibytes}
+    return model, {"system": system, "seed": seed, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+                   "train_iters_per_s": 1.0 / float(np.median(steps)), "peak_train_memory_MiB": memory.mebibytes}
 
 
 def load_test_inputs(cfg, dataset_name, limit=None):
@@ -197,6 +205,18 @@ def run_alternating(systems, seeds, run):
             runs.append(run(system, seed))
             print(json.dumps(runs[-1]), flush=True)
     return runs
+
+
+def compare_on_test_split(config_file, overrides, systems, seeds, run, table):
+    """The shape of a two-system comparison: load the config, hold its test split in
+    memory, call ``run(system, cfg, seed, inputs)`` for every system and seed
+    (``run_alternating``) and print ``table(runs)``; returns the runs and the table."""
+    cfg = seg_d2.load_config(config_file, overrides)
+    inputs = load_test_inputs(cfg, cfg.DATASETS.TEST[0])
+    runs = run_alternating(systems, seeds, lambda system, seed: run(system, cfg, seed, inputs))
+    text = table(runs)
+    print(text)
+    return runs, text
 
 
 def median(runs, system, key):

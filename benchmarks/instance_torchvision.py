@@ -19,7 +19,6 @@ import torch
 from detectron2.evaluation import COCOEvaluator
 from detectron2.modeling import build_model
 from detectron2.structures import Boxes, Instances
-from detectron2.utils.env import seed_all_rng
 from tabulate import tabulate
 from torch import nn
 from torchvision.models import resnet
@@ -29,7 +28,7 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 
-from .common import (evaluate, inference_ms_per_image, load_test_inputs, median, run_alternating, spread,
+from .common import (compare_on_test_split, evaluate, inference_ms_per_image, median, spread,
                      train_like_detectron2, write_results)
 
 CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
@@ -105,12 +104,7 @@ SYSTEMS = {"seg_d2 Mask R-CNN": build_model, "torchvision MaskRCNN": Torchvision
 
 
 def run(system, cfg, seed, inputs):
-    cfg = cfg.clone()
-    cfg.SEED = seed
-    seed_all_rng(seed)
-    model = SYSTEMS[system](cfg)
-    result = {"system": system, "seed": seed, "params_M": sum(p.numel() for p in model.parameters()) / 1e6}
-    result.update(train_like_detectron2(model, cfg))
+    model, result = train_like_detectron2(system, SYSTEMS[system], cfg, seed)
     metrics = evaluate(model, inputs, COCOEvaluator(cfg.DATASETS.TEST[0], output_dir=None))
     # COCOEvaluator returns nothing when a model detects nothing: that is an AP of 0.
     result.update(mask_AP=metrics.get("segm", {}).get("AP", 0.0), box_AP=metrics.get("bbox", {}).get("AP", 0.0))
@@ -157,11 +151,7 @@ def main(argv=None):
                  "SOLVER.STEPS", f"({iters * 3 // 4}, {iters * 37 // 40})", "SOLVER.CLIP_GRADIENTS.ENABLED", "True",
                  "SOLVER.CLIP_GRADIENTS.CLIP_TYPE", "norm", "SOLVER.CLIP_GRADIENTS.CLIP_VALUE", "5.0",
                  *args.overrides]
-    cfg = seg_d2.load_config(CONFIG, overrides)
-    inputs = load_test_inputs(cfg, cfg.DATASETS.TEST[0])
-    runs = run_alternating(SYSTEMS, args.seeds, lambda system, seed: run(system, cfg, seed, inputs))
-    text = table(runs)
-    print(text)
+    runs, text = compare_on_test_split(CONFIG, overrides, SYSTEMS, args.seeds, run, table)
     return write_results(
         args.name, "Mask R-CNN: seg_d2 vs torchvision on shapes_val",
         f"Config {CONFIG} with {' '.join(overrides)}; seeds {args.seeds}; AP is 'mean ± half range' over seeds, "

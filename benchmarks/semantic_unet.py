@@ -20,13 +20,12 @@ import torch
 from detectron2.evaluation import SemSegEvaluator
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone, SemanticSegmentor, build_model
-from detectron2.utils.env import seed_all_rng
 from tabulate import tabulate
 from torch import nn
 
 from seg_d2.modeling.losses import SemanticSegmentationLoss
 
-from .common import (evaluate, inference_ms_per_image, load_test_inputs, median, run_alternating, spread,
+from .common import (compare_on_test_split, evaluate, inference_ms_per_image, median, spread,
                      train_like_detectron2, write_results)
 
 CONFIG = "configs/shapes/unet.yaml"
@@ -81,12 +80,7 @@ SYSTEMS = {"seg_d2 UNet": build_model, f"smp Unet ({SMP_ENCODER})": build_smp_un
 
 
 def run(system, cfg, seed, inputs):
-    cfg = cfg.clone()
-    cfg.SEED = seed
-    seed_all_rng(seed)
-    model = SYSTEMS[system](cfg)
-    result = {"system": system, "seed": seed, "params_M": sum(p.numel() for p in model.parameters()) / 1e6}
-    result.update(train_like_detectron2(model, cfg))
+    model, result = train_like_detectron2(system, SYSTEMS[system], cfg, seed)
     result["train_images_per_s"] = result["train_iters_per_s"] * cfg.SOLVER.IMS_PER_BATCH
     metrics = evaluate(model, inputs, SemSegEvaluator(cfg.DATASETS.TEST[0], distributed=False))
     result["mIoU"] = metrics["sem_seg"]["mIoU"]
@@ -121,11 +115,7 @@ def main(argv=None):
     overrides = ["MODEL.UNET.BASE_CHANNELS", "64", "MODEL.UNET.MAX_CHANNELS", "512", "INPUT.CROP.SIZE", "(128, 128)",
                  "INPUT.MIN_SIZE_TRAIN", "(128,)", "SOLVER.IMS_PER_BATCH", "4", "SOLVER.MAX_ITER", str(args.iters),
                  "SOLVER.WARMUP_ITERS", str(args.iters // 10), *args.overrides]
-    cfg = seg_d2.load_config(CONFIG, overrides)
-    inputs = load_test_inputs(cfg, cfg.DATASETS.TEST[0])
-    runs = run_alternating(SYSTEMS, args.seeds, lambda system, seed: run(system, cfg, seed, inputs))
-    text = table(runs)
-    print(text)
+    runs, text = compare_on_test_split(CONFIG, overrides, SYSTEMS, args.seeds, run, table)
     return write_results(
         args.name, "U-Net: seg_d2 vs segmentation_models_pytorch on shapes_val",
         f"Config {CONFIG} with {' '.join(overrides)}; seeds {args.seeds}; mIoU is 'mean ± half range' over seeds, "
