@@ -28,15 +28,13 @@ from panopticapi.utils import id2rgb
 from PIL import Image
 from tqdm import tqdm
 
+from seg_d2.atomic import write_text_atomically
 from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import list_image_files, read_image
 from seg_d2.visualization import prediction_panel
 
 def _write_json(path, data):
-    partial = f"{path}.partial"
-    with open(partial, "w") as f:
-        json.dump(data, f)
-    os.replace(partial, path)
+    write_text_atomically(path, json.dumps(data))
 
 
 class Outputs:

@@ -26,6 +26,7 @@ import numpy as np
 from panopticapi.utils import id2rgb
 from PIL import Image
 
+from ..atomic import write_text_atomically
 from .masks import segmentation_to_mask
 
 __all__ = [
@@ -173,20 +174,13 @@ def derive_evaluation_json(json_file, dataset, layout, skipped_ids):
         return path
     os.makedirs(os.path.dirname(path), exist_ok=True)
     things = set(layout.thing_ids)
-    _write_atomically(path, json.dumps({
+    write_text_atomically(path, json.dumps({
         "images": dataset["images"],
         "annotations": [a for a in _kept_annotations(dataset, skipped_ids) if a["category_id"] in things],
         "categories": [c for c in dataset["categories"] if c["id"] in things],
     }))
-    _write_atomically(stamp_file, stamp)
+    write_text_atomically(stamp_file, stamp)
     return path
-
-
-def _write_atomically(path, text):
-    partial = f"{path}.partial-{os.getpid()}"
-    with open(partial, "w") as f:
-        f.write(text)
-    os.replace(partial, path)
 
 
 def derive_pixel_ground_truth(json_file, dataset, layout, skipped_ids):

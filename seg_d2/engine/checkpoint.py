@@ -4,6 +4,8 @@ import os
 
 from detectron2.checkpoint import DetectionCheckpointer
 
+from ..atomic import write_text_atomically
+
 __all__ = ["AtomicCheckpointer"]
 
 _PARTIAL = ".partial"
@@ -24,7 +26,4 @@ class AtomicCheckpointer(DetectionCheckpointer):
     def tag_last_checkpoint(self, last_filename_basename):
         if last_filename_basename.endswith(f"{_PARTIAL}.pth"):
             return  # not yet: it is tagged once renamed
-        path = os.path.join(self.save_dir, "last_checkpoint")
-        with open(path + _PARTIAL, "w") as f:
-            f.write(last_filename_basename)
-        os.replace(path + _PARTIAL, path)
+        write_text_atomically(os.path.join(self.save_dir, "last_checkpoint"), last_filename_basename)

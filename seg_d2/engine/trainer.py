@@ -10,6 +10,7 @@ from detectron2.evaluation import COCOEvaluator, COCOPanopticEvaluator, DatasetE
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
 
+from ..atomic import write_text_atomically
 from ..evaluation import SemSegDiceEvaluator
 from .checkpoint import AtomicCheckpointer
 
@@ -99,8 +100,5 @@ def write_results(output_dir, results):
         return None
     path = os.path.join(output_dir, RESULTS_FILE)
     os.makedirs(output_dir, exist_ok=True)
-    partial = f"{path}.partial"
-    with open(partial, "w") as f:
-        json.dump(results, f, indent=2)
-    os.replace(partial, path)
+    write_text_atomically(path, json.dumps(results, indent=2))
     return path
