@@ -33,18 +33,26 @@ __all__ = [
 
 ERROR_COLOR = (255, 0, 0)  # RGB
 _TITLE_HEIGHT = 22
+# Panels of larger images are drawn scaled down to this many pixels on the long side:
+# an 8000x8000 photo drawn at full size takes half a minute and is no easier to look at.
+MAX_PANEL_SIDE = 2048
+
+
+def _visualizer(image, metadata, **kwargs):
+    scale = min(1.0, MAX_PANEL_SIDE / max(image.shape[:2]))
+    return Visualizer(image, metadata, scale=scale, **kwargs)
 
 
 def ground_truth_panel(record, metadata):
     """A dataset record (instances, semantic or panoptic) drawn on its image, RGB."""
     image = read_image(record["file_name"], format="RGB")
-    return Visualizer(image, metadata).draw_dataset_dict(record).get_image()
+    return _visualizer(image, metadata).draw_dataset_dict(record).get_image()
 
 
 def prediction_panel(image, output, metadata, score_threshold=0.5):
     """A model's output for one image drawn on it (``image`` RGB, at the output's size):
     panoptic if present, else instances above ``score_threshold``, else semantic."""
-    visualizer = Visualizer(image, metadata, instance_mode=ColorMode.IMAGE)
+    visualizer = _visualizer(image, metadata, instance_mode=ColorMode.IMAGE)
     if "panoptic_seg" in output:
         panoptic, segments = output["panoptic_seg"]
         return visualizer.draw_panoptic_seg(panoptic.cpu(), segments).get_image()
@@ -55,7 +63,9 @@ def prediction_panel(image, output, metadata, score_threshold=0.5):
 
 
 def titled(panel, title):
-    """The panel under a white strip holding ``title``."""
+    """The panel under a white strip holding ``title`` (in ASCII, as OpenCV's fonts are:
+    a file name that is not valid UTF-8 would crash cv2.putText)."""
+    title = title.encode("ascii", "backslashreplace").decode("ascii")
     strip = np.full((_TITLE_HEIGHT, panel.shape[1], 3), 255, np.uint8)
     cv2.putText(strip, title, (4, _TITLE_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([strip, panel], axis=0)
@@ -152,7 +162,7 @@ def semantic_error_overlay(panel, truth, prediction, ignore_label=255, alpha=0.6
 def instance_error_panel(image, instances, false_positives, gt_masks, missed, metadata):
     """Missed ground truth and false-positive predictions, both in ERROR_COLOR, with
     "missed"/"FP" labels."""
-    visualizer = Visualizer(image, metadata, instance_mode=ColorMode.IMAGE)
+    visualizer = _visualizer(image, metadata, instance_mode=ColorMode.IMAGE)
     masks = [gt_masks[g] for g in missed] + [instances.pred_masks[p].numpy() for p in false_positives]
     labels = ["missed"] * len(missed) + ["FP"] * len(false_positives)
     if not masks:

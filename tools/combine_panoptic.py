@@ -23,6 +23,7 @@ from detectron2.evaluation import inference_on_dataset
 from detectron2.modeling import build_model
 from detectron2.utils.logger import setup_logger
 
+from seg_d2.cli import run_command
 from seg_d2.engine import Trainer, write_results
 from seg_d2.modeling import PosthocPanoptic
 
@@ -65,4 +66,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -17,6 +17,7 @@ from detectron2.engine import DefaultPredictor
 from PIL import Image
 from tabulate import tabulate
 
+from seg_d2.cli import run_command
 from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import RESULTS_FILE
@@ -77,4 +78,4 @@ def main(overrides):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_command(main, sys.argv[1:])

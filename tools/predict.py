@@ -29,8 +29,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from seg_d2.atomic import write_text_atomically
+from seg_d2.cli import run_command
 from seg_d2.data.derived import png_name
-from seg_d2.data.image_io import list_image_files, read_image
+from seg_d2.data.image_io import ImageReadError, list_image_files, read_image
 from seg_d2.visualization import prediction_panel
 
 def _write_json(path, data):
@@ -108,8 +109,8 @@ def main(argv=None):
     for image_id, file_name in enumerate(tqdm(files, desc="predicting", unit="image"), 1):
         try:
             image = read_image(file_name, format=cfg.INPUT.FORMAT)
-        except Exception as e:  # noqa: BLE001 (PIL raises many kinds; each is reported by name)
-            failures.append((file_name, f"{type(e).__name__}: {e}"))
+        except ImageReadError as e:
+            failures.append(str(e))
             continue
         tensor = torch.as_tensor(resize.get_transform(image).apply_image(image).astype("float32").transpose(2, 0, 1))
         batch.append((image_id, file_name, image, {"image": tensor, "height": image.shape[0], "width": image.shape[1]}))
@@ -121,12 +122,12 @@ def main(argv=None):
     outputs.close()
     print(f"predictions for {len(files) - len(failures)} image(s) written to {args.output}")
     if failures:
-        print(f"{len(failures)} image(s) could not be read:", file=sys.stderr)
-        for file_name, error in failures:
-            print(f"  {file_name}: {error}", file=sys.stderr)
+        print(f"{len(failures)} image(s) could not be read, no prediction for them:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -10,6 +10,7 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.utils import comm
 
+from seg_d2.cli import run_command
 from seg_d2.engine import Trainer, write_results
 from seg_d2.plots import plot_metrics
 
@@ -41,7 +42,8 @@ def main(args):
 
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
-    launch(
+    run_command(
+        launch,
         main,
         args.num_gpus,
         num_machines=args.num_machines,

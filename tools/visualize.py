@@ -25,8 +25,9 @@ from detectron2.structures import Boxes, BoxMode, Instances
 from PIL import Image
 from pycocotools import mask as mask_util
 
+from seg_d2.cli import run_command
 from seg_d2.data.derived import png_name
-from seg_d2.data.image_io import list_image_files, read_image
+from seg_d2.data.image_io import ImageReadError, list_image_files, read_image
 from seg_d2.visualization import (
     coco_ground_truth,
     compare_panel,
@@ -90,46 +91,63 @@ def main(argv=None):
     if not args.images and not args.dataset:
         args.dataset = cfg.DATASETS.TEST[0] if cfg else parser.error("give --dataset")
     metadata = MetadataCatalog.get(args.dataset if args.dataset else cfg.DATASETS.TEST[0])
-    predictor = DefaultPredictor(cfg) if args.mode == "predict" else None
     coco_gt = coco_ground_truth(metadata.json_file) if args.compare and metadata.get("json_file") else None
 
-    if args.mode == "results":
+    if args.mode == "predict":
+        predictor = DefaultPredictor(cfg)
+
+        def output_for(item):
+            image_file = item if isinstance(item, str) else item["file_name"]
+            return predictor(read_image(image_file, format=cfg.INPUT.FORMAT))
+    elif args.mode == "results":
         with open(args.results) as f:
             detections = defaultdict(list)
             for d in json.load(f):
                 detections[d["image_id"]].append(d)
         contiguous = metadata.thing_dataset_id_to_contiguous_id
 
+        def output_for(item):
+            return {"instances": _instances_from_results(detections[item["image_id"]], item["height"],
+                                                         item["width"], contiguous)}
+    else:
+        output_for = None
+
     os.makedirs(args.output, exist_ok=True)
-    panels, written = [], []
+    panels, written, unreadable = [], [], []
     items = list_image_files(args.images) if args.images else _records(args.dataset, args.num, args.image_ids)
     for item in items:
-        if args.mode == "dataset":
-            panel = titled(ground_truth_panel(item, metadata), f"{os.path.basename(item['file_name'])}")
-        else:
-            image_file = item if isinstance(item, str) else item["file_name"]
-            if args.mode == "predict":
-                output = predictor(read_image(image_file, format=cfg.INPUT.FORMAT))
-            else:
-                output = {"instances": _instances_from_results(detections[item["image_id"]], item["height"],
-                                                               item["width"], contiguous)}
-            if args.compare and isinstance(item, dict):
-                panel = compare_panel(item, output, metadata, coco_gt=coco_gt, errors=args.errors,
-                                      score_threshold=args.score_threshold)
-            else:
-                panel = titled(prediction_panel(read_image(image_file, format="RGB"), output, metadata,
-                                                args.score_threshold), os.path.basename(image_file))
+        try:
+            panel = _panel(args, item, metadata, output_for, coco_gt)
+        except ImageReadError as e:
+            unreadable.append(str(e))
+            continue
         path = os.path.join(args.output, _name(item))
         Image.fromarray(panel).save(path)
         panels.append(panel)
         written.append(path)
+    if panels:
+        sheet = os.path.join(args.output, "contact_sheet.png")
+        Image.fromarray(contact_sheet(panels, args.columns)).save(sheet)
+        print(f"wrote {len(written)} image(s) and {sheet}")
+    if unreadable:
+        raise SystemExit(f"{len(unreadable)} image(s) could not be read, not drawn:\n  " + "\n  ".join(unreadable))
     if not panels:
         raise SystemExit("no images to draw")
-    sheet = os.path.join(args.output, "contact_sheet.png")
-    Image.fromarray(contact_sheet(panels, args.columns)).save(sheet)
-    print(f"wrote {len(written)} image(s) and {sheet}")
     return written, sheet
 
 
+def _panel(args, item, metadata, output_for, coco_gt):
+    """The PNG of one dataset record or image file."""
+    if args.mode == "dataset":
+        return titled(ground_truth_panel(item, metadata), f"{os.path.basename(item['file_name'])}")
+    output = output_for(item)
+    image_file = item if isinstance(item, str) else item["file_name"]
+    if args.compare and isinstance(item, dict):
+        return compare_panel(item, output, metadata, coco_gt=coco_gt, errors=args.errors,
+                             score_threshold=args.score_threshold)
+    return titled(prediction_panel(read_image(image_file, format="RGB"), output, metadata,
+                                   args.score_threshold), os.path.basename(image_file))
+
+
 if __name__ == "__main__":
-    main()
+    run_command(main)
