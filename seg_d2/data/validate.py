@@ -212,6 +212,9 @@ def validate_coco_dataset(json_file, image_root, *, decode_images=False, dataset
     if not images_list:
         report.error("the dataset is empty: 'images' lists no image")
         return report
+    if not dataset.get("annotations"):
+        # A COCO file without instances is an image list (for tools/predict.py), not a dataset.
+        report.error("'annotations' is empty: there is no instance to train or evaluate on")
     for kind, items in (("image", images_list), ("annotation", dataset.get("annotations", [])),
                         ("category", dataset.get("categories", []))):
         for duplicate in _duplicates(items):
