@@ -170,9 +170,51 @@ def _evaluate_coco_with_faster_coco_eval():
     coco_evaluation.COCOeval_opt = COCOeval_faster
 
 
+def _backport_reset_data_loader():
+    """``SimpleTrainer.reset_data_loader`` (detectron2 after 0.6), which seg_d2 uses to
+    continue the data stream on ``--resume``. In 0.6 the trainer keeps the iterator in
+    a plain attribute, created up front; set it anew from the new loader."""
+    from detectron2.engine.train_loop import SimpleTrainer
+
+    if hasattr(SimpleTrainer, "reset_data_loader"):
+        return
+
+    def reset_data_loader(self, data_loader_builder):
+        del self.data_loader
+        self.data_loader = data_loader_builder()
+        self._data_loader_iter = iter(self.data_loader)
+
+    SimpleTrainer.reset_data_loader = reset_data_loader
+
+
+def _backport_optimizer_in_checkpoints():
+    """detectron2 0.6's DefaultTrainer checkpoints the iteration and the LR schedule but
+    not its inner trainer's state, the optimizer's (momentum, Adam moments): a run
+    resumed with ``--resume`` restarted them from zero. Later detectron2 saves it as
+    ``"_trainer"``; so does this, and a checkpoint without it still loads."""
+    from detectron2.engine import DefaultTrainer
+    from detectron2.engine.train_loop import TrainerBase
+
+    if DefaultTrainer.state_dict is not TrainerBase.state_dict:
+        return
+
+    def state_dict(self):
+        return {**TrainerBase.state_dict(self), "_trainer": self._trainer.state_dict()}
+
+    def load_state_dict(self, state_dict):
+        TrainerBase.load_state_dict(self, state_dict)
+        if "_trainer" in state_dict:
+            self._trainer.load_state_dict(state_dict["_trainer"])
+
+    DefaultTrainer.state_dict = state_dict
+    DefaultTrainer.load_state_dict = load_state_dict
+
+
 HAS_COMPILED_OPS = _provide_compiled_ops_stand_in()
 _import_transforms_without_pillow_linear()
 _import_model_zoo_without_pkg_resources()
 _give_old_modules_old_numpy()
+_backport_reset_data_loader()
+_backport_optimizer_in_checkpoints()
 if not HAS_COMPILED_OPS:
     _evaluate_coco_with_faster_coco_eval()

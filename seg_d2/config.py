@@ -51,6 +51,10 @@ def add_seg_d2_config(cfg):
     sem.CLASS_WEIGHTS = []
     sem.CLASS_WEIGHTING = "none"  # or "inverse_frequency"
 
+    # Keep the model's weights (and so its activations) in channels-last memory
+    # format: convolutions with few channels run ~1.25x faster that way on CPU.
+    cfg.MODEL.CHANNELS_LAST = False
+
     # "SGD" (detectron2's) or "ADAMW" (as Mask2Former's key), with the same parameter
     # groups, LR schedule and gradient clipping; AdamW trains small models from scratch
     # in fewer iterations.

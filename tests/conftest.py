@@ -25,6 +25,14 @@ def train_net(config, output_dir, data, *args, datasets=("tiny_train", "tiny_val
     """Run tools/train_net.py on a tiny shapes split made by ``tiny_shapes``: flags in
     ``args`` (``--resume``, ``--eval-only``) first, then small settings, then the
     ``KEY VALUE`` pairs of ``args`` (so they win); return its log."""
+    run = subprocess.run(train_net_command(config, output_dir, data, *args, datasets=datasets, size=size),
+                         capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout + run.stderr
+
+
+def train_net_command(config, output_dir, data, *args, datasets=("tiny_train", "tiny_val"), size=160):
+    """The command line ``train_net`` runs."""
     train, test = datasets
     flags = [arg for arg in args if arg.startswith("--")]
     overrides = [arg for arg in args if not arg.startswith("--")]
@@ -40,9 +48,7 @@ def train_net(config, output_dir, data, *args, datasets=("tiny_train", "tiny_val
         "SOLVER.CHECKPOINT_PERIOD", "20", "TEST.EVAL_PERIOD", "20",
         "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu", "OUTPUT_DIR", str(output_dir), *overrides,
     ]
-    run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run.stdout + run.stderr
+    return command
 
 
 def metrics(output_dir):

@@ -121,3 +121,33 @@ def test_roi_align_matches_torchvision():
     ours = ROIAlign((7, 7), spatial_scale=0.5, sampling_ratio=2, aligned=True)(features, rois)
     reference = roi_align(features, rois, (7, 7), spatial_scale=0.5, sampling_ratio=2, aligned=True)
     assert torch.allclose(ours, reference, atol=1e-6)
+
+
+def test_trainer_checkpoints_its_optimizer_and_can_swap_its_data_loader(tiny_val, tmp_path):
+    from seg_d2.config import load_config
+    from seg_d2.engine import Trainer
+
+    from conftest import REPO
+
+    cfg = load_config(f"{REPO}/configs/shapes/unet.yaml", [
+        "DATASETS.TRAIN", f"('{tiny_val}_sem_seg',)", "MODEL.UNET.DEPTH", "2", "OUTPUT_DIR", str(tmp_path),
+        "DATALOADER.NUM_WORKERS", "0",
+    ])
+    trainer = Trainer(cfg)
+    for parameter in trainer.model.parameters():
+        parameter.grad = torch.ones_like(parameter)
+    trainer.optimizer.step()  # AdamW's moments are now non-zero
+    state = trainer.state_dict()
+    assert "optimizer" in state["_trainer"]
+
+    fresh = Trainer(cfg)
+    fresh.load_state_dict(state)
+    moments = [fresh.optimizer.state[p]["exp_avg"] for p in fresh.model.parameters()]
+    assert moments and all(torch.equal(m, trainer.optimizer.state[p]["exp_avg"])
+                           for m, p in zip(moments, trainer.model.parameters()))
+    fresh.load_state_dict({"iteration": 3})  # a checkpoint of detectron2 0.6 itself still loads
+    assert fresh.iter == 3
+
+    fresh._trainer.reset_data_loader(lambda: ["a batch"])
+    assert fresh._trainer.data_loader == ["a batch"]
+    assert next(fresh._trainer._data_loader_iter) == "a batch"

@@ -113,3 +113,20 @@ def test_learns_a_toy_task_from_scratch_in_a_few_sgd_steps():
         loss.backward()
         optimizer.step()
     assert loss.item() < 0.05
+
+
+def test_channels_last_changes_the_layout_not_the_numbers():
+    from seg_d2.engine import Trainer
+
+    cfg = seg_d2.load_config(UNET, ["MODEL.DEVICE", "cpu", "MODEL.UNET.BASE_CHANNELS", "4"])
+    torch.manual_seed(0)
+    plain = Trainer.build_model(cfg).eval()
+    cfg.MODEL.CHANNELS_LAST = True
+    torch.manual_seed(0)
+    channels_last = Trainer.build_model(cfg).eval()
+    conv = channels_last.backbone.levels[0][0][0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    image = {"image": torch.rand(3, 45, 67) * 255}
+    with torch.no_grad():
+        expected, got = plain([image])[0]["sem_seg"], channels_last([image])[0]["sem_seg"]
+    assert torch.allclose(expected, got, atol=1e-4)

@@ -4,13 +4,16 @@ import json
 import os
 
 import torch
-from detectron2.data import MetadataCatalog
+from detectron2.data import MetadataCatalog, build_detection_train_loader
+from detectron2.data.build import _train_loader_from_config
+from detectron2.data.samplers import TrainingSampler
 from detectron2.engine import DefaultTrainer, hooks
 from detectron2.evaluation import COCOEvaluator, COCOPanopticEvaluator, DatasetEvaluators
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
 
 from ..atomic import write_text_atomically
+from ..data.samplers import ContinuedSampler
 from ..evaluation import SemSegDiceEvaluator
 from .checkpoint import AtomicCheckpointer
 
@@ -21,6 +24,32 @@ OPTIMIZERS = ("SGD", "ADAMW")
 
 
 class Trainer(DefaultTrainer):
+    @classmethod
+    def build_model(cls, cfg):
+        model = super().build_model(cfg)
+        if cfg.MODEL.CHANNELS_LAST:
+            model.to(memory_format=torch.channels_last)
+        return model
+
+    @classmethod
+    def build_train_loader(cls, cfg, start_iter=0):
+        """detectron2's loader, except that a fixed ``SEED`` also seeds the training
+        sampler (detectron2 draws its seed, so a resumed run would draw another), and
+        that a run resumed at ``start_iter`` continues the sampler's stream past the
+        images iterations 0..start_iter-1 drew on this process."""
+        loader_args = _train_loader_from_config(cfg)
+        if cfg.SEED >= 0 and cfg.DATALOADER.SAMPLER_TRAIN == "TrainingSampler":
+            loader_args["sampler"] = TrainingSampler(len(loader_args["dataset"]), seed=cfg.SEED)
+        if start_iter > 0:
+            drawn = start_iter * cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
+            loader_args["sampler"] = ContinuedSampler(loader_args["sampler"], drawn)
+        return build_detection_train_loader(**loader_args)
+
+    def resume_or_load(self, resume=True):
+        super().resume_or_load(resume)
+        if self.start_iter > 0:
+            self._trainer.reset_data_loader(lambda: self.build_train_loader(self.cfg, self.start_iter))
+
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
