@@ -1,0 +1,207 @@
+"""Property-based checks (hypothesis) of the conversions seg_d2 relies on: COCO
+segmentations to masks and back, semantic/panoptic ground truth derived from
+instance masks, the loss functions' invariants, and mIoU against a confusion matrix."""
+import tempfile
+
+import numpy as np
+import pytest
+import torch
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pycocotools import mask as mask_util
+
+from conftest import semantic_records
+from seg_d2.data.categories import CategoryLayout
+from seg_d2.data.derived import IGNORE_LABEL, paint_image
+from seg_d2.data.masks import segmentation_to_mask, segmentation_to_rle
+from seg_d2.evaluation import SemSegDiceEvaluator
+from seg_d2.modeling.losses import binary_dice_loss, cross_entropy_loss, focal_loss, multiclass_dice_loss
+
+settings.register_profile("seg_d2", max_examples=60, deadline=None, derandomize=True, database=None)
+settings.load_profile("seg_d2")
+
+sizes = st.integers(1, 40)
+
+
+@st.composite
+def polygons(draw, height, width):
+    """3 to 8 vertices, some of them up to 5 pixels off the image."""
+    n = draw(st.integers(3, 8))
+    xs = draw(st.lists(st.floats(-5, width + 5, allow_nan=False), min_size=n, max_size=n))
+    ys = draw(st.lists(st.floats(-5, height + 5, allow_nan=False), min_size=n, max_size=n))
+    return [v for xy in zip(xs, ys) for v in xy]
+
+
+@st.composite
+def polygon_cases(draw):
+    height, width = draw(sizes), draw(sizes)
+    return height, width, draw(st.lists(polygons(height, width), min_size=1, max_size=3))
+
+
+def _uncompressed_rle(mask):
+    """COCO's uncompressed RLE (run lengths, column-major, starting with a 0-run): the
+    test's own reference, since pycocotools only writes the compressed form."""
+    flat = np.asfortranarray(mask).ravel(order="F").astype(np.int8)
+    changes = np.flatnonzero(np.diff(np.concatenate([[0], flat, [1 - flat[-1] if flat.size else 0]])))
+    counts = np.diff(np.concatenate([[0], changes])).tolist()
+    return {"size": list(mask.shape), "counts": counts}
+
+
+@given(polygon_cases())
+def test_polygon_to_rle_to_mask_round_trips(case):
+    height, width, polygon_list = case
+    rle = segmentation_to_rle(polygon_list, height, width)
+    mask = mask_util.decode(rle)
+    assert mask.shape == (height, width)
+    assert int(mask_util.area(rle)) == int(mask.sum())
+    again = mask_util.encode(np.asfortranarray(mask))
+    assert again["counts"] == rle["counts"] and list(again["size"]) == [height, width]
+    # Every COCO form of the same mask gives the same pixels.
+    assert np.array_equal(segmentation_to_mask(_uncompressed_rle(mask.astype(bool)), height, width), mask)
+    assert np.array_equal(segmentation_to_mask(again, height, width), mask)
+    # The union of polygons is what each polygon covers.
+    union = np.zeros_like(mask)
+    for polygon in polygon_list:
+        union |= mask_util.decode(mask_util.frPyObjects([polygon], height, width)[0])
+    assert np.array_equal(union, mask)
+
+
+CATEGORIES = [{"id": 1, "name": "a", "isthing": 1}, {"id": 3, "name": "b", "isthing": 1},
+              {"id": 8, "name": "road", "isthing": 0}]
+
+
+@st.composite
+def annotated_images(draw, categories):
+    height, width = draw(sizes), draw(sizes)
+    annotations = []
+    for k in range(draw(st.integers(0, 5))):
+        mask = draw(st.lists(st.booleans(), min_size=height * width, max_size=height * width))
+        mask = np.asarray(mask, bool).reshape(height, width)
+        annotations.append({
+            "id": k + 1,
+            "category_id": draw(st.sampled_from([c["id"] for c in categories])),
+            "iscrowd": int(draw(st.integers(0, 5)) == 0),
+            "segmentation": mask_util.encode(np.asfortranarray(mask.astype(np.uint8))),
+        })
+    return {"height": height, "width": width}, annotations
+
+
+def _reference_painting(image, annotations, layout):
+    """What derived.py's docstring promises, pixel by pixel: stuff, then crowd, then
+    things in annotation order, each covering what came before."""
+    things = set(layout.thing_ids)
+    order = ([a for a in annotations if a["category_id"] not in things and not a["iscrowd"]]
+             + [a for a in annotations if a["iscrowd"]]
+             + [a for a in annotations if a["category_id"] in things and not a["iscrowd"]])
+    fill = layout.contiguous_id[layout.background_id] if layout.has_implicit_background else IGNORE_LABEL
+    semantic = np.full((image["height"], image["width"]), fill, np.uint8)
+    owner = np.full(semantic.shape, -1)
+    for annotation in order:
+        mask = mask_util.decode(annotation["segmentation"]).astype(bool)
+        semantic[mask] = IGNORE_LABEL if annotation["iscrowd"] else layout.contiguous_id[annotation["category_id"]]
+        owner[mask] = annotation["id"]
+    return semantic, owner
+
+
+@pytest.mark.parametrize("categories", [CATEGORIES, CATEGORIES[:2]], ids=["with_stuff", "things_only"])
+@given(data=st.data())
+def test_derived_ground_truth_agrees_with_the_instance_masks(categories, data):
+    image, annotations = data.draw(annotated_images(categories))
+    layout = CategoryLayout.from_coco_categories(categories)
+    semantic, panoptic, segments = paint_image(image, annotations, layout)
+    expected_semantic, owner = _reference_painting(image, annotations, layout)
+    assert np.array_equal(semantic, expected_semantic)
+    by_id = {s["id"]: s for s in segments}
+    assert set(np.unique(panoptic)) - {0} == set(by_id)
+    for segment in segments:
+        pixels = panoptic == segment["id"]
+        assert segment["area"] == int(pixels.sum()) > 0
+        if segment["category_id"] in layout.thing_ids or segment["iscrowd"]:
+            # a thing or crowd segment is its annotation's mask less what later ones cover
+            owners = set(np.unique(owner[pixels]).tolist())
+            assert len(owners) == 1
+            (owner_id,) = owners
+            annotation = next(a for a in annotations if a["id"] == owner_id)
+            assert np.array_equal(pixels, owner == owner_id)
+            assert annotation["category_id"] == segment["category_id"]
+        else:
+            # pixels of the segment carry its class in the semantic map
+            expected = IGNORE_LABEL if segment["iscrowd"] else layout.contiguous_id[segment["category_id"]]
+            assert (semantic[pixels] == expected).all()
+
+
+@st.composite
+def label_maps(draw, num_classes=4):
+    n, height, width = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    labels = draw(st.lists(st.integers(0, num_classes - 1), min_size=n * height * width,
+                           max_size=n * height * width))
+    ignored = draw(st.lists(st.booleans(), min_size=n * height * width, max_size=n * height * width))
+    targets = torch.tensor(labels).reshape(n, height, width)
+    targets[torch.tensor(ignored).reshape(n, height, width)] = 255
+    seed = draw(st.integers(0, 2 ** 16))
+    logits = torch.randn(n, num_classes, height, width, generator=torch.Generator().manual_seed(seed)) * 3
+    return logits, targets
+
+
+@given(label_maps())
+def test_ignored_pixels_never_change_a_loss(case):
+    logits, targets = case
+    changed = logits.clone()
+    ignored = (targets == 255).unsqueeze(1).expand_as(logits)
+    changed[ignored] = -changed[ignored] * 5 + 1
+    for loss in (cross_entropy_loss, multiclass_dice_loss, focal_loss):
+        assert torch.allclose(loss(logits, targets), loss(changed, targets), atol=1e-6), loss.__name__
+        assert torch.isfinite(loss(logits, targets))
+    if (targets == 255).all():
+        assert all(loss(logits, targets) == 0 for loss in (cross_entropy_loss, multiclass_dice_loss, focal_loss))
+
+
+@given(label_maps())
+def test_losses_vanish_on_a_perfect_prediction(case):
+    _, targets = case
+    perfect = torch.nn.functional.one_hot(targets.clamp(max=3), 4).permute(0, 3, 1, 2).float() * 50
+    assert cross_entropy_loss(perfect, targets) < 1e-6
+    assert focal_loss(perfect, targets) < 1e-6
+    assert multiclass_dice_loss(perfect, targets) < 1e-6
+    masks = targets == 0
+    assert binary_dice_loss((masks.float() * 2 - 1) * 50, masks) < 1e-6
+
+
+@given(label_maps())
+def test_dice_losses_lie_between_0_and_1(case):
+    logits, targets = case
+    assert 0 <= multiclass_dice_loss(logits, targets) <= 1
+    assert 0 <= binary_dice_loss(logits[:, 0], targets == 0) <= 1
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # all pixels ignored: NaN
+@given(label_maps())
+def test_miou_equals_the_confusion_matrix_computation(case):
+    logits, truth = case
+    truth = truth.numpy().astype(np.uint8)
+    with tempfile.TemporaryDirectory() as folder:
+        records = semantic_records(folder, list(truth))
+        DatasetCatalog.register("property_eval", lambda: records)
+        MetadataCatalog.get("property_eval").set(stuff_classes=["a", "b", "c", "d"], ignore_label=255)
+        try:
+            evaluator = SemSegDiceEvaluator("property_eval", distributed=False)
+            evaluator.reset()
+            for record, image_logits in zip(records, logits):
+                evaluator.process([record], [{"sem_seg": image_logits}])
+            metrics = evaluator.evaluate()["sem_seg"]
+        finally:
+            DatasetCatalog.remove("property_eval")
+            MetadataCatalog.remove("property_eval")
+    prediction = logits.argmax(1).numpy().ravel()
+    labels = truth.ravel().astype(np.int64)
+    valid = labels != 255
+    confusion = np.bincount(4 * labels[valid] + prediction[valid], minlength=16).reshape(4, 4)  # [truth, pred]
+    in_truth, in_prediction, hits = confusion.sum(1), confusion.sum(0), np.diag(confusion)
+    counted = (in_truth + in_prediction) > 0  # a class only predicted counts with IoU 0
+    if not valid.any():
+        assert np.isnan(metrics["mIoU"])
+        return
+    ious = np.where(in_truth > 0, hits / np.maximum(in_truth + in_prediction - hits, 1), 0.0)
+    assert metrics["mIoU"] == pytest.approx(100 * ious[counted].sum() / counted.sum(), abs=1e-9)
+    assert metrics["pACC"] == pytest.approx(100 * hits.sum() / valid.sum(), abs=1e-9)
