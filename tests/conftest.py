@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import os
 import subprocess
@@ -49,6 +50,15 @@ def train_net_command(config, output_dir, data, *args, datasets=("tiny_train", "
         "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu", "OUTPUT_DIR", str(output_dir), *overrides,
     ]
     return command
+
+
+def load_module(path):
+    """Import a script of the repository (a tool, the corpus generator) by its path."""
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def metrics(output_dir):

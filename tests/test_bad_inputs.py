@@ -3,7 +3,6 @@ registration, the validation command, training start-up, tools/visualize.py and
 tools/predict.py. Each case has one documented outcome (docs/robustness.md): an
 error naming the file, image or annotation; a counted, logged skip; or acceptance,
 with the image converted as detectron2 reads it."""
-import importlib.util
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ from detectron2.data import DatasetCatalog, DatasetMapper
 from detectron2.data.build import get_detection_dataset_dicts
 from PIL import Image
 
-from conftest import REPO, unregister
+from conftest import REPO, load_module, unregister
 from seg_d2.config import load_config
 from seg_d2.data import DatasetError, ImageReadError, read_image, register_coco_dataset
 from seg_d2.data.validate import main as validate_command
@@ -27,14 +26,7 @@ from seg_d2.visualization import MAX_PANEL_SIDE
 TITLE_HEIGHT = 22
 
 
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-corpus = _load("tests/data/bad/make_corpus.py", "make_corpus")
+corpus = load_module("tests/data/bad/make_corpus.py")
 
 # case -> the error, naming its culprit, that registration (and so training,
 # evaluation and visualization of the dataset) stops with
@@ -236,7 +228,7 @@ def test_train_net_command_ends_with_the_message_not_a_traceback(bad, case, mess
 
 
 def _tool(name):
-    return _load(f"tools/{name}.py", name)
+    return load_module(f"tools/{name}.py")
 
 
 @pytest.mark.parametrize("case", sorted(corpus.CASES))

@@ -1,6 +1,5 @@
 """Pictures: every tools/visualize.py mode writes PNGs of the expected size; the GT
 panel paints exactly the instance's pixels; errors, per-image scores, plots."""
-import importlib.util
 import json
 import os
 
@@ -11,7 +10,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 from pycocotools import mask as mask_util
 
-from conftest import REPO
+from conftest import REPO, load_module
 from seg_d2.plots import plot_metrics
 from seg_d2.visualization import (
     coco_ground_truth,
@@ -27,10 +26,7 @@ SIDE = 256  # shapes images are 256x256
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(f"tools/{name}.py")
 
 
 def _png_sizes(paths):
