@@ -55,6 +55,12 @@ def add_seg_d2_config(cfg):
     # format: convolutions with few channels run ~1.25x faster that way on CPU.
     cfg.MODEL.CHANNELS_LAST = False
 
+    # Run training forward passes on CPU under torch.autocast in bfloat16 (weights,
+    # gradients, optimizer and evaluation stay float32): ~1.9x faster steps on CPUs
+    # with AMX or AVX512-BF16, slower on CPUs without. No effect on CUDA tensors;
+    # on a GPU, detectron2's SOLVER.AMP.ENABLED is the switch.
+    cfg.SOLVER.CPU_BF16_AUTOCAST = False
+
     # "SGD" (detectron2's) or "ADAMW" (as Mask2Former's key), with the same parameter
     # groups, LR schedule and gradient clipping; AdamW trains small models from scratch
     # in fewer iterations.

@@ -130,3 +130,30 @@ def test_channels_last_changes_the_layout_not_the_numbers():
     with torch.no_grad():
         expected, got = plain([image])[0]["sem_seg"], channels_last([image])[0]["sem_seg"]
     assert torch.allclose(expected, got, atol=1e-4)
+
+
+def test_cpu_bf16_autocast_runs_training_forwards_in_bf16_only():
+    from seg_d2.engine import Trainer
+
+    cfg = seg_d2.load_config(UNET, ["MODEL.DEVICE", "cpu", "MODEL.UNET.BASE_CHANNELS", "4"])
+    torch.manual_seed(0)
+    plain = Trainer.build_model(cfg)
+    cfg.SOLVER.CPU_BF16_AUTOCAST = True
+    torch.manual_seed(0)
+    autocast = Trainer.build_model(cfg)
+    assert list(autocast.state_dict()) == list(plain.state_dict())
+    conv_dtypes = []
+    autocast.backbone.levels[0].register_forward_hook(lambda module, args, out: conv_dtypes.append(out.dtype))
+    batch = [{"image": torch.rand(3, 32, 48) * 255, "sem_seg": torch.randint(0, 6, (32, 48))}]
+    # Evaluation runs in float32, so it equals the model without the key.
+    plain.eval(), autocast.eval()
+    with torch.no_grad():
+        expected, got = plain(batch)[0]["sem_seg"], autocast(batch)[0]["sem_seg"]
+    assert conv_dtypes == [torch.float32] and got.dtype == torch.float32
+    assert torch.equal(expected, got)
+    autocast.train()
+    losses = autocast(batch)
+    sum(losses.values()).backward()
+    weight = autocast.backbone.levels[0][0][0].weight
+    assert conv_dtypes[-1] == torch.bfloat16
+    assert weight.dtype == weight.grad.dtype == torch.float32 and torch.isfinite(weight.grad).all()

@@ -1,5 +1,6 @@
 """detectron2's DefaultTrainer, told which evaluator fits each seg_d2 dataset and
 which checkpoint is best."""
+import functools
 import json
 import os
 
@@ -29,6 +30,8 @@ class Trainer(DefaultTrainer):
         model = super().build_model(cfg)
         if cfg.MODEL.CHANNELS_LAST:
             model.to(memory_format=torch.channels_last)
+        if cfg.SOLVER.CPU_BF16_AUTOCAST:
+            model.forward = _bf16_autocast_when_training(model)
         return model
 
     @classmethod
@@ -121,6 +124,20 @@ class Trainer(DefaultTrainer):
                 self.cfg.TEST.EVAL_PERIOD, best, self.cfg.SOLVER.BEST_CHECKPOINT_METRIC,
             ))
         return ret
+
+
+def _bf16_autocast_when_training(model):
+    """``model.forward`` under CPU bfloat16 autocast in training mode only, so that
+    evaluation and saved weights are unchanged; set on the instance, which leaves
+    the state dict's keys as they are."""
+    forward = model.forward
+
+    @functools.wraps(forward)
+    def autocast_forward(*args, **kwargs):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=model.training):
+            return forward(*args, **kwargs)
+
+    return autocast_forward
 
 
 def write_results(output_dir, results):
