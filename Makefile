@@ -2,8 +2,10 @@
 #   make demo   run the main job on the embedded default
 #   make test   run the test suite
 VENV := $(shell tools/env/bootstrap.sh)
+ifeq ($(VENV),)
+$(error seg_d2: building the Python environment failed; tools/env/bootstrap.sh printed why above)
+endif
 PYTHON := $(VENV)/bin/python
-export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: demo test env
 

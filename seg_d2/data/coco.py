@@ -29,13 +29,26 @@ from .derived import (
 )
 from .validate import read_coco_json, validate_coco_dataset
 
-__all__ = ["register_coco_dataset", "load_coco_instances", "register_datasets_from_config"]
+__all__ = ["ensure_derived_files", "register_coco_dataset", "load_coco_instances", "register_datasets_from_config"]
 
 logger = logging.getLogger(__name__)
 
 SEM_SEG_SUFFIX = "_sem_seg"
 PANOPTIC_SUFFIX = "_panoptic"
 SEPARATED_SUFFIX = "_panoptic_separated"
+
+# Registered dataset name -> what makes the derived files its metadata names exist.
+_DERIVED_FILES = {}
+
+
+def ensure_derived_files(dataset_name):
+    """Make sure the files that ``dataset_name``'s metadata points at (evaluation JSON,
+    semantic and panoptic PNGs) exist, deriving them if needed: call it before reading
+    them without loading the dataset (evaluators, visualization). A no-op for datasets
+    seg_d2 did not register."""
+    ensure = _DERIVED_FILES.get(dataset_name)
+    if ensure is not None:
+        ensure()
 
 
 class _CocoSource:
@@ -114,12 +127,10 @@ def _load_separated(source):
 
 
 def _load_panoptic(source, panoptic_json, panoptic_root, metadata):
+    source.derive_evaluation_json()
     if panoptic_json is None:
-        source.derive_evaluation_json()
         derived = source.derive_pixels()
         panoptic_json, panoptic_root = derived.panoptic_json, derived.panoptic_root
-    else:
-        source.derive_evaluation_json()
     return load_coco_panoptic_json(panoptic_json, source.image_root, panoptic_root, metadata)
 
 
@@ -148,12 +159,15 @@ def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, pan
     derived = derived_ground_truth_paths(json_file)
     common = {"image_root": image_root, "source_json_file": json_file}
 
+    _DERIVED_FILES[name] = source.derive_evaluation_json
     DatasetCatalog.register(name, lambda: load_coco_instances(source))
     MetadataCatalog.get(name).set(
         json_file=derived.evaluation_json, evaluator_type="coco", **common,
         **layout.instance_metadata(),
     )
 
+    if sem_seg_root is None:
+        _DERIVED_FILES[name + SEM_SEG_SUFFIX] = source.derive_pixels
     DatasetCatalog.register(name + SEM_SEG_SUFFIX, lambda: _load_semantic(source, sem_seg_root))
     MetadataCatalog.get(name + SEM_SEG_SUFFIX).set(
         sem_seg_root=sem_seg_root or derived.sem_seg_root, evaluator_type="sem_seg", **common,
@@ -165,6 +179,13 @@ def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, pan
         name + PANOPTIC_SUFFIX,
         lambda: _load_panoptic(source, panoptic_json, panoptic_root, panoptic_metadata),
     )
+    def derive_panoptic(pixels_needed):
+        source.derive_evaluation_json()
+        if pixels_needed:
+            source.derive_pixels()
+
+    _DERIVED_FILES[name + PANOPTIC_SUFFIX] = lambda: derive_panoptic(panoptic_json is None)
+    _DERIVED_FILES[name + SEPARATED_SUFFIX] = lambda: derive_panoptic(True)  # its stuff labels are derived
     panoptic_evaluation = {
         "panoptic_json": panoptic_json or derived.panoptic_json,
         "panoptic_root": panoptic_root or derived.panoptic_root,

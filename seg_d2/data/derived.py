@@ -10,23 +10,26 @@ category present, in COCO panoptic format (RGB-id PNGs + segments_info JSON).
 Stuff-only semantic labels, for PanopticFPN's semantic branch: 0 for every thing
 pixel, ``1 + j`` for the j-th stuff class, 255 as above.
 
-Outputs are cached in ``<json stem>_seg_d2/`` beside the JSON, stamped with the
-JSON's sha256, rebuilt when it changes, and put in place only once complete. The
-evaluation JSON (cheap) and the PNGs (one pass over every mask) are cached apart,
+Outputs are a cache, not a side effect on the user's data: they live in
+``<json stem>_seg_d2/`` beside the JSON when that folder is writable and
+``SEG_D2_CACHE_DIR`` is not set, else in ``$SEG_D2_CACHE_DIR`` (default
+``~/.cache/seg_d2/derived``) under ``<json stem>-<hash of the JSON's path>/``. Each part is
+stamped with the JSON's sha256, rebuilt when it changes, built by one process while
+others wait, and put in place only once complete (``seg_d2.atomic.build_folder_once``).
+The evaluation JSON (cheap) and the PNGs (one pass over every mask) are cached apart,
 so instance training never waits for the PNGs.
 """
 import hashlib
 import json
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 
 import numpy as np
 from panopticapi.utils import id2rgb
 from PIL import Image
 
-from ..atomic import write_text_atomically
+from ..atomic import build_folder_once
 from .masks import segmentation_to_mask
 
 __all__ = [
@@ -34,13 +37,15 @@ __all__ = [
     "derive_evaluation_json",
     "derive_pixel_ground_truth",
     "derived_ground_truth_paths",
+    "derived_root",
 ]
 
 logger = logging.getLogger(__name__)
 
 IGNORE_LABEL = 255
 # Bump when the derivation changes, so caches built by older code are rebuilt.
-_DERIVATION_VERSION = "2"
+_DERIVATION_VERSION = "3"
+CACHE_DIR_VARIABLE = "SEG_D2_CACHE_DIR"
 
 
 @dataclass(frozen=True)
@@ -54,15 +59,27 @@ class DerivedGroundTruth:
     evaluation_json: str
 
 
+def derived_root(json_file):
+    """Where the ground truth derived from ``json_file`` lives (module docstring)."""
+    json_file = os.path.abspath(json_file)
+    folder, stem = os.path.dirname(json_file), os.path.splitext(os.path.basename(json_file))[0]
+    cache_dir = os.environ.get(CACHE_DIR_VARIABLE)
+    if not cache_dir and os.access(folder, os.W_OK):
+        return os.path.join(folder, f"{stem}_seg_d2")
+    cache_dir = cache_dir or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "seg_d2", "derived")
+    path_key = hashlib.sha256(json_file.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return os.path.join(cache_dir, f"{stem}-{path_key}")
+
+
 def derived_ground_truth_paths(json_file):
-    stem = os.path.splitext(os.path.basename(json_file))[0]
-    root = os.path.join(os.path.dirname(os.path.abspath(json_file)), f"{stem}_seg_d2")
+    root = derived_root(json_file)
     return DerivedGroundTruth(
         sem_seg_root=os.path.join(root, "pixels", "sem_seg"),
         panoptic_stuff_root=os.path.join(root, "pixels", "panoptic_stuff"),
         panoptic_root=os.path.join(root, "pixels", "panoptic"),
         panoptic_json=os.path.join(root, "pixels", "panoptic.json"),
-        evaluation_json=os.path.join(root, "instances_eval.json"),
+        evaluation_json=os.path.join(root, "evaluation", "instances_eval.json"),
     )
 
 
@@ -169,17 +186,17 @@ def _write_pixels(target, dataset, layout, skipped_ids):
 def derive_evaluation_json(json_file, dataset, layout, skipped_ids):
     """Write (or reuse) the instances JSON COCO AP is computed against; return its path."""
     path = derived_ground_truth_paths(json_file).evaluation_json
-    stamp, stamp_file = _stamp(json_file), path + ".source"
-    if os.path.isfile(stamp_file) and open(stamp_file).read() == stamp:
-        return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     things = set(layout.thing_ids)
-    write_text_atomically(path, json.dumps({
-        "images": dataset["images"],
-        "annotations": [a for a in _kept_annotations(dataset, skipped_ids) if a["category_id"] in things],
-        "categories": [c for c in dataset["categories"] if c["id"] in things],
-    }))
-    write_text_atomically(stamp_file, stamp)
+
+    def build(folder):
+        with open(os.path.join(folder, os.path.basename(path)), "w") as f:
+            json.dump({
+                "images": dataset["images"],
+                "annotations": [a for a in _kept_annotations(dataset, skipped_ids) if a["category_id"] in things],
+                "categories": [c for c in dataset["categories"] if c["id"] in things],
+            }, f)
+
+    build_folder_once(os.path.dirname(path), _stamp(json_file), build)
     return path
 
 
@@ -188,20 +205,10 @@ def derive_pixel_ground_truth(json_file, dataset, layout, skipped_ids):
     parsed content is ``dataset``; return the paths of everything derived."""
     paths = derived_ground_truth_paths(json_file)
     root = os.path.dirname(paths.panoptic_json)
-    stamp = _stamp(json_file)
-    stamp_file = os.path.join(root, "SOURCE")
-    if os.path.isfile(stamp_file) and open(stamp_file).read() == stamp:
-        return paths
-    logger.info("deriving semantic and panoptic ground truth of %s into %s", json_file, root)
-    building = f"{root}.building-{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    os.makedirs(building)
-    _write_pixels(building, dataset, layout, skipped_ids)
-    with open(os.path.join(building, "SOURCE"), "w") as f:
-        f.write(stamp)
-    stale = f"{root}.stale-{os.getpid()}"
-    if os.path.exists(root):
-        os.rename(root, stale)
-    os.rename(building, root)
-    shutil.rmtree(stale, ignore_errors=True)
+
+    def build(folder):
+        logger.info("deriving semantic and panoptic ground truth of %s into %s", json_file, root)
+        _write_pixels(folder, dataset, layout, skipped_ids)
+
+    build_folder_once(root, _stamp(json_file), build)
     return paths

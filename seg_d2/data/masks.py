@@ -1,7 +1,9 @@
-"""COCO segmentations as pycocotools masks, whichever of the three COCO forms they take."""
+"""COCO segmentations to and from masks: the one place that encodes and decodes them."""
+import cv2
+import numpy as np
 from pycocotools import mask as mask_util
 
-__all__ = ["segmentation_to_rle", "segmentation_to_mask"]
+__all__ = ["mask_to_rle", "mask_to_segmentation", "segmentation_to_rle", "segmentation_to_mask"]
 
 
 def segmentation_to_rle(segmentation, height, width):
@@ -20,3 +22,31 @@ def segmentation_to_rle(segmentation, height, width):
 def segmentation_to_mask(segmentation, height, width):
     """The segmentation as an HxW uint8 0/1 array."""
     return mask_util.decode(segmentation_to_rle(segmentation, height, width))
+
+
+def mask_to_rle(mask):
+    """A compressed COCO RLE of an HxW mask, its counts as text (JSON-ready)."""
+    rle = mask_util.encode(np.asfortranarray(mask, dtype=np.uint8))
+    rle["counts"] = rle["counts"].decode("ascii")
+    return rle
+
+
+def _outer_polygons(mask):
+    """The outline of each part along pixel edges (COCO rasterises polygons on pixel
+    corners): traced on the mask upscaled x2, where a pixel's far edge lies at an odd
+    coordinate, then mapped back."""
+    upscaled = cv2.resize(mask, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(upscaled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outlines = [(c.reshape(-1, 2) + c.reshape(-1, 2) % 2) // 2 for c in contours]
+    return [o.astype(np.float64).ravel().tolist() for o in outlines if len(o) >= 3]
+
+
+def mask_to_segmentation(mask):
+    """COCO polygons when they rasterise back to exactly ``mask``, else a compressed RLE
+    (holes, parts thinner than a pixel or several parts that polygons would merge):
+    either way the mask round-trips pixel for pixel."""
+    mask = np.ascontiguousarray(mask, dtype=np.uint8)
+    polygons = _outer_polygons(mask)
+    if polygons and np.array_equal(segmentation_to_mask(polygons, *mask.shape), mask):
+        return polygons
+    return mask_to_rle(mask)

@@ -11,13 +11,14 @@ under ``$SEG_D2_DATASETS/shapes`` (default ``./datasets/shapes``).
 """
 import json
 import os
-import shutil
 
 import cv2
 import numpy as np
 from pycocotools import mask as mask_util
 
+from ..atomic import build_folder_once
 from .coco import register_coco_dataset
+from .masks import mask_to_rle
 
 __all__ = ["SHAPES_CATEGORIES", "SHAPES_SPLITS", "generate_shapes_split", "register_shapes", "shapes_root"]
 
@@ -32,6 +33,8 @@ SHAPES_CATEGORIES = [
 # split -> (seed, number of images)
 SHAPES_SPLITS = {"train": (0, 300), "val": (1, 100)}
 IMAGE_SIZE = 256
+# Bump when generation changes, so folders written by older code are generated anew.
+SHAPES_VERSION = "shapes 1"
 _THINGS = [c for c in SHAPES_CATEGORIES if c["isthing"]]
 _SKY, _GROUND = 20, 21
 _MIN_VISIBLE_FRACTION = 0.5
@@ -80,14 +83,8 @@ def _texture(rng, base_colour, kind):
     return np.asarray(base_colour, float) + pattern + noise
 
 
-def _rle(mask):
-    rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle["counts"] = rle["counts"].decode("ascii")
-    return rle
-
-
 def _annotation(annotation_id, image_id, category_id, mask):
-    rle = _rle(mask)
+    rle = mask_to_rle(mask)
     return {
         "id": annotation_id,
         "image_id": image_id,
@@ -175,16 +172,11 @@ def generate_shapes_split(root, split, seed, num_images):
 
 
 def _ensure_generated(root):
-    if os.path.isdir(root):
-        return
-    building = f"{root}.building-{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    for split, (seed, num_images) in SHAPES_SPLITS.items():
-        generate_shapes_split(building, split, seed, num_images)
-    try:
-        os.rename(building, root)
-    except OSError:  # another process finished first
-        shutil.rmtree(building, ignore_errors=True)
+    def build(folder):
+        for split, (seed, num_images) in SHAPES_SPLITS.items():
+            generate_shapes_split(folder, split, seed, num_images)
+
+    build_folder_once(root, SHAPES_VERSION, build)
 
 
 def register_shapes(root=None):

@@ -24,7 +24,7 @@ from tabulate import tabulate
 
 from .masks import segmentation_to_rle
 
-__all__ = ["DatasetError", "ValidationReport", "validate_coco_dataset", "read_coco_json"]
+__all__ = ["DatasetError", "ValidationReport", "displayed_size", "validate_coco_dataset", "read_coco_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def read_coco_json(json_file):
         raise DatasetError(f"{json_file}: cannot read the COCO JSON: {e}") from None
 
 
-def _displayed_size(path):
+def displayed_size(path):
     """(width, height) as detectron2's read_image returns the image: EXIF-rotated."""
     with Image.open(path) as image:
         transposed = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
@@ -117,7 +117,7 @@ def _check_image(report, image, image_root, decode):
         report.error(f"{where}: image file {path} is missing")
         return
     try:
-        width, height = _displayed_size(path)
+        width, height = displayed_size(path)
         if decode:
             _fully_decodes(path)
     except Exception as e:  # PIL raises many types for broken files

@@ -4,7 +4,9 @@
 # The environment lives outside the clone, keyed by the pinned requirements and
 # the detectron2 installer, so fresh clones (and CI on a warm machine) reuse it
 # and a change of pins builds a new one. Set SEG_D2_VENV to choose the folder.
-# All install output goes to stderr; stdout is the path alone.
+# seg_d2 itself is installed editable from the clone that ran this script last,
+# so `$(tools/env/bootstrap.sh)/bin/python tools/...` imports this clone's code.
+# All install output goes to stderr; stdout is the path alone, printed only on success.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 key=$(cat "$repo/requirements.txt" "$repo/tools/env/install_detectron2.py" | sha256sum | cut -c1-16)
@@ -19,5 +21,9 @@ if [ ! -f "$venv/.seg_d2-ready" ]; then
     "$venv/bin/python" -m pip install --quiet -r "$repo/requirements.txt" >&2
     "$venv/bin/python" "$repo/tools/env/install_detectron2.py" >&2
     touch "$venv/.seg_d2-ready"
+fi
+if [ "$(cat "$venv/.seg_d2-source" 2>/dev/null)" != "$repo" ]; then
+    "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$repo" >&2
+    echo "$repo" > "$venv/.seg_d2-source"
 fi
 echo "$venv"
