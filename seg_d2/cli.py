@@ -1,10 +1,13 @@
 """What seg_d2's commands share: a bad input ends them with a message that names it,
-not with a traceback."""
+not with a traceback (unless ``SEG_D2_TRACEBACK=1``)."""
+import os
 import sys
 
-from .data.validate import DatasetError
+from .errors import SegD2Error
 
-__all__ = ["run_command"]
+__all__ = ["TRACEBACK_VARIABLE", "run_command"]
+
+TRACEBACK_VARIABLE = "SEG_D2_TRACEBACK"
 
 # How torch's DataLoader re-raises an error from a worker process: the worker's
 # traceback inside the message, the error's own line last.
@@ -19,11 +22,14 @@ def _message(error):
 
 
 def run_command(main, *args, **kwargs):
-    """``main(*args, **kwargs)``; a DatasetError (bad dataset, unreadable image) exits with status 1
-    and its message. File names that are not valid UTF-8 print escaped, not as a crash."""
+    """``main(*args, **kwargs)``; a SegD2Error (bad dataset or config, unreadable image, diverged
+    training) exits with status 1 and its message. File names that are not valid UTF-8 print
+    escaped, not as a crash."""
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(errors="backslashreplace")
     try:
         return main(*args, **kwargs)
-    except DatasetError as error:
+    except SegD2Error as error:
+        if os.environ.get(TRACEBACK_VARIABLE) == "1":
+            raise
         sys.exit(f"error: {_message(error)}")

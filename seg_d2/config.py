@@ -1,14 +1,24 @@
 """Every config key seg_d2 adds to detectron2's, with its default."""
+import difflib
 import os
+import re
 
 import torch
 from detectron2 import model_zoo
 from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg as get_detectron2_cfg
+from detectron2.data import MetadataCatalog
 
 from .data.coco import register_datasets_from_config
+from .errors import ConfigError
 
-__all__ = ["add_seg_d2_config", "get_cfg", "load_config"]
+__all__ = ["add_seg_d2_config", "get_cfg", "load_config", "set_num_classes_from_data"]
+
+# Meta-architectures with detectron2's ROI heads (thing classes) and with a semantic
+# head (stuff classes of the training dataset: all classes for a _sem_seg dataset,
+# "things" + stuff for a _panoptic_separated one).
+_ROI_HEADS_MODELS = ("GeneralizedRCNN", "PanopticFPN")
+_SEM_SEG_HEAD_MODELS = ("SemanticSegmentor", "PanopticFPN")
 
 
 def add_seg_d2_config(cfg):
@@ -19,6 +29,16 @@ def add_seg_d2_config(cfg):
     # "name=path/to/instances.json:path/to/images"; this registers name,
     # name_sem_seg and name_panoptic (see seg_d2/data/coco.py).
     cfg.DATASETS.COCO_FORMAT = []
+
+    # Augmentations after detectron2's resize/flip/crop, each a call of one in
+    # detectron2.data.transforms with literal arguments (seg_d2/data/augmentation.py),
+    # e.g. ["RandomBrightness(0.8, 1.2)", "RandomRotation([-15, 15], expand=False)"].
+    cfg.INPUT.EXTRA_AUGMENTATIONS = []
+
+    # 0: the number of classes of the training dataset (its metadata), set when the
+    # config is loaded; a number that disagrees with the dataset is an error.
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = 0
+    cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES = 0
 
     # UpsampleMaskHead (seg_d2/modeling/mask_head.py); detectron2's NUM_CONV, CONV_DIM,
     # NORM and CLS_AGNOSTIC_MASK apply to it too.
@@ -78,19 +98,77 @@ def get_cfg():
     return cfg
 
 
+def _all_keys(node, prefix=""):
+    for key, value in node.items():
+        if isinstance(value, CN):
+            yield from _all_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+def _merge(cfg, merge, source):
+    """``merge()``, an unknown key reported with the nearest valid ones."""
+    try:
+        merge()
+    except (KeyError, AssertionError) as error:
+        match = re.search(r"Non-existent (?:config )?key: ([\w.]+)", str(error))
+        if match is None:
+            raise
+        key = match.group(1)
+        close = difflib.get_close_matches(key, list(_all_keys(cfg)), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ConfigError(f"{source}: unknown config key {key}{hint}") from None
+
+
+def _dataset_class_count(cfg, attribute):
+    """(number of ``attribute`` classes or None, name) of the first training dataset, else test dataset."""
+    names = cfg.DATASETS.TRAIN or cfg.DATASETS.TEST
+    if not names:
+        return None, None
+    classes = MetadataCatalog.get(names[0]).get(attribute, None)
+    return (None if classes is None else len(classes)), names[0]
+
+
+def set_num_classes_from_data(cfg):
+    """Fill ``NUM_CLASSES`` left at 0 from the training dataset's metadata, and stop when a
+    number given in the config disagrees with it."""
+    meta_architecture = cfg.MODEL.META_ARCHITECTURE
+    wanted = []
+    if meta_architecture in _ROI_HEADS_MODELS:
+        wanted.append(("MODEL.ROI_HEADS.NUM_CLASSES", cfg.MODEL.ROI_HEADS, "thing_classes"))
+    if meta_architecture in _SEM_SEG_HEAD_MODELS:
+        wanted.append(("MODEL.SEM_SEG_HEAD.NUM_CLASSES", cfg.MODEL.SEM_SEG_HEAD, "stuff_classes"))
+    for key, node, attribute in wanted:
+        count, dataset = _dataset_class_count(cfg, attribute)
+        if count is None:
+            if node.NUM_CLASSES == 0:
+                raise ConfigError(f"{key} is 0 (from the data), but dataset {dataset!r} has no {attribute} "
+                                  "metadata to take it from: set it in the config")
+        elif node.NUM_CLASSES == 0:
+            node.NUM_CLASSES = count
+        elif node.NUM_CLASSES != count:
+            raise ConfigError(f"{key} is {node.NUM_CLASSES} but dataset {dataset!r} has {count} {attribute}: "
+                              f"set it to {count}, or to 0 to take it from the data")
+
+
 def load_config(config_file, opts=()):
     """A frozen-ready config from a YAML file, which may also be a path inside
     detectron2's model zoo (e.g. ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml``),
-    with ``KEY VALUE`` overrides applied last."""
+    with ``KEY VALUE`` overrides applied last, its datasets registered and its numbers of
+    classes taken from them (``set_num_classes_from_data``)."""
     if not os.path.isfile(config_file):
         try:
             config_file = model_zoo.get_config_file(config_file)
         except RuntimeError:
-            raise FileNotFoundError(
+            raise ConfigError(
                 f"config file {config_file!r} is neither a file nor in detectron2's model zoo"
             ) from None
     cfg = get_cfg()
-    cfg.merge_from_file(config_file)
-    cfg.merge_from_list(list(opts))
+    _merge(cfg, lambda: cfg.merge_from_file(config_file), config_file)
+    _merge(cfg, lambda: cfg.merge_from_list(list(opts)), "command-line override")
+    weights = cfg.MODEL.WEIGHTS
+    if weights and "://" not in weights and not os.path.isfile(weights):
+        raise ConfigError(f"MODEL.WEIGHTS: no such file {weights!r}")
     register_datasets_from_config(cfg)
+    set_num_classes_from_data(cfg)
     return cfg

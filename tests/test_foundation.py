@@ -29,7 +29,8 @@ def test_default_device_is_cpu_without_cuda():
 def test_model_zoo_mask_rcnn_trains_one_step_with_finite_losses():
     cfg = seg_d2.load_config(
         "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
-        ["MODEL.WEIGHTS", "", "MODEL.ROI_HEADS.NUM_CLASSES", "3", "MODEL.DEVICE", "cpu"],
+        ["MODEL.WEIGHTS", "", "MODEL.ROI_HEADS.NUM_CLASSES", "3", "MODEL.DEVICE", "cpu",
+         "DATASETS.TRAIN", "()", "DATASETS.TEST", "()"],
     )
     model = build_model(cfg)
     before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
@@ -52,5 +53,7 @@ def test_model_zoo_mask_rcnn_trains_one_step_with_finite_losses():
 def test_unknown_config_file_is_named():
     import pytest
 
-    with pytest.raises(FileNotFoundError, match="no/such.yaml"):
+    from seg_d2.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no/such.yaml"):
         seg_d2.load_config("no/such.yaml")

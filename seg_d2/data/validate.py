@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 from pycocotools import mask as mask_util
 from tabulate import tabulate
 
+from ..errors import DatasetError
 from .masks import segmentation_to_rle
 
 __all__ = ["DatasetError", "ValidationReport", "displayed_size", "validate_coco_dataset", "read_coco_json"]
@@ -31,10 +32,6 @@ logger = logging.getLogger(__name__)
 # Rounding in annotation tools puts boxes up to a pixel past the border.
 _BOX_TOLERANCE = 1.0
 _MAX_ERRORS_SHOWN = 20
-
-
-class DatasetError(ValueError):
-    """A dataset that cannot be trained on; the message lists each culprit."""
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """detectron2's DefaultTrainer, told which evaluator fits each seg_d2 dataset and
 which checkpoint is best."""
+import contextlib
 import functools
 import json
+import logging
 import os
 
 import torch
@@ -14,7 +16,11 @@ from detectron2.solver.build import get_default_optimizer_params, maybe_add_grad
 from detectron2.utils import comm
 
 from ..atomic import write_text_atomically
+from ..cli import TRACEBACK_VARIABLE
+from ..data.augmentation import build_train_mapper
+from ..data.coco import ensure_derived_files
 from ..data.samplers import ContinuedSampler
+from ..errors import TrainingDivergedError
 from ..evaluation import SemSegDiceEvaluator
 from .checkpoint import AtomicCheckpointer
 
@@ -40,7 +46,7 @@ class Trainer(DefaultTrainer):
         sampler (detectron2 draws its seed, so a resumed run would draw another), and
         that a run resumed at ``start_iter`` continues the sampler's stream past the
         images iterations 0..start_iter-1 drew on this process."""
-        loader_args = _train_loader_from_config(cfg)
+        loader_args = _train_loader_from_config(cfg, mapper=build_train_mapper(cfg))
         if cfg.SEED >= 0 and cfg.DATALOADER.SAMPLER_TRAIN == "TrainingSampler":
             loader_args["sampler"] = TrainingSampler(len(loader_args["dataset"]), seed=cfg.SEED)
         if start_iter > 0:
@@ -56,11 +62,14 @@ class Trainer(DefaultTrainer):
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+        ensure_derived_files(dataset_name)  # the evaluators read them when built
         evaluator_type = MetadataCatalog.get(dataset_name).evaluator_type
         evaluators = []
-        # A panoptic model is scored on all three tasks, as detectron2's train_net does.
+        # A panoptic model is scored on all three tasks, as detectron2's train_net does;
+        # COCO's maxDets follows the model's, so crowded images are scored on all detections.
         if evaluator_type in ("coco", "coco_panoptic_seg"):
-            evaluators.append(COCOEvaluator(dataset_name, output_dir=output_folder))
+            evaluators.append(COCOEvaluator(dataset_name, output_dir=output_folder,
+                                            max_dets_per_image=cfg.TEST.DETECTIONS_PER_IMAGE))
         if evaluator_type in ("sem_seg", "coco_panoptic_seg"):
             evaluators.append(SemSegDiceEvaluator(dataset_name, distributed=True, output_dir=output_folder))
         if evaluator_type == "coco_panoptic_seg":
@@ -93,9 +102,10 @@ class Trainer(DefaultTrainer):
         """Train, and return the last evaluation's results (DefaultTrainer returns
         them only when TEST.EXPECTED_RESULTS is set)."""
         try:
-            super().train()
+            with _divergence_logged_without_traceback():
+                super().train()
         except FloatingPointError as error:
-            raise FloatingPointError(f"{error}\n{self._divergence_advice()}") from error
+            raise TrainingDivergedError(f"{error}\n{self._divergence_advice()}") from error
         return getattr(self, "_last_eval_results", None)
 
     def _divergence_advice(self):
@@ -124,6 +134,29 @@ class Trainer(DefaultTrainer):
                 self.cfg.TEST.EVAL_PERIOD, best, self.cfg.SOLVER.BEST_CHECKPOINT_METRIC,
             ))
         return ret
+
+
+class _WithoutFloatingPointTraceback(logging.Filter):
+    def filter(self, record):
+        if record.exc_info and isinstance(record.exc_info[1], FloatingPointError):
+            record.exc_info = None
+            record.msg = f"{record.msg} (SEG_D2_TRACEBACK=1 shows the traceback)"
+        return True
+
+
+@contextlib.contextmanager
+def _divergence_logged_without_traceback():
+    """detectron2 logs a training error with its traceback before re-raising it; for a
+    diverged loss that hides the advice under 40 lines, so the traceback is left out
+    unless SEG_D2_TRACEBACK=1 asks for it."""
+    logger = logging.getLogger("detectron2.engine.train_loop")
+    quiet = _WithoutFloatingPointTraceback()
+    if os.environ.get(TRACEBACK_VARIABLE) != "1":
+        logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def _bf16_autocast_when_training(model):

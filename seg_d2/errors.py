@@ -1,0 +1,20 @@
+"""The mistakes in a user's input that seg_d2's commands end with as one message (the
+input at fault named), not a traceback; ``SEG_D2_TRACEBACK=1`` shows the traceback too."""
+
+__all__ = ["ConfigError", "DatasetError", "SegD2Error", "TrainingDivergedError"]
+
+
+class SegD2Error(Exception):
+    """A problem with the user's input, told as a message."""
+
+
+class DatasetError(SegD2Error, ValueError):
+    """A dataset that cannot be trained on; the message lists each culprit."""
+
+
+class ConfigError(SegD2Error, ValueError):
+    """A config that cannot run: a missing file, an unknown key, a wrong value."""
+
+
+class TrainingDivergedError(SegD2Error, FloatingPointError):
+    """The loss became NaN/inf; the message says which checkpoint is intact and what to change."""
