@@ -107,7 +107,7 @@ def _all_keys(node, prefix=""):
 
 
 def _merge(cfg, merge, source):
-    """``merge()``, an unknown key reported with the nearest valid ones."""
+    """``merge()``, an unknown key reported with the nearest valid one."""
     try:
         merge()
     except (KeyError, AssertionError) as error:
@@ -115,8 +115,8 @@ def _merge(cfg, merge, source):
         if match is None:
             raise
         key = match.group(1)
-        close = difflib.get_close_matches(key, list(_all_keys(cfg)), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        close = difflib.get_close_matches(key, list(_all_keys(cfg)), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
         raise ConfigError(f"{source}: unknown config key {key}{hint}") from None
 
 

@@ -1,0 +1,86 @@
+"""Loading a config: numbers of classes from the data, and mistakes told as one message."""
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from seg_d2.config import load_config
+from seg_d2.engine.trainer import _divergence_logged_without_traceback
+from seg_d2.errors import ConfigError
+
+MASK_RCNN = os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml")
+UNET = os.path.join(REPO, "configs/shapes/unet.yaml")
+PANOPTIC = os.path.join(REPO, "configs/shapes/panoptic_fpn_R18.yaml")
+
+
+def test_numbers_of_classes_come_from_the_training_dataset():
+    # shapes: 4 thing classes, 2 stuff classes (sky, ground).
+    assert load_config(MASK_RCNN).MODEL.ROI_HEADS.NUM_CLASSES == 4
+    assert load_config(UNET).MODEL.SEM_SEG_HEAD.NUM_CLASSES == 6  # things + stuff
+    panoptic = load_config(PANOPTIC)
+    assert (panoptic.MODEL.ROI_HEADS.NUM_CLASSES, panoptic.MODEL.SEM_SEG_HEAD.NUM_CLASSES) == (4, 3)  # 1 + stuff
+
+
+def test_a_number_of_classes_that_disagrees_with_the_data_names_both_and_the_dataset():
+    with pytest.raises(ConfigError, match=r"MODEL.ROI_HEADS.NUM_CLASSES is 3 but dataset 'shapes_train' has 4"):
+        load_config(MASK_RCNN, ["MODEL.ROI_HEADS.NUM_CLASSES", "3"])
+    assert load_config(MASK_RCNN, ["MODEL.ROI_HEADS.NUM_CLASSES", "4"]).MODEL.ROI_HEADS.NUM_CLASSES == 4
+
+
+def test_without_a_dataset_the_number_of_classes_must_be_given():
+    with pytest.raises(ConfigError, match=r"SEM_SEG_HEAD.NUM_CLASSES is 0 \(from the data\)"):
+        load_config(UNET, ["DATASETS.TRAIN", "()", "DATASETS.TEST", "()"])
+    given = load_config(UNET, ["DATASETS.TRAIN", "()", "DATASETS.TEST", "()", "MODEL.SEM_SEG_HEAD.NUM_CLASSES", "2"])
+    assert given.MODEL.SEM_SEG_HEAD.NUM_CLASSES == 2
+
+
+def test_an_unknown_key_names_the_nearest_valid_one():
+    with pytest.raises(ConfigError, match=r"unknown config key SOLVER.MAX_ITERS; did you mean SOLVER.MAX_ITER\?"):
+        load_config(MASK_RCNN, ["SOLVER.MAX_ITERS", "10"])
+
+
+def test_an_unknown_key_in_a_file_is_named_with_the_file(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text(f'_BASE_: "{MASK_RCNN}"\nSOLVER:\n  BASE_LRR: 0.1\n')
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown config key SOLVER.BASE_LRR; did you mean SOLVER.BASE_LR"):
+        load_config(str(config))
+
+
+def test_missing_weights_and_config_files_are_named():
+    with pytest.raises(ConfigError, match=r"MODEL.WEIGHTS: no such file 'no/such.pth'"):
+        load_config(MASK_RCNN, ["MODEL.WEIGHTS", "no/such.pth"])
+    with pytest.raises(ConfigError, match=r"'no/such.yaml' is neither a file nor in detectron2's model zoo"):
+        load_config("no/such.yaml")
+
+
+def test_train_net_ends_a_config_mistake_with_one_line():
+    run = subprocess.run([sys.executable, "tools/train_net.py", "--config-file", MASK_RCNN, "SOLVER.MAX_ITERS", "5"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        "error: command-line override: unknown config key SOLVER.MAX_ITERS; did you mean SOLVER.MAX_ITER?")
+    assert "Traceback" not in run.stderr
+
+
+def test_a_diverged_loss_is_logged_without_its_traceback(caplog, monkeypatch):
+    monkeypatch.delenv("SEG_D2_TRACEBACK", raising=False)
+    logger = logging.getLogger("detectron2.engine.train_loop")
+    with _divergence_logged_without_traceback():
+        for error in (FloatingPointError("Loss became infinite or NaN"), KeyError("other")):
+            try:
+                raise error
+            except Exception:
+                logger.exception("Exception during training:")
+    diverged, other = caplog.records[-2:]
+    assert diverged.exc_info is None and "SEG_D2_TRACEBACK=1" in diverged.getMessage()
+    assert other.exc_info is not None  # any other error keeps its traceback
+    monkeypatch.setenv("SEG_D2_TRACEBACK", "1")
+    with _divergence_logged_without_traceback():
+        try:
+            raise FloatingPointError("again")
+        except FloatingPointError:
+            logger.exception("Exception during training:")
+    assert caplog.records[-1].exc_info is not None

@@ -1,0 +1,313 @@
+"""The converters into COCO: masks round-trip pixel for pixel (holes, touching
+instances, several parts), bad input is named or counted, nothing half-written."""
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, unregister
+from seg_d2.data import register_coco_dataset
+from seg_d2.data.convert import (
+    from_instance_pngs,
+    from_labelme,
+    from_mask_folders,
+    from_semantic_pngs,
+    from_via,
+    split_coco_json,
+)
+from seg_d2.data.masks import mask_to_segmentation, segmentation_to_mask
+from seg_d2.errors import DatasetError
+
+H, W = 40, 48
+
+
+def _masks():
+    """Three instances: a ring (a hole), a square touching the ring's right side, and a
+    blob in two separate parts."""
+    yy, xx = np.mgrid[:H, :W]
+    ring = ((yy - 14) ** 2 + (xx - 14) ** 2 <= 100) & ((yy - 14) ** 2 + (xx - 14) ** 2 > 16)
+    square = np.zeros((H, W), bool)
+    square[8:20, 25:36] = True
+    square &= ~ring
+    parts = np.zeros((H, W), bool)
+    parts[28:34, 4:10] = True
+    parts[30:37, 30:44] = True
+    return [ring, square, parts]
+
+
+def _save(path, array):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def _image(path, height=H, width=W):
+    _save(path, np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8))
+
+
+def _decoded(json_file):
+    """{image file name: [(category name, mask), ...]} of a written COCO JSON."""
+    with open(json_file) as f:
+        dataset = json.load(f)
+    names = {c["id"]: c["name"] for c in dataset["categories"]}
+    images = {image["id"]: image for image in dataset["images"]}
+    out = {image["file_name"]: [] for image in dataset["images"]}
+    for a in dataset["annotations"]:
+        image = images[a["image_id"]]
+        out[image["file_name"]].append(
+            (names[a["category_id"]], segmentation_to_mask(a["segmentation"], image["height"], image["width"])))
+    return out
+
+
+def _same_masks(decoded, expected):
+    assert len(decoded) == len(expected)
+    for (_, mask), want in zip(decoded, expected):
+        np.testing.assert_array_equal(mask.astype(bool), want)
+
+
+def test_mask_to_segmentation_is_exact_and_uses_polygons_only_where_they_are():
+    ring, square, parts = _masks()
+    assert isinstance(mask_to_segmentation(square), list)  # a plain region: polygons
+    assert isinstance(mask_to_segmentation(parts), list)  # two separate parts: two polygons
+    assert isinstance(mask_to_segmentation(ring), dict)  # a hole: RLE
+    for mask in (ring, square, parts):
+        np.testing.assert_array_equal(segmentation_to_mask(mask_to_segmentation(mask), H, W), mask)
+
+
+def test_mask_polygons_follow_pixel_edges():
+    mask = np.zeros((6, 6), np.uint8)
+    mask[1:3, 1:4] = 1
+    (polygon,) = mask_to_segmentation(mask)
+    corners = set(zip(polygon[::2], polygon[1::2]))
+    assert corners == {(1, 1), (4, 1), (4, 3), (1, 3)}
+
+
+def _mask_folders(root, masks=None):
+    for sample, sample_masks in (("a", masks or _masks()), ("b", _masks()[:1])):
+        _image(root / sample / "images" / f"{sample}.png")
+        for k, mask in enumerate(sample_masks):
+            _save(str(root / sample / "masks" / f"{k}.png"), mask.astype(np.uint8) * 255)
+
+
+def test_mask_folders_round_trip(tmp_path):
+    _mask_folders(tmp_path / "data")
+    builder = from_mask_folders(str(tmp_path / "data"), category="nucleus")
+    builder.write(str(tmp_path / "out.json"))
+    decoded = _decoded(tmp_path / "out.json")
+    assert sorted(decoded) == ["a/images/a.png", "b/images/b.png"]
+    _same_masks(decoded["a/images/a.png"], _masks())
+    assert {name for name, _ in decoded["a/images/a.png"]} == {"nucleus"}
+
+
+def test_mask_of_the_wrong_size_is_named_and_nothing_is_written(tmp_path):
+    masks = _masks() + [np.ones((H + 1, W), bool)]
+    _mask_folders(tmp_path / "data", masks)
+    builder = from_mask_folders(str(tmp_path / "data"))
+    with pytest.raises(DatasetError, match=r"a/masks/3\.png: the mask is 48x41 but its image a/images/a\.png is 48x40"):
+        builder.write(str(tmp_path / "out.json"))
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_empty_mask_is_a_counted_skip(tmp_path, caplog):
+    _mask_folders(tmp_path / "data", _masks() + [np.zeros((H, W), bool)])
+    builder = from_mask_folders(str(tmp_path / "data"))
+    builder.write(str(tmp_path / "out.json"))
+    assert builder.skips == {"empty mask": 1}
+    assert "skipped 1 unusable" in caplog.text and "a/masks/3.png" in caplog.text
+    assert len(_decoded(tmp_path / "out.json")["a/images/a.png"]) == 3
+
+
+def test_sample_without_exactly_one_image_is_named(tmp_path):
+    _mask_folders(tmp_path / "data")
+    _image(tmp_path / "data" / "a" / "images" / "second.png")
+    with pytest.raises(DatasetError, match=r"a/images holds 2 images, not 1"):
+        from_mask_folders(str(tmp_path / "data")).write(str(tmp_path / "out.json"))
+
+
+def _instance_ids(masks):
+    ids = np.zeros((H, W), np.uint16)
+    for k, mask in enumerate(masks, start=1):
+        ids[mask] = k
+    return ids
+
+
+def test_instance_pngs_round_trip_with_a_class_map(tmp_path):
+    _image(tmp_path / "images" / "x.jpg")
+    _save(str(tmp_path / "ids" / "x.png"), _instance_ids(_masks()))
+    class_map = tmp_path / "classes.json"
+    class_map.write_text(json.dumps({"x": {"1": "ring", "2": "box", "3": "ring"}}))
+    from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids"), class_map=str(class_map)).write(
+        str(tmp_path / "out.json"))
+    decoded = _decoded(tmp_path / "out.json")["x.jpg"]
+    _same_masks(decoded, _masks())
+    assert [name for name, _ in decoded] == ["ring", "box", "ring"]
+
+
+def test_instance_pngs_take_the_class_from_the_folder(tmp_path):
+    for cls in ("cat", "dog"):
+        _image(tmp_path / "images" / cls / "x.png")
+        _save(str(tmp_path / "ids" / cls / "x.png"), _instance_ids(_masks()[:1]).astype(np.uint8))
+    from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids"), class_from_folder=True).write(
+        str(tmp_path / "out.json"))
+    decoded = _decoded(tmp_path / "out.json")
+    assert [name for name, _ in decoded["cat/x.png"]] == ["cat"] and [n for n, _ in decoded["dog/x.png"]] == ["dog"]
+
+
+def test_instance_ids_that_do_not_match_the_class_map_are_named(tmp_path):
+    _image(tmp_path / "images" / "x.png")
+    _save(str(tmp_path / "ids" / "x.png"), _instance_ids(_masks()))
+    class_map = tmp_path / "classes.json"
+    class_map.write_text(json.dumps({"x": {"1": "a", "2": "a", "7": "a"}}))
+    with pytest.raises(DatasetError, match=r"instance ids \[3\] have no class in the class map, and its ids \[7\]"):
+        from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids"), class_map=str(class_map)).write(
+            str(tmp_path / "out.json"))
+
+
+def test_image_and_label_files_that_do_not_pair_are_named(tmp_path):
+    _image(tmp_path / "images" / "x.png")
+    _image(tmp_path / "images" / "y.png")
+    _save(str(tmp_path / "ids" / "x.png"), _instance_ids(_masks()))
+    _save(str(tmp_path / "ids" / "z.png"), _instance_ids(_masks()))
+    with pytest.raises(DatasetError) as error:
+        from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids")).write(str(tmp_path / "out.json"))
+    assert "images/y.png has no instance PNG" in str(error.value)
+    assert "ids/z.png has no image" in str(error.value)
+
+
+def _semantic(tmp_path, with_instances):
+    ring, square, parts = _masks()
+    labels = np.zeros((H, W), np.uint8)  # 0 = background (stuff)
+    labels[ring | square] = 1  # cell
+    labels[parts] = 2  # debris (stuff)
+    labels[0, :] = 255
+    _image(tmp_path / "images" / "x.png")
+    _save(str(tmp_path / "labels" / "x.png"), labels)
+    if with_instances:
+        _save(str(tmp_path / "ids" / "x.png"), _instance_ids([ring, square]))
+    builder = from_semantic_pngs(str(tmp_path / "images"), str(tmp_path / "labels"), "0=background,1=cell,2=debris",
+                                 instances_dir=str(tmp_path / "ids") if with_instances else None, things=["cell"])
+    builder.write(str(tmp_path / "out.json"))
+    return _decoded(tmp_path / "out.json")["x.png"], labels
+
+
+def test_semantic_pngs_with_instance_pngs_give_touching_things_and_stuff(tmp_path):
+    decoded, labels = _semantic(tmp_path, with_instances=True)
+    ring, square, parts = _masks()
+    by_class = {}
+    for name, mask in decoded:
+        by_class.setdefault(name, []).append(mask.astype(bool))
+    _same_masks([("cell", m) for m in by_class["cell"]], [ring, square])  # touching, kept apart
+    np.testing.assert_array_equal(by_class["debris"][0], parts)
+    np.testing.assert_array_equal(by_class["background"][0], labels == 0)
+    with open(tmp_path / "out.json") as f:
+        assert {c["name"]: c["isthing"] for c in json.load(f)["categories"]} == {
+            "background": 0, "cell": 1, "debris": 0}
+
+
+def test_semantic_pngs_alone_split_things_into_connected_components(tmp_path):
+    decoded, _ = _semantic(tmp_path, with_instances=False)
+    cells = [mask for name, mask in decoded if name == "cell"]
+    ring, square, _ = _masks()
+    assert len(cells) == 1  # the square touches the ring: one component
+    np.testing.assert_array_equal(cells[0].astype(bool), ring | square)
+
+
+def test_semantic_value_outside_the_classes_is_named(tmp_path):
+    _image(tmp_path / "images" / "x.png")
+    _save(str(tmp_path / "labels" / "x.png"), np.full((H, W), 9, np.uint8))
+    with pytest.raises(DatasetError, match=r"labels/x\.png: values \[9\] are not in the classes"):
+        from_semantic_pngs(str(tmp_path / "images"), str(tmp_path / "labels"), "0=bg,1=cell").write(
+            str(tmp_path / "out.json"))
+
+
+def test_via_regions_become_polygons_and_points_are_counted_skips(tmp_path):
+    _image(tmp_path / "images" / "x.png")
+    via = {"x.png1234": {"filename": "x.png", "size": 1234, "regions": [
+        {"shape_attributes": {"name": "polygon", "all_points_x": [2, 20, 20, 2], "all_points_y": [2, 2, 12, 12]},
+         "region_attributes": {"kind": "box"}},
+        {"shape_attributes": {"name": "rect", "x": 30, "y": 20, "width": 10, "height": 8},
+         "region_attributes": {"kind": "box"}},
+        {"shape_attributes": {"name": "circle", "cx": 12, "cy": 28, "r": 6}, "region_attributes": {"kind": "disc"}},
+        {"shape_attributes": {"name": "point", "cx": 5, "cy": 5}, "region_attributes": {"kind": "box"}},
+    ]}}
+    (tmp_path / "via.json").write_text(json.dumps(via))
+    builder = from_via(str(tmp_path / "via.json"), str(tmp_path / "images"), class_attribute="kind")
+    builder.write(str(tmp_path / "out.json"))
+    decoded = _decoded(tmp_path / "out.json")["x.png"]
+    assert [name for name, _ in decoded] == ["box", "box", "disc"]
+    assert decoded[0][1].sum() == 18 * 10 and decoded[1][1].sum() == 10 * 8
+    assert abs(decoded[2][1].sum() - np.pi * 36) < 15
+    assert builder.skips == {"point region has no area": 1}
+
+
+def _png_base64(mask):
+    buffer = io.BytesIO()
+    Image.fromarray(mask.astype(np.uint8) * 255).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_labelme_groups_polygons_and_decodes_masks(tmp_path):
+    _image(tmp_path / "x.png")
+    ring = _masks()[0]
+    shapes = [
+        {"label": "cell", "points": [[2, 2], [10, 2], [10, 10], [2, 10]], "group_id": 1, "shape_type": "polygon"},
+        {"label": "cell", "points": [[20, 2], [28, 10]], "group_id": 1, "shape_type": "rectangle"},
+        {"label": "ring", "points": [[0, 0], [W - 1, H - 1]], "group_id": None, "shape_type": "mask",
+         "mask": _png_base64(ring)},
+        {"label": "cell", "points": [[5, 5]], "group_id": None, "shape_type": "point"},
+    ]
+    (tmp_path / "x.json").write_text(json.dumps({"imagePath": "x.png", "shapes": shapes}))
+    builder = from_labelme(str(tmp_path))
+    builder.write(str(tmp_path / "out" / "out.json"))
+    decoded = _decoded(tmp_path / "out" / "out.json")["x.png"]
+    assert [name for name, _ in decoded] == ["cell", "ring"]
+    assert decoded[0][1].sum() == 8 * 8 + 8 * 8  # the two parts of group 1, one instance
+    np.testing.assert_array_equal(decoded[1][1].astype(bool), ring)
+    assert builder.skips == {"point shape has no area": 1}
+
+
+def test_split_puts_every_image_in_one_part(tmp_path):
+    _mask_folders(tmp_path / "data")
+    for sample in "cdefgh":
+        _image(tmp_path / "data" / sample / "images" / f"{sample}.png")
+        _save(str(tmp_path / "data" / sample / "masks" / "0.png"), _masks()[1].astype(np.uint8) * 255)
+    from_mask_folders(str(tmp_path / "data")).write(str(tmp_path / "all.json"))
+    train, val = split_coco_json(str(tmp_path / "all.json"), 0.25, seed=0)
+    parts = [json.loads(open(path).read()) for path in (train, val)]
+    ids = [{image["id"] for image in part["images"]} for part in parts]
+    assert len(ids[1]) == 2 and not ids[0] & ids[1] and len(ids[0] | ids[1]) == 8
+    for part, part_ids in zip(parts, ids):
+        assert {a["image_id"] for a in part["annotations"]} <= part_ids
+
+
+def test_command_line_writes_a_dataset_that_registers_and_loads(tmp_path):
+    _mask_folders(tmp_path / "data")
+    out = tmp_path / "nuclei.json"
+    run = subprocess.run([sys.executable, "-m", "seg_d2.data.convert", "mask-folders", str(tmp_path / "data"),
+                          "--category", "nucleus", "--output", str(out)], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "DATASETS.COCO_FORMAT" in run.stdout and "instances: nucleus" in run.stdout
+    register_coco_dataset("converted", out, tmp_path / "data")
+    try:
+        from detectron2.data import DatasetCatalog
+
+        records = DatasetCatalog.get("converted")
+        assert [len(r["annotations"]) for r in records] == [3, 1]
+        semantic = DatasetCatalog.get("converted_sem_seg")
+        assert os.path.isfile(semantic[0]["sem_seg_file_name"])
+    finally:
+        unregister("converted")
+
+
+def test_command_line_names_bad_input_without_a_traceback(tmp_path):
+    _mask_folders(tmp_path / "data", _masks() + [np.ones((H + 1, W), bool)])
+    run = subprocess.run([sys.executable, "-m", "seg_d2.data.convert", "mask-folders", str(tmp_path / "data"),
+                          "--output", str(tmp_path / "out.json")], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 1
+    assert "error: 1 problem(s) in the input; nothing was written" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "out.json").exists()
