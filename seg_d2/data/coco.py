@@ -13,12 +13,12 @@ the last three derived from the instances JSON (see ``derived.py``) unless seman
 PNGs or COCO panoptic annotations are given. Loading validates the dataset first
 (see ``validate.py``).
 """
+import json
 import logging
 import os
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import load_coco_json
-from detectron2.data.datasets.coco_panoptic import load_coco_panoptic_json
 
 from .categories import CategoryLayout
 from .derived import (
@@ -127,11 +127,31 @@ def _load_separated(source):
 
 
 def _load_panoptic(source, panoptic_json, panoptic_root, metadata):
+    """detectron2's panoptic records (as ``load_coco_panoptic_json`` makes them), with each
+    image's own file name: detectron2's loader assumes COCO's ".jpg" for every image."""
+    dataset, _ = source.load()
     source.derive_evaluation_json()
     if panoptic_json is None:
         derived = source.derive_pixels()
         panoptic_json, panoptic_root = derived.panoptic_json, derived.panoptic_root
-    return load_coco_panoptic_json(panoptic_json, source.image_root, panoptic_root, metadata)
+    with open(panoptic_json, encoding="utf-8") as f:
+        annotations = json.load(f)["annotations"]
+    file_names = {image["id"]: image["file_name"] for image in dataset["images"]}
+    things, stuff = metadata["thing_dataset_id_to_contiguous_id"], metadata["stuff_dataset_id_to_contiguous_id"]
+
+    def segment(info):
+        isthing = info["category_id"] in things
+        return {**info, "category_id": (things if isthing else stuff)[info["category_id"]], "isthing": isthing}
+
+    return [
+        {
+            "file_name": os.path.join(source.image_root, file_names[annotation["image_id"]]),
+            "image_id": annotation["image_id"],
+            "pan_seg_file_name": os.path.join(panoptic_root, annotation["file_name"]),
+            "segments_info": [segment(info) for info in annotation["segments_info"]],
+        }
+        for annotation in annotations
+    ]
 
 
 def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, panoptic_json=None,

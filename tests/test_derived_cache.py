@@ -1,0 +1,114 @@
+"""Derived ground truth is a cache: outside a read-only dataset folder, where the user
+says, and built once when several processes need it at the same time."""
+import json
+import multiprocessing
+import os
+
+import numpy as np
+from PIL import Image
+
+from conftest import unregister
+from seg_d2.atomic import build_folder_once
+from seg_d2.data import register_coco_dataset
+from seg_d2.data.derived import derived_ground_truth_paths, derived_root
+from seg_d2.data.masks import mask_to_rle
+
+
+def _dataset(folder):
+    os.makedirs(folder, exist_ok=True)
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(os.path.join(folder, "a.png"))
+    mask = np.zeros((32, 32), np.uint8)
+    mask[4:20, 6:22] = 1
+    dataset = {"images": [{"id": 1, "file_name": "a.png", "height": 32, "width": 32}],
+               "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": int(mask.sum()),
+                                "bbox": [6, 4, 16, 16], "segmentation": mask_to_rle(mask)}],
+               "categories": [{"id": 1, "name": "thing"}]}
+    path = os.path.join(folder, "instances.json")
+    with open(path, "w") as f:
+        json.dump(dataset, f)
+    return path
+
+
+def test_beside_the_json_when_writable_and_no_cache_folder_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("SEG_D2_CACHE_DIR", raising=False)
+    json_file = _dataset(str(tmp_path / "data"))
+    assert derived_root(json_file) == str(tmp_path / "data" / "instances_seg_d2")
+
+
+def test_a_named_cache_folder_keeps_the_dataset_folder_untouched(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "cache"))
+    json_file = _dataset(str(tmp_path / "data"))
+    before = sorted(os.listdir(tmp_path / "data"))
+    register_coco_dataset("cached", json_file, tmp_path / "data")
+    try:
+        from detectron2.data import DatasetCatalog
+
+        (record,) = DatasetCatalog.get("cached_sem_seg")
+        DatasetCatalog.get("cached_panoptic")
+    finally:
+        unregister("cached")
+    assert sorted(os.listdir(tmp_path / "data")) == before
+    assert record["sem_seg_file_name"].startswith(str(tmp_path / "cache" / "instances-"))
+    assert os.path.isfile(record["sem_seg_file_name"])
+
+
+def test_a_read_only_dataset_folder_puts_the_cache_in_the_user_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("SEG_D2_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home_cache"))
+    json_file = _dataset(str(tmp_path / "data"))
+    writable = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if path == str(tmp_path / "data") else writable(path, mode))
+    root = derived_root(json_file)
+    assert root.startswith(str(tmp_path / "home_cache" / "seg_d2" / "derived" / "instances-"))
+    other = _dataset(str(tmp_path / "other"))
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert derived_root(other) != derived_root(json_file)  # keyed by the JSON, not its name alone
+
+
+def _build_slowly(folder, stamp, marker):
+    def build(path):
+        with open(marker, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        with open(os.path.join(path, "data.txt"), "w") as f:
+            f.write("done")
+
+    return build_folder_once(folder, stamp, build)
+
+
+def test_two_processes_starting_at_once_build_the_folder_once(tmp_path):
+    folder, marker = str(tmp_path / "derived"), str(tmp_path / "builders.txt")
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        built = pool.starmap(_build_slowly, [(folder, "v1", marker)] * 2)
+    assert sorted(built) == [False, True]
+    assert open(marker).read().count("\n") == 1
+    assert open(os.path.join(folder, "data.txt")).read() == "done"
+    assert _build_slowly(folder, "v2", marker) is True  # another stamp: built anew
+    assert sorted(os.listdir(tmp_path)) == ["builders.txt", "derived", "derived.lock"]
+
+
+def _derive(json_file, cache):
+    os.environ["SEG_D2_CACHE_DIR"] = cache
+    from seg_d2.data.coco import _CocoSource
+    from seg_d2.data.categories import CategoryLayout
+    from seg_d2.data.validate import read_coco_json
+
+    layout = CategoryLayout.from_coco_categories(read_coco_json(json_file)["categories"])
+    source = _CocoSource(json_file, os.path.dirname(json_file), layout)
+    return source.derive_pixels().sem_seg_root
+
+
+def test_two_processes_deriving_pixels_at_once_agree(tmp_path):
+    json_file = _dataset(str(tmp_path / "data"))
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        roots = pool.starmap(_derive, [(json_file, str(tmp_path / "cache"))] * 2)
+    assert roots[0] == roots[1] and os.listdir(roots[0]) == ["a.png"]
+    labels = np.asarray(Image.open(os.path.join(roots[0], "a.png")))
+    assert labels[10, 10] == 0 and labels[0, 0] == 1  # the thing, then background
+
+
+def test_derived_paths_are_stable_for_one_json(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "cache"))
+    json_file = _dataset(str(tmp_path / "data"))
+    assert derived_ground_truth_paths(json_file) == derived_ground_truth_paths(os.path.relpath(json_file))
