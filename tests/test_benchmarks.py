@@ -3,6 +3,7 @@ table with the promised columns and its JSON with finite metrics. No timings are
 asserted (performance is measured by the suite itself, not by tests)."""
 import json
 import math
+import os
 
 import pytest
 
@@ -91,3 +92,19 @@ def test_data_loading_and_results_page(results_dir, bench_datasets):
     page = suite.write_page([("data_loading", markdown, 1.0)], quick=True)
     text = open(page).read()
     assert "## data_loading" in text and "images/s (median)" in text
+
+
+def test_record_run_reads_training_time_from_detectron2s_log(tmp_path):
+    from benchmarks.record_run import record
+
+    output = tmp_path / "run"
+    output.mkdir()
+    (output / "results.json").write_text('{"segm": {"AP": 41.5}}')
+    (output / "config.yaml").write_text("SEED: 0\n")
+    (output / "log.txt").write_text("[d2.engine.hooks]: Overall training speed: 898 iterations in 1:02:05 "
+                                    "(4.1481 s / it)\n")
+    target = record(str(output), str(tmp_path / "recorded"), "python tools/train_net.py x")  # absolute: not under results/
+    run = json.loads(open(os.path.join(target, "run.json")).read())
+    assert (run["training_seconds"], run["seconds_per_iteration"]) == (3725, 4.1481)
+    assert run["command"] == "python tools/train_net.py x" and run["commit"]
+    assert json.loads(open(os.path.join(target, "results.json")).read()) == {"segm": {"AP": 41.5}}
