@@ -3,11 +3,9 @@ not with a traceback (unless ``SEG_D2_TRACEBACK=1``)."""
 import os
 import sys
 
-from .errors import SegD2Error
+from .errors import TRACEBACK_VARIABLE, SegD2Error
 
-__all__ = ["TRACEBACK_VARIABLE", "run_command"]
-
-TRACEBACK_VARIABLE = "SEG_D2_TRACEBACK"
+__all__ = ["run_command"]
 
 # How torch's DataLoader re-raises an error from a worker process: the worker's
 # traceback inside the message, the error's own line last.

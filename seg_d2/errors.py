@@ -1,7 +1,9 @@
 """The mistakes in a user's input that seg_d2's commands end with as one message (the
 input at fault named), not a traceback; ``SEG_D2_TRACEBACK=1`` shows the traceback too."""
 
-__all__ = ["ConfigError", "DatasetError", "SegD2Error", "TrainingDivergedError"]
+__all__ = ["ConfigError", "DatasetError", "SegD2Error", "TRACEBACK_VARIABLE", "TrainingDivergedError"]
+
+TRACEBACK_VARIABLE = "SEG_D2_TRACEBACK"
 
 
 class SegD2Error(Exception):

@@ -25,13 +25,21 @@ from tabulate import tabulate
 from ..errors import DatasetError
 from .masks import segmentation_to_rle
 
-__all__ = ["DatasetError", "ValidationReport", "displayed_size", "validate_coco_dataset", "read_coco_json"]
+__all__ = ["DatasetError", "ValidationReport", "displayed_size", "listed_problems", "validate_coco_dataset", "read_coco_json"]
 
 logger = logging.getLogger(__name__)
 
 # Rounding in annotation tools puts boxes up to a pixel past the border.
 _BOX_TOLERANCE = 1.0
 _MAX_ERRORS_SHOWN = 20
+
+
+def listed_problems(errors, where):
+    """One message listing the first errors, one per line, and how many more there are."""
+    shown = "\n  ".join(errors[:_MAX_ERRORS_SHOWN])
+    more = len(errors) - _MAX_ERRORS_SHOWN
+    tail = f"\n  ... and {more} more" if more > 0 else ""
+    return f"{len(errors)} problem(s) {where}:\n  {shown}{tail}"
 
 
 @dataclass
@@ -53,12 +61,8 @@ class ValidationReport:
         self.skipped[annotation["id"]] = reason
 
     def raise_if_errors(self):
-        if not self.errors:
-            return
-        shown = "\n  ".join(self.errors[:_MAX_ERRORS_SHOWN])
-        more = len(self.errors) - _MAX_ERRORS_SHOWN
-        tail = f"\n  ... and {more} more" if more > 0 else ""
-        raise DatasetError(f"{len(self.errors)} problem(s) in the dataset:\n  {shown}{tail}")
+        if self.errors:
+            raise DatasetError(listed_problems(self.errors, "in the dataset"))
 
     def log_skips(self):
         if self.skipped:

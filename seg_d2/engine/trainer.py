@@ -16,11 +16,10 @@ from detectron2.solver.build import get_default_optimizer_params, maybe_add_grad
 from detectron2.utils import comm
 
 from ..atomic import write_text_atomically
-from ..cli import TRACEBACK_VARIABLE
 from ..data.augmentation import build_train_mapper
 from ..data.coco import ensure_derived_files
 from ..data.samplers import ContinuedSampler
-from ..errors import TrainingDivergedError
+from ..errors import TRACEBACK_VARIABLE, TrainingDivergedError
 from ..evaluation import SemSegDiceEvaluator
 from .checkpoint import AtomicCheckpointer
 
@@ -140,7 +139,7 @@ class _WithoutFloatingPointTraceback(logging.Filter):
     def filter(self, record):
         if record.exc_info and isinstance(record.exc_info[1], FloatingPointError):
             record.exc_info = None
-            record.msg = f"{record.msg} (SEG_D2_TRACEBACK=1 shows the traceback)"
+            record.msg = f"{record.msg} ({TRACEBACK_VARIABLE}=1 shows the traceback)"
         return True
 
 

@@ -13,14 +13,11 @@ from pycocotools import mask as mask_util
 
 from ...atomic import write_text_atomically
 from ..masks import mask_to_rle, mask_to_segmentation, segmentation_to_rle
-from ..validate import DatasetError, displayed_size, validate_coco_dataset
+from ..validate import DatasetError, displayed_size, listed_problems, validate_coco_dataset
 
 __all__ = ["CocoBuilder", "read_label_png"]
 
 logger = logging.getLogger(__name__)
-
-_MAX_ERRORS_SHOWN = 20
-
 
 def read_label_png(path):
     """An HxW integer array of a mask or label PNG: its values for single-channel and
@@ -117,14 +114,12 @@ class CocoBuilder:
         """Check everything and write ``json_file``; raise DatasetError, writing nothing,
         when the input had errors or the result does not validate."""
         if self.errors:
-            shown = "\n  ".join(self.errors[:_MAX_ERRORS_SHOWN])
-            more = len(self.errors) - _MAX_ERRORS_SHOWN
-            raise DatasetError(f"{len(self.errors)} problem(s) in the input; nothing was written:\n  {shown}"
-                               + (f"\n  ... and {more} more" if more > 0 else ""))
+            raise DatasetError(listed_problems(self.errors, "in the input; nothing was written"))
         if self.skips:
             logger.warning("skipped %d unusable mask(s)/shape(s) (%s), e.g.: %s", sum(self.skips.values()),
                            ", ".join(f"{n} {r}" for r, n in self.skips.items()), "; ".join(self._skip_examples[:5]))
-        empty = sum(1 for image in self.images if image["id"] not in {a["image_id"] for a in self.annotations})
+        annotated = {a["image_id"] for a in self.annotations}
+        empty = sum(1 for image in self.images if image["id"] not in annotated)
         if empty:
             logger.warning("%d image(s) have no instance; kept as images without annotations", empty)
         dataset = self.dataset()
