@@ -53,12 +53,15 @@ def ensure_derived_files(dataset_name):
 
 class _CocoSource:
     """A validated COCO JSON and what follows from it, computed on first use and
-    again whenever the JSON changes."""
+    again whenever the JSON changes. Where derived files go is decided once, here: the
+    metadata names these paths, so deriving must not decide again (the JSON's folder
+    may only be made later, e.g. by ``prepare``)."""
 
     def __init__(self, json_file, image_root, layout, prepare=None):
         self.json_file = json_file
         self.image_root = image_root
         self.layout = layout
+        self.derived = derived_ground_truth_paths(json_file)
         self._prepare = prepare
         self._loaded = None
         self._loaded_version = None
@@ -79,11 +82,11 @@ class _CocoSource:
 
     def derive_evaluation_json(self):
         dataset, skipped = self.load()
-        return derive_evaluation_json(self.json_file, dataset, self.layout, skipped)
+        return derive_evaluation_json(self.derived, self.json_file, dataset, self.layout, skipped)
 
     def derive_pixels(self):
         dataset, skipped = self.load()
-        return derive_pixel_ground_truth(self.json_file, dataset, self.layout, skipped)
+        return derive_pixel_ground_truth(self.derived, self.json_file, dataset, self.layout, skipped)
 
 
 def load_coco_instances(source):
@@ -176,7 +179,7 @@ def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, pan
         categories = read_coco_json(json_file)["categories"]
     layout = CategoryLayout.from_coco_categories(categories)
     source = _CocoSource(json_file, image_root, layout, prepare)
-    derived = derived_ground_truth_paths(json_file)
+    derived = source.derived
     common = {"image_root": image_root, "source_json_file": json_file}
 
     _DERIVED_FILES[name] = source.derive_evaluation_json

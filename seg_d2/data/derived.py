@@ -59,12 +59,19 @@ class DerivedGroundTruth:
     evaluation_json: str
 
 
+def _nearest_existing(folder):
+    """``folder``, or its nearest existing ancestor (where a folder not made yet would be made)."""
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    return folder
+
+
 def derived_root(json_file):
     """Where the ground truth derived from ``json_file`` lives (module docstring)."""
     json_file = os.path.abspath(json_file)
     folder, stem = os.path.dirname(json_file), os.path.splitext(os.path.basename(json_file))[0]
     cache_dir = os.environ.get(CACHE_DIR_VARIABLE)
-    if not cache_dir and os.access(folder, os.W_OK):
+    if not cache_dir and os.access(_nearest_existing(folder), os.W_OK):
         return os.path.join(folder, f"{stem}_seg_d2")
     cache_dir = cache_dir or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "seg_d2", "derived")
@@ -183,9 +190,10 @@ def _write_pixels(target, dataset, layout, skipped_ids):
                    "categories": layout.coco_categories()}, f)
 
 
-def derive_evaluation_json(json_file, dataset, layout, skipped_ids):
-    """Write (or reuse) the instances JSON COCO AP is computed against; return its path."""
-    path = derived_ground_truth_paths(json_file).evaluation_json
+def derive_evaluation_json(paths, json_file, dataset, layout, skipped_ids):
+    """Write (or reuse) the instances JSON COCO AP is computed against, at ``paths`` (the
+    ``derived_ground_truth_paths`` decided when the dataset was registered); return its path."""
+    path = paths.evaluation_json
     things = set(layout.thing_ids)
 
     def build(folder):
@@ -200,10 +208,9 @@ def derive_evaluation_json(json_file, dataset, layout, skipped_ids):
     return path
 
 
-def derive_pixel_ground_truth(json_file, dataset, layout, skipped_ids):
+def derive_pixel_ground_truth(paths, json_file, dataset, layout, skipped_ids):
     """Build (or reuse) the semantic and panoptic ground truth of ``json_file``, whose
-    parsed content is ``dataset``; return the paths of everything derived."""
-    paths = derived_ground_truth_paths(json_file)
+    parsed content is ``dataset``, at ``paths``; return them."""
     root = os.path.dirname(paths.panoptic_json)
 
     def build(folder):
