@@ -1,11 +1,13 @@
 """The benchmark suite: every comparison, one after another, and a results page.
 
-    python -m benchmarks run [--quick] [--only instance semantic evaluation data_loading]
+    python -m benchmarks run [--quick] [--only instance semantic evaluation data_loading] [--nuclei DIR]
 
 Each comparison is a module that can also run alone (``python -m
 benchmarks.<module> --help``); this entry point picks their sizes (``--quick`` fits
 in about 20 minutes on a 2-core CPU) and collects their tables into
-benchmarks/results/README.md.
+benchmarks/results/README.md. ``--nuclei DIR`` adds the Mask R-CNN comparison on the
+real nuclei of the README's "Train on your own data", converted as it says into DIR
+(nuclei_train.json, nuclei_val.json, stage1_train/); they are not shipped.
 """
 import argparse
 import os
@@ -21,6 +23,16 @@ COMPARISONS = {
     "evaluation": (coco_evaluation, ["--repeats", "2"], []),
     "data_loading": (data_loading, ["--batches", "20", "--repeats", "2"], []),
 }
+# The nuclei comparison's sizes: the full one is the nuclei config's own schedule.
+NUCLEI_SIZES = (["--seeds", "0", "--iters", "60"], ["--seeds", "0", "--iters", "900"])
+NUCLEI_CONFIG = "configs/nuclei/mask_rcnn_R18_FPN.yaml"
+
+
+def nuclei_arguments(folder):
+    """instance_torchvision's arguments for the nuclei converted into ``folder``."""
+    images = os.path.join(folder, "stage1_train")
+    datasets = [f"nuclei_{split}={os.path.join(folder, f'nuclei_{split}.json')}:{images}" for split in ("train", "val")]
+    return ["--config-file", NUCLEI_CONFIG, "--name", "instance_nuclei", "DATASETS.COCO_FORMAT", repr(datasets)]
 
 
 def write_page(sections, quick):
@@ -45,12 +57,16 @@ def main(argv=None):
     parser.add_argument("command", choices=["run"])
     parser.add_argument("--quick", action="store_true", help="small sizes: the whole suite in about 20 minutes")
     parser.add_argument("--only", nargs="+", choices=list(COMPARISONS), default=list(COMPARISONS))
+    parser.add_argument("--nuclei", metavar="DIR", help="also compare on the nuclei converted into DIR")
     args = parser.parse_args(argv)
+    runs = [(name, COMPARISONS[name][0], COMPARISONS[name][1 if args.quick else 2]) for name in args.only]
+    if args.nuclei:
+        runs.append(("nuclei", instance_torchvision,
+                     NUCLEI_SIZES[0 if args.quick else 1] + nuclei_arguments(args.nuclei)))
     sections = []
-    for name in args.only:
-        module, quick_args, full_args = COMPARISONS[name]
+    for name, module, arguments in runs:
         start = time.perf_counter()
-        markdown = module.main(quick_args if args.quick else full_args)
+        markdown = module.main(arguments)
         sections.append((name, markdown, time.perf_counter() - start))
     write_page(sections, args.quick)
 

@@ -1,16 +1,20 @@
 """seg_d2's Mask R-CNN against torchvision's, side by side in one run.
 
-    python -m benchmarks.instance_torchvision [--seeds 0 1 2] [--iters 1000] [KEY VALUE ...]
+    python -m benchmarks.instance_torchvision [--config-file CONFIG] [--seeds 0 1 2] [--iters 1000] [KEY VALUE ...]
 
-torchvision's ``MaskRCNN`` is built to match seg_d2's default instance config: the
-same ResNet depth (BatchNorm, from scratch), FPN width and levels, anchors, RPN and
-RoI sampling sizes, box head, image size and number of classes; the mask heads
+torchvision's ``MaskRCNN`` is built to match a seg_d2 instance config (by default the
+demo's): the same ResNet depth (BatchNorm, from scratch), FPN width and levels,
+anchors, RPN and RoI sampling sizes, box head and number of classes; the mask heads
 differ by design (seg_d2's UpsampleMaskHead vs torchvision's deconvolution head).
 Both are trained by detectron2's SimpleTrainer on the same loader (so, per seed, the
-same augmented batches), optimizer and LR schedule, alternating which runs first,
-and evaluated by the same COCOEvaluator on shapes_val. torchvision's model gets
-detectron2's batches through a thin adapter (BGR 0..255 -> RGB 0..1, classes +1),
-whose cost is counted in its timings.
+same augmented batches at the same sizes), optimizer, gradient clipping and LR
+schedule, alternating which runs first, and evaluated by the same COCOEvaluator on
+the config's test dataset. torchvision's model gets detectron2's batches through a
+thin adapter (BGR 0..255 -> RGB 0..1, classes +1), whose cost is counted in its
+timings. Another dataset, e.g. the nuclei of the README from where you keep them:
+
+    python -m benchmarks.instance_torchvision --config-file configs/nuclei/mask_rcnn_R18_FPN.yaml \
+        DATASETS.COCO_FORMAT "['nuclei_train=DIR/nuclei_train.json:DIR/stage1_train', 'nuclei_val=DIR/nuclei_val.json:DIR/stage1_train']"
 """
 import argparse
 
@@ -19,6 +23,7 @@ import torch
 from detectron2.evaluation import COCOEvaluator
 from detectron2.modeling import build_model
 from detectron2.structures import Boxes, Instances
+from seg_d2.data.coco import ensure_derived_files
 from tabulate import tabulate
 from torch import nn
 from torchvision.models import resnet
@@ -34,6 +39,10 @@ from .common import (compare_on_test_split, evaluate, inference_ms_per_image, me
 CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 BATCH_SIZES = (1, 2, 4, 8)
 TIMED_IMAGES = 8
+
+
+def _as_given(image, target=None):
+    return image, target
 
 
 class TorchvisionMaskRCNN(nn.Module):
@@ -52,7 +61,7 @@ class TorchvisionMaskRCNN(nn.Module):
         num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES + 1  # torchvision counts the background
         # detectron2 normalises BGR 0..255 pixels; torchvision RGB 0..1: the same statistics, reordered.
         self.network = MaskRCNN(
-            backbone, min_size=cfg.INPUT.MIN_SIZE_TEST, max_size=cfg.INPUT.MAX_SIZE_TEST,
+            backbone,
             image_mean=[value / 255 for value in reversed(cfg.MODEL.PIXEL_MEAN)],
             image_std=[value / 255 for value in reversed(cfg.MODEL.PIXEL_STD)],
             rpn_anchor_generator=AnchorGenerator(tuple(tuple(s) for s in cfg.MODEL.ANCHOR_GENERATOR.SIZES),
@@ -71,6 +80,9 @@ class TorchvisionMaskRCNN(nn.Module):
             mask_head=MaskRCNNHeads(fpn_channels, [mask_dim] * cfg.MODEL.ROI_MASK_HEAD.NUM_CONV, 1),
             mask_predictor=MaskRCNNPredictor(mask_dim, mask_dim, num_classes),
         )
+        # detectron2's loaders have resized (and in training cropped) the images already:
+        # torchvision's transform only normalises and batches them.
+        self.network.transform.resize = _as_given
         self.device = torch.device(cfg.MODEL.DEVICE)
         self.to(self.device)
 
@@ -105,7 +117,10 @@ SYSTEMS = {"seg_d2 Mask R-CNN": build_model, "torchvision MaskRCNN": Torchvision
 
 def run(system, cfg, seed, inputs):
     model, result = train_like_detectron2(system, SYSTEMS[system], cfg, seed)
-    metrics = evaluate(model, inputs, COCOEvaluator(cfg.DATASETS.TEST[0], output_dir=None))
+    dataset = cfg.DATASETS.TEST[0]
+    ensure_derived_files(dataset)
+    evaluator = COCOEvaluator(dataset, output_dir=None, max_dets_per_image=cfg.TEST.DETECTIONS_PER_IMAGE)
+    metrics = evaluate(model, inputs, evaluator)
     # COCOEvaluator returns nothing when a model detects nothing: that is an AP of 0.
     result.update(mask_AP=metrics.get("segm", {}).get("AP", 0.0), box_AP=metrics.get("bbox", {}).get("AP", 0.0))
     timed = inputs[:TIMED_IMAGES]
@@ -136,6 +151,7 @@ def table(runs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", default=CONFIG, help="a seg_d2 Mask R-CNN config (default: the demo's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iters", type=int, default=1000)
     parser.add_argument("--name", default="instance_torchvision", help="file name under benchmarks/results/")
@@ -143,18 +159,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     iters = args.iters
     # The config's warm-up, but at most half of a short schedule: from scratch with BN,
-    # a warm-up of a few iterations at this learning rate diverges. Gradients are clipped
-    # (per parameter, norm 5) for both: without it torchvision's model diverges at the
-    # config's learning rate (NaN at iteration 50 of the quick run, seed 0).
-    warmup = min(seg_d2.load_config(CONFIG).SOLVER.WARMUP_ITERS, max(1, iters // 2))
+    # a warm-up of a few iterations at this learning rate diverges. The config's gradient
+    # clipping (per parameter, norm 5) applies to both: without it torchvision's model
+    # diverged at the demo's learning rate (NaN at iteration 50 of the quick run, seed 0).
+    given = seg_d2.load_config(args.config_file, args.overrides)
+    warmup = min(given.SOLVER.WARMUP_ITERS, max(1, iters // 2))
     overrides = ["SOLVER.MAX_ITER", str(iters), "SOLVER.WARMUP_ITERS", str(warmup),
-                 "SOLVER.STEPS", f"({iters * 3 // 4}, {iters * 37 // 40})", "SOLVER.CLIP_GRADIENTS.ENABLED", "True",
-                 "SOLVER.CLIP_GRADIENTS.CLIP_TYPE", "norm", "SOLVER.CLIP_GRADIENTS.CLIP_VALUE", "5.0",
-                 *args.overrides]
-    runs, text = compare_on_test_split(CONFIG, overrides, SYSTEMS, args.seeds, run, table)
+                 "SOLVER.STEPS", f"({iters * 3 // 4}, {iters * 37 // 40})", *args.overrides]
+    runs, text = compare_on_test_split(args.config_file, overrides, SYSTEMS, args.seeds, run, table)
     return write_results(
-        args.name, "Mask R-CNN: seg_d2 vs torchvision on shapes_val",
-        f"Config {CONFIG} with {' '.join(overrides)}; seeds {args.seeds}; AP is 'mean ± half range' over seeds, "
+        args.name, f"Mask R-CNN: seg_d2 vs torchvision on {given.DATASETS.TEST[0]}",
+        f"Config {args.config_file} with {' '.join(overrides)}; seeds {args.seeds}; AP is 'mean ± half range' over seeds, "
         f"the other columns are medians over seeds (train it/s from each run's median step; inference on the "
         f"first {TIMED_IMAGES} validation images held in memory, median of 3 passes, batch sizes {BATCH_SIZES}); "
         "ratios > 1 favour seg_d2 for it/s and < 1 for ms and MiB; peak train MiB is the growth of the training "

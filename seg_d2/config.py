@@ -1,5 +1,6 @@
 """Every config key seg_d2 adds to detectron2's, with its default."""
 import difflib
+import logging
 import os
 import re
 
@@ -12,7 +13,7 @@ from detectron2.data import MetadataCatalog
 from .data.coco import register_datasets_from_config
 from .errors import ConfigError
 
-__all__ = ["add_seg_d2_config", "get_cfg", "load_config", "set_num_classes_from_data"]
+__all__ = ["add_seg_d2_config", "get_cfg", "load_config", "scale_lr_to_batch", "set_num_classes_from_data"]
 
 # Meta-architectures with detectron2's ROI heads (thing classes) and with a semantic
 # head (stuff classes of the training dataset: all classes for a _sem_seg dataset,
@@ -86,6 +87,12 @@ def add_seg_d2_config(cfg):
     # in fewer iterations.
     cfg.SOLVER.OPTIMIZER = "SGD"
 
+    # The batch size BASE_LR was chosen for: a config (or override) with another
+    # SOLVER.IMS_PER_BATCH gets BASE_LR scaled in proportion (the linear scaling rule
+    # of Goyal et al. 2017, for SGD), and this key then set to IMS_PER_BATCH so that
+    # the config saved with a run is not scaled again. 0: BASE_LR is used as given.
+    cfg.SOLVER.REFERENCE_IMS_PER_BATCH = 0
+
     # The metric whose best value's weights are kept as OUTPUT_DIR/best/model_best.pth
     # when TEST.EVAL_PERIOD > 0.
     cfg.SOLVER.BEST_CHECKPOINT_METRIC = "segm/AP"
@@ -151,11 +158,27 @@ def set_num_classes_from_data(cfg):
                               f"set it to {count}, or to 0 to take it from the data")
 
 
+def scale_lr_to_batch(cfg):
+    """Scale ``BASE_LR`` to ``IMS_PER_BATCH`` when the config names the batch its rate
+    was chosen for (``SOLVER.REFERENCE_IMS_PER_BATCH``), so that a user who changes the
+    batch to fit their memory keeps a learning rate that trains."""
+    solver = cfg.SOLVER
+    if solver.REFERENCE_IMS_PER_BATCH <= 0 or solver.REFERENCE_IMS_PER_BATCH == solver.IMS_PER_BATCH:
+        return
+    scaled = solver.BASE_LR * solver.IMS_PER_BATCH / solver.REFERENCE_IMS_PER_BATCH
+    logging.getLogger(__name__).info(
+        "SOLVER.BASE_LR %g chosen for %d images per batch, scaled to %g for SOLVER.IMS_PER_BATCH %d",
+        solver.BASE_LR, solver.REFERENCE_IMS_PER_BATCH, scaled, solver.IMS_PER_BATCH)
+    solver.BASE_LR = scaled
+    solver.REFERENCE_IMS_PER_BATCH = solver.IMS_PER_BATCH
+
+
 def load_config(config_file, opts=()):
     """A frozen-ready config from a YAML file, which may also be a path inside
     detectron2's model zoo (e.g. ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml``),
-    with ``KEY VALUE`` overrides applied last, its datasets registered and its numbers of
-    classes taken from them (``set_num_classes_from_data``)."""
+    with ``KEY VALUE`` overrides applied last, its learning rate scaled to its batch
+    (``scale_lr_to_batch``), its datasets registered and its numbers of classes taken
+    from them (``set_num_classes_from_data``)."""
     if not os.path.isfile(config_file):
         try:
             config_file = model_zoo.get_config_file(config_file)
@@ -169,6 +192,7 @@ def load_config(config_file, opts=()):
     weights = cfg.MODEL.WEIGHTS
     if weights and "://" not in weights and not os.path.isfile(weights):
         raise ConfigError(f"MODEL.WEIGHTS: no such file {weights!r}")
+    scale_lr_to_batch(cfg)
     register_datasets_from_config(cfg)
     set_num_classes_from_data(cfg)
     return cfg

@@ -108,3 +108,39 @@ def test_record_run_reads_training_time_from_detectron2s_log(tmp_path):
     assert (run["training_seconds"], run["seconds_per_iteration"]) == (3725, 4.1481)
     assert run["command"] == "python tools/train_net.py x" and run["commit"]
     assert json.loads(open(os.path.join(target, "results.json")).read()) == {"segm": {"AP": 41.5}}
+
+
+def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp_path):
+    """`python -m benchmarks run --nuclei DIR` compares on the README's nuclei converted
+    into DIR; here a synthetic dataset in their layout, at a tiny schedule."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from benchmarks import __main__ as suite
+    from benchmarks import instance_torchvision
+    from test_own_data import _nuclei_like
+
+    folder = tmp_path / "nuclei"
+    _nuclei_like(folder / "stage1_train", np.random.default_rng(0))
+    convert = [sys.executable, "-m", "seg_d2.data.convert"]
+    subprocess.run([*convert, "mask-folders", str(folder / "stage1_train"), "--output", str(folder / "nuclei.json")],
+                   check=True, capture_output=True)
+    subprocess.run([*convert, "split", str(folder / "nuclei.json"), "--val-fraction", "0.25"], check=True,
+                   capture_output=True)
+    arguments = suite.nuclei_arguments(str(folder))
+    from detectron2.data import DatasetCatalog
+    for name in {"nuclei_train", "nuclei_val"} & set(DatasetCatalog.list()):
+        unregister(name)
+    try:
+        instance_torchvision.main(["--seeds", "0", "--iters", "8", *arguments, "SOLVER.IMS_PER_BATCH", "2",
+                                   "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MIN_SIZE_TEST", "64",
+                                   "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu"])
+    finally:
+        for name in ("nuclei_train", "nuclei_val"):
+            unregister(name)
+    markdown = (results_dir / "instance_nuclei.md").read_text()
+    assert markdown.startswith("# Mask R-CNN: seg_d2 vs torchvision on nuclei_val")
+    overrides = json.loads((results_dir / "instance_nuclei.json").read_text())["overrides"]
+    assert f"nuclei_val={folder}/nuclei_val.json:{folder}/stage1_train" in overrides[overrides.index(
+        "DATASETS.COCO_FORMAT") + 1]

@@ -1,4 +1,5 @@
-"""Loading a config: numbers of classes from the data, and mistakes told as one message."""
+"""Loading a config: numbers of classes from the data, the learning rate scaled to the
+batch, and mistakes told as one message."""
 import logging
 import os
 import subprocess
@@ -35,6 +36,19 @@ def test_without_a_dataset_the_number_of_classes_must_be_given():
         load_config(UNET, ["DATASETS.TRAIN", "()", "DATASETS.TEST", "()"])
     given = load_config(UNET, ["DATASETS.TRAIN", "()", "DATASETS.TEST", "()", "MODEL.SEM_SEG_HEAD.NUM_CLASSES", "2"])
     assert given.MODEL.SEM_SEG_HEAD.NUM_CLASSES == 2
+
+
+def test_the_learning_rate_follows_the_batch_it_was_chosen_for(tmp_path):
+    default = load_config(MASK_RCNN).SOLVER
+    assert (default.IMS_PER_BATCH, default.REFERENCE_IMS_PER_BATCH, default.BASE_LR) == (4, 4, 0.02)
+    doubled = load_config(MASK_RCNN, ["SOLVER.IMS_PER_BATCH", "8"])
+    assert doubled.SOLVER.BASE_LR == pytest.approx(0.04)
+    # The config a run saves is not scaled again when loaded (--eval-only, --resume).
+    saved = tmp_path / "config.yaml"
+    saved.write_text(doubled.dump())
+    assert load_config(str(saved)).SOLVER.BASE_LR == pytest.approx(0.04)
+    unscaled = load_config(MASK_RCNN, ["SOLVER.IMS_PER_BATCH", "8", "SOLVER.REFERENCE_IMS_PER_BATCH", "0"])
+    assert unscaled.SOLVER.BASE_LR == pytest.approx(0.02)
 
 
 def test_an_unknown_key_names_the_nearest_valid_one():

@@ -52,3 +52,18 @@ def test_variants_differ_from_their_base_only_in_what_they_name():
     d2_head.MODEL.ROI_MASK_HEAD.NAME = base.MODEL.ROI_MASK_HEAD.NAME
     d2_head.OUTPUT_DIR = base.OUTPUT_DIR
     assert d2_head == base
+
+
+def test_the_demo_and_the_nuclei_train_with_the_same_stability_settings():
+    """The defaults a user's own data starts from (warm-up, clipping, the rate for the
+    batch) are the demo's: the nuclei config, proven on crowded images, overrides none."""
+    def solver(name):
+        cfg = seg_d2.get_cfg()
+        cfg.merge_from_file(os.path.join(REPO, "configs", name))
+        return cfg.SOLVER
+
+    demo, nuclei = solver("shapes/mask_rcnn_R18_FPN.yaml"), solver("nuclei/mask_rcnn_R18_FPN.yaml")
+    assert demo.CLIP_GRADIENTS.ENABLED and demo.REFERENCE_IMS_PER_BATCH == demo.IMS_PER_BATCH
+    for key in ("BASE_LR", "IMS_PER_BATCH", "REFERENCE_IMS_PER_BATCH", "WARMUP_ITERS", "WARMUP_FACTOR",
+                "CLIP_GRADIENTS", "OPTIMIZER", "WEIGHT_DECAY", "MOMENTUM"):
+        assert nuclei[key] == demo[key], key
