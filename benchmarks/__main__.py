@@ -7,13 +7,14 @@ benchmarks.<module> --help``); this entry point picks their sizes (``--quick`` f
 in about 20 minutes on a 2-core CPU) and collects their tables into
 benchmarks/results/README.md. ``--nuclei DIR`` adds the Mask R-CNN comparison on the
 real nuclei of the README's "Train on your own data", converted as it says into DIR
-(nuclei_train.json, nuclei_val.json, stage1_train/); they are not shipped.
+(nuclei_train.json, nuclei_val.json, stage1_train/; they are not shipped), and the
+step time on those crowded images against shapes (crowded_step).
 """
 import argparse
 import os
 import time
 
-from . import coco_evaluation, data_loading, instance_torchvision, semantic_unet
+from . import coco_evaluation, crowded_step, data_loading, instance_torchvision, semantic_unet
 from . import common
 
 # name -> (module, arguments for --quick, arguments for the full run)
@@ -25,14 +26,11 @@ COMPARISONS = {
 }
 # The nuclei comparison's sizes: the full one is the nuclei config's own schedule.
 NUCLEI_SIZES = (["--seeds", "0", "--iters", "60"], ["--seeds", "0", "--iters", "900"])
-NUCLEI_CONFIG = "configs/nuclei/mask_rcnn_R18_FPN.yaml"
 
 
 def nuclei_arguments(folder):
     """instance_torchvision's arguments for the nuclei converted into ``folder``."""
-    images = os.path.join(folder, "stage1_train")
-    datasets = [f"nuclei_{split}={os.path.join(folder, f'nuclei_{split}.json')}:{images}" for split in ("train", "val")]
-    return ["--config-file", NUCLEI_CONFIG, "--name", "instance_nuclei", "DATASETS.COCO_FORMAT", repr(datasets)]
+    return ["--config-file", crowded_step.NUCLEI_CONFIG, "--name", "instance_nuclei", *common.nuclei_datasets(folder)]
 
 
 def write_page(sections, quick):
@@ -57,12 +55,14 @@ def main(argv=None):
     parser.add_argument("command", choices=["run"])
     parser.add_argument("--quick", action="store_true", help="small sizes: the whole suite in about 20 minutes")
     parser.add_argument("--only", nargs="+", choices=list(COMPARISONS), default=list(COMPARISONS))
-    parser.add_argument("--nuclei", metavar="DIR", help="also compare on the nuclei converted into DIR")
+    parser.add_argument("--nuclei", metavar="DIR", help="also compare on the nuclei converted into DIR "
+                        "(Mask R-CNNs, and a crowded step against a shapes step)")
     args = parser.parse_args(argv)
     runs = [(name, COMPARISONS[name][0], COMPARISONS[name][1 if args.quick else 2]) for name in args.only]
     if args.nuclei:
         runs.append(("nuclei", instance_torchvision,
                      NUCLEI_SIZES[0 if args.quick else 1] + nuclei_arguments(args.nuclei)))
+        runs.append(("crowded_step", crowded_step, ["--nuclei", args.nuclei]))
     sections = []
     for name, module, arguments in runs:
         start = time.perf_counter()

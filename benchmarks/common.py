@@ -13,7 +13,7 @@ import time
 import seg_d2  # (first: fixes detectron2 0.6 before anything imports it)
 import numpy as np
 import torch
-from detectron2.data import DatasetCatalog, DatasetMapper, build_detection_train_loader
+from detectron2.data import DatasetCatalog, DatasetMapper
 from detectron2.engine import HookBase, SimpleTrainer, hooks
 from detectron2.solver import build_lr_scheduler
 from detectron2.utils.env import seed_all_rng
@@ -25,7 +25,7 @@ RESULTS = os.path.join(REPO, "benchmarks", "results")
 
 __all__ = [
     "REPO", "RESULTS", "PeakMemory", "compare_on_test_split", "evaluate", "inference_ms_per_image", "load_test_inputs",
-    "machine", "median", "run_alternating", "spread", "train_like_detectron2", "write_results",
+    "machine", "median", "nuclei_datasets", "run_alternating", "spread", "train_like_detectron2", "write_results",
 ]
 
 
@@ -35,6 +35,14 @@ def _cpu_model():
             return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         return platform.processor() or "unknown CPU"
+
+
+def nuclei_datasets(folder):
+    """The override that registers the README's nuclei as its commands convert them into
+    ``folder`` (nuclei_train.json, nuclei_val.json, stage1_train/), wherever that is."""
+    images = os.path.join(folder, "stage1_train")
+    datasets = [f"nuclei_{split}={os.path.join(folder, f'nuclei_{split}.json')}:{images}" for split in ("train", "val")]
+    return ["DATASETS.COCO_FORMAT", repr(datasets)]
 
 
 def machine():
@@ -137,8 +145,8 @@ class _StepTimes(HookBase):
 def train_like_detectron2(system, build, cfg, seed, warmup_steps=5):
     """Build ``system`` with ``build(cfg)`` (any module that takes detectron2's batched
     inputs and returns a loss dict) after seeding every RNG with ``seed``, and train it
-    with detectron2's data loader, LR schedule and SimpleTrainer and the config's
-    optimizer, as train_net.py would. Returns the model (in eval mode) and a result
+    with train_net.py's data loader (the config's INPUT.EXTRA_AUGMENTATIONS included),
+    detectron2's LR schedule and SimpleTrainer and the config's optimizer. Returns the model (in eval mode) and a result
     with its size, iterations/s (from the median step, data wait included, after
     ``warmup_steps``) and the peak memory growth."""
     cfg = cfg.clone()
@@ -147,7 +155,7 @@ def train_like_detectron2(system, build, cfg, seed, warmup_steps=5):
     model = build(cfg)
     model.train()
     optimizer = Trainer.build_optimizer(cfg, model)
-    trainer = SimpleTrainer(model, build_detection_train_loader(cfg), optimizer)
+    trainer = SimpleTrainer(model, Trainer.build_train_loader(cfg), optimizer)
     step_times = _StepTimes(cfg.MODEL.DEVICE)
     trainer.register_hooks([hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer)), step_times])
     with PeakMemory(cfg.MODEL.DEVICE) as memory:

@@ -11,7 +11,7 @@ import itertools
 import time
 
 import seg_d2
-from detectron2.data import build_detection_train_loader
+from seg_d2.engine import Trainer
 from tabulate import tabulate
 
 from .common import median, write_results
@@ -22,7 +22,7 @@ WARMUP_BATCHES = 3
 
 def run(task, workers, batches, repeat, overrides=()):
     cfg = seg_d2.load_config(CONFIGS[task], [*overrides, "DATALOADER.NUM_WORKERS", str(workers)])
-    loader = iter(build_detection_train_loader(cfg))
+    loader = iter(Trainer.build_train_loader(cfg))
     for _ in range(WARMUP_BATCHES):
         next(loader)
     start = time.perf_counter()

@@ -118,7 +118,7 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
 
     import numpy as np
     from benchmarks import __main__ as suite
-    from benchmarks import instance_torchvision
+    from benchmarks import crowded_step, instance_torchvision
     from test_own_data import _nuclei_like
 
     folder = tmp_path / "nuclei"
@@ -129,13 +129,14 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
     subprocess.run([*convert, "split", str(folder / "nuclei.json"), "--val-fraction", "0.25"], check=True,
                    capture_output=True)
     arguments = suite.nuclei_arguments(str(folder))
+    tiny = ["SOLVER.IMS_PER_BATCH", "2", "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu"]
     from detectron2.data import DatasetCatalog
     for name in {"nuclei_train", "nuclei_val"} & set(DatasetCatalog.list()):
         unregister(name)
     try:
-        instance_torchvision.main(["--seeds", "0", "--iters", "8", *arguments, "SOLVER.IMS_PER_BATCH", "2",
-                                   "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MIN_SIZE_TEST", "64",
-                                   "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu"])
+        instance_torchvision.main(["--seeds", "0", "--iters", "8", *arguments, *tiny,
+                                   "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MIN_SIZE_TEST", "64"])
+        crowded_step.main(["--nuclei", str(folder), "--steps", "2", "--repeats", "1", *tiny])
     finally:
         for name in ("nuclei_train", "nuclei_val"):
             unregister(name)
@@ -144,3 +145,8 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
     overrides = json.loads((results_dir / "instance_nuclei.json").read_text())["overrides"]
     assert f"nuclei_val={folder}/nuclei_val.json:{folder}/stage1_train" in overrides[overrides.index(
         "DATASETS.COCO_FORMAT") + 1]
+    steps = json.loads((results_dir / "crowded_step.json").read_text())["runs"]
+    seconds = {run["system"]: run["seconds_per_step"] for run in steps}
+    assert set(seconds) == {"nuclei config, nuclei", "demo config, shapes"}
+    ratio = seconds["nuclei config, nuclei"] / seconds["demo config, shapes"]
+    assert f"| {ratio:.2f} " in (results_dir / "crowded_step.md").read_text()
