@@ -146,9 +146,9 @@ def train_like_detectron2(system, build, cfg, seed, warmup_steps=5):
     """Build ``system`` with ``build(cfg)`` (any module that takes detectron2's batched
     inputs and returns a loss dict) after seeding every RNG with ``seed``, and train it
     with train_net.py's data loader (the config's INPUT.EXTRA_AUGMENTATIONS included),
-    detectron2's LR schedule and SimpleTrainer and the config's optimizer. Returns the model (in eval mode) and a result
-    with its size, iterations/s (from the median step, data wait included, after
-    ``warmup_steps``) and the peak memory growth."""
+    detectron2's LR schedule and SimpleTrainer and the config's optimizer. Returns the
+    model (in eval mode) and a result with its size, iterations/s (from the median step,
+    data wait included, after ``warmup_steps``) and the peak memory growth."""
     cfg = cfg.clone()
     cfg.SEED = seed
     seed_all_rng(seed)
