@@ -8,7 +8,7 @@ anchors, RPN and RoI sampling sizes, box head and number of classes; the mask he
 differ by design (seg_d2's UpsampleMaskHead vs torchvision's deconvolution head).
 Both are trained by detectron2's SimpleTrainer on the same loader (so, per seed, the
 same augmented batches at the same sizes), optimizer, gradient clipping and LR
-schedule, alternating which runs first, and evaluated by the same COCOEvaluator on
+schedule, alternating which runs first, and evaluated by train_net's evaluator (COCOEvaluator) on
 the config's test dataset. torchvision's model gets detectron2's batches through a
 thin adapter (BGR 0..255 -> RGB 0..1, classes +1), whose cost is counted in its
 timings. Another dataset, e.g. the nuclei of the README from where you keep them:
@@ -17,13 +17,13 @@ timings. Another dataset, e.g. the nuclei of the README from where you keep them
         DATASETS.COCO_FORMAT "['nuclei_train=DIR/nuclei_train.json:DIR/stage1_train', 'nuclei_val=DIR/nuclei_val.json:DIR/stage1_train']"
 """
 import argparse
+import tempfile
 
 import seg_d2
 import torch
-from detectron2.evaluation import COCOEvaluator
 from detectron2.modeling import build_model
 from detectron2.structures import Boxes, Instances
-from seg_d2.data.coco import ensure_derived_files
+from seg_d2.engine import Trainer
 from tabulate import tabulate
 from torch import nn
 from torchvision.models import resnet
@@ -117,10 +117,8 @@ SYSTEMS = {"seg_d2 Mask R-CNN": build_model, "torchvision MaskRCNN": Torchvision
 
 def run(system, cfg, seed, inputs):
     model, result = train_like_detectron2(system, SYSTEMS[system], cfg, seed)
-    dataset = cfg.DATASETS.TEST[0]
-    ensure_derived_files(dataset)
-    evaluator = COCOEvaluator(dataset, output_dir=None, max_dets_per_image=cfg.TEST.DETECTIONS_PER_IMAGE)
-    metrics = evaluate(model, inputs, evaluator)
+    with tempfile.TemporaryDirectory() as folder:  # train_net's evaluator: maxDets, derived files
+        metrics = evaluate(model, inputs, Trainer.build_evaluator(cfg, cfg.DATASETS.TEST[0], folder))
     # COCOEvaluator returns nothing when a model detects nothing: that is an AP of 0.
     result.update(mask_AP=metrics.get("segm", {}).get("AP", 0.0), box_AP=metrics.get("bbox", {}).get("AP", 0.0))
     timed = inputs[:TIMED_IMAGES]
