@@ -1,9 +1,15 @@
 """seg_d2 on top of an installed detectron2 (PyPI has no usable detectron2: see README)."""
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# The version is written once, in seg_d2/__init__.py (importing seg_d2 would need detectron2).
+VERSION = re.search(r'__version__ = "([^"]+)"', (Path(__file__).parent / "seg_d2" / "__init__.py").read_text()).group(1)
 
 setup(
     name="seg_d2",
-    version="0.1.0",
+    version=VERSION,
     description="Instance, semantic and panoptic segmentation as registered detectron2 components",
     packages=find_packages(include=["seg_d2", "seg_d2.*"]),
     python_requires=">=3.9",

@@ -25,6 +25,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from tabulate import tabulate
 
+from seg_d2.data.masks import mask_to_rle
+
 from .common import median, write_results
 
 IMAGE_SIZE = 64
@@ -49,8 +51,7 @@ def _shifted(mask, rng):
 
 
 def _encode(mask):
-    rle = mask_util.encode(np.asfortranarray(mask))
-    rle["counts"] = rle["counts"].decode("ascii")
+    rle = mask_to_rle(mask)
     return rle, [float(v) for v in mask_util.toBbox(rle)], int(mask.sum())
 
 

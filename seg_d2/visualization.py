@@ -13,7 +13,9 @@ from detectron2.utils.visualizer import ColorMode, Visualizer
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from .data.categories import thing_dataset_ids
 from .data.image_io import read_image
+from .data.masks import mask_to_rle, segmentation_to_mask
 
 __all__ = [
     "ERROR_COLOR",
@@ -97,17 +99,13 @@ def contact_sheet(panels, columns=4, gap=4):
     return sheet
 
 
-def _masks_to_rles(masks):
-    return [mask_util.encode(np.asfortranarray(m.astype(np.uint8))) for m in masks]
-
-
 def instance_errors(gt_masks, gt_classes, pred_masks, pred_classes, iou_threshold=0.5):
     """Greedy matching in the given (score) order, one prediction per ground truth of its
     class at mask IoU >= ``iou_threshold``: (false-positive prediction indices, missed
     ground-truth indices)."""
     if len(pred_masks) == 0 or len(gt_masks) == 0:
         return list(range(len(pred_masks))), list(range(len(gt_masks)))
-    ious = mask_util.iou(_masks_to_rles(pred_masks), _masks_to_rles(gt_masks), [0] * len(gt_masks))
+    ious = mask_util.iou([mask_to_rle(m) for m in pred_masks], [mask_to_rle(m) for m in gt_masks], [0] * len(gt_masks))
     matched, false_positives = set(), []
     for p, cls in enumerate(pred_classes):
         candidates = [(ious[p, g], g) for g in range(len(gt_masks))
@@ -124,7 +122,7 @@ def image_mask_ap(coco_gt, instances, image_id, metadata):
     image has no ground truth."""
     if not coco_gt.getAnnIds(imgIds=[image_id], iscrowd=False):
         return float("nan")
-    dataset_id = {v: k for k, v in metadata.thing_dataset_id_to_contiguous_id.items()}
+    dataset_id = thing_dataset_ids(metadata)
     detections = instances_to_coco_json(instances.to("cpu"), image_id)
     for detection in detections:
         detection["category_id"] = dataset_id[detection["category_id"]]
@@ -180,8 +178,7 @@ def coco_ground_truth(json_file):
 def _ground_truth_masks(record):
     annotations = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
     height, width = record["height"], record["width"]
-    masks = [mask_util.decode(mask_util.merge(mask_util.frPyObjects(a["segmentation"], height, width)))
-             if isinstance(a["segmentation"], list) else mask_util.decode(a["segmentation"]) for a in annotations]
+    masks = [segmentation_to_mask(a["segmentation"], height, width) for a in annotations]
     return [m.astype(bool) for m in masks], [a["category_id"] for a in annotations]
 
 

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from seg_d2.atomic import write_text_atomically
 from seg_d2.cli import run_command
+from seg_d2.data.categories import thing_dataset_ids
 from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, read_image
 from seg_d2.visualization import prediction_panel
@@ -45,8 +46,7 @@ class Outputs:
     def __init__(self, folder, metadata, score_threshold):
         self.folder, self.metadata, self.score_threshold = folder, metadata, score_threshold
         self.instances, self.panoptic, self.images = [], [], []
-        thing_ids = metadata.get("thing_dataset_id_to_contiguous_id", {})
-        self.dataset_id = {v: k for k, v in thing_ids.items()}
+        self.dataset_id = thing_dataset_ids(metadata)
 
     def _png(self, kind, name, array):
         os.makedirs(os.path.join(self.folder, kind), exist_ok=True)

@@ -12,9 +12,16 @@ from typing import Dict, List
 
 import numpy as np
 
-__all__ = ["CategoryLayout", "BACKGROUND"]
+__all__ = ["CategoryLayout", "BACKGROUND", "thing_dataset_ids"]
 
 BACKGROUND = "background"
+
+
+def thing_dataset_ids(metadata):
+    """Contiguous thing class -> dataset category id, the ids a COCO results file uses
+    (empty for a dataset without things)."""
+    contiguous = metadata.get("thing_dataset_id_to_contiguous_id", {})
+    return {index: dataset_id for dataset_id, index in contiguous.items()}
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,19 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_util
 
-__all__ = ["mask_to_rle", "mask_to_segmentation", "segmentation_to_rle", "segmentation_to_mask"]
+__all__ = ["mask_to_rle", "mask_to_segmentation", "segmentation_to_rle", "segmentation_to_mask", "usable_polygons"]
+
+
+def usable_polygons(polygons):
+    """The polygons COCO can rasterise: 3 or more (x, y) points each."""
+    return [p for p in polygons if len(p) >= 6 and len(p) % 2 == 0]
 
 
 def segmentation_to_rle(segmentation, height, width):
     """One compressed RLE for a polygon list (polygons of fewer than 3 points are
     left out), an uncompressed RLE or a compressed RLE."""
     if isinstance(segmentation, list):
-        polygons = [p for p in segmentation if len(p) >= 6 and len(p) % 2 == 0]
+        polygons = usable_polygons(segmentation)
         if not polygons:
             raise ValueError("no polygon of 3 or more points")
         return mask_util.merge(mask_util.frPyObjects(polygons, height, width))

@@ -23,7 +23,7 @@ from pycocotools import mask as mask_util
 from tabulate import tabulate
 
 from ..errors import DatasetError
-from .masks import segmentation_to_rle
+from .masks import segmentation_to_rle, usable_polygons
 
 __all__ = ["DatasetError", "ValidationReport", "displayed_size", "listed_problems", "validate_coco_dataset", "read_coco_json"]
 
@@ -140,8 +140,7 @@ def _segmentation_area(report, annotation, image, where):
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):
             report.error(f"{where}: polygon coordinates must be finite numbers")
             return None
-        polygons = [p for p in segm if len(p) >= 6 and len(p) % 2 == 0]
-        if not polygons:
+        if not usable_polygons(segm):
             report.skip(annotation, "polygon with fewer than 3 points")
             return None
     elif isinstance(segm, dict):

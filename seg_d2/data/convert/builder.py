@@ -12,7 +12,7 @@ from PIL import Image
 from pycocotools import mask as mask_util
 
 from ...atomic import write_text_atomically
-from ..masks import mask_to_rle, mask_to_segmentation, segmentation_to_rle
+from ..masks import mask_to_rle, mask_to_segmentation, segmentation_to_rle, usable_polygons
 from ..validate import DatasetError, displayed_size, listed_problems, validate_coco_dataset
 
 __all__ = ["CocoBuilder", "read_label_png"]
@@ -95,7 +95,7 @@ class CocoBuilder:
 
     def add_polygons(self, image, category_id, polygons, where):
         """One instance from polygons [[x0, y0, x1, y1, ...], ...] in pixel coordinates."""
-        polygons = [[float(v) for v in p] for p in polygons if len(p) >= 6]
+        polygons = [[float(v) for v in p] for p in usable_polygons(polygons)]
         if not polygons:
             self.skip("polygon of fewer than 3 points", where)
             return
