@@ -22,6 +22,16 @@ _ROI_HEADS_MODELS = ("GeneralizedRCNN", "PanopticFPN")
 _SEM_SEG_HEAD_MODELS = ("SemanticSegmentor", "PanopticFPN")
 
 
+# Renamed so that every head names its loss factors alike (ROI_MASK_HEAD.DICE_LOSS_WEIGHT)
+# and evaluation keys live under TEST.
+_RENAMED_KEYS = {
+    "MODEL.SEM_SEG_HEAD.CROSS_ENTROPY_WEIGHT": "MODEL.SEM_SEG_HEAD.CROSS_ENTROPY_LOSS_WEIGHT",
+    "MODEL.SEM_SEG_HEAD.DICE_WEIGHT": "MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT",
+    "MODEL.SEM_SEG_HEAD.FOCAL_WEIGHT": "MODEL.SEM_SEG_HEAD.FOCAL_LOSS_WEIGHT",
+    "SOLVER.BEST_CHECKPOINT_METRIC": "TEST.BEST_CHECKPOINT_METRIC",
+}
+
+
 def add_seg_d2_config(cfg):
     """Add seg_d2's keys to a detectron2 config, in place."""
     # A CPU-only user should need no override to run anything.
@@ -63,9 +73,9 @@ def add_seg_d2_config(cfg):
     # NUM_CLASSES, IGNORE_VALUE, NORM and LOSS_WEIGHT (a factor on every term) apply too.
     sem = cfg.MODEL.SEM_SEG_HEAD
     sem.UPSAMPLE_MODE = "bilinear"  # or "deconv", the U-Net paper's 2x2 up-convolution
-    sem.CROSS_ENTROPY_WEIGHT = 1.0
-    sem.DICE_WEIGHT = 0.0
-    sem.FOCAL_WEIGHT = 0.0
+    sem.CROSS_ENTROPY_LOSS_WEIGHT = 1.0
+    sem.DICE_LOSS_WEIGHT = 0.0
+    sem.FOCAL_LOSS_WEIGHT = 0.0
     sem.FOCAL_GAMMA = 2.0
     # Cross-entropy class weights: given one per class, or "inverse_frequency" to
     # compute them from the pixels of DATASETS.TRAIN when the model is built.
@@ -95,7 +105,11 @@ def add_seg_d2_config(cfg):
 
     # The metric whose best value's weights are kept as OUTPUT_DIR/best/model_best.pth
     # when TEST.EVAL_PERIOD > 0.
-    cfg.SOLVER.BEST_CHECKPOINT_METRIC = "segm/AP"
+    cfg.TEST.BEST_CHECKPOINT_METRIC = "segm/AP"
+
+    # Keys of earlier versions, rejected with the name that replaced them.
+    for old, new in _RENAMED_KEYS.items():
+        cfg.register_renamed_key(old, new)
 
 
 def get_cfg():
@@ -118,6 +132,9 @@ def _merge(cfg, merge, source):
     try:
         merge()
     except (KeyError, AssertionError) as error:
+        renamed = re.search(r"Key ([\w.]+) was renamed to ([\w.]+)", str(error))
+        if renamed is not None:
+            raise ConfigError(f"{source}: config key {renamed.group(1)} is now {renamed.group(2)}") from None
         match = re.search(r"Non-existent (?:config )?key: ([\w.]+)", str(error))
         if match is None:
             raise

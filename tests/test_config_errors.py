@@ -56,6 +56,18 @@ def test_an_unknown_key_names_the_nearest_valid_one():
         load_config(MASK_RCNN, ["SOLVER.MAX_ITERS", "10"])
 
 
+def test_a_renamed_key_is_rejected_with_its_new_name(tmp_path):
+    with pytest.raises(ConfigError, match=r"override: config key MODEL.SEM_SEG_HEAD.DICE_WEIGHT is now "
+                                          r"MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT$"):
+        load_config(UNET, ["MODEL.SEM_SEG_HEAD.DICE_WEIGHT", "1.0"])
+    old = tmp_path / "old.yaml"
+    old.write_text(f"_BASE_: {UNET}\nSOLVER:\n  BEST_CHECKPOINT_METRIC: sem_seg/mIoU\n")
+    with pytest.raises(ConfigError, match=r"old.yaml: config key SOLVER.BEST_CHECKPOINT_METRIC is now "
+                                          r"TEST.BEST_CHECKPOINT_METRIC$"):
+        load_config(str(old))
+    assert load_config(UNET, ["MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT", "0.5"]).MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT == 0.5
+
+
 def test_an_unknown_key_in_a_file_is_named_with_the_file(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text(f'_BASE_: "{MASK_RCNN}"\nSOLVER:\n  BASE_LRR: 0.1\n')

@@ -104,7 +104,7 @@ def test_learns_a_toy_task_from_scratch_in_a_few_sgd_steps():
         image[:, y:y + 20, x:x + 20] = torch.tensor([30.0, 30.0, 220.0]).view(3, 1, 1)
         labels[y:y + 20, x:x + 20] = 2
         batch.append({"image": image, "sem_seg": labels})
-    model = _unet("MODEL.SEM_SEG_HEAD.DICE_WEIGHT", 0.0)
+    model = _unet("MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT", 0.0)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     for _ in range(40):

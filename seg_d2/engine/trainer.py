@@ -130,7 +130,7 @@ class Trainer(DefaultTrainer):
             best = AtomicCheckpointer(self.checkpointer.model, best_dir)
             # After EvalHook, which produces the metric it reads.
             ret.append(hooks.BestCheckpointer(
-                self.cfg.TEST.EVAL_PERIOD, best, self.cfg.SOLVER.BEST_CHECKPOINT_METRIC,
+                self.cfg.TEST.EVAL_PERIOD, best, self.cfg.TEST.BEST_CHECKPOINT_METRIC,
             ))
         return ret
 

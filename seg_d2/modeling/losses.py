@@ -113,9 +113,9 @@ class SemanticSegmentationLoss(nn.Module):
         head = cfg.MODEL.SEM_SEG_HEAD
         return {
             "ignore_value": head.IGNORE_VALUE,
-            "cross_entropy_weight": head.LOSS_WEIGHT * head.CROSS_ENTROPY_WEIGHT,
-            "dice_weight": head.LOSS_WEIGHT * head.DICE_WEIGHT,
-            "focal_weight": head.LOSS_WEIGHT * head.FOCAL_WEIGHT,
+            "cross_entropy_weight": head.LOSS_WEIGHT * head.CROSS_ENTROPY_LOSS_WEIGHT,
+            "dice_weight": head.LOSS_WEIGHT * head.DICE_LOSS_WEIGHT,
+            "focal_weight": head.LOSS_WEIGHT * head.FOCAL_LOSS_WEIGHT,
             "focal_gamma": head.FOCAL_GAMMA,
             "class_weights": _class_weights_from_config(cfg),
         }
