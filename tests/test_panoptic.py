@@ -2,6 +2,7 @@
 COCOPanopticEvaluator on the separated dataset: 100 for the ground truth, equal to
 panopticapi's own pq_compute for a shifted prediction."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from panopticapi.utils import id2rgb, rgb2id
 from PIL import Image
 from torch import nn
 
+from conftest import REPO
+from seg_d2.config import load_config
 from seg_d2.modeling import PosthocPanoptic
 
 # Shared label space of the hand-made case: things a=0, b=1; stuff sky=2, ground=3, water=4.
@@ -71,6 +74,18 @@ def test_combiner_on_hand_made_predictions():
         (1, True, B), (2, True, A), (3, True, B), (4, False, 1), (5, False, 2)]
     separated = output["sem_seg"].argmax(0)
     assert separated[0, 0] == 1 and separated[7, 5] == 2 and separated[0, 9] == 3 and separated[7, 0] == 0
+
+
+def test_the_combiner_takes_classes_and_thresholds_from_the_instance_config():
+    cfg = load_config(os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"),
+                      ["MODEL.PANOPTIC_FPN.COMBINE.OVERLAP_THRESH", "0.4",
+                       "MODEL.PANOPTIC_FPN.COMBINE.STUFF_AREA_LIMIT", "77",
+                       "MODEL.PANOPTIC_FPN.COMBINE.INSTANCES_CONFIDENCE_THRESH", "0.3"])
+    things, stuff = _Fixed([]), _Fixed([])
+    model = PosthocPanoptic(cfg, things, stuff)
+    assert (model.instance_model, model.semantic_model) == (things, stuff)
+    assert (model.num_thing_classes, model.overlap_threshold, model.stuff_area_threshold,
+            model.instances_score_threshold) == (4, 0.4, 77, 0.3)
 
 
 def _evaluate_against_panopticapi(name, shift, tmp_path):

@@ -18,7 +18,7 @@ import json
 
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.data import MetadataCatalog, build_detection_test_loader
+from detectron2.data import build_detection_test_loader
 from detectron2.evaluation import inference_on_dataset
 from detectron2.modeling import build_model
 from detectron2.utils.logger import setup_logger
@@ -51,13 +51,7 @@ def main(argv=None):
 
     cfg, instance_model = _load(args.instance_config, args.instance_weights, args.opts)
     _, semantic_model = _load(args.semantic_config, args.semantic_weights, ["MODEL.DEVICE", cfg.MODEL.DEVICE])
-    combine = cfg.MODEL.PANOPTIC_FPN.COMBINE
-    model = PosthocPanoptic(
-        instance_model, semantic_model,
-        num_thing_classes=len(MetadataCatalog.get(args.dataset).thing_classes),
-        overlap_threshold=combine.OVERLAP_THRESH, stuff_area_threshold=combine.STUFF_AREA_LIMIT,
-        instances_score_threshold=combine.INSTANCES_CONFIDENCE_THRESH,
-    )
+    model = PosthocPanoptic(cfg, instance_model, semantic_model)
     evaluator = Trainer.build_evaluator(cfg, args.dataset, output_folder=args.output_dir)
     results = inference_on_dataset(model, build_detection_test_loader(cfg, args.dataset), evaluator)
     print(json.dumps(results, indent=2))

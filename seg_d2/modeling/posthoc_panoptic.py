@@ -2,6 +2,7 @@
 semantic model for the stuff, combined as PanopticFPN combines its own two branches
 (detectron2's ``combine_semantic_and_instance_outputs``), so nothing is retrained."""
 import torch
+from detectron2.config import configurable
 from detectron2.modeling.meta_arch.panoptic_fpn import combine_semantic_and_instance_outputs
 from torch import nn
 
@@ -16,6 +17,7 @@ def to_stuff_only_scores(scores, num_thing_classes):
 
 
 class PosthocPanoptic(nn.Module):
+    @configurable
     def __init__(self, instance_model, semantic_model, *, num_thing_classes, overlap_threshold=0.5,
                  stuff_area_threshold=4096, instances_score_threshold=0.5):
         """
@@ -32,6 +34,19 @@ class PosthocPanoptic(nn.Module):
         self.overlap_threshold = overlap_threshold
         self.stuff_area_threshold = stuff_area_threshold
         self.instances_score_threshold = instances_score_threshold
+
+    @classmethod
+    def from_config(cls, cfg, instance_model, semantic_model):
+        """``cfg`` is the instance model's: its classes and PanopticFPN's COMBINE thresholds."""
+        combine = cfg.MODEL.PANOPTIC_FPN.COMBINE
+        return {
+            "instance_model": instance_model,
+            "semantic_model": semantic_model,
+            "num_thing_classes": cfg.MODEL.ROI_HEADS.NUM_CLASSES,
+            "overlap_threshold": combine.OVERLAP_THRESH,
+            "stuff_area_threshold": combine.STUFF_AREA_LIMIT,
+            "instances_score_threshold": combine.INSTANCES_CONFIDENCE_THRESH,
+        }
 
     def forward(self, batched_inputs):
         """Per image: ``instances``, ``sem_seg`` (separated space) and ``panoptic_seg``,
