@@ -73,6 +73,9 @@ def add_seg_d2_config(cfg):
     # NUM_CLASSES, IGNORE_VALUE, NORM and LOSS_WEIGHT (a factor on every term) apply too.
     sem = cfg.MODEL.SEM_SEG_HEAD
     sem.UPSAMPLE_MODE = "bilinear"  # or "deconv", the U-Net paper's 2x2 up-convolution
+    # Width of each decoder level, finest first, one per IN_FEATURES but the coarsest
+    # (as smp's decoder_channels); empty: each as wide as the skip feature it joins.
+    sem.DECODER_CHANNELS = []
     sem.CROSS_ENTROPY_LOSS_WEIGHT = 1.0
     sem.DICE_LOSS_WEIGHT = 0.0
     sem.FOCAL_LOSS_WEIGHT = 0.0

@@ -84,6 +84,31 @@ def test_decoder_sits_on_detectron2_backbones(backbone, in_features, stride):
     assert torch.isfinite(losses["loss_sem_seg"])
 
 
+def test_decoder_widths_are_set_per_level_and_default_to_the_skip_features():
+    skip_wide = _unet("MODEL.UNET.BASE_CHANNELS", 4)
+    assert [fuse[0].out_channels for fuse in skip_wide.sem_seg_head.fuses] == [32, 16, 8, 4]  # coarse to fine
+    narrow = _unet("MODEL.UNET.BASE_CHANNELS", 4, "MODEL.SEM_SEG_HEAD.DECODER_CHANNELS", "[3, 5, 7, 9]")
+    head = narrow.sem_seg_head
+    assert [fuse[0].out_channels for fuse in head.fuses] == [9, 7, 5, 3]
+    # each level joins its skip feature (32 channels at the coarsest) to the upsampled width
+    assert [fuse[0].in_channels for fuse in head.fuses] == [32 + 9, 16 + 7, 8 + 5, 4 + 3]
+    assert head.predictor.in_channels == 3
+    with torch.no_grad():
+        assert narrow.eval()([{"image": torch.rand(3, 40, 56) * 255}])[0]["sem_seg"].shape == (6, 40, 56)
+    with pytest.raises(ValueError, match="DECODER_CHANNELS has 2 widths for 5 features"):
+        _unet("MODEL.UNET.BASE_CHANNELS", 4, "MODEL.SEM_SEG_HEAD.DECODER_CHANNELS", "[3, 5]")
+
+
+def test_losses_take_logits_at_any_resolution_as_a_coarse_head():
+    head = _unet("MODEL.UNET.BASE_CHANNELS", 4, "MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT", 0.0).sem_seg_head
+    targets = torch.zeros(1, 16, 16, dtype=torch.long)
+    coarse = torch.zeros(1, 6, 4, 4)
+    coarse[:, 0] = 10.0  # confident and right everywhere once resized
+    assert head.losses(coarse, targets)["loss_sem_seg"] < 1e-3
+    coarse[:, 0], coarse[:, 1] = 0.0, 10.0
+    assert head.losses(coarse, targets)["loss_sem_seg"] > 5
+
+
 def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="MODEL.UNET.DOWNSAMPLE"):
         UNetEncoder(downsample="avgpool")

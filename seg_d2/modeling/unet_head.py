@@ -29,13 +29,15 @@ __all__ = ["UNetHead"]
 class UNetHead(nn.Module):
     @configurable
     def __init__(self, input_shape: Dict[str, ShapeSpec], *, num_classes, loss: SemanticSegmentationLoss,
-                 upsample_mode="bilinear", norm="BN"):
+                 upsample_mode="bilinear", norm="BN", decoder_channels=()):
         """
         Args:
-            input_shape: the features to use, by name; each decoder level has as many
-                channels as the skip feature it joins.
+            input_shape: the features to use, by name.
             loss: the loss terms, which also know the ignore label.
             upsample_mode: "bilinear" (interpolate + 3x3 conv) or "deconv".
+            decoder_channels: the width of each decoder level, finest first, one per
+                feature but the coarsest; empty: as wide as the skip feature each joins
+                (the U-Net paper's; on a ResNet that means 1024- and 2048-wide convolutions).
         """
         super().__init__()
         if not input_shape:
@@ -47,14 +49,21 @@ class UNetHead(nn.Module):
         self.ignore_value = loss.ignore_value  # SemanticSegmentor pads targets with it
         self.output_stride = shapes[0].stride
 
+        widths = list(decoder_channels) or [shape.channels for shape in shapes[:-1]]
+        if len(widths) != len(shapes) - 1:
+            raise ValueError(f"MODEL.SEM_SEG_HEAD.DECODER_CHANNELS has {len(widths)} widths for "
+                             f"{len(shapes)} features {self.in_features}: give one per feature but the coarsest")
+
         self.upsamples, self.fuses = nn.ModuleList(), nn.ModuleList()
-        for finer, coarser in zip(reversed(shapes[:-1]), reversed(shapes[1:])):
+        channels = shapes[-1].channels
+        for finer, coarser, width in zip(reversed(shapes[:-1]), reversed(shapes[1:]), reversed(widths)):
             if coarser.stride % finer.stride:
                 raise ValueError(f"feature strides {finer.stride} and {coarser.stride} are not nested")
-            self.upsamples.append(upsample_block(upsample_mode, coarser.channels, finer.channels, norm,
+            self.upsamples.append(upsample_block(upsample_mode, channels, width, norm,
                                                  factor=coarser.stride // finer.stride))
-            self.fuses.append(double_conv(2 * finer.channels, finer.channels, norm))
-        self.predictor = Conv2d(shapes[0].channels, num_classes, kernel_size=1)
+            self.fuses.append(double_conv(finer.channels + width, width, norm))
+            channels = width
+        self.predictor = Conv2d(channels, num_classes, kernel_size=1)
         # MSRA, as SemSegFPNHead: a near-zero classifier (as mask heads use) starves
         # the whole network of gradient, and from scratch it then learns only the stuff.
         weight_init.c2_msra_fill(self.predictor)
@@ -68,6 +77,7 @@ class UNetHead(nn.Module):
             "loss": SemanticSegmentationLoss(cfg),
             "upsample_mode": head.UPSAMPLE_MODE,
             "norm": head.NORM,
+            "decoder_channels": head.DECODER_CHANNELS,
         }
 
     def layers(self, features, output_size=None):
@@ -82,10 +92,15 @@ class UNetHead(nn.Module):
             output_size = [side * self.output_stride for side in x.shape[-2:]]
         return _resize_to(x, output_size)
 
+    def losses(self, predictions, targets):
+        """The loss terms of logits at any resolution, resized to the targets' (as
+        ``SemSegFPNHead.losses``), so that a refining head can use this one as its coarse head."""
+        return self.loss(_resize_to(predictions, targets.shape[-2:]), targets)
+
     def forward(self, features, targets=None):
         """Returns (logits at input resolution, {}) in inference, (None, losses) in training."""
         if self.training:
-            return None, self.loss(self.layers(features, targets.shape[-2:]), targets)
+            return None, self.losses(self.layers(features, targets.shape[-2:]), targets)
         return self.layers(features), {}
 
 
