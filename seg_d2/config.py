@@ -10,10 +10,12 @@ from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg as get_detectron2_cfg
 from detectron2.data import MetadataCatalog
 
+from .data.class_weights import class_pixel_counts, inverse_frequency_weights
 from .data.coco import register_datasets_from_config
 from .errors import ConfigError
 
-__all__ = ["add_seg_d2_config", "get_cfg", "load_config", "scale_lr_to_batch", "set_num_classes_from_data"]
+__all__ = ["add_seg_d2_config", "class_weights_from_data", "get_cfg", "load_config", "scale_lr_to_batch",
+           "set_num_classes_from_data"]
 
 # Meta-architectures with detectron2's ROI heads (thing classes) and with a semantic
 # head (stuff classes of the training dataset: all classes for a _sem_seg dataset,
@@ -22,6 +24,9 @@ _ROI_HEADS_MODELS = ("GeneralizedRCNN", "PanopticFPN")
 _SEM_SEG_HEAD_MODELS = ("SemanticSegmentor", "PanopticFPN")
 
 
+# The CLASS_WEIGHTS entry that asks for weights from the training labels.
+INVERSE_FREQUENCY = "inverse_frequency"
+
 # Renamed so that every head names its loss factors alike (ROI_MASK_HEAD.DICE_LOSS_WEIGHT)
 # and evaluation keys live under TEST.
 _RENAMED_KEYS = {
@@ -29,6 +34,8 @@ _RENAMED_KEYS = {
     "MODEL.SEM_SEG_HEAD.DICE_WEIGHT": "MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT",
     "MODEL.SEM_SEG_HEAD.FOCAL_WEIGHT": "MODEL.SEM_SEG_HEAD.FOCAL_LOSS_WEIGHT",
     "SOLVER.BEST_CHECKPOINT_METRIC": "TEST.BEST_CHECKPOINT_METRIC",
+    "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTING": (
+        "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS", f'CLASS_WEIGHTING inverse_frequency is CLASS_WEIGHTS ["{INVERSE_FREQUENCY}"]'),
 }
 
 
@@ -80,10 +87,11 @@ def add_seg_d2_config(cfg):
     sem.DICE_LOSS_WEIGHT = 0.0
     sem.FOCAL_LOSS_WEIGHT = 0.0
     sem.FOCAL_GAMMA = 2.0
-    # Cross-entropy class weights: given one per class, or "inverse_frequency" to
-    # compute them from the pixels of DATASETS.TRAIN when the model is built.
+    # Cross-entropy class weights: one number per class, or ["inverse_frequency"] to
+    # have load_config compute them from the pixels of DATASETS.TRAIN; the numbers then
+    # stand in the config a run saves and in its checkpoint, so a model builds without
+    # its training data.
     sem.CLASS_WEIGHTS = []
-    sem.CLASS_WEIGHTING = "none"  # or "inverse_frequency"
 
     # Keep the model's weights (and so its activations) in channels-last memory
     # format: convolutions with few channels run ~1.25x faster that way on CPU.
@@ -135,9 +143,10 @@ def _merge(cfg, merge, source):
     try:
         merge()
     except (KeyError, AssertionError) as error:
-        renamed = re.search(r"Key ([\w.]+) was renamed to ([\w.]+)", str(error))
+        renamed = re.search(r"Key ([\w.]+) was renamed to ([\w.]+);[^.]*\.(?: Note: (.*))?", str(error).strip("'\""))
         if renamed is not None:
-            raise ConfigError(f"{source}: config key {renamed.group(1)} is now {renamed.group(2)}") from None
+            note = f" ({renamed.group(3)})" if renamed.group(3) else ""
+            raise ConfigError(f"{source}: config key {renamed.group(1)} is now {renamed.group(2)}{note}") from None
         match = re.search(r"Non-existent (?:config )?key: ([\w.]+)", str(error))
         if match is None:
             raise
@@ -193,12 +202,24 @@ def scale_lr_to_batch(cfg):
     solver.REFERENCE_IMS_PER_BATCH = solver.IMS_PER_BATCH
 
 
+def class_weights_from_data(cfg):
+    """Replace ``SEM_SEG_HEAD.CLASS_WEIGHTS`` ["inverse_frequency"] by the numbers, from the
+    label pixels of the training datasets: computed once, before any model is built."""
+    head = cfg.MODEL.SEM_SEG_HEAD
+    if list(head.CLASS_WEIGHTS) != [INVERSE_FREQUENCY]:
+        return
+    counts = class_pixel_counts(cfg.DATASETS.TRAIN, head.NUM_CLASSES, head.IGNORE_VALUE)
+    head.CLASS_WEIGHTS = [round(w, 6) for w in inverse_frequency_weights(counts).tolist()]
+    logging.getLogger(__name__).info("MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS from the pixels of %s: %s",
+                                     ", ".join(cfg.DATASETS.TRAIN), head.CLASS_WEIGHTS)
+
+
 def load_config(config_file, opts=()):
     """A frozen-ready config from a YAML file, which may also be a path inside
     detectron2's model zoo (e.g. ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml``),
     with ``KEY VALUE`` overrides applied last, its learning rate scaled to its batch
-    (``scale_lr_to_batch``), its datasets registered and its numbers of classes taken
-    from them (``set_num_classes_from_data``)."""
+    (``scale_lr_to_batch``), its datasets registered and its numbers of classes and
+    class weights taken from them (``set_num_classes_from_data``, ``class_weights_from_data``)."""
     if not os.path.isfile(config_file):
         try:
             config_file = model_zoo.get_config_file(config_file)
@@ -215,4 +236,5 @@ def load_config(config_file, opts=()):
     scale_lr_to_batch(cfg)
     register_datasets_from_config(cfg)
     set_num_classes_from_data(cfg)
+    class_weights_from_data(cfg)
     return cfg

@@ -65,6 +65,9 @@ def test_a_renamed_key_is_rejected_with_its_new_name(tmp_path):
     with pytest.raises(ConfigError, match=r"old.yaml: config key SOLVER.BEST_CHECKPOINT_METRIC is now "
                                           r"TEST.BEST_CHECKPOINT_METRIC$"):
         load_config(str(old))
+    with pytest.raises(ConfigError, match=r"CLASS_WEIGHTING is now MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS \(CLASS_WEIGHTING "
+                                          r"inverse_frequency is CLASS_WEIGHTS \[\"inverse_frequency\"\]\)$"):
+        load_config(UNET, ["MODEL.SEM_SEG_HEAD.CLASS_WEIGHTING", "inverse_frequency"])
     assert load_config(UNET, ["MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT", "0.5"]).MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT == 0.5
 
 

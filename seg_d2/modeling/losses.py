@@ -4,8 +4,6 @@ from detectron2.config import configurable
 from torch import nn
 from torch.nn import functional as F
 
-from ..data.class_weights import class_pixel_counts, inverse_frequency_weights
-
 __all__ = [
     "SemanticSegmentationLoss",
     "binary_dice_loss",
@@ -132,16 +130,11 @@ class SemanticSegmentationLoss(nn.Module):
 
 def _class_weights_from_config(cfg):
     head = cfg.MODEL.SEM_SEG_HEAD
-    if head.CLASS_WEIGHTING not in ("none", "inverse_frequency"):
-        raise ValueError(
-            f"MODEL.SEM_SEG_HEAD.CLASS_WEIGHTING must be 'none' or 'inverse_frequency', not {head.CLASS_WEIGHTING!r}"
-        )
-    if head.CLASS_WEIGHTING == "inverse_frequency":
-        if head.CLASS_WEIGHTS:
-            raise ValueError("give MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS or CLASS_WEIGHTING inverse_frequency, not both")
-        counts = class_pixel_counts(cfg.DATASETS.TRAIN, head.NUM_CLASSES, head.IGNORE_VALUE)
-        return inverse_frequency_weights(counts).tolist()
-    if head.CLASS_WEIGHTS and len(head.CLASS_WEIGHTS) != head.NUM_CLASSES:
-        raise ValueError(f"{len(head.CLASS_WEIGHTS)} class weights given for {head.NUM_CLASSES} classes "
+    weights = list(head.CLASS_WEIGHTS)
+    if not all(isinstance(w, (int, float)) for w in weights):
+        raise ValueError(f"MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS must be numbers (seg_d2.load_config turns "
+                         f"['inverse_frequency'] into them), not {weights}")
+    if weights and len(weights) != head.NUM_CLASSES:
+        raise ValueError(f"{len(weights)} class weights given for {head.NUM_CLASSES} classes "
                          "(MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS)")
-    return list(head.CLASS_WEIGHTS) or None
+    return weights or None
