@@ -13,11 +13,12 @@ import time
 import seg_d2  # (first: fixes detectron2 0.6 before anything imports it)
 import numpy as np
 import torch
-from detectron2.data import DatasetCatalog, DatasetMapper
+from detectron2.data import DatasetCatalog
 from detectron2.engine import HookBase, SimpleTrainer, hooks
 from detectron2.solver import build_lr_scheduler
 from detectron2.utils.env import seed_all_rng
 
+from seg_d2.data.mapper import DatasetMapper
 from seg_d2.engine import Trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

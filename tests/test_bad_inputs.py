@@ -12,13 +12,14 @@ import sys
 
 import numpy as np
 import pytest
-from detectron2.data import DatasetCatalog, DatasetMapper
+from detectron2.data import DatasetCatalog
 from detectron2.data.build import get_detection_dataset_dicts
 from PIL import Image
 
 from conftest import REPO, load_module, unregister
 from seg_d2.config import load_config
 from seg_d2.data import DatasetError, ImageReadError, read_image, register_coco_dataset
+from seg_d2.data.augmentation import build_train_mapper
 from seg_d2.data.validate import main as validate_command
 from seg_d2.engine import Trainer
 from seg_d2.visualization import MAX_PANEL_SIDE
@@ -183,7 +184,8 @@ def _start_training(name, output_dir):
     cfg = _training_config(name, output_dir)
     trainer = Trainer(cfg)
     records = get_detection_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
-    mapped = [DatasetMapper(cfg, is_train=True)(record) for record in records]
+    mapper = build_train_mapper(cfg)
+    mapped = [mapper(record) for record in records]
     trainer.train()
     return mapped, trainer.storage.history("total_loss").latest()
 

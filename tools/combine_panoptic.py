@@ -18,7 +18,6 @@ import json
 
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.data import build_detection_test_loader
 from detectron2.evaluation import inference_on_dataset
 from detectron2.modeling import build_model
 from detectron2.utils.logger import setup_logger
@@ -53,7 +52,7 @@ def main(argv=None):
     _, semantic_model = _load(args.semantic_config, args.semantic_weights, ["MODEL.DEVICE", cfg.MODEL.DEVICE])
     model = PosthocPanoptic(cfg, instance_model, semantic_model)
     evaluator = Trainer.build_evaluator(cfg, args.dataset, output_folder=args.output_dir)
-    results = inference_on_dataset(model, build_detection_test_loader(cfg, args.dataset), evaluator)
+    results = inference_on_dataset(model, Trainer.build_test_loader(cfg, args.dataset), evaluator)
     print(json.dumps(results, indent=2))
     print(f"results written to {write_results(args.output_dir, results)}")
     return results

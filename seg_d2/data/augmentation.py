@@ -4,10 +4,10 @@ crop), then each entry of ``INPUT.EXTRA_AUGMENTATIONS``, a call of an augmentati
 or ``"RandomRotation([-15, 15], expand=False)"``."""
 import ast
 
-from detectron2.data import DatasetMapper
 from detectron2.data import transforms as T
 
 from ..errors import ConfigError
+from .mapper import DatasetMapper
 
 __all__ = ["build_train_mapper", "parse_augmentation"]
 
@@ -33,7 +33,8 @@ def parse_augmentation(text):
 
 
 def build_train_mapper(cfg):
-    """detectron2's training DatasetMapper with the extra augmentations appended. Boxes are
+    """detectron2's training DatasetMapper (reading images as seg_d2 does) with the extra
+    augmentations appended. Boxes are
     recomputed from the transformed masks when there are extras (a rotation or crop
     would otherwise leave them loose), as detectron2 does after its own crop."""
     args = DatasetMapper.from_config(cfg, is_train=True)

@@ -2,12 +2,11 @@
 import os
 
 import numpy as np
-from detectron2.data import detection_utils
 from detectron2.data.detection_utils import _apply_exif_orientation, convert_PIL_to_numpy
 from detectron2.utils.file_io import PathManager
 from PIL import Image
 
-from .validate import DatasetError
+from ..errors import DatasetError
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "list_image_files", "read_image"]
 
@@ -36,11 +35,6 @@ def read_image(file_name, format=None):
     except Exception as e:  # noqa: BLE001 (PIL raises many kinds for a broken file; each is named)
         raise ImageReadError(f"cannot read image {os.fsdecode(file_name)!r} ({type(e).__name__}: {e})") from e
 
-
-# detectron2's DatasetMapper, in training and evaluation, reads every image and label
-# map through detection_utils.read_image: route it here so that they are read as
-# seg_d2's tools read them, and a broken file is named in the error.
-detection_utils.read_image = read_image
 
 
 def list_image_files(paths):

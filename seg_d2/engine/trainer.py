@@ -7,7 +7,7 @@ import logging
 import os
 
 import torch
-from detectron2.data import MetadataCatalog, build_detection_train_loader
+from detectron2.data import MetadataCatalog, build_detection_test_loader, build_detection_train_loader
 from detectron2.data.build import _train_loader_from_config
 from detectron2.data.samplers import TrainingSampler
 from detectron2.engine import DefaultTrainer, hooks
@@ -18,6 +18,7 @@ from detectron2.utils import comm
 from ..atomic import write_text_atomically
 from ..data.augmentation import build_train_mapper
 from ..data.coco import ensure_derived_files
+from ..data.mapper import DatasetMapper
 from ..data.samplers import ContinuedSampler
 from ..errors import TRACEBACK_VARIABLE, TrainingDivergedError
 from ..evaluation import SemSegDiceEvaluator
@@ -52,6 +53,11 @@ class Trainer(DefaultTrainer):
             drawn = start_iter * cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
             loader_args["sampler"] = ContinuedSampler(loader_args["sampler"], drawn)
         return build_detection_train_loader(**loader_args)
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        """detectron2's test loader with seg_d2's mapper (images read as in training)."""
+        return build_detection_test_loader(cfg, dataset_name, mapper=DatasetMapper(cfg, is_train=False))
 
     def resume_or_load(self, resume=True):
         super().resume_or_load(resume)
