@@ -8,6 +8,18 @@ Each fix below is applied only when its gap is present, and reaches only the
 detectron2 modules that need it. (seg_d2's own environment pins numpy<2 because
 panopticapi-lite requires it; the NumPy 2 fix serves users on NumPy 2.)
 
+What importing it changes in detectron2, each only where the gap is present:
+- ``detectron2._C``: a stand-in when detectron2 was installed without its compiled
+  ops, so that detectron2 imports at all; an op then fails naming its feature.
+- ``np`` of the 0.6 modules in ``_MODULES_USING_OLD_NUMPY``: NumPy with the aliases
+  they use (those modules only).
+- ``coco_evaluation.COCOeval_opt``: faster-coco-eval where the missing ``_C`` would
+  make every COCOEvaluator's default fast path fail.
+- nothing left behind from ``Image.LINEAR`` and ``pkg_resources``: each is lent for
+  the one import of detectron2 that reads it.
+What seg_d2's own classes need from later detectron2 is a function here
+(``reset_data_loader``) or a method of theirs, never a patch of detectron2's classes.
+
 Import this module before any other detectron2 module; ``import seg_d2`` does.
 """
 import importlib
@@ -20,7 +32,7 @@ import numpy
 
 import detectron2
 
-__all__ = ["HAS_COMPILED_OPS", "COMPILED_OPS_MISSING"]
+__all__ = ["HAS_COMPILED_OPS", "COMPILED_OPS_MISSING", "reset_data_loader"]
 
 COMPILED_OPS_MISSING = "not built: this detectron2 has no compiled ops (seg_d2 stand-in)"
 
@@ -170,51 +182,21 @@ def _evaluate_coco_with_faster_coco_eval():
     coco_evaluation.COCOeval_opt = COCOeval_faster
 
 
-def _backport_reset_data_loader():
-    """``SimpleTrainer.reset_data_loader`` (detectron2 after 0.6), which seg_d2 uses to
-    continue the data stream on ``--resume``. In 0.6 the trainer keeps the iterator in
-    a plain attribute, created up front; set it anew from the new loader."""
-    from detectron2.engine.train_loop import SimpleTrainer
-
-    if hasattr(SimpleTrainer, "reset_data_loader"):
+def reset_data_loader(trainer, data_loader_builder):
+    """``SimpleTrainer.reset_data_loader`` (detectron2 after 0.6), which seg_d2's Trainer
+    uses to continue the data stream on ``--resume``; in 0.6, where the trainer keeps the
+    iterator in a plain attribute created up front, the same done from outside."""
+    if hasattr(trainer, "reset_data_loader"):
+        trainer.reset_data_loader(data_loader_builder)
         return
-
-    def reset_data_loader(self, data_loader_builder):
-        del self.data_loader
-        self.data_loader = data_loader_builder()
-        self._data_loader_iter = iter(self.data_loader)
-
-    SimpleTrainer.reset_data_loader = reset_data_loader
-
-
-def _backport_optimizer_in_checkpoints():
-    """detectron2 0.6's DefaultTrainer checkpoints the iteration and the LR schedule but
-    not its inner trainer's state, the optimizer's (momentum, Adam moments): a run
-    resumed with ``--resume`` restarted them from zero. Later detectron2 saves it as
-    ``"_trainer"``; so does this, and a checkpoint without it still loads."""
-    from detectron2.engine import DefaultTrainer
-    from detectron2.engine.train_loop import TrainerBase
-
-    if DefaultTrainer.state_dict is not TrainerBase.state_dict:
-        return
-
-    def state_dict(self):
-        return {**TrainerBase.state_dict(self), "_trainer": self._trainer.state_dict()}
-
-    def load_state_dict(self, state_dict):
-        TrainerBase.load_state_dict(self, state_dict)
-        if "_trainer" in state_dict:
-            self._trainer.load_state_dict(state_dict["_trainer"])
-
-    DefaultTrainer.state_dict = state_dict
-    DefaultTrainer.load_state_dict = load_state_dict
+    del trainer.data_loader
+    trainer.data_loader = data_loader_builder()
+    trainer._data_loader_iter = iter(trainer.data_loader)
 
 
 HAS_COMPILED_OPS = _provide_compiled_ops_stand_in()
 _import_transforms_without_pillow_linear()
 _import_model_zoo_without_pkg_resources()
 _give_old_modules_old_numpy()
-_backport_reset_data_loader()
-_backport_optimizer_in_checkpoints()
 if not HAS_COMPILED_OPS:
     _evaluate_coco_with_faster_coco_eval()

@@ -148,6 +148,14 @@ def test_trainer_checkpoints_its_optimizer_and_can_swap_its_data_loader(tiny_val
     fresh.load_state_dict({"iteration": 3})  # a checkpoint of detectron2 0.6 itself still loads
     assert fresh.iter == 3
 
-    fresh._trainer.reset_data_loader(lambda: ["a batch"])
+    compat.reset_data_loader(fresh._trainer, lambda: ["a batch"])
     assert fresh._trainer.data_loader == ["a batch"]
     assert next(fresh._trainer._data_loader_iter) == "a batch"
+
+
+def test_detectron2s_trainers_are_untouched_by_importing_seg_d2():
+    from detectron2.engine import DefaultTrainer, SimpleTrainer
+
+    for method in (DefaultTrainer.state_dict, DefaultTrainer.load_state_dict,
+                   getattr(SimpleTrainer, "reset_data_loader", SimpleTrainer.run_step)):
+        assert method.__module__.startswith("detectron2."), method

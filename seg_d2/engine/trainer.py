@@ -11,11 +11,13 @@ from detectron2.data import MetadataCatalog, build_detection_test_loader, build_
 from detectron2.data.build import _train_loader_from_config
 from detectron2.data.samplers import TrainingSampler
 from detectron2.engine import DefaultTrainer, hooks
+from detectron2.engine.train_loop import TrainerBase
 from detectron2.evaluation import COCOEvaluator, COCOPanopticEvaluator, DatasetEvaluators
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
 
 from ..atomic import write_text_atomically
+from ..compat import reset_data_loader
 from ..data.augmentation import build_train_mapper
 from ..data.coco import ensure_derived_files
 from ..data.mapper import DatasetMapper
@@ -62,7 +64,18 @@ class Trainer(DefaultTrainer):
     def resume_or_load(self, resume=True):
         super().resume_or_load(resume)
         if self.start_iter > 0:
-            self._trainer.reset_data_loader(lambda: self.build_train_loader(self.cfg, self.start_iter))
+            reset_data_loader(self._trainer, lambda: self.build_train_loader(self.cfg, self.start_iter))
+
+    def state_dict(self):
+        """With the inner trainer's state (the optimizer's momentum or Adam moments) as
+        ``"_trainer"``, which detectron2 0.6 leaves out (a resumed run restarted them from
+        zero) and later detectron2 saves the same way."""
+        return {**TrainerBase.state_dict(self), "_trainer": self._trainer.state_dict()}
+
+    def load_state_dict(self, state_dict):
+        TrainerBase.load_state_dict(self, state_dict)
+        if "_trainer" in state_dict:  # a checkpoint of detectron2 0.6's own trainer has none
+            self._trainer.load_state_dict(state_dict["_trainer"])
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
