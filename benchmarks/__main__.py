@@ -25,7 +25,7 @@ COMPARISONS = {
     "data_loading": (data_loading, ["--batches", "20", "--repeats", "2"], []),
 }
 # The nuclei comparison's sizes: the full one is the nuclei config's own schedule.
-NUCLEI_SIZES = (["--seeds", "0", "--iters", "60"], ["--seeds", "0", "--iters", "900"])
+NUCLEI_SIZES = (["--seeds", "0", "--iters", "60"], ["--seeds", "0", "--iters", "700"])
 
 
 def nuclei_arguments(folder):
