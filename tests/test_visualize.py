@@ -2,6 +2,7 @@
 panel paints exactly the instance's pixels; errors, per-image scores, plots."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 from pycocotools import mask as mask_util
 
-from conftest import REPO, load_module
+from conftest import REPO, load_module, unregister
+from seg_d2.data import register_coco_dataset
 from seg_d2.plots import plot_metrics
 from seg_d2.visualization import (
     coco_ground_truth,
@@ -83,6 +85,22 @@ def test_results_mode_reads_a_coco_results_file(tiny_val, tmp_path):
     written, _ = _tool("visualize").main(["results", "--results", str(results_file), "--dataset", tiny_val,
                                           "--compare", "--errors", "--output", str(tmp_path / "out")])
     assert _png_sizes(written) == [(3 * SIDE + 2 * 4, SIDE + TITLE)] * 4
+
+
+def test_compare_on_a_dataset_never_loaded_derives_its_evaluation_json_first(tiny_val, tiny_shapes, tmp_path):
+    results_file = tmp_path / "coco_instances_results.json"
+    results_file.write_text(json.dumps(_perfect_results(tiny_val)))
+    copy = tmp_path / "fresh" / "instances_val.json"  # nothing derived beside it yet
+    copy.parent.mkdir()
+    shutil.copy(tiny_shapes / "annotations" / "instances_val.json", copy)
+    register_coco_dataset("never_loaded_val", copy, tiny_shapes / "val")
+    try:
+        assert not os.path.exists(MetadataCatalog.get("never_loaded_val").json_file)
+        written, _ = _tool("visualize").main(["results", "--results", str(results_file), "--dataset",
+                                              "never_loaded_val", "--compare", "--output", str(tmp_path / "out")])
+    finally:
+        unregister("never_loaded_val")
+    assert len(written) == 4
 
 
 def test_ground_truth_panel_paints_exactly_the_instance(tmp_path):

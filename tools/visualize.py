@@ -26,6 +26,7 @@ from PIL import Image
 from pycocotools import mask as mask_util
 
 from seg_d2.cli import run_command
+from seg_d2.data.coco import ensure_derived_files
 from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, read_image
 from seg_d2.visualization import (
@@ -90,7 +91,9 @@ def main(argv=None):
         parser.error("--images goes with predict")
     if not args.images and not args.dataset:
         args.dataset = cfg.DATASETS.TEST[0] if cfg else parser.error("give --dataset")
-    metadata = MetadataCatalog.get(args.dataset if args.dataset else cfg.DATASETS.TEST[0])
+    dataset = args.dataset if args.dataset else cfg.DATASETS.TEST[0]
+    ensure_derived_files(dataset)  # the evaluation JSON that --compare reads
+    metadata = MetadataCatalog.get(dataset)
     coco_gt = coco_ground_truth(metadata.json_file) if args.compare and metadata.get("json_file") else None
 
     if args.mode == "predict":
