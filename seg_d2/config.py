@@ -209,7 +209,7 @@ def class_weights_from_data(cfg):
     if list(head.CLASS_WEIGHTS) != [INVERSE_FREQUENCY]:
         return
     counts = class_pixel_counts(cfg.DATASETS.TRAIN, head.NUM_CLASSES, head.IGNORE_VALUE)
-    head.CLASS_WEIGHTS = [round(w, 6) for w in inverse_frequency_weights(counts).tolist()]
+    head.CLASS_WEIGHTS = inverse_frequency_weights(counts).tolist()
     logging.getLogger(__name__).info("MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS from the pixels of %s: %s",
                                      ", ".join(cfg.DATASETS.TRAIN), head.CLASS_WEIGHTS)
 

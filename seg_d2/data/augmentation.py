@@ -34,9 +34,9 @@ def parse_augmentation(text):
 
 def build_train_mapper(cfg):
     """detectron2's training DatasetMapper (reading images as seg_d2 does) with the extra
-    augmentations appended. Boxes are
-    recomputed from the transformed masks when there are extras (a rotation or crop
-    would otherwise leave them loose), as detectron2 does after its own crop."""
+    augmentations appended. Boxes are recomputed from the transformed masks when there
+    are extras (a rotation or crop would otherwise leave them loose), as detectron2 does
+    after its own crop."""
     args = DatasetMapper.from_config(cfg, is_train=True)
     extras = [parse_augmentation(text) for text in cfg.INPUT.EXTRA_AUGMENTATIONS]
     args["augmentations"] = list(args["augmentations"]) + extras
