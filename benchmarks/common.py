@@ -220,7 +220,7 @@ def compare_on_test_split(config_file, overrides, systems, seeds, run, table):
     """The shape of a two-system comparison: load the config, hold its test split in
     memory, call ``run(system, cfg, seed, inputs)`` for every system and seed
     (``run_alternating``) and print ``table(runs)``; returns the runs and the table."""
-    cfg = seg_d2.load_config(config_file, overrides)
+    cfg = seg_d2.setup_config(config_file, overrides)
     inputs = load_test_inputs(cfg, cfg.DATASETS.TEST[0])
     runs = run_alternating(systems, seeds, lambda system, seed: run(system, cfg, seed, inputs))
     text = table(runs)

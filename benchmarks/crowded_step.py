@@ -25,7 +25,7 @@ WARMUP_STEPS = 5
 
 
 def run(system, config_file, overrides, steps, seed):
-    cfg = seg_d2.load_config(config_file, [*overrides, "SOLVER.MAX_ITER", str(WARMUP_STEPS + steps)])
+    cfg = seg_d2.setup_config(config_file, [*overrides, "SOLVER.MAX_ITER", str(WARMUP_STEPS + steps)])
     _, result = train_like_detectron2(system, build_model, cfg, seed, warmup_steps=WARMUP_STEPS)
     result["seconds_per_step"] = 1.0 / result.pop("train_iters_per_s")
     return result

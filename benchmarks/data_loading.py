@@ -21,7 +21,7 @@ WARMUP_BATCHES = 3
 
 
 def run(task, workers, batches, repeat, overrides=()):
-    cfg = seg_d2.load_config(CONFIGS[task], [*overrides, "DATALOADER.NUM_WORKERS", str(workers)])
+    cfg = seg_d2.setup_config(CONFIGS[task], [*overrides, "DATALOADER.NUM_WORKERS", str(workers)])
     loader = iter(Trainer.build_train_loader(cfg))
     for _ in range(WARMUP_BATCHES):
         next(loader)

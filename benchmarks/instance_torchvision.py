@@ -160,7 +160,7 @@ def main(argv=None):
     # a warm-up of a few iterations at this learning rate diverges. The config's gradient
     # clipping (per parameter, norm 5) applies to both: without it torchvision's model
     # diverged at the demo's learning rate (NaN at iteration 50 of the quick run, seed 0).
-    given = seg_d2.load_config(args.config_file, args.overrides)
+    given = seg_d2.setup_config(args.config_file, args.overrides)
     warmup = min(given.SOLVER.WARMUP_ITERS, max(1, iters // 2))
     overrides = ["SOLVER.MAX_ITER", str(iters), "SOLVER.WARMUP_ITERS", str(warmup),
                  "SOLVER.STEPS", f"({iters * 3 // 4}, {iters * 37 // 40})", *args.overrides]

@@ -1,9 +1,9 @@
 """seg_d2: instance, semantic and panoptic segmentation as registered detectron2 components."""
 from . import compat  # noqa: F401  (first: fixes detectron2 0.6's gaps before anything imports it)
 from . import data, modeling  # noqa: F401  (registers datasets and components)
-from .config import add_seg_d2_config, get_cfg, load_config
+from .config import add_seg_d2_config, get_cfg, load_config, setup_config
 from .env import collect_env_info
 
 __version__ = "0.1.0"
 
-__all__ = ["add_seg_d2_config", "collect_env_info", "get_cfg", "load_config"]
+__all__ = ["add_seg_d2_config", "collect_env_info", "get_cfg", "load_config", "setup_config"]

@@ -14,8 +14,8 @@ from .data.class_weights import class_pixel_counts, inverse_frequency_weights
 from .data.coco import register_datasets_from_config
 from .errors import ConfigError
 
-__all__ = ["add_seg_d2_config", "class_weights_from_data", "get_cfg", "load_config", "scale_lr_to_batch",
-           "set_num_classes_from_data"]
+__all__ = ["add_seg_d2_config", "choose_device", "class_weights_from_data", "get_cfg", "load_config",
+           "scale_lr_to_batch", "set_num_classes_from_data", "setup_config"]
 
 # Meta-architectures with detectron2's ROI heads (thing classes) and with a semantic
 # head (stuff classes of the training dataset: all classes for a _sem_seg dataset,
@@ -34,15 +34,16 @@ _RENAMED_KEYS = {
     "MODEL.SEM_SEG_HEAD.DICE_WEIGHT": "MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT",
     "MODEL.SEM_SEG_HEAD.FOCAL_WEIGHT": "MODEL.SEM_SEG_HEAD.FOCAL_LOSS_WEIGHT",
     "SOLVER.BEST_CHECKPOINT_METRIC": "TEST.BEST_CHECKPOINT_METRIC",
+    "SOLVER.CPU_BF16_AUTOCAST": (
+        "SOLVER.AMP.ENABLED", "on a CPU, SOLVER.AMP.ENABLED trains under bfloat16 autocast"),
     "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTING": (
         "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS", f'CLASS_WEIGHTING inverse_frequency is CLASS_WEIGHTS ["{INVERSE_FREQUENCY}"]'),
 }
 
 
 def add_seg_d2_config(cfg):
-    """Add seg_d2's keys to a detectron2 config, in place."""
-    # A CPU-only user should need no override to run anything.
-    cfg.MODEL.DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+    """Add seg_d2's keys to a detectron2 config, in place; detectron2's own defaults stay
+    as they are."""
     # COCO-format datasets to register before training, each as
     # "name=path/to/instances.json:path/to/images"; this registers name,
     # name_sem_seg and name_panoptic (see seg_d2/data/coco.py).
@@ -53,8 +54,8 @@ def add_seg_d2_config(cfg):
     # e.g. ["RandomBrightness(0.8, 1.2)", "RandomRotation([-15, 15], expand=False)"].
     cfg.INPUT.EXTRA_AUGMENTATIONS = []
 
-    # 0: the number of classes of the training dataset (its metadata), set when the
-    # config is loaded; a number that disagrees with the dataset is an error.
+    # 0: the number of classes of the training dataset (its metadata), set by
+    # setup_config; a number that disagrees with the dataset is an error.
     cfg.MODEL.ROI_HEADS.NUM_CLASSES = 0
     cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES = 0
 
@@ -88,20 +89,18 @@ def add_seg_d2_config(cfg):
     sem.FOCAL_LOSS_WEIGHT = 0.0
     sem.FOCAL_GAMMA = 2.0
     # Cross-entropy class weights: one number per class, or ["inverse_frequency"] to
-    # have load_config compute them from the pixels of DATASETS.TRAIN; the numbers then
+    # have setup_config compute them from the pixels of DATASETS.TRAIN; the numbers then
     # stand in the config a run saves and in its checkpoint, so a model builds without
     # its training data.
     sem.CLASS_WEIGHTS = []
 
     # Keep the model's weights (and so its activations) in channels-last memory
-    # format: convolutions with few channels run ~1.25x faster that way on CPU.
+    # format, which CPU convolutions with few channels prefer.
     cfg.MODEL.CHANNELS_LAST = False
 
-    # Run training forward passes on CPU under torch.autocast in bfloat16 (weights,
-    # gradients, optimizer and evaluation stay float32): ~1.9x faster steps on CPUs
-    # with AMX or AVX512-BF16, slower on CPUs without. No effect on CUDA tensors;
-    # on a GPU, detectron2's SOLVER.AMP.ENABLED is the switch.
-    cfg.SOLVER.CPU_BF16_AUTOCAST = False
+    # detectron2's SOLVER.AMP.ENABLED also holds on a CPU: training forward passes run
+    # under bfloat16 autocast there (seg_d2.engine.CPUAutocastTrainer), as they run
+    # under float16 autocast on a GPU (detectron2's AMPTrainer).
 
     # "SGD" (detectron2's) or "ADAMW" (as Mask2Former's key), with the same parameter
     # groups, LR schedule and gradient clipping; AdamW trains small models from scratch
@@ -215,11 +214,12 @@ def class_weights_from_data(cfg):
 
 
 def load_config(config_file, opts=()):
-    """A frozen-ready config from a YAML file, which may also be a path inside
-    detectron2's model zoo (e.g. ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml``),
-    with ``KEY VALUE`` overrides applied last, its learning rate scaled to its batch
-    (``scale_lr_to_batch``), its datasets registered and its numbers of classes and
-    class weights taken from them (``set_num_classes_from_data``, ``class_weights_from_data``)."""
+    """A config from a YAML file, which may also be a path inside detectron2's model zoo
+    (e.g. ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml``), with ``KEY VALUE``
+    overrides applied last and its learning rate scaled to its batch
+    (``scale_lr_to_batch``). Reads the file and nothing else: no dataset is registered
+    or read, so a config saved with a run (whose numbers of classes and class weights
+    are numbers) loads and builds its model anywhere."""
     if not os.path.isfile(config_file):
         try:
             config_file = model_zoo.get_config_file(config_file)
@@ -234,6 +234,26 @@ def load_config(config_file, opts=()):
     if weights and "://" not in weights and not os.path.isfile(weights):
         raise ConfigError(f"MODEL.WEIGHTS: no such file {weights!r}")
     scale_lr_to_batch(cfg)
+    return cfg
+
+
+def choose_device(cfg):
+    """detectron2's default ``MODEL.DEVICE`` is "cuda"; on a machine without CUDA the
+    model runs on the CPU instead (logged), so that a CPU-only user needs no override."""
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        logging.getLogger(__name__).warning("MODEL.DEVICE %s: CUDA is not available, using the CPU",
+                                            cfg.MODEL.DEVICE)
+        cfg.MODEL.DEVICE = "cpu"
+
+
+def setup_config(config_file, opts=()):
+    """What every seg_d2 command does before it builds anything: ``load_config``, then
+    the steps that depend on this machine and on the data: the device
+    (``choose_device``), the datasets of ``DATASETS.COCO_FORMAT`` registered, the
+    numbers of classes and the class weights taken from them
+    (``set_num_classes_from_data``, ``class_weights_from_data``)."""
+    cfg = load_config(config_file, opts)
+    choose_device(cfg)
     register_datasets_from_config(cfg)
     set_num_classes_from_data(cfg)
     class_weights_from_data(cfg)

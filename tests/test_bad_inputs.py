@@ -17,7 +17,7 @@ from detectron2.data.build import get_detection_dataset_dicts
 from PIL import Image
 
 from conftest import REPO, load_module, unregister
-from seg_d2.config import load_config
+from seg_d2.config import setup_config
 from seg_d2.data import DatasetError, ImageReadError, read_image, register_coco_dataset
 from seg_d2.data.augmentation import build_train_mapper
 from seg_d2.data.validate import main as validate_command
@@ -171,7 +171,7 @@ def test_validate_command(bad, case, capsys):
 
 
 def _training_config(name, output_dir):
-    return load_config(os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"), [
+    return setup_config(os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"), [
         "DATASETS.TRAIN", f"('{name}',)", "DATASETS.TEST", "()", "MODEL.ROI_HEADS.NUM_CLASSES", "1",
         "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "128", "SOLVER.IMS_PER_BATCH", "1",
         "SOLVER.MAX_ITER", "1", "SOLVER.WARMUP_ITERS", "0", "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu",

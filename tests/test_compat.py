@@ -16,9 +16,11 @@ def test_data_transforms_import_and_extent_transform_runs():
 
 
 def test_pillow_linear_is_not_left_behind():
+    import PIL
     from PIL import Image
 
-    assert not hasattr(Image, "LINEAR") or Image.LINEAR == Image.BILINEAR
+    if int(PIL.__version__.split(".")[0]) >= 10:  # Pillow itself has no LINEAR any more
+        assert not hasattr(Image, "LINEAR")
 
 
 def test_model_zoo_config_file_resolves():
@@ -87,8 +89,35 @@ def test_legacy_paste_mask_runs_on_current_numpy():
 def test_old_numpy_reaches_only_detectron2():
     from detectron2.evaluation import sem_seg_evaluation
 
-    assert sem_seg_evaluation.np.int is int
-    assert not hasattr(np, "float") or np.float is float
+    assert sem_seg_evaluation.np.int is int and sem_seg_evaluation.np.float is float
+    if np.lib.NumpyVersion(np.__version__) >= "1.24.0":  # NumPy itself has no such aliases
+        assert not any(hasattr(np, alias) for alias in ("int", "float", "bool", "str"))
+
+
+def test_detectron2s_class_histogram_runs_on_current_numpy():
+    """detectron2.data.build counts classes with np.int; detectron2 calls it inside a
+    try that would hide the error, so it is called here directly."""
+    from detectron2.data.build import print_instances_class_histogram
+
+    records = [{"annotations": [{"category_id": 0}, {"category_id": 1}, {"category_id": 1}]}]
+    print_instances_class_histogram(records, ["a", "b"])
+
+
+def test_array_copy_false_means_copy_if_needed_as_numpy_1_did(monkeypatch):
+    """NumPy 2's array(copy=False) raises where a copy is needed; detectron2 0.6 passes
+    copy=False meaning "only if needed". Emulate NumPy 2's array and check the shim."""
+    def numpy_2_array(obj, *args, copy=True, **kwargs):
+        if copy is False and not isinstance(obj, np.ndarray):
+            raise ValueError("Unable to avoid copy while creating an array as requested.")
+        return np.asarray(obj, *args, **kwargs) if copy is False else np.asarray(obj, *args, **kwargs).copy()
+
+    monkeypatch.setattr(compat, "numpy", type("numpy_2", (), {"array": staticmethod(numpy_2_array),
+                                                              "asarray": staticmethod(np.asarray)}))
+    legacy = compat._NumpyWithOldAliases()
+    assert legacy.array([1, 2], copy=False).tolist() == [1, 2]
+    existing = np.arange(3)
+    assert legacy.array(existing, copy=False) is existing
+    assert legacy.array(existing) is not existing
 
 
 @pytest.mark.skipif(compat.HAS_COMPILED_OPS, reason="detectron2 here has its compiled ops")
@@ -124,12 +153,12 @@ def test_roi_align_matches_torchvision():
 
 
 def test_trainer_checkpoints_its_optimizer_and_can_swap_its_data_loader(tiny_val, tmp_path):
-    from seg_d2.config import load_config
+    from seg_d2.config import setup_config
     from seg_d2.engine import Trainer
 
     from conftest import REPO
 
-    cfg = load_config(f"{REPO}/configs/shapes/unet.yaml", [
+    cfg = setup_config(f"{REPO}/configs/shapes/unet.yaml", [
         "DATASETS.TRAIN", f"('{tiny_val}_sem_seg',)", "MODEL.UNET.DEPTH", "2", "OUTPUT_DIR", str(tmp_path),
         "DATALOADER.NUM_WORKERS", "0",
     ])

@@ -38,7 +38,7 @@ def _stand_in_datasets(path, tmp_path):
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.relpath(p, REPO))
 def test_config_loads_and_builds(path, tmp_path):
-    cfg = seg_d2.load_config(path, ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", *_stand_in_datasets(path, tmp_path)])
+    cfg = seg_d2.setup_config(path, ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", *_stand_in_datasets(path, tmp_path)])
     model = build_model(cfg)
     assert type(model).__name__ == cfg.MODEL.META_ARCHITECTURE
     if cfg.MODEL.MASK_ON:
@@ -46,8 +46,8 @@ def test_config_loads_and_builds(path, tmp_path):
 
 
 def test_variants_differ_from_their_base_only_in_what_they_name():
-    base = seg_d2.load_config(os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"))
-    d2_head = seg_d2.load_config(os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN_d2_head.yaml"))
+    base = seg_d2.setup_config(os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"))
+    d2_head = seg_d2.setup_config(os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN_d2_head.yaml"))
     assert d2_head.MODEL.ROI_MASK_HEAD.NAME == "MaskRCNNConvUpsampleHead"
     d2_head.MODEL.ROI_MASK_HEAD.NAME = base.MODEL.ROI_MASK_HEAD.NAME
     d2_head.OUTPUT_DIR = base.OUTPUT_DIR

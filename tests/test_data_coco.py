@@ -174,7 +174,7 @@ def test_evaluation_json_holds_things_only(tmp_path):
 
 def test_config_line_registers_a_dataset(tmp_path):
     json_file, images, _ = _tiny_coco(tmp_path)
-    cfg = seg_d2.load_config(
+    cfg = seg_d2.setup_config(
         "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
         ["DATASETS.COCO_FORMAT", f"['tiny_cfg={json_file}:{images}']", "DATASETS.TRAIN", "('tiny_cfg',)"],
     )
@@ -188,7 +188,7 @@ def test_config_line_registers_a_dataset(tmp_path):
 
 def test_malformed_config_line_is_named():
     with pytest.raises(ValueError, match="not-a-dataset"):
-        seg_d2.load_config("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
+        seg_d2.setup_config("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
                            ["DATASETS.COCO_FORMAT", "['not-a-dataset']"])
 
 

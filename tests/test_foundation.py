@@ -22,8 +22,31 @@ def _one_image_batch():
     return [{"image": image, "instances": instances, "height": 96, "width": 128}]
 
 
-def test_default_device_is_cpu_without_cuda():
-    assert seg_d2.get_cfg().MODEL.DEVICE == ("cuda" if torch.cuda.is_available() else "cpu")
+def test_loading_a_config_changes_nothing_else_and_setting_up_decides_the_rest(tmp_path):
+    """load_config reads the file: detectron2's default device stays, the dataset a config
+    line names is not registered, the numbers of classes stay 0. setup_config then picks
+    the CPU where CUDA is missing, registers the dataset and takes the classes from it."""
+    from detectron2.config import get_cfg as detectron2_cfg
+    from detectron2.data import DatasetCatalog
+
+    from conftest import unregister
+
+    from test_data_coco import _tiny_coco
+
+    json_file, images, _ = _tiny_coco(tmp_path)
+    opts = ["DATASETS.COCO_FORMAT", f"['pure_load={json_file}:{images}']", "DATASETS.TRAIN", "('pure_load',)",
+            "DATASETS.TEST", "()"]
+    assert seg_d2.get_cfg().MODEL.DEVICE == detectron2_cfg().MODEL.DEVICE == "cuda"
+    loaded = seg_d2.load_config("configs/shapes/mask_rcnn_R18_FPN.yaml", opts)
+    assert loaded.MODEL.DEVICE == "cuda" and loaded.MODEL.ROI_HEADS.NUM_CLASSES == 0
+    assert "pure_load" not in DatasetCatalog.list()
+    try:
+        ready = seg_d2.setup_config("configs/shapes/mask_rcnn_R18_FPN.yaml", opts)
+        assert "pure_load" in DatasetCatalog.list()
+        assert ready.MODEL.DEVICE == ("cuda" if torch.cuda.is_available() else "cpu")
+        assert ready.MODEL.ROI_HEADS.NUM_CLASSES == 2
+    finally:
+        unregister("pure_load")
 
 
 def test_model_zoo_mask_rcnn_trains_one_step_with_finite_losses():

@@ -7,7 +7,7 @@ from detectron2.data import detection_utils
 from PIL import Image
 
 import seg_d2  # noqa: F401
-from seg_d2.config import load_config
+from seg_d2.config import setup_config
 from seg_d2.data import ImageReadError
 from seg_d2.data.mapper import DatasetMapper
 
@@ -15,7 +15,7 @@ UNET = "configs/shapes/unet.yaml"
 
 
 def _mappers():
-    cfg = load_config(UNET, ["INPUT.MIN_SIZE_TEST", "0"])  # 0: no resize
+    cfg = setup_config(UNET, ["INPUT.MIN_SIZE_TEST", "0"])  # 0: no resize
     return DatasetMapper(cfg, is_train=False), Detectron2DatasetMapper(cfg, is_train=False)
 
 

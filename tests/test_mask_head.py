@@ -16,7 +16,7 @@ from seg_d2.modeling.mask_head import gt_class_logits_and_targets
 
 
 def _head(*opts):
-    cfg = seg_d2.load_config("configs/shapes/mask_rcnn_R18_FPN.yaml", list(opts))
+    cfg = seg_d2.setup_config("configs/shapes/mask_rcnn_R18_FPN.yaml", list(opts))
     return build_mask_head(cfg, ShapeSpec(channels=8, height=14, width=14))
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 from torch import nn
 
 from conftest import REPO
-from seg_d2.config import load_config
+from seg_d2.config import setup_config
 from seg_d2.modeling import PosthocPanoptic
 
 # Shared label space of the hand-made case: things a=0, b=1; stuff sky=2, ground=3, water=4.
@@ -77,7 +77,7 @@ def test_combiner_on_hand_made_predictions():
 
 
 def test_the_combiner_takes_classes_and_thresholds_from_the_instance_config():
-    cfg = load_config(os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"),
+    cfg = setup_config(os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"),
                       ["MODEL.PANOPTIC_FPN.COMBINE.OVERLAP_THRESH", "0.4",
                        "MODEL.PANOPTIC_FPN.COMBINE.STUFF_AREA_LIMIT", "77",
                        "MODEL.PANOPTIC_FPN.COMBINE.INSTANCES_CONFIDENCE_THRESH", "0.3"])

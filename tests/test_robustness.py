@@ -14,7 +14,7 @@ import torch
 from conftest import REPO, metrics, train_net, train_net_command
 from torch import nn
 
-from seg_d2.config import load_config
+from seg_d2.config import setup_config
 from seg_d2.engine import Trainer
 from seg_d2.engine.checkpoint import AtomicCheckpointer
 
@@ -183,7 +183,7 @@ def test_killed_mid_checkpoint_resumes_from_the_last_complete_one(tiny_shapes, t
 def test_resumed_loader_continues_the_data_stream(tiny_val):
     """The batches a run resumed at iteration 3 draws are those an uninterrupted run
     draws from its 4th on."""
-    cfg = load_config(os.path.join(REPO, "configs/shapes/unet.yaml"), [
+    cfg = setup_config(os.path.join(REPO, "configs/shapes/unet.yaml"), [
         "DATASETS.TRAIN", f"('{tiny_val}_sem_seg',)", "SOLVER.IMS_PER_BATCH", "2", "DATALOADER.NUM_WORKERS", "0",
         "INPUT.MIN_SIZE_TRAIN", "(32,)", "INPUT.MAX_SIZE_TRAIN", "32",
     ])

@@ -9,7 +9,7 @@ from detectron2.data import DatasetCatalog
 from detectron2.modeling import build_model
 
 from conftest import semantic_records
-from seg_d2.config import load_config
+from seg_d2.config import load_config, setup_config
 from seg_d2.data.class_weights import class_pixel_counts, inverse_frequency_weights
 from seg_d2.modeling.losses import cross_entropy_loss, focal_loss, multiclass_dice_loss
 
@@ -82,19 +82,20 @@ def test_class_pixel_counts_over_a_registered_dataset(tmp_path):
         DatasetCatalog.remove("count_test")
 
 
-def test_inverse_frequency_class_weights_become_numbers_when_the_config_is_loaded(tmp_path):
+def test_inverse_frequency_class_weights_become_numbers_when_the_config_is_set_up(tmp_path):
     labels = [np.array([[0, 0, 1], [255, 1, 1]], np.uint8), np.array([[1, 1, 1]], np.uint8)]
     records = semantic_records(tmp_path, labels)
     DatasetCatalog.register("weights_test", lambda: records)
     try:
-        cfg = load_config(UNET, ["DATASETS.TRAIN", "('weights_test',)", "DATASETS.TEST", "()",
-                                 "MODEL.SEM_SEG_HEAD.NUM_CLASSES", "2",
-                                 "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS", "['inverse_frequency']"])
+        cfg = setup_config(UNET, ["DATASETS.TRAIN", "('weights_test',)", "DATASETS.TEST", "()",
+                                  "MODEL.SEM_SEG_HEAD.NUM_CLASSES", "2",
+                                  "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS", "['inverse_frequency']"])
     finally:
         DatasetCatalog.remove("weights_test")
     # 2 pixels of class 0 and 6 of class 1: weights 1/2 and 1/6, scaled to average 1
     assert cfg.MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS == pytest.approx([1.5, 0.5])
-    # the model builds from the numbers alone, with the training data gone
+    # the model builds from the numbers alone, with the training data gone (load_config
+    # reads no data)
     saved = tmp_path / "config.yaml"
     saved.write_text(cfg.dump())
     reloaded = load_config(str(saved), ["MODEL.DEVICE", "cpu", "MODEL.UNET.BASE_CHANNELS", "4"])
@@ -104,5 +105,5 @@ def test_inverse_frequency_class_weights_become_numbers_when_the_config_is_loade
 
 def test_class_weights_that_are_not_numbers_are_named():
     with pytest.raises(ValueError, match=r"CLASS_WEIGHTS must be numbers .*\['inverse_frequency', 'x'\]"):
-        build_model(load_config(UNET, ["MODEL.DEVICE", "cpu",
-                                       "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS", "['inverse_frequency', 'x']"]))
+        build_model(setup_config(UNET, ["MODEL.DEVICE", "cpu",
+                                        "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS", "['inverse_frequency', 'x']"]))

@@ -12,7 +12,7 @@ UNET = "configs/shapes/unet.yaml"
 
 
 def _unet(*opts):
-    return build_model(seg_d2.load_config(UNET, ["MODEL.DEVICE", "cpu", *opts]))
+    return build_model(seg_d2.setup_config(UNET, ["MODEL.DEVICE", "cpu", *opts]))
 
 
 @pytest.mark.parametrize("depth", [2, 3, 5])
@@ -68,7 +68,7 @@ def test_training_on_an_odd_size_returns_finite_losses_and_gradients():
     ("build_resnet_fpn_backbone", ["p2", "p3", "p4", "p5"], 4),
 ])
 def test_decoder_sits_on_detectron2_backbones(backbone, in_features, stride):
-    cfg = seg_d2.load_config("configs/shapes/mask_rcnn_R18_FPN.yaml", [
+    cfg = seg_d2.setup_config("configs/shapes/mask_rcnn_R18_FPN.yaml", [
         "MODEL.DEVICE", "cpu", "MODEL.META_ARCHITECTURE", "SemanticSegmentor", "MODEL.BACKBONE.NAME", backbone,
         "MODEL.SEM_SEG_HEAD.NAME", "UNetHead", "MODEL.SEM_SEG_HEAD.IN_FEATURES", str(in_features),
         "MODEL.SEM_SEG_HEAD.NUM_CLASSES", 3, "MODEL.SEM_SEG_HEAD.NORM", "BN",
@@ -82,6 +82,19 @@ def test_decoder_sits_on_detectron2_backbones(backbone, in_features, stride):
     model.train()
     losses = model([{"image": torch.rand(3, 97, 131) * 255, "sem_seg": torch.randint(0, 3, (97, 131))}])
     assert torch.isfinite(losses["loss_sem_seg"])
+
+
+def test_every_skip_feature_reaches_the_logits():
+    """The expanding path concatenates each finer feature: changing any one of them
+    changes the logits (a decoder that dropped its skips would ignore all but the coarsest)."""
+    model = _unet("MODEL.UNET.BASE_CHANNELS", 4, "MODEL.UNET.DEPTH", 2,
+                  "MODEL.SEM_SEG_HEAD.IN_FEATURES", "['level0', 'level1', 'level2']").eval()
+    with torch.no_grad():
+        features = model.backbone(torch.rand(1, 3, 16, 16))
+        logits = model.sem_seg_head.layers(features)
+        for name in ("level0", "level1", "level2"):
+            changed = model.sem_seg_head.layers({**features, name: features[name] + 1.0})
+            assert not torch.allclose(changed, logits), name
 
 
 def test_decoder_widths_are_set_per_level_and_default_to_the_skip_features():
@@ -143,7 +156,7 @@ def test_learns_a_toy_task_from_scratch_in_a_few_sgd_steps():
 def test_channels_last_changes_the_layout_not_the_numbers():
     from seg_d2.engine import Trainer
 
-    cfg = seg_d2.load_config(UNET, ["MODEL.DEVICE", "cpu", "MODEL.UNET.BASE_CHANNELS", "4"])
+    cfg = seg_d2.setup_config(UNET, ["MODEL.DEVICE", "cpu", "MODEL.UNET.BASE_CHANNELS", "4"])
     torch.manual_seed(0)
     plain = Trainer.build_model(cfg).eval()
     cfg.MODEL.CHANNELS_LAST = True
@@ -157,28 +170,32 @@ def test_channels_last_changes_the_layout_not_the_numbers():
     assert torch.allclose(expected, got, atol=1e-4)
 
 
-def test_cpu_bf16_autocast_runs_training_forwards_in_bf16_only():
-    from seg_d2.engine import Trainer
+def test_amp_on_a_cpu_trains_forwards_in_bfloat16_and_nothing_else(tiny_val, tmp_path):
+    """SOLVER.AMP.ENABLED on a CPU: the inner trainer is CPUAutocastTrainer, whose steps
+    run the model in bfloat16 while weights and gradients stay float32, and the model
+    outside a step (evaluation) runs in float32."""
+    from detectron2.engine import SimpleTrainer
+    from detectron2.utils.events import EventStorage
 
-    cfg = seg_d2.load_config(UNET, ["MODEL.DEVICE", "cpu", "MODEL.UNET.BASE_CHANNELS", "4"])
-    torch.manual_seed(0)
-    plain = Trainer.build_model(cfg)
-    cfg.SOLVER.CPU_BF16_AUTOCAST = True
-    torch.manual_seed(0)
-    autocast = Trainer.build_model(cfg)
-    assert list(autocast.state_dict()) == list(plain.state_dict())
-    conv_dtypes = []
-    autocast.backbone.levels[0].register_forward_hook(lambda module, args, out: conv_dtypes.append(out.dtype))
-    batch = [{"image": torch.rand(3, 32, 48) * 255, "sem_seg": torch.randint(0, 6, (32, 48))}]
-    # Evaluation runs in float32, so it equals the model without the key.
-    plain.eval(), autocast.eval()
-    with torch.no_grad():
-        expected, got = plain(batch)[0]["sem_seg"], autocast(batch)[0]["sem_seg"]
-    assert conv_dtypes == [torch.float32] and got.dtype == torch.float32
-    assert torch.equal(expected, got)
-    autocast.train()
-    losses = autocast(batch)
-    sum(losses.values()).backward()
-    weight = autocast.backbone.levels[0][0][0].weight
-    assert conv_dtypes[-1] == torch.bfloat16
+    from seg_d2.engine import CPUAutocastTrainer, Trainer
+
+    opts = ["DATASETS.TRAIN", f"('{tiny_val}_sem_seg',)", "MODEL.DEVICE", "cpu", "MODEL.UNET.DEPTH", "2",
+            "MODEL.UNET.BASE_CHANNELS", "4", "DATALOADER.NUM_WORKERS", "0", "SOLVER.IMS_PER_BATCH", "2",
+            "OUTPUT_DIR", str(tmp_path)]
+    assert type(Trainer(seg_d2.setup_config(UNET, [*opts, "SOLVER.AMP.ENABLED", "False"]))._trainer) is SimpleTrainer
+    trainer = Trainer(seg_d2.setup_config(UNET, [*opts, "SOLVER.AMP.ENABLED", "True"]))
+    assert isinstance(trainer._trainer, CPUAutocastTrainer)
+    model = trainer.model
+    dtypes = []
+    model.backbone.levels[0].register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    with EventStorage(0):
+        trainer._trainer.iter = 0
+        trainer._trainer.run_step()
+    weight = model.backbone.levels[0][0][0].weight
+    assert dtypes == [torch.bfloat16]
     assert weight.dtype == weight.grad.dtype == torch.float32 and torch.isfinite(weight.grad).all()
+    assert not model._forward_pre_hooks and not model._forward_hooks  # autocast ends with the step
+    model.eval()
+    with torch.no_grad():
+        (output,) = model([{"image": torch.rand(3, 32, 48) * 255}])
+    assert dtypes[-1] == torch.float32 and output["sem_seg"].dtype == torch.float32

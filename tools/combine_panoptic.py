@@ -28,7 +28,7 @@ from seg_d2.modeling import PosthocPanoptic
 
 
 def _load(config_file, weights, opts=()):
-    cfg = seg_d2.load_config(config_file, list(opts))
+    cfg = seg_d2.setup_config(config_file, list(opts))
     model = build_model(cfg)
     DetectionCheckpointer(model).load(weights)
     return cfg, model.eval()

@@ -64,7 +64,7 @@ def main(overrides):
     start = time.perf_counter()
     subprocess.run([sys.executable, os.path.join(TOOLS, "train_net.py"), "--config-file", CONFIG, *overrides],
                    check=True)
-    cfg = seg_d2.load_config(CONFIG, overrides)
+    cfg = seg_d2.setup_config(CONFIG, overrides)
     with open(os.path.join(cfg.OUTPUT_DIR, RESULTS_FILE)) as f:
         results = json.load(f)
     table = summary_table(results, time.perf_counter() - start)

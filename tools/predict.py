@@ -87,7 +87,7 @@ def main(argv=None):
     parser.add_argument("opts", nargs="*", help="KEY VALUE config overrides, e.g. MODEL.WEIGHTS path.pth")
     args = parser.parse_intermixed_args(argv)
 
-    cfg = seg_d2.load_config(args.config_file, args.opts + (["MODEL.DEVICE", args.device] if args.device else []))
+    cfg = seg_d2.setup_config(args.config_file, args.opts + (["MODEL.DEVICE", args.device] if args.device else []))
     model = build_model(cfg).eval()
     DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
     resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)

@@ -16,7 +16,7 @@ from seg_d2.plots import plot_metrics
 
 
 def setup(args):
-    cfg = seg_d2.load_config(args.config_file, args.opts)
+    cfg = seg_d2.setup_config(args.config_file, args.opts)
     cfg.freeze()
     default_setup(cfg, args)
     return cfg

@@ -82,7 +82,7 @@ def main(argv=None):
     parser.add_argument("opts", nargs="*", help="KEY VALUE overrides of --config-file")
     args = parser.parse_intermixed_args(argv)
 
-    cfg = seg_d2.load_config(args.config_file, args.opts) if args.config_file else None
+    cfg = seg_d2.setup_config(args.config_file, args.opts) if args.config_file else None
     if args.mode == "predict" and cfg is None:
         parser.error("predict needs --config-file (and MODEL.WEIGHTS)")
     if args.mode == "results" and not (args.results and args.dataset):

@@ -1,7 +1,6 @@
 """detectron2's DefaultTrainer, told which evaluator fits each seg_d2 dataset and
 which checkpoint is best."""
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from ..data.mapper import DatasetMapper
 from ..data.samplers import ContinuedSampler
 from ..errors import TRACEBACK_VARIABLE, TrainingDivergedError
 from ..evaluation import SemSegDiceEvaluator
+from .autocast import CPUAutocastTrainer
 from .checkpoint import AtomicCheckpointer
 
 __all__ = ["OPTIMIZERS", "Trainer", "write_results"]
@@ -33,13 +33,19 @@ OPTIMIZERS = ("SGD", "ADAMW")
 
 
 class Trainer(DefaultTrainer):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        # detectron2 picks AMPTrainer for SOLVER.AMP, which needs CUDA; on a CPU the
+        # same key means bfloat16 autocast.
+        if cfg.SOLVER.AMP.ENABLED and cfg.MODEL.DEVICE == "cpu":
+            inner = self._trainer
+            self._trainer = CPUAutocastTrainer(inner.model, inner.data_loader, inner.optimizer)
+
     @classmethod
     def build_model(cls, cfg):
         model = super().build_model(cfg)
         if cfg.MODEL.CHANNELS_LAST:
             model.to(memory_format=torch.channels_last)
-        if cfg.SOLVER.CPU_BF16_AUTOCAST:
-            model.forward = _bf16_autocast_when_training(model)
         return model
 
     @classmethod
@@ -175,20 +181,6 @@ def _divergence_logged_without_traceback():
         yield
     finally:
         logger.removeFilter(quiet)
-
-
-def _bf16_autocast_when_training(model):
-    """``model.forward`` under CPU bfloat16 autocast in training mode only, so that
-    evaluation and saved weights are unchanged; set on the instance, which leaves
-    the state dict's keys as they are."""
-    forward = model.forward
-
-    @functools.wraps(forward)
-    def autocast_forward(*args, **kwargs):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=model.training):
-            return forward(*args, **kwargs)
-
-    return autocast_forward
 
 
 def write_results(output_dir, results):

@@ -132,7 +132,7 @@ def _class_weights_from_config(cfg):
     head = cfg.MODEL.SEM_SEG_HEAD
     weights = list(head.CLASS_WEIGHTS)
     if not all(isinstance(w, (int, float)) for w in weights):
-        raise ValueError(f"MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS must be numbers (seg_d2.load_config turns "
+        raise ValueError(f"MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS must be numbers (seg_d2.setup_config turns "
                          f"['inverse_frequency'] into them), not {weights}")
     if weights and len(weights) != head.NUM_CLASSES:
         raise ValueError(f"{len(weights)} class weights given for {head.NUM_CLASSES} classes "
