@@ -72,6 +72,8 @@ def _set(path, value):
      "annotation id 20 of image id 2: category id 99 is not in 'categories'"),
     (_set(("annotations", 0, "bbox"), [35, 1, 10, 10]),
      "annotation id 10 of image id 1: bbox [35, 1, 10, 10] lies outside"),
+    (_set(("annotations", 0, "bbox"), [1, 25, 10, 10]),  # inside in x, below the image in y
+     "annotation id 10 of image id 1: bbox [1, 25, 10, 10] lies outside"),
     (_set(("images", 1, "id"), 1), "image id 1 appears more than once"),
     (_set(("annotations", 1, "id"), 10), "annotation id 10 appears more than once"),
     (_set(("annotations", 0, "segmentation"), {"size": [H, W + 1], "counts": [H * (W + 1)]}),

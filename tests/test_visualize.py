@@ -21,6 +21,8 @@ from seg_d2.visualization import (
     image_mask_ap,
     image_miou,
     instance_errors,
+    prediction_panel,
+    semantic_error_overlay,
 )
 
 TITLE = 22  # the title strip above each panel
@@ -119,6 +121,33 @@ def test_ground_truth_panel_paints_exactly_the_instance(tmp_path):
     assert changed[62:98, 82:118].all()
     # Nothing is painted above, left or right of the instance (its label goes below it).
     assert not changed[:57].any() and not changed[:, :77].any() and not changed[:100, 123:].any()
+
+
+def test_prediction_panel_draws_only_instances_at_or_above_the_threshold():
+    from detectron2.structures import Boxes, Instances
+
+    image = np.full((120, 200, 3), 128, np.uint8)
+    masks = torch.zeros(2, 120, 200, dtype=torch.bool)
+    masks[0, 40:80, 20:60] = True  # confident, on the left
+    masks[1, 40:80, 140:180] = True  # below the threshold, on the right
+    instances = Instances((120, 200), pred_boxes=Boxes(torch.tensor([[20.0, 40, 60, 80], [140, 40, 180, 80]])),
+                          scores=torch.tensor([0.9, 0.3]), pred_classes=torch.tensor([0, 0]), pred_masks=masks)
+    MetadataCatalog.get("threshold_test").set(thing_classes=["box"])
+    try:
+        panel = prediction_panel(image, {"instances": instances}, MetadataCatalog.get("threshold_test"), 0.5)
+    finally:
+        MetadataCatalog.remove("threshold_test")
+    changed = np.abs(panel.astype(int) - 128).sum(2) > 0
+    assert changed[45:75, 25:55].all() and not changed[:, 120:].any()
+
+
+def test_semantic_errors_paint_the_wrong_pixels_and_no_others():
+    image = np.zeros((2, 3, 3), np.uint8)
+    truth = np.array([[0, 1, 255], [2, 2, 2]])
+    prediction = np.array([[0, 2, 1], [2, 0, 2]])
+    painted = semantic_error_overlay(image, truth, prediction).sum(2) > 0
+    # wrong: (0, 1) and (1, 1); (0, 2) differs but is ignored
+    assert painted.tolist() == [[False, True, False], [False, True, False]]
 
 
 def test_instance_errors_match_greedily_by_class_and_iou():

@@ -1,0 +1,38 @@
+"""The upsampling block seg_d2's mask head and U-Net share, against values by hand."""
+import pytest
+import torch
+
+from seg_d2.modeling.layers import upsample_block
+
+
+def _identity_conv(block):
+    conv = block[1]
+    with torch.no_grad():
+        conv.weight.zero_()
+        centre = [s // 2 for s in conv.weight.shape[-2:]]
+        conv.weight[0, 0, centre[0], centre[1]] = 1.0
+        conv.bias.zero_()
+
+
+def test_bilinear_mode_interpolates_then_convolves():
+    """[0, 4] doubled bilinearly (half-pixel centres, as F.interpolate without
+    align_corners) is [0, 1, 3, 4]; nearest neighbour would give [0, 0, 4, 4]."""
+    block = upsample_block("bilinear", 1, 1)
+    _identity_conv(block)
+    out = block(torch.tensor([[[[0.0, 4.0]]]]))
+    assert torch.allclose(out, torch.tensor([[[[0.0, 1.0, 3.0, 4.0]] * 2]]))
+
+
+def test_deconv_mode_copies_each_pixel_into_its_factor_by_factor_cell():
+    block = upsample_block("deconv", 1, 1, factor=2)
+    deconv = block[0]
+    with torch.no_grad():
+        deconv.weight.fill_(1.0)
+        deconv.bias.zero_()
+    out = block(torch.tensor([[[[1.0, -2.0]]]]))
+    assert torch.equal(out, torch.tensor([[[[1.0, 1.0, 0.0, 0.0]] * 2]]))  # ReLU after the deconv
+
+
+def test_unknown_mode_is_named():
+    with pytest.raises(ValueError, match="'nearest'"):
+        upsample_block("nearest", 1, 1)
