@@ -14,6 +14,8 @@ import argparse
 import os
 import time
 
+import seg_d2
+
 from . import coco_evaluation, crowded_step, data_loading, instance_torchvision, semantic_unet
 from . import common
 
@@ -24,8 +26,14 @@ COMPARISONS = {
     "evaluation": (coco_evaluation, ["--repeats", "2"], []),
     "data_loading": (data_loading, ["--batches", "20", "--repeats", "2"], []),
 }
-# The nuclei comparison's sizes: the full one is the nuclei config's own schedule.
-NUCLEI_SIZES = (["--seeds", "0", "--iters", "60"], ["--seeds", "0", "--iters", "700"])
+# The nuclei comparison's quick size; the full one is the nuclei config's own schedule.
+NUCLEI_QUICK = ["--seeds", "0", "--iters", "60"]
+
+
+def nuclei_sizes(quick):
+    if quick:
+        return NUCLEI_QUICK
+    return ["--seeds", "0", "--iters", str(seg_d2.load_config(crowded_step.NUCLEI_CONFIG).SOLVER.MAX_ITER)]
 
 
 def nuclei_arguments(folder):
@@ -61,7 +69,7 @@ def main(argv=None):
     runs = [(name, COMPARISONS[name][0], COMPARISONS[name][1 if args.quick else 2]) for name in args.only]
     if args.nuclei:
         runs.append(("nuclei", instance_torchvision,
-                     NUCLEI_SIZES[0 if args.quick else 1] + nuclei_arguments(args.nuclei)))
+                     nuclei_sizes(args.quick) + nuclei_arguments(args.nuclei)))
         runs.append(("crowded_step", crowded_step, ["--nuclei", args.nuclei]))
     sections = []
     for name, module, arguments in runs:

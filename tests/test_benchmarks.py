@@ -152,3 +152,13 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
     ratio_row = next(line for line in (results_dir / "crowded_step.md").read_text().splitlines()
                      if line.startswith("| ratio"))
     assert float(ratio_row.strip("| ").rsplit("|", 1)[1]) == pytest.approx(ratio, abs=0.005)
+
+
+def test_the_full_nuclei_comparison_trains_the_nuclei_configs_schedule():
+    import yaml
+    from benchmarks import __main__ as suite
+
+    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs/nuclei/mask_rcnn_R18_FPN.yaml")) as f:
+        schedule = yaml.safe_load(f)["SOLVER"]["MAX_ITER"]
+    assert suite.nuclei_sizes(quick=False)[-2:] == ["--iters", str(schedule)]
+    assert suite.nuclei_sizes(quick=True)[-2:] == ["--iters", "60"]
