@@ -241,8 +241,8 @@ def choose_device(cfg):
     """detectron2's default ``MODEL.DEVICE`` is "cuda"; on a machine without CUDA the
     model runs on the CPU instead (logged), so that a CPU-only user needs no override."""
     if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        logging.getLogger(__name__).warning("MODEL.DEVICE %s: CUDA is not available, using the CPU",
-                                            cfg.MODEL.DEVICE)
+        logging.getLogger(__name__).info("MODEL.DEVICE %s: CUDA is not available, using the CPU",
+                                         cfg.MODEL.DEVICE)
         cfg.MODEL.DEVICE = "cpu"
 
 
