@@ -194,3 +194,43 @@ def test_resumed_loader_continues_the_data_stream(tiny_val):
     whole = image_ids(Trainer.build_train_loader(cfg), 8)
     assert image_ids(Trainer.build_train_loader(cfg, start_iter=3), 5) == whole[3:]
     assert image_ids(Trainer.build_train_loader(cfg), 8) == whole  # the seed fixes the stream
+
+
+def _tiny_unet_trainer(tiny_val, output_dir):
+    return Trainer(setup_config(os.path.join(REPO, "configs/shapes/unet.yaml"), [
+        "DATASETS.TRAIN", f"('{tiny_val}_sem_seg',)", "SOLVER.IMS_PER_BATCH", "2", "DATALOADER.NUM_WORKERS", "0",
+        "MODEL.UNET.DEPTH", "2", "MODEL.UNET.BASE_CHANNELS", "4", "SOLVER.MAX_ITER", "3", "TEST.EVAL_PERIOD", "0",
+        "SOLVER.AMP.ENABLED", "False", "OUTPUT_DIR", str(output_dir),
+    ]))
+
+
+def test_resuming_swaps_in_a_loader_that_continues_past_the_checkpoints_iteration(tiny_val, tmp_path, monkeypatch):
+    first = _tiny_unet_trainer(tiny_val, tmp_path)
+    first.iter = 4
+    first.checkpointer.save("model_0000004")
+    resumed = _tiny_unet_trainer(tiny_val, tmp_path)
+    builds = []
+    monkeypatch.setattr(Trainer, "build_train_loader",
+                        classmethod(lambda cls, cfg, start_iter=0: builds.append(start_iter) or ["continued"]))
+    resumed.resume_or_load(resume=True)
+    assert resumed.start_iter == 5 and builds == [5]
+    assert resumed._trainer.data_loader == ["continued"]
+
+
+def test_a_diverged_training_ends_with_what_to_change_and_which_checkpoint_is_intact(tiny_val, tmp_path):
+    from seg_d2.errors import TrainingDivergedError
+
+    def diverge():
+        raise FloatingPointError("Loss became infinite or NaN at iteration=0!")
+
+    trainer = _tiny_unet_trainer(tiny_val, tmp_path)
+    trainer._trainer.run_step = diverge
+    with pytest.raises(TrainingDivergedError, match=r"iteration=0!\nNo checkpoint had been written yet\. Training "
+                                                    r"diverged: lower SOLVER.BASE_LR, lengthen SOLVER.WARMUP_ITERS"):
+        trainer.train()
+    trainer.checkpointer.save("model_0000000")
+    trainer = _tiny_unet_trainer(tiny_val, tmp_path)  # detectron2's hooks serve one train() each
+    trainer._trainer.run_step = diverge
+    with pytest.raises(TrainingDivergedError, match=f"The last good checkpoint, {tmp_path}/model_0000000.pth, is "
+                                                    "intact"):
+        trainer.train()
