@@ -220,3 +220,43 @@ def test_predict_command_skips_a_corrupt_image_and_names_it(tiny_shapes, tmp_pat
     assert (tmp_path / "out" / written).is_file()
     images = json.loads((tmp_path / "out" / "images.json").read_text())
     assert [os.path.basename(i["file_name"]) for i in images] == ["val_00000.jpg", "val_00001.jpg"]
+
+
+class _RecordingPredictor:
+    """Stands in for DefaultPredictor: keeps the arrays it is given, predicts nothing."""
+    seen = []
+
+    def __init__(self, cfg):
+        pass
+
+    def __call__(self, image):
+        from detectron2.structures import Boxes, Instances
+
+        self.seen.append(image)
+        height, width = image.shape[:2]
+        return {"instances": Instances((height, width), pred_boxes=Boxes(torch.zeros(0, 4)), scores=torch.zeros(0),
+                                       pred_classes=torch.zeros(0, dtype=torch.int64),
+                                       pred_masks=torch.zeros(0, height, width, dtype=torch.bool))}
+
+
+@pytest.mark.parametrize("input_format", ["BGR", "RGB"])
+def test_visualize_and_demo_give_detectron2s_predictor_bgr_whatever_the_input_format(
+        input_format, tiny_val, tiny_shapes, tmp_path, monkeypatch):
+    """DefaultPredictor expects BGR and converts to INPUT.FORMAT itself: an image read in
+    an RGB config's format would reach the model with its colours swapped."""
+    from seg_d2.config import setup_config
+    from seg_d2.data.image_io import read_image
+
+    opts = ["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "", "INPUT.FORMAT", input_format]
+    image_file = str(sorted((tiny_shapes / "val").iterdir())[0])
+    visualize, demo = _tool("visualize"), _tool("demo")
+    for tool in (visualize, demo):
+        monkeypatch.setattr(tool, "DefaultPredictor", _RecordingPredictor)
+    _RecordingPredictor.seen = []
+    visualize.main(["predict", "--config-file", "configs/shapes/mask_rcnn_R18_FPN.yaml", "--images", image_file,
+                    "--output", str(tmp_path / "viz"), *opts])
+    cfg = setup_config("configs/shapes/mask_rcnn_R18_FPN.yaml", [*opts, "DATASETS.TEST", f"('{tiny_val}',)"])
+    demo.write_panels(cfg, str(tmp_path / "panels"))
+    first_val = DatasetCatalog.get(tiny_val)[0]["file_name"]
+    assert np.array_equal(_RecordingPredictor.seen[0], read_image(image_file, format="BGR"))
+    assert np.array_equal(_RecordingPredictor.seen[1], read_image(first_val, format="BGR"))

@@ -18,6 +18,7 @@ from PIL import Image
 from tabulate import tabulate
 
 from seg_d2.cli import run_command
+from seg_d2.data.coco import ensure_derived_files
 from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import RESULTS_FILE
@@ -48,12 +49,14 @@ def write_panels(cfg, folder):
     cfg.MODEL.WEIGHTS = os.path.join(cfg.OUTPUT_DIR, "model_final.pth")
     predictor = DefaultPredictor(cfg)
     dataset = cfg.DATASETS.TEST[0]
+    ensure_derived_files(dataset)  # the evaluation JSON read next
     metadata = MetadataCatalog.get(dataset)
     coco_gt = coco_ground_truth(metadata.json_file)
     os.makedirs(folder, exist_ok=True)
     paths = []
     for record in DatasetCatalog.get(dataset)[:PANELS]:
-        output = predictor(read_image(record["file_name"], format=cfg.INPUT.FORMAT))
+        # DefaultPredictor takes BGR and converts to INPUT.FORMAT itself
+        output = predictor(read_image(record["file_name"], format="BGR"))
         path = os.path.join(folder, png_name(os.path.basename(record["file_name"])))
         Image.fromarray(compare_panel(record, output, metadata, coco_gt=coco_gt, errors=True)).save(path)
         paths.append(path)

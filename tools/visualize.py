@@ -101,7 +101,8 @@ def main(argv=None):
 
         def output_for(item):
             image_file = item if isinstance(item, str) else item["file_name"]
-            return predictor(read_image(image_file, format=cfg.INPUT.FORMAT))
+            # DefaultPredictor takes BGR and converts to INPUT.FORMAT itself
+            return predictor(read_image(image_file, format="BGR"))
     elif args.mode == "results":
         with open(args.results) as f:
             detections = defaultdict(list)
