@@ -1,11 +1,14 @@
 """seg_d2 on top of an installed detectron2 (PyPI has no usable detectron2: see README)."""
+
 import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 # The version is written once, in seg_d2/__init__.py (importing seg_d2 would need detectron2).
-VERSION = re.search(r'__version__ = "([^"]+)"', (Path(__file__).parent / "seg_d2" / "__init__.py").read_text()).group(1)
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (Path(__file__).parent / "seg_d2" / "__init__.py").read_text()
+).group(1)
 
 setup(
     name="seg_d2",

@@ -1,6 +1,7 @@
 """The benchmark suite: every comparison, one after another, and a results page.
 
-    python -m benchmarks run [--quick] [--only instance semantic evaluation data_loading] [--nuclei DIR]
+    python -m benchmarks run [--quick] [--nuclei DIR]
+        [--only instance semantic evaluation data_loading]
 
 Each comparison is a module that can also run alone (``python -m
 benchmarks.<module> --help``); this entry point picks their sizes (``--quick`` fits
@@ -10,14 +11,21 @@ real nuclei of the README's "Train on your own data", converted as it says into 
 (nuclei_train.json, nuclei_val.json, stage1_train/; they are not shipped), and the
 step time on those crowded images against shapes (crowded_step).
 """
+
 import argparse
 import os
 import time
 
 import seg_d2
 
-from . import coco_evaluation, crowded_step, data_loading, instance_torchvision, semantic_unet
-from . import common
+from . import (
+    coco_evaluation,
+    common,
+    crowded_step,
+    data_loading,
+    instance_torchvision,
+    semantic_unet,
+)
 
 # name -> (module, arguments for --quick, arguments for the full run)
 COMPARISONS = {
@@ -33,12 +41,23 @@ NUCLEI_QUICK = ["--seeds", "0", "--iters", "60"]
 def nuclei_sizes(quick):
     if quick:
         return NUCLEI_QUICK
-    return ["--seeds", "0", "--iters", str(seg_d2.load_config(crowded_step.NUCLEI_CONFIG).SOLVER.MAX_ITER)]
+    return [
+        "--seeds",
+        "0",
+        "--iters",
+        str(seg_d2.load_config(crowded_step.NUCLEI_CONFIG).SOLVER.MAX_ITER),
+    ]
 
 
 def nuclei_arguments(folder):
     """instance_torchvision's arguments for the nuclei converted into ``folder``."""
-    return ["--config-file", crowded_step.NUCLEI_CONFIG, "--name", "instance_nuclei", *common.nuclei_datasets(folder)]
+    return [
+        "--config-file",
+        crowded_step.NUCLEI_CONFIG,
+        "--name",
+        "instance_nuclei",
+        *common.nuclei_datasets(folder),
+    ]
 
 
 def write_page(sections, quick):
@@ -46,10 +65,12 @@ def write_page(sections, quick):
     page = os.path.join(common.RESULTS, "README.md")
     stamp = ", ".join(f"{key}: {value}" for key, value in common.machine().items())
     with open(page, "w") as f:
-        f.write("# seg_d2 benchmark results\n\n"
-                f"Written by `python -m benchmarks run{' --quick' if quick else ''}` ({stamp}). "
-                "Each section is one comparison run in one process, alternating the systems; "
-                "the raw runs are in the JSON file of the same name.\n")
+        f.write(
+            "# seg_d2 benchmark results\n\n"
+            f"Written by `python -m benchmarks run{' --quick' if quick else ''}` ({stamp}). "
+            "Each section is one comparison run in one process, alternating the systems; "
+            "the raw runs are in the JSON file of the same name.\n"
+        )
         for name, markdown, seconds in sections:
             with open(markdown) as section:
                 body = section.read().split("\n", 1)[1]  # drop the section's own title line
@@ -59,17 +80,33 @@ def write_page(sections, quick):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["run"])
-    parser.add_argument("--quick", action="store_true", help="small sizes: the whole suite in about 20 minutes")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes: the whole suite in about 20 minutes"
+    )
     parser.add_argument("--only", nargs="+", choices=list(COMPARISONS), default=list(COMPARISONS))
-    parser.add_argument("--nuclei", metavar="DIR", help="also compare on the nuclei converted into DIR "
-                        "(Mask R-CNNs, and a crowded step against a shapes step)")
+    parser.add_argument(
+        "--nuclei",
+        metavar="DIR",
+        help="also compare on the nuclei converted into DIR "
+        "(Mask R-CNNs, and a crowded step against a shapes step)",
+    )
     args = parser.parse_args(argv)
-    runs = [(name, COMPARISONS[name][0], COMPARISONS[name][1 if args.quick else 2]) for name in args.only]
+    runs = [
+        (name, COMPARISONS[name][0], COMPARISONS[name][1 if args.quick else 2])
+        for name in args.only
+    ]
     if args.nuclei:
-        runs.append(("nuclei", instance_torchvision,
-                     nuclei_sizes(args.quick) + nuclei_arguments(args.nuclei)))
+        runs.append(
+            (
+                "nuclei",
+                instance_torchvision,
+                nuclei_sizes(args.quick) + nuclei_arguments(args.nuclei),
+            )
+        )
         runs.append(("crowded_step", crowded_step, ["--nuclei", args.nuclei]))
     sections = []
     for name, module, arguments in runs:

@@ -11,12 +11,15 @@ data are synthetic: per image a few ellipse and rectangle instances and
 masks as RLE. Both paths get the same ground truth and result lists; the AP values
 must agree, and the run fails if they do not.
 """
+
 import argparse
 import contextlib
 import io
 import time
 
 import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
+from seg_d2.data.masks import mask_to_rle
+
 import cv2
 import numpy as np
 from detectron2.evaluation.coco_evaluation import _evaluate_predictions_on_coco
@@ -24,8 +27,6 @@ from pycocotools import mask as mask_util
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from tabulate import tabulate
-
-from seg_d2.data.masks import mask_to_rle
 
 from .common import median, write_results
 
@@ -41,8 +42,13 @@ def _random_mask(rng):
     if rng.random() < 0.5:
         cv2.ellipse(mask, center, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
     else:
-        cv2.rectangle(mask, (center[0] - axes[0], center[1] - axes[1]), (center[0] + axes[0], center[1] + axes[1]),
-                      1, -1)
+        cv2.rectangle(
+            mask,
+            (center[0] - axes[0], center[1] - axes[1]),
+            (center[0] + axes[0], center[1] + axes[1]),
+            1,
+            -1,
+        )
     return mask
 
 
@@ -60,14 +66,35 @@ def synthetic_coco(num_images, detections_per_image, seed=0):
     rng = np.random.default_rng(seed)
     images, annotations, results = [], [], []
     for image_id in range(1, num_images + 1):
-        images.append({"id": image_id, "width": IMAGE_SIZE, "height": IMAGE_SIZE, "file_name": f"{image_id}.png"})
-        objects = [(int(rng.integers(1, NUM_CATEGORIES + 1)), _random_mask(rng)) for _ in range(rng.integers(1, 6))]
+        images.append(
+            {
+                "id": image_id,
+                "width": IMAGE_SIZE,
+                "height": IMAGE_SIZE,
+                "file_name": f"{image_id}.png",
+            }
+        )
+        objects = [
+            (int(rng.integers(1, NUM_CATEGORIES + 1)), _random_mask(rng))
+            for _ in range(rng.integers(1, 6))
+        ]
         for category_id, mask in objects:
             rle, bbox, area = _encode(mask)
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category_id,
-                                "segmentation": rle, "bbox": bbox, "area": area, "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category_id,
+                    "segmentation": rle,
+                    "bbox": bbox,
+                    "area": area,
+                    "iscrowd": 0,
+                }
+            )
         for k in range(detections_per_image):
-            if k < len(objects) * 2:  # two jittered guesses per object, one possibly of the wrong class
+            if (
+                k < len(objects) * 2
+            ):  # two jittered guesses per object, one possibly of the wrong class
                 category_id, mask = objects[k // 2]
                 mask = _shifted(mask, rng)
                 if k % 2:
@@ -75,8 +102,15 @@ def synthetic_coco(num_images, detections_per_image, seed=0):
             else:
                 category_id, mask = int(rng.integers(1, NUM_CATEGORIES + 1)), _random_mask(rng)
             rle, bbox, _ = _encode(mask)
-            results.append({"image_id": image_id, "category_id": category_id, "segmentation": rle, "bbox": bbox,
-                            "score": float(rng.random())})
+            results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": category_id,
+                    "segmentation": rle,
+                    "bbox": bbox,
+                    "score": float(rng.random()),
+                }
+            )
     categories = [{"id": k, "name": f"class{k}"} for k in range(1, NUM_CATEGORIES + 1)]
     return {"images": images, "annotations": annotations, "categories": categories}, results
 
@@ -111,8 +145,14 @@ def run(system, dataset, results, iou_type, repeat):
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         stats = SYSTEMS[system](coco_gt, results, iou_type)
-    return {"system": system, "iou_type": iou_type, "repeat": repeat, "seconds": time.perf_counter() - start,
-            "AP": float(stats[0] * 100), "stats": [float(v) for v in stats]}
+    return {
+        "system": system,
+        "iou_type": iou_type,
+        "repeat": repeat,
+        "seconds": time.perf_counter() - start,
+        "AP": float(stats[0] * 100),
+        "stats": [float(v) for v in stats],
+    }
 
 
 def table(runs):
@@ -121,11 +161,27 @@ def table(runs):
     for iou_type in ("bbox", "segm"):
         mine = [run for run in runs if run["iou_type"] == iou_type]
         for system in SYSTEMS:
-            rows.append([iou_type, system, len([r for r in mine if r["system"] == system]),
-                         f"{median(mine, system, 'AP'):.3f}", f"{median(mine, system, 'seconds'):.2f}"])
-        rows.append([iou_type, "speed-up seg_d2 vs pycocotools", "", "",
-                     f"{median(mine, theirs, 'seconds') / median(mine, ours, 'seconds'):.1f}x"])
-    return tabulate(rows, headers=["IoU type", "evaluator", "repeats", "AP", "median s"], tablefmt="github")
+            rows.append(
+                [
+                    iou_type,
+                    system,
+                    len([r for r in mine if r["system"] == system]),
+                    f"{median(mine, system, 'AP'):.3f}",
+                    f"{median(mine, system, 'seconds'):.2f}",
+                ]
+            )
+        rows.append(
+            [
+                iou_type,
+                "speed-up seg_d2 vs pycocotools",
+                "",
+                "",
+                f"{median(mine, theirs, 'seconds') / median(mine, ours, 'seconds'):.1f}x",
+            ]
+        )
+    return tabulate(
+        rows, headers=["IoU type", "evaluator", "repeats", "AP", "median s"], tablefmt="github"
+    )
 
 
 def check_agreement(runs):
@@ -138,16 +194,22 @@ def check_agreement(runs):
         b = next(r["stats"] for r in runs if r["iou_type"] == iou_type and r["system"] == theirs)
         worst = max(worst, float(np.max(np.abs(np.subtract(a, b)))))
     if worst > AP_TOLERANCE:
-        raise AssertionError(f"seg_d2's COCO numbers differ from pycocotools' by {worst:g} (> {AP_TOLERANCE:g})")
+        raise AssertionError(
+            f"seg_d2's COCO numbers differ from pycocotools' by {worst:g} (> {AP_TOLERANCE:g})"
+        )
     return worst
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--detections", type=int, default=20, help="detections per image")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--name", default="coco_evaluation", help="file name under benchmarks/results/")
+    parser.add_argument(
+        "--name", default="coco_evaluation", help="file name under benchmarks/results/"
+    )
     args = parser.parse_args(argv)
     dataset, results = synthetic_coco(args.images, args.detections)
     runs = []
@@ -160,11 +222,18 @@ def main(argv=None):
     text = table(runs)
     print(text)
     return write_results(
-        args.name, "COCO evaluation: seg_d2's path vs pycocotools",
-        f"{args.images} synthetic {IMAGE_SIZE}x{IMAGE_SIZE} images, {len(dataset['annotations'])} instances, "
-        f"{len(results)} detections ({args.detections} per image); {args.repeats} repeats alternating the two; "
-        f"largest difference in the 12 COCO numbers: {difference:.1e}. Times include loadRes, evaluate, "
-        "accumulate and summarize.", text, {"args": vars(args), "max_stat_difference": difference, "runs": runs})
+        args.name,
+        "COCO evaluation: seg_d2's path vs pycocotools",
+        f"{args.images} synthetic {IMAGE_SIZE}x{IMAGE_SIZE} images, {len(dataset['annotations'])} "
+        "instances, "
+        f"{len(results)} detections ({args.detections} per image); {args.repeats} repeats "
+        "alternating the two; "
+        f"largest difference in the 12 COCO numbers: {difference:.1e}. Times include loadRes, "
+        "evaluate, "
+        "accumulate and summarize.",
+        text,
+        {"args": vars(args), "max_stat_difference": difference, "runs": runs},
+    )
 
 
 if __name__ == "__main__":

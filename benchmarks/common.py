@@ -1,6 +1,7 @@
 """What the benchmarks share: training and timing both systems of a comparison the
 same way, and writing a Markdown table plus the raw runs as JSON under
 benchmarks/results/, stamped with the machine, date and git commit."""
+
 import ctypes
 import datetime
 import json
@@ -11,6 +12,9 @@ import threading
 import time
 
 import seg_d2  # (first: fixes detectron2 0.6 before anything imports it)
+from seg_d2.data.mapper import DatasetMapper
+from seg_d2.engine import Trainer
+
 import numpy as np
 import torch
 from detectron2.data import DatasetCatalog
@@ -18,22 +22,33 @@ from detectron2.engine import HookBase, SimpleTrainer, hooks
 from detectron2.solver import build_lr_scheduler
 from detectron2.utils.env import seed_all_rng
 
-from seg_d2.data.mapper import DatasetMapper
-from seg_d2.engine import Trainer
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 
 __all__ = [
-    "REPO", "RESULTS", "PeakMemory", "compare_on_test_split", "evaluate", "inference_ms_per_image", "load_test_inputs",
-    "machine", "median", "nuclei_datasets", "run_alternating", "spread", "train_like_detectron2", "write_results",
+    "REPO",
+    "RESULTS",
+    "PeakMemory",
+    "compare_on_test_split",
+    "evaluate",
+    "inference_ms_per_image",
+    "load_test_inputs",
+    "machine",
+    "median",
+    "nuclei_datasets",
+    "run_alternating",
+    "spread",
+    "train_like_detectron2",
+    "write_results",
 ]
 
 
 def _cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            return next(
+                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         return platform.processor() or "unknown CPU"
 
@@ -42,12 +57,17 @@ def nuclei_datasets(folder):
     """The override that registers the README's nuclei as its commands convert them into
     ``folder`` (nuclei_train.json, nuclei_val.json, stage1_train/), wherever that is."""
     images = os.path.join(folder, "stage1_train")
-    datasets = [f"nuclei_{split}={os.path.join(folder, f'nuclei_{split}.json')}:{images}" for split in ("train", "val")]
+    datasets = [
+        f"nuclei_{split}={os.path.join(folder, f'nuclei_{split}.json')}:{images}"
+        for split in ("train", "val")
+    ]
     return ["DATASETS.COCO_FORMAT", repr(datasets)]
 
 
 def machine():
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+    )
     return {
         "cpu": _cpu_model(),
         "torch_threads": torch.get_num_threads(),
@@ -73,8 +93,21 @@ def write_results(name, title, note, table, data):
 
 
 class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
 
 
 def _heap_in_use_bytes():
@@ -158,13 +191,20 @@ def train_like_detectron2(system, build, cfg, seed, warmup_steps=5):
     optimizer = Trainer.build_optimizer(cfg, model)
     trainer = SimpleTrainer(model, Trainer.build_train_loader(cfg), optimizer)
     step_times = _StepTimes(cfg.MODEL.DEVICE)
-    trainer.register_hooks([hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer)), step_times])
+    trainer.register_hooks(
+        [hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer)), step_times]
+    )
     with PeakMemory(cfg.MODEL.DEVICE) as memory:
         trainer.train(0, cfg.SOLVER.MAX_ITER)
     steps = step_times.seconds[warmup_steps:] or step_times.seconds
     model.eval()
-    return model, {"system": system, "seed": seed, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
-                   "train_iters_per_s": 1.0 / float(np.median(steps)), "peak_train_memory_MiB": memory.mebibytes}
+    return model, {
+        "system": system,
+        "seed": seed,
+        "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+        "train_iters_per_s": 1.0 / float(np.median(steps)),
+        "peak_train_memory_MiB": memory.mebibytes,
+    }
 
 
 def load_test_inputs(cfg, dataset_name, limit=None):
@@ -186,7 +226,7 @@ def inference_ms_per_image(model, inputs, batch_size, device, repeats=3):
             torch.cuda.synchronize()
         start = time.perf_counter()
         for begin in range(0, len(inputs), batch_size):
-            model(inputs[begin:begin + batch_size])
+            model(inputs[begin : begin + batch_size])
         if torch.device(device).type == "cuda":
             torch.cuda.synchronize()
         passes.append((time.perf_counter() - start) * 1000 / len(inputs))
@@ -198,7 +238,7 @@ def evaluate(model, inputs, evaluator, batch_size=1):
     model.eval()
     evaluator.reset()
     for begin in range(0, len(inputs), batch_size):
-        chunk = inputs[begin:begin + batch_size]
+        chunk = inputs[begin : begin + batch_size]
         evaluator.process(chunk, model(chunk))
     return evaluator.evaluate()
 

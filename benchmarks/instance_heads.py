@@ -7,6 +7,7 @@ Each run is tools/train_net.py on shapes_train, evaluated on shapes_val. Prints 
 table (mean ± spread over seeds) and writes it, with every run, under
 benchmarks/results/.
 """
+
 import argparse
 import json
 import os
@@ -31,17 +32,36 @@ VARIANTS = {
 
 
 def train(variant, seed, overrides, output_root):
-    output_dir = os.path.join(output_root, variant.replace(" ", "_").replace("(", "").replace(")", ""), f"seed{seed}")
-    command = [sys.executable, os.path.join(REPO, "tools", "train_net.py"), "--config-file", CONFIG,
-               *VARIANTS[variant], "SEED", str(seed), "TEST.EVAL_PERIOD", "0", "OUTPUT_DIR", output_dir,
-               *overrides]
+    output_dir = os.path.join(
+        output_root, variant.replace(" ", "_").replace("(", "").replace(")", ""), f"seed{seed}"
+    )
+    command = [
+        sys.executable,
+        os.path.join(REPO, "tools", "train_net.py"),
+        "--config-file",
+        CONFIG,
+        *VARIANTS[variant],
+        "SEED",
+        str(seed),
+        "TEST.EVAL_PERIOD",
+        "0",
+        "OUTPUT_DIR",
+        output_dir,
+        *overrides,
+    ]
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     with open(os.path.join(output_dir, "results.json")) as f:
         results = json.load(f)
-    return {"variant": variant, "seed": seed, "mask_AP": results["segm"]["AP"],
-            "mask_AP75": results["segm"]["AP75"], "box_AP": results["bbox"]["AP"], "train_seconds": seconds}
+    return {
+        "variant": variant,
+        "seed": seed,
+        "mask_AP": results["segm"]["AP"],
+        "mask_AP75": results["segm"]["AP75"],
+        "box_AP": results["bbox"]["AP"],
+        "train_seconds": seconds,
+    }
 
 
 def table(runs):
@@ -54,16 +74,27 @@ def table(runs):
             row.append(f"{values.mean():.1f} ± {(values.max() - values.min()) / 2:.1f}")
         row.append(f"{np.mean([run['train_seconds'] for run in mine]):.0f}")
         rows.append(row)
-    return tabulate(rows, headers=["mask head", "seeds", "mask AP", "mask AP75", "box AP", "train s"],
-                    tablefmt="github")
+    return tabulate(
+        rows,
+        headers=["mask head", "seeds", "mask AP", "mask AP75", "box AP", "train s"],
+        tablefmt="github",
+    )
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
-    parser.add_argument("--output-root", default=os.path.join(REPO, "output", "benchmarks", "instance_heads"))
-    parser.add_argument("--name", default="instance_heads", help="file name of the results under benchmarks/results/")
+    parser.add_argument(
+        "--output-root", default=os.path.join(REPO, "output", "benchmarks", "instance_heads")
+    )
+    parser.add_argument(
+        "--name",
+        default="instance_heads",
+        help="file name of the results under benchmarks/results/",
+    )
     parser.add_argument("overrides", nargs="*", help="KEY VALUE config overrides for every run")
     args = parser.parse_args(argv)
     runs = []
@@ -74,9 +105,18 @@ def main(argv=None):
             print(json.dumps(runs[-1]), flush=True)
     text = table(runs)
     print(text)
-    note = (f"Config: configs/shapes/mask_rcnn_R18_FPN.yaml, overrides: {' '.join(args.overrides) or 'none'}; "
-            f"seeds {args.seeds}; '±' is half the range across seeds.")
-    write_results(args.name, "Mask heads on shapes_val", note, text, {"overrides": args.overrides, "runs": runs})
+    note = (
+        "Config: configs/shapes/mask_rcnn_R18_FPN.yaml, overrides: "
+        f"{' '.join(args.overrides) or 'none'}; "
+        f"seeds {args.seeds}; '±' is half the range across seeds."
+    )
+    write_results(
+        args.name,
+        "Mask heads on shapes_val",
+        note,
+        text,
+        {"overrides": args.overrides, "runs": runs},
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ points at the file the run itself wrote.
 
     python -m benchmarks.record_run OUTPUT_DIR NAME --command "python tools/train_net.py ..."
 """
+
 import argparse
 import json
 import os
@@ -18,7 +19,10 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "r
 
 def _training_time(log_text):
     """(seconds, seconds per iteration) from detectron2's "Overall training speed" line."""
-    match = re.search(r"Overall training speed: (\d+) iterations in (\d+):(\d\d):(\d\d) \(([\d.]+) s / it\)", log_text)
+    match = re.search(
+        r"Overall training speed: (\d+) iterations in (\d+):(\d\d):(\d\d) \(([\d.]+) s / it\)",
+        log_text,
+    )
     if match is None:
         return None, None
     hours, minutes, seconds = map(int, match.group(2, 3, 4))
@@ -33,14 +37,21 @@ def record(output_dir, name, command):
     with open(os.path.join(output_dir, "log.txt"), encoding="utf-8") as f:
         seconds, per_iteration = _training_time(f.read())
     # config.yaml is the configuration the run used; the commit is the one recorded at.
-    run = {"command": command, **machine(), "training_seconds": seconds, "seconds_per_iteration": per_iteration}
+    run = {
+        "command": command,
+        **machine(),
+        "training_seconds": seconds,
+        "seconds_per_iteration": per_iteration,
+    }
     with open(os.path.join(target, "run.json"), "w") as f:
         json.dump(run, f, indent=2)
     return target
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("output_dir")
     parser.add_argument("name")
     parser.add_argument("--command", required=True, help="the command that made the run, as typed")

@@ -12,21 +12,28 @@ doubling, capped at 512), so seg_d2's U-Net is set to 64 base channels capped at
 and both use the config's depth and a U-Net-symmetric decoder. Prints mIoU, training and
 inference images/s, and writes them under benchmarks/results/.
 """
+
 import argparse
 
 import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
+from seg_d2.modeling.losses import SemanticSegmentationLoss
+
 import segmentation_models_pytorch as smp
-import torch
 from detectron2.evaluation import SemSegEvaluator
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone, SemanticSegmentor, build_model
 from tabulate import tabulate
 from torch import nn
 
-from seg_d2.modeling.losses import SemanticSegmentationLoss
-
-from .common import (compare_on_test_split, evaluate, inference_ms_per_image, median, spread,
-                     train_like_detectron2, write_results)
+from .common import (
+    compare_on_test_split,
+    evaluate,
+    inference_ms_per_image,
+    median,
+    spread,
+    train_like_detectron2,
+    write_results,
+)
 
 CONFIG = "configs/shapes/unet.yaml"
 SMP_ENCODER = "vgg13_bn"
@@ -67,12 +74,19 @@ class _WholeModelHead(nn.Module):
 
 def build_smp_unet(cfg):
     depth, base = cfg.MODEL.UNET.DEPTH, cfg.MODEL.UNET.BASE_CHANNELS
-    network = smp.Unet(SMP_ENCODER, encoder_weights=None, encoder_depth=depth,
-                       decoder_channels=[base * 2 ** k for k in reversed(range(depth))],
-                       classes=cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES)
-    model = SemanticSegmentor(backbone=_ImageAsFeature(2 ** depth),
-                              sem_seg_head=_WholeModelHead(network, SemanticSegmentationLoss(cfg)),
-                              pixel_mean=cfg.MODEL.PIXEL_MEAN, pixel_std=cfg.MODEL.PIXEL_STD)
+    network = smp.Unet(
+        SMP_ENCODER,
+        encoder_weights=None,
+        encoder_depth=depth,
+        decoder_channels=[base * 2**k for k in reversed(range(depth))],
+        classes=cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
+    )
+    model = SemanticSegmentor(
+        backbone=_ImageAsFeature(2**depth),
+        sem_seg_head=_WholeModelHead(network, SemanticSegmentationLoss(cfg)),
+        pixel_mean=cfg.MODEL.PIXEL_MEAN,
+        pixel_std=cfg.MODEL.PIXEL_STD,
+    )
     return model.to(cfg.MODEL.DEVICE)
 
 
@@ -84,44 +98,87 @@ def run(system, cfg, seed, inputs):
     result["train_images_per_s"] = result["train_iters_per_s"] * cfg.SOLVER.IMS_PER_BATCH
     metrics = evaluate(model, inputs, SemSegEvaluator(cfg.DATASETS.TEST[0], distributed=False))
     result["mIoU"] = metrics["sem_seg"]["mIoU"]
-    result["inference_images_per_s"] = 1000 / inference_ms_per_image(model, inputs[:TIMED_IMAGES], 1,
-                                                                     cfg.MODEL.DEVICE)
+    result["inference_images_per_s"] = 1000 / inference_ms_per_image(
+        model, inputs[:TIMED_IMAGES], 1, cfg.MODEL.DEVICE
+    )
     return result
 
 
-KEYS = {"train_images_per_s": "train img/s", "inference_images_per_s": "inference img/s (b=1)",
-        "peak_train_memory_MiB": "peak train MiB"}
+KEYS = {
+    "train_images_per_s": "train img/s",
+    "inference_images_per_s": "inference img/s (b=1)",
+    "peak_train_memory_MiB": "peak train MiB",
+}
 
 
 def table(runs):
     rows = []
     for system in SYSTEMS:
         params = next(r["params_M"] for r in runs if r["system"] == system)
-        rows.append([system, f"{params:.1f}", len([r for r in runs if r["system"] == system]),
-                     spread(runs, system, "mIoU"), *(f"{median(runs, system, key):.1f}" for key in KEYS)])
+        rows.append(
+            [
+                system,
+                f"{params:.1f}",
+                len([r for r in runs if r["system"] == system]),
+                spread(runs, system, "mIoU"),
+                *(f"{median(runs, system, key):.1f}" for key in KEYS),
+            ]
+        )
     ours, theirs = SYSTEMS
-    rows.append(["ratio seg_d2 / smp", "", "", "",
-                 *(f"{median(runs, ours, key) / median(runs, theirs, key):.2f}" for key in KEYS)])
-    return tabulate(rows, headers=["model", "params (M)", "seeds", "mIoU", *KEYS.values()], tablefmt="github")
+    rows.append(
+        [
+            "ratio seg_d2 / smp",
+            "",
+            "",
+            "",
+            *(f"{median(runs, ours, key) / median(runs, theirs, key):.2f}" for key in KEYS),
+        ]
+    )
+    return tabulate(
+        rows, headers=["model", "params (M)", "seeds", "mIoU", *KEYS.values()], tablefmt="github"
+    )
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--iters", type=int, default=150)
-    parser.add_argument("--name", default="semantic_unet", help="file name under benchmarks/results/")
+    parser.add_argument(
+        "--name", default="semantic_unet", help="file name under benchmarks/results/"
+    )
     parser.add_argument("overrides", nargs="*", help="KEY VALUE config overrides for both models")
     args = parser.parse_args(argv)
-    overrides = ["MODEL.UNET.BASE_CHANNELS", "64", "MODEL.UNET.MAX_CHANNELS", "512", "INPUT.CROP.SIZE", "(128, 128)",
-                 "INPUT.MIN_SIZE_TRAIN", "(128,)", "SOLVER.IMS_PER_BATCH", "4", "SOLVER.MAX_ITER", str(args.iters),
-                 "SOLVER.WARMUP_ITERS", str(args.iters // 10), *args.overrides]
+    overrides = [
+        "MODEL.UNET.BASE_CHANNELS",
+        "64",
+        "MODEL.UNET.MAX_CHANNELS",
+        "512",
+        "INPUT.CROP.SIZE",
+        "(128, 128)",
+        "INPUT.MIN_SIZE_TRAIN",
+        "(128,)",
+        "SOLVER.IMS_PER_BATCH",
+        "4",
+        "SOLVER.MAX_ITER",
+        str(args.iters),
+        "SOLVER.WARMUP_ITERS",
+        str(args.iters // 10),
+        *args.overrides,
+    ]
     runs, text = compare_on_test_split(CONFIG, overrides, SYSTEMS, args.seeds, run, table)
     return write_results(
-        args.name, "U-Net: seg_d2 vs segmentation_models_pytorch on shapes_val",
-        f"Config {CONFIG} with {' '.join(overrides)}; seeds {args.seeds}; mIoU is 'mean ± half range' over seeds, "
-        f"the other columns are medians over seeds (train img/s from each run's median step; inference on the "
-        f"first {TIMED_IMAGES} validation images held in memory, median of 3 passes).", text,
-        {"overrides": overrides, "runs": runs})
+        args.name,
+        "U-Net: seg_d2 vs segmentation_models_pytorch on shapes_val",
+        f"Config {CONFIG} with {' '.join(overrides)}; seeds {args.seeds}; mIoU is 'mean ± half "
+        "range' over seeds, "
+        "the other columns are medians over seeds (train img/s from each run's median step; "
+        "inference on the "
+        f"first {TIMED_IMAGES} validation images held in memory, median of 3 passes).",
+        text,
+        {"overrides": overrides, "runs": runs},
+    )
 
 
 if __name__ == "__main__":

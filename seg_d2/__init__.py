@@ -1,6 +1,10 @@
 """seg_d2: instance, semantic and panoptic segmentation as registered detectron2 components."""
-from . import compat  # noqa: F401  (first: fixes detectron2 0.6's gaps before anything imports it)
-from . import data, modeling  # noqa: F401  (registers datasets and components)
+
+from . import (  # noqa: F401  (registers datasets and components)
+    compat,  # noqa: F401  (first: fixes detectron2 0.6's gaps before anything imports it)
+    data,
+    modeling,
+)
 from .config import add_seg_d2_config, get_cfg, load_config, setup_config
 from .env import collect_env_info
 

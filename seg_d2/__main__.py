@@ -1,4 +1,5 @@
 """``python -m seg_d2 env``: print the environment table for bug reports."""
+
 import argparse
 
 from seg_d2 import collect_env_info

@@ -3,6 +3,7 @@ renamed into place (``os.replace`` is atomic on one file system), so a crash nev
 leaves a half-written file or folder under the name readers look for. Folders are
 also built by one process at a time, the others waiting for it (a file lock), so
 several processes starting at once build them once."""
+
 import os
 import shutil
 

@@ -1,5 +1,6 @@
 """What seg_d2's commands share: a bad input ends them with a message that names it,
 not with a traceback (unless ``SEG_D2_TRACEBACK=1``)."""
+
 import os
 import sys
 

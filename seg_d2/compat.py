@@ -22,15 +22,15 @@ What seg_d2's own classes need from later detectron2 is a function here
 
 Import this module before any other detectron2 module; ``import seg_d2`` does.
 """
+
 import importlib
 import importlib.resources
 import importlib.util
 import sys
 import types
 
-import numpy
-
 import detectron2
+import numpy
 
 __all__ = ["HAS_COMPILED_OPS", "COMPILED_OPS_MISSING", "reset_data_loader"]
 
@@ -175,9 +175,8 @@ def _evaluate_coco_with_faster_coco_eval():
     """Without ``_C``, detectron2's fast COCO evaluator cannot run; faster-coco-eval
     computes the same numbers with the same interface, so COCOEvaluator's default
     (``use_fast_impl=True``) keeps its speed."""
-    from faster_coco_eval import COCOeval_faster
-
     from detectron2.evaluation import coco_evaluation
+    from faster_coco_eval import COCOeval_faster
 
     coco_evaluation.COCOeval_opt = COCOeval_faster
 

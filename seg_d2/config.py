@@ -1,4 +1,5 @@
 """Every config key seg_d2 adds to detectron2's, with its default."""
+
 import difflib
 import logging
 import os
@@ -14,8 +15,16 @@ from .data.class_weights import class_pixel_counts, inverse_frequency_weights
 from .data.coco import register_datasets_from_config
 from .errors import ConfigError
 
-__all__ = ["add_seg_d2_config", "choose_device", "class_weights_from_data", "get_cfg", "load_config",
-           "scale_lr_to_batch", "set_num_classes_from_data", "setup_config"]
+__all__ = [
+    "add_seg_d2_config",
+    "choose_device",
+    "class_weights_from_data",
+    "get_cfg",
+    "load_config",
+    "scale_lr_to_batch",
+    "set_num_classes_from_data",
+    "setup_config",
+]
 
 # Meta-architectures with detectron2's ROI heads (thing classes) and with a semantic
 # head (stuff classes of the training dataset: all classes for a _sem_seg dataset,
@@ -35,9 +44,13 @@ _RENAMED_KEYS = {
     "MODEL.SEM_SEG_HEAD.FOCAL_WEIGHT": "MODEL.SEM_SEG_HEAD.FOCAL_LOSS_WEIGHT",
     "SOLVER.BEST_CHECKPOINT_METRIC": "TEST.BEST_CHECKPOINT_METRIC",
     "SOLVER.CPU_BF16_AUTOCAST": (
-        "SOLVER.AMP.ENABLED", "on a CPU, SOLVER.AMP.ENABLED trains under bfloat16 autocast"),
+        "SOLVER.AMP.ENABLED",
+        "on a CPU, SOLVER.AMP.ENABLED trains under bfloat16 autocast",
+    ),
     "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTING": (
-        "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS", f'CLASS_WEIGHTING inverse_frequency is CLASS_WEIGHTS ["{INVERSE_FREQUENCY}"]'),
+        "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS",
+        f'CLASS_WEIGHTING inverse_frequency is CLASS_WEIGHTS ["{INVERSE_FREQUENCY}"]',
+    ),
 }
 
 
@@ -142,10 +155,14 @@ def _merge(cfg, merge, source):
     try:
         merge()
     except (KeyError, AssertionError) as error:
-        renamed = re.search(r"Key ([\w.]+) was renamed to ([\w.]+);[^.]*\.(?: Note: (.*))?", str(error).strip("'\""))
+        renamed = re.search(
+            r"Key ([\w.]+) was renamed to ([\w.]+);[^.]*\.(?: Note: (.*))?", str(error).strip("'\"")
+        )
         if renamed is not None:
             note = f" ({renamed.group(3)})" if renamed.group(3) else ""
-            raise ConfigError(f"{source}: config key {renamed.group(1)} is now {renamed.group(2)}{note}") from None
+            raise ConfigError(
+                f"{source}: config key {renamed.group(1)} is now {renamed.group(2)}{note}"
+            ) from None
         match = re.search(r"Non-existent (?:config )?key: ([\w.]+)", str(error))
         if match is None:
             raise
@@ -156,7 +173,8 @@ def _merge(cfg, merge, source):
 
 
 def _dataset_class_count(cfg, attribute):
-    """(number of ``attribute`` classes or None, name) of the first training dataset, else test dataset."""
+    """(number of ``attribute`` classes or None, name) of the first training dataset, else of
+    the first test dataset."""
     names = cfg.DATASETS.TRAIN or cfg.DATASETS.TEST
     if not names:
         return None, None
@@ -177,13 +195,17 @@ def set_num_classes_from_data(cfg):
         count, dataset = _dataset_class_count(cfg, attribute)
         if count is None:
             if node.NUM_CLASSES == 0:
-                raise ConfigError(f"{key} is 0 (from the data), but dataset {dataset!r} has no {attribute} "
-                                  "metadata to take it from: set it in the config")
+                raise ConfigError(
+                    f"{key} is 0 (from the data), but dataset {dataset!r} has no {attribute} "
+                    "metadata to take it from: set it in the config"
+                )
         elif node.NUM_CLASSES == 0:
             node.NUM_CLASSES = count
         elif node.NUM_CLASSES != count:
-            raise ConfigError(f"{key} is {node.NUM_CLASSES} but dataset {dataset!r} has {count} {attribute}: "
-                              f"set it to {count}, or to 0 to take it from the data")
+            raise ConfigError(
+                f"{key} is {node.NUM_CLASSES} but dataset {dataset!r} has {count} {attribute}: "
+                f"set it to {count}, or to 0 to take it from the data"
+            )
 
 
 def scale_lr_to_batch(cfg):
@@ -191,12 +213,20 @@ def scale_lr_to_batch(cfg):
     was chosen for (``SOLVER.REFERENCE_IMS_PER_BATCH``), so that a user who changes the
     batch to fit their memory keeps a learning rate that trains."""
     solver = cfg.SOLVER
-    if solver.REFERENCE_IMS_PER_BATCH <= 0 or solver.REFERENCE_IMS_PER_BATCH == solver.IMS_PER_BATCH:
+    if (
+        solver.REFERENCE_IMS_PER_BATCH <= 0
+        or solver.REFERENCE_IMS_PER_BATCH == solver.IMS_PER_BATCH
+    ):
         return
     scaled = solver.BASE_LR * solver.IMS_PER_BATCH / solver.REFERENCE_IMS_PER_BATCH
     logging.getLogger(__name__).info(
-        "SOLVER.BASE_LR %g chosen for %d images per batch, scaled to %g for SOLVER.IMS_PER_BATCH %d",
-        solver.BASE_LR, solver.REFERENCE_IMS_PER_BATCH, scaled, solver.IMS_PER_BATCH)
+        "SOLVER.BASE_LR %g chosen for %d images per batch, scaled to %g for SOLVER.IMS_PER_BATCH "
+        "%d",
+        solver.BASE_LR,
+        solver.REFERENCE_IMS_PER_BATCH,
+        scaled,
+        solver.IMS_PER_BATCH,
+    )
     solver.BASE_LR = scaled
     solver.REFERENCE_IMS_PER_BATCH = solver.IMS_PER_BATCH
 
@@ -209,8 +239,11 @@ def class_weights_from_data(cfg):
         return
     counts = class_pixel_counts(cfg.DATASETS.TRAIN, head.NUM_CLASSES, head.IGNORE_VALUE)
     head.CLASS_WEIGHTS = inverse_frequency_weights(counts).tolist()
-    logging.getLogger(__name__).info("MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS from the pixels of %s: %s",
-                                     ", ".join(cfg.DATASETS.TRAIN), head.CLASS_WEIGHTS)
+    logging.getLogger(__name__).info(
+        "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS from the pixels of %s: %s",
+        ", ".join(cfg.DATASETS.TRAIN),
+        head.CLASS_WEIGHTS,
+    )
 
 
 def load_config(config_file, opts=()):
@@ -241,8 +274,9 @@ def choose_device(cfg):
     """detectron2's default ``MODEL.DEVICE`` is "cuda"; on a machine without CUDA the
     model runs on the CPU instead (logged), so that a CPU-only user needs no override."""
     if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        logging.getLogger(__name__).info("MODEL.DEVICE %s: CUDA is not available, using the CPU",
-                                         cfg.MODEL.DEVICE)
+        logging.getLogger(__name__).info(
+            "MODEL.DEVICE %s: CUDA is not available, using the CPU", cfg.MODEL.DEVICE
+        )
         cfg.MODEL.DEVICE = "cpu"
 
 

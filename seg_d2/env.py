@@ -1,4 +1,5 @@
 """What a bug report about seg_d2 needs to say about its environment."""
+
 import os
 
 import detectron2
@@ -14,7 +15,11 @@ def collect_env_info():
     compiled ops are present."""
     import seg_d2
 
-    compiled = "yes" if compat.HAS_COMPILED_OPS else "no (seg_d2 stand-in: rotated boxes and deformable convolution unavailable)"
+    compiled = (
+        "yes"
+        if compat.HAS_COMPILED_OPS
+        else "no (seg_d2 stand-in: rotated boxes and deformable convolution unavailable)"
+    )
     header = (
         f"seg_d2 {seg_d2.__version__} @{os.path.dirname(seg_d2.__file__)}\n"
         f"detectron2 {detectron2.__version__} @{os.path.dirname(detectron2.__file__)}\n"

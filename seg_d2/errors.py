@@ -1,7 +1,13 @@
 """The mistakes in a user's input that seg_d2's commands end with as one message (the
 input at fault named), not a traceback; ``SEG_D2_TRACEBACK=1`` shows the traceback too."""
 
-__all__ = ["ConfigError", "DatasetError", "SegD2Error", "TRACEBACK_VARIABLE", "TrainingDivergedError"]
+__all__ = [
+    "ConfigError",
+    "DatasetError",
+    "SegD2Error",
+    "TRACEBACK_VARIABLE",
+    "TrainingDivergedError",
+]
 
 TRACEBACK_VARIABLE = "SEG_D2_TRACEBACK"
 

@@ -1,5 +1,6 @@
 """Training curves from detectron2's ``OUTPUT_DIR/metrics.json``, as PNGs: the
 losses, the learning rate, and every evaluated metric group against iteration."""
+
 import json
 import os
 from collections import defaultdict
@@ -57,14 +58,27 @@ def plot_metrics(metrics_json, output_dir):
     paths = []
     losses = {n: p for n, p in series.items() if n.startswith("loss") or n == "total_loss"}
     if losses:
-        paths.append(_plot(os.path.join(output_dir, "losses.png"), "training losses", losses, "loss", logy=True))
+        paths.append(
+            _plot(
+                os.path.join(output_dir, "losses.png"), "training losses", losses, "loss", logy=True
+            )
+        )
     if "lr" in series:
-        paths.append(_plot(os.path.join(output_dir, "lr.png"), "learning rate", {"lr": series["lr"]}, "lr"))
+        paths.append(
+            _plot(os.path.join(output_dir, "lr.png"), "learning rate", {"lr": series["lr"]}, "lr")
+        )
     groups = defaultdict(dict)
     for name, points in series.items():
         group, _, metric = name.partition("/")
         if metric and "-" not in metric and group in ("bbox", "segm", "sem_seg", "panoptic_seg"):
             groups[group][metric] = points
     for group, curves in sorted(groups.items()):
-        paths.append(_plot(os.path.join(output_dir, f"{group}.png"), f"{group} on the test set", curves, "value"))
+        paths.append(
+            _plot(
+                os.path.join(output_dir, f"{group}.png"),
+                f"{group} on the test set",
+                curves,
+                "value",
+            )
+        )
     return paths

@@ -1,6 +1,7 @@
 """Pictures of ground truth and predictions, drawn by detectron2's ``Visualizer``;
 seg_d2 adds only what it lacks: titled panels, side-by-side and contact sheets,
 per-image scores and error highlighting."""
+
 import contextlib
 import io
 import math
@@ -60,7 +61,9 @@ def prediction_panel(image, output, metadata, score_threshold=0.5):
         return visualizer.draw_panoptic_seg(panoptic.cpu(), segments).get_image()
     if "instances" in output:
         instances = output["instances"].to("cpu")
-        return visualizer.draw_instance_predictions(instances[instances.scores >= score_threshold]).get_image()
+        return visualizer.draw_instance_predictions(
+            instances[instances.scores >= score_threshold]
+        ).get_image()
     return visualizer.draw_sem_seg(output["sem_seg"].argmax(0).cpu()).get_image()
 
 
@@ -69,13 +72,22 @@ def titled(panel, title):
     a file name that is not valid UTF-8 would crash cv2.putText)."""
     title = title.encode("ascii", "backslashreplace").decode("ascii")
     strip = np.full((_TITLE_HEIGHT, panel.shape[1], 3), 255, np.uint8)
-    cv2.putText(strip, title, (4, _TITLE_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        strip,
+        title,
+        (4, _TITLE_HEIGHT - 7),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
     return np.concatenate([strip, panel], axis=0)
 
 
 def _pad_to(panel, height, width):
     padded = np.full((height, width, 3), 255, np.uint8)
-    padded[:panel.shape[0], :panel.shape[1]] = panel
+    padded[: panel.shape[0], : panel.shape[1]] = panel
     return padded
 
 
@@ -95,7 +107,7 @@ def contact_sheet(panels, columns=4, gap=4):
     sheet = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, 3), 255, np.uint8)
     for k, panel in enumerate(panels):
         top, left = (k // columns) * (height + gap), (k % columns) * (width + gap)
-        sheet[top:top + panel.shape[0], left:left + panel.shape[1]] = panel
+        sheet[top : top + panel.shape[0], left : left + panel.shape[1]] = panel
     return sheet
 
 
@@ -105,11 +117,18 @@ def instance_errors(gt_masks, gt_classes, pred_masks, pred_classes, iou_threshol
     ground-truth indices)."""
     if len(pred_masks) == 0 or len(gt_masks) == 0:
         return list(range(len(pred_masks))), list(range(len(gt_masks)))
-    ious = mask_util.iou([mask_to_rle(m) for m in pred_masks], [mask_to_rle(m) for m in gt_masks], [0] * len(gt_masks))
+    ious = mask_util.iou(
+        [mask_to_rle(m) for m in pred_masks],
+        [mask_to_rle(m) for m in gt_masks],
+        [0] * len(gt_masks),
+    )
     matched, false_positives = set(), []
     for p, cls in enumerate(pred_classes):
-        candidates = [(ious[p, g], g) for g in range(len(gt_masks))
-                      if gt_classes[g] == cls and g not in matched and ious[p, g] >= iou_threshold]
+        candidates = [
+            (ious[p, g], g)
+            for g in range(len(gt_masks))
+            if gt_classes[g] == cls and g not in matched and ious[p, g] >= iou_threshold
+        ]
         if candidates:
             matched.add(max(candidates)[1])
         else:
@@ -161,7 +180,9 @@ def instance_error_panel(image, instances, false_positives, gt_masks, missed, me
     """Missed ground truth and false-positive predictions, both in ERROR_COLOR, with
     "missed"/"FP" labels."""
     visualizer = _visualizer(image, metadata, instance_mode=ColorMode.IMAGE)
-    masks = [gt_masks[g] for g in missed] + [instances.pred_masks[p].numpy() for p in false_positives]
+    masks = [gt_masks[g] for g in missed] + [
+        instances.pred_masks[p].numpy() for p in false_positives
+    ]
     labels = ["missed"] * len(missed) + ["FP"] * len(false_positives)
     if not masks:
         return visualizer.output.get_image()
@@ -191,24 +212,37 @@ def compare_panel(record, output, metadata, *, coco_gt=None, errors=False, score
     if instances is not None:
         instances = instances.to("cpu")
         if coco_gt is not None:
-            scores.append(f"mask AP {image_mask_ap(coco_gt, instances, record['image_id'], metadata):.1f}")
+            scores.append(
+                f"mask AP {image_mask_ap(coco_gt, instances, record['image_id'], metadata):.1f}"
+            )
         instances = instances[instances.scores >= score_threshold]
     truth = prediction = None
     if "sem_seg" in output and "sem_seg_file_name" in record:
         truth = read_image(record["sem_seg_file_name"]).astype(np.int64)
         prediction = output["sem_seg"].argmax(0).cpu().numpy()
         scores.append(f"mIoU {image_miou(truth, prediction, output['sem_seg'].shape[0]):.1f}")
-    panels = [titled(ground_truth_panel(record, metadata), "ground truth"),
-              titled(prediction_panel(image, output, metadata, score_threshold),
-                     "prediction" + (": " + ", ".join(scores) if scores else ""))]
+    panels = [
+        titled(ground_truth_panel(record, metadata), "ground truth"),
+        titled(
+            prediction_panel(image, output, metadata, score_threshold),
+            "prediction" + (": " + ", ".join(scores) if scores else ""),
+        ),
+    ]
     if errors and instances is not None and "annotations" in record:
         gt_masks, gt_classes = _ground_truth_masks(record)
         order = np.argsort(-instances.scores.numpy(), kind="stable")
         instances = instances[order]
-        false_positives, missed = instance_errors(gt_masks, gt_classes, instances.pred_masks.numpy(),
-                                                  instances.pred_classes.tolist())
-        panels.append(titled(instance_error_panel(image, instances, false_positives, gt_masks, missed, metadata),
-                             f"errors: {len(false_positives)} FP, {len(missed)} missed"))
+        false_positives, missed = instance_errors(
+            gt_masks, gt_classes, instances.pred_masks.numpy(), instances.pred_classes.tolist()
+        )
+        panels.append(
+            titled(
+                instance_error_panel(image, instances, false_positives, gt_masks, missed, metadata),
+                f"errors: {len(false_positives)} FP, {len(missed)} missed",
+            )
+        )
     elif errors and truth is not None:
-        panels.append(titled(semantic_error_overlay(image, truth, prediction), "errors: wrong-class pixels"))
+        panels.append(
+            titled(semantic_error_overlay(image, truth, prediction), "errors: wrong-class pixels")
+        )
     return side_by_side(panels)

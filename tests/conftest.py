@@ -4,10 +4,10 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 # seg_d2 first: its compat fixes must apply before any test module imports detectron2.
 import seg_d2  # noqa: F401
+
+import pytest
 
 
 def unregister(name):
@@ -26,28 +26,57 @@ def train_net(config, output_dir, data, *args, datasets=("tiny_train", "tiny_val
     """Run tools/train_net.py on a tiny shapes split made by ``tiny_shapes``: flags in
     ``args`` (``--resume``, ``--eval-only``) first, then small settings, then the
     ``KEY VALUE`` pairs of ``args`` (so they win); return its log."""
-    run = subprocess.run(train_net_command(config, output_dir, data, *args, datasets=datasets, size=size),
-                         capture_output=True, text=True, cwd=REPO)
+    run = subprocess.run(
+        train_net_command(config, output_dir, data, *args, datasets=datasets, size=size),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return run.stdout + run.stderr
 
 
-def train_net_command(config, output_dir, data, *args, datasets=("tiny_train", "tiny_val"), size=160):
+def train_net_command(
+    config, output_dir, data, *args, datasets=("tiny_train", "tiny_val"), size=160
+):
     """The command line ``train_net`` runs."""
     train, test = datasets
     flags = [arg for arg in args if arg.startswith("--")]
     overrides = [arg for arg in args if not arg.startswith("--")]
     command = [
-        sys.executable, os.path.join(REPO, "tools", "train_net.py"), "--config-file", os.path.join(REPO, config),
+        sys.executable,
+        os.path.join(REPO, "tools", "train_net.py"),
+        "--config-file",
+        os.path.join(REPO, config),
         *flags,
         "DATASETS.COCO_FORMAT",
         f"['tiny_train={data}/annotations/instances_train.json:{data}/train',"
         f"'tiny_val={data}/annotations/instances_val.json:{data}/val']",
-        "DATASETS.TRAIN", f"('{train}',)", "DATASETS.TEST", f"('{test}',)",
-        "INPUT.MIN_SIZE_TRAIN", f"({size},)", "INPUT.MIN_SIZE_TEST", str(size),
-        "SOLVER.IMS_PER_BATCH", "2", "SOLVER.BASE_LR", "0.01", "SOLVER.WARMUP_ITERS", "5",
-        "SOLVER.CHECKPOINT_PERIOD", "20", "TEST.EVAL_PERIOD", "20",
-        "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu", "OUTPUT_DIR", str(output_dir), *overrides,
+        "DATASETS.TRAIN",
+        f"('{train}',)",
+        "DATASETS.TEST",
+        f"('{test}',)",
+        "INPUT.MIN_SIZE_TRAIN",
+        f"({size},)",
+        "INPUT.MIN_SIZE_TEST",
+        str(size),
+        "SOLVER.IMS_PER_BATCH",
+        "2",
+        "SOLVER.BASE_LR",
+        "0.01",
+        "SOLVER.WARMUP_ITERS",
+        "5",
+        "SOLVER.CHECKPOINT_PERIOD",
+        "20",
+        "TEST.EVAL_PERIOD",
+        "20",
+        "DATALOADER.NUM_WORKERS",
+        "0",
+        "MODEL.DEVICE",
+        "cpu",
+        "OUTPUT_DIR",
+        str(output_dir),
+        *overrides,
     ]
     return command
 
@@ -83,7 +112,9 @@ def tiny_val(tiny_shapes):
     from seg_d2.data import register_coco_dataset
 
     name = "tiny_registered_val"
-    register_coco_dataset(name, tiny_shapes / "annotations" / "instances_val.json", tiny_shapes / "val")
+    register_coco_dataset(
+        name, tiny_shapes / "annotations" / "instances_val.json", tiny_shapes / "val"
+    )
     yield name
     unregister(name)
 

@@ -1,16 +1,17 @@
 """Every augmentation reachable from INPUT.* works with polygon and RLE annotations and
 both mask formats, and gives the same instances whichever form the masks take."""
-import copy
 
-import numpy as np
-import pytest
-import torch
-from detectron2.structures import BitMasks, PolygonMasks
+import copy
 
 from seg_d2.config import get_cfg
 from seg_d2.data.augmentation import build_train_mapper, parse_augmentation
 from seg_d2.data.masks import mask_to_rle, segmentation_to_mask
 from seg_d2.errors import ConfigError
+
+import numpy as np
+import pytest
+import torch
+from detectron2.structures import BitMasks, PolygonMasks
 
 SIZE = 96
 # One instance per class, so that instances can be matched across forms by class.
@@ -30,11 +31,26 @@ def _record(tmp_path, form):
         Image.fromarray(image).save(path)
     annotations = []
     for category, polygon in enumerate(POLYGONS):
-        segmentation = polygon if form == "polygon" else mask_to_rle(segmentation_to_mask(polygon, SIZE, SIZE))
+        segmentation = (
+            polygon if form == "polygon" else mask_to_rle(segmentation_to_mask(polygon, SIZE, SIZE))
+        )
         xs, ys = polygon[0][::2], polygon[0][1::2]
-        annotations.append({"category_id": category, "segmentation": segmentation, "iscrowd": 0, "bbox_mode": 0,
-                            "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]})
-    return {"file_name": str(path), "height": SIZE, "width": SIZE, "image_id": 1, "annotations": annotations}
+        annotations.append(
+            {
+                "category_id": category,
+                "segmentation": segmentation,
+                "iscrowd": 0,
+                "bbox_mode": 0,
+                "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)],
+            }
+        )
+    return {
+        "file_name": str(path),
+        "height": SIZE,
+        "width": SIZE,
+        "image_id": 1,
+        "annotations": annotations,
+    }
 
 
 AUGMENTATIONS = {
@@ -42,12 +58,38 @@ AUGMENTATIONS = {
     "resize range": ["INPUT.MIN_SIZE_TRAIN", (64, 128), "INPUT.MIN_SIZE_TRAIN_SAMPLING", "range"],
     "flip horizontal": ["INPUT.RANDOM_FLIP", "horizontal"],
     "flip vertical": ["INPUT.RANDOM_FLIP", "vertical"],
-    "crop relative": ["INPUT.CROP.ENABLED", True, "INPUT.CROP.TYPE", "relative", "INPUT.CROP.SIZE", [0.7, 0.7]],
-    "crop relative_range": ["INPUT.CROP.ENABLED", True, "INPUT.CROP.TYPE", "relative_range",
-                            "INPUT.CROP.SIZE", [0.6, 0.6]],
-    "crop absolute": ["INPUT.CROP.ENABLED", True, "INPUT.CROP.TYPE", "absolute", "INPUT.CROP.SIZE", [70, 70]],
-    "crop absolute_range": ["INPUT.CROP.ENABLED", True, "INPUT.CROP.TYPE", "absolute_range",
-                            "INPUT.CROP.SIZE", [60, 80]],
+    "crop relative": [
+        "INPUT.CROP.ENABLED",
+        True,
+        "INPUT.CROP.TYPE",
+        "relative",
+        "INPUT.CROP.SIZE",
+        [0.7, 0.7],
+    ],
+    "crop relative_range": [
+        "INPUT.CROP.ENABLED",
+        True,
+        "INPUT.CROP.TYPE",
+        "relative_range",
+        "INPUT.CROP.SIZE",
+        [0.6, 0.6],
+    ],
+    "crop absolute": [
+        "INPUT.CROP.ENABLED",
+        True,
+        "INPUT.CROP.TYPE",
+        "absolute",
+        "INPUT.CROP.SIZE",
+        [70, 70],
+    ],
+    "crop absolute_range": [
+        "INPUT.CROP.ENABLED",
+        True,
+        "INPUT.CROP.TYPE",
+        "absolute_range",
+        "INPUT.CROP.SIZE",
+        [60, 80],
+    ],
     "brightness": ["INPUT.EXTRA_AUGMENTATIONS", ["RandomBrightness(0.7, 1.3)"]],
     "contrast": ["INPUT.EXTRA_AUGMENTATIONS", ["RandomContrast(0.7, 1.3)"]],
     "saturation": ["INPUT.EXTRA_AUGMENTATIONS", ["RandomSaturation(0.7, 1.3)"]],
@@ -88,14 +130,19 @@ def _masks_by_class(instances):
 @pytest.mark.parametrize("name", sorted(AUGMENTATIONS))
 def test_augmentation_gives_the_same_instances_for_every_mask_form(tmp_path, name):
     for seed in range(3):
-        outputs = [_mapped(tmp_path, AUGMENTATIONS[name], form, mask_format, seed) for form, mask_format in FORMS]
+        outputs = [
+            _mapped(tmp_path, AUGMENTATIONS[name], form, mask_format, seed)
+            for form, mask_format in FORMS
+        ]
         reference = outputs[0]
         masks = [_masks_by_class(output["instances"]) for output in outputs]
         for output, by_class in zip(outputs[1:], masks[1:]):
             torch.testing.assert_close(output["image"], reference["image"])
             for cls in set(masks[0]) | set(by_class):
                 first, other = masks[0].get(cls), by_class.get(cls)
-                if first is None or other is None:  # a sliver at a crop's edge may survive in one form only
+                if (
+                    first is None or other is None
+                ):  # a sliver at a crop's edge may survive in one form only
                     assert (first if other is None else other).sum() < 20, (name, seed, cls)
                     continue
                 iou = (first & other).sum() / max((first | other).sum(), 1)
@@ -108,17 +155,21 @@ def test_augmentation_gives_the_same_instances_for_every_mask_form(tmp_path, nam
 def test_extra_geometric_augmentations_recompute_boxes_from_the_masks(tmp_path):
     output = _mapped(tmp_path, AUGMENTATIONS["rotation"], "polygon", "bitmask", seed=1)
     instances = output["instances"]
-    np.testing.assert_allclose(instances.gt_boxes.tensor.numpy(),
-                               instances.gt_masks.get_bounding_boxes().tensor.numpy())
+    np.testing.assert_allclose(
+        instances.gt_boxes.tensor.numpy(), instances.gt_masks.get_bounding_boxes().tensor.numpy()
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    ("RandomBrightnes(0.8, 1.2)", "has no augmentation 'RandomBrightnes'"),
-    ("RandomBrightness", "is not a call"),
-    ("RandomBrightness(0.8,", "is not a call"),
-    ("RandomBrightness(min_value)", "malformed node"),
-    ("os.system('true')", "is not a call"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("RandomBrightnes(0.8, 1.2)", "has no augmentation 'RandomBrightnes'"),
+        ("RandomBrightness", "is not a call"),
+        ("RandomBrightness(0.8,", "is not a call"),
+        ("RandomBrightness(min_value)", "malformed node"),
+        ("os.system('true')", "is not a call"),
+    ],
+)
 def test_bad_extra_augmentations_are_named(text, message):
     with pytest.raises(ConfigError, match=f"INPUT.EXTRA_AUGMENTATIONS entry .*{message}"):
         parse_augmentation(text)

@@ -3,6 +3,7 @@ registration, the validation command, training start-up, tools/visualize.py and
 tools/predict.py. Each case has one documented outcome (docs/robustness.md): an
 error naming the file, image or annotation; a counted, logged skip; or acceptance,
 with the image converted as detectron2 reads it."""
+
 import json
 import logging
 import os
@@ -10,19 +11,19 @@ import re
 import subprocess
 import sys
 
-import numpy as np
-import pytest
-from detectron2.data import DatasetCatalog
-from detectron2.data.build import get_detection_dataset_dicts
-from PIL import Image
-
-from conftest import REPO, load_module, unregister
 from seg_d2.config import setup_config
 from seg_d2.data import DatasetError, ImageReadError, read_image, register_coco_dataset
 from seg_d2.data.augmentation import build_train_mapper
 from seg_d2.data.validate import main as validate_command
 from seg_d2.engine import Trainer
 from seg_d2.visualization import MAX_PANEL_SIDE
+
+import numpy as np
+import pytest
+from conftest import REPO, load_module, unregister
+from detectron2.data import DatasetCatalog
+from detectron2.data.build import get_detection_dataset_dicts
+from PIL import Image
 
 TITLE_HEIGHT = 22
 
@@ -40,13 +41,16 @@ REJECTED = {
     "wrong_size_in_json": r"image id 2 \('b.png'\): the JSON says 48x64 but \S+b.png is 64x48",
     "nan_coordinate": r"annotation id 20 of image id 2: polygon coordinates must be finite numbers",
     "inf_coordinate": r"annotation id 20 of image id 2: polygon coordinates must be finite numbers",
-    "bbox_outside_image": r"annotation id 20 of image id 2: bbox \[50, 40, 30, 30\] lies outside the 64x48 image",
-    "rle_wrong_size": r"annotation id 20 of image id 2: RLE size \[49, 64\] differs from the image's \[48, 64\]",
+    "bbox_outside_image": r"annotation id 20 of image id 2: bbox \[50, 40, 30, 30\] lies outside "
+    r"the 64x48 image",
+    "rle_wrong_size": r"annotation id 20 of image id 2: RLE size \[49, 64\] differs from the "
+    r"image's \[48, 64\]",
     "unknown_category": r"annotation id 20 of image id 2: category id 99 is not in 'categories'",
     "duplicate_image_id": r"image id 1 appears more than once",
     "duplicate_annotation_id": r"annotation id 10 appears more than once",
     "empty_annotations": r"'annotations' is empty",
-    "non_utf8_json": r"instances.json: cannot read the COCO JSON: 'utf-8' codec can't decode byte 0xe9",
+    "non_utf8_json": r"instances.json: cannot read the COCO JSON: 'utf-8' codec can't decode "
+    r"byte 0xe9",
 }
 # case -> (annotation id, reason) skipped, counted and logged; the rest trains
 SKIPPED = {"polygon_under_3_points": (20, "polygon with fewer than 3 points")}
@@ -64,7 +68,13 @@ ACCEPTED = {
     "greyscale_png": ((48, 64), [1, 1]),
     "cmyk_jpeg": ((48, 64), [1, 1]),
 }
-IMAGE_PROBLEMS = ["truncated_jpeg", "truncated_png", "corrupt_jpeg", "corrupt_png", "zero_byte_file"]
+IMAGE_PROBLEMS = [
+    "truncated_jpeg",
+    "truncated_png",
+    "corrupt_jpeg",
+    "corrupt_png",
+    "zero_byte_file",
+]
 
 
 def test_every_case_has_one_documented_outcome():
@@ -86,8 +96,12 @@ def registered(bad):
     def register(case):
         name = f"bad_{case}"
         names.append(name)
-        register_coco_dataset(name, os.path.join(bad[case], "instances.json"), os.path.join(bad[case], "images"),
-                              categories=[corpus.CATEGORY])
+        register_coco_dataset(
+            name,
+            os.path.join(bad[case], "instances.json"),
+            os.path.join(bad[case], "images"),
+            categories=[corpus.CATEGORY],
+        )
         return name
 
     yield register
@@ -141,16 +155,27 @@ def test_accepted_images_read_as_three_channel_eight_bit(bad, case):
 def test_accepted_polygons_are_rasterised_inside_the_image(bad, registered):
     """A self-intersecting polygon fills what pycocotools fills (the even-odd rule:
     both lobes of the bow tie); coordinates off the image are clipped."""
-    bow_tie = read_image(DatasetCatalog.get(registered("self_intersecting_polygon") + "_sem_seg")[1]["sem_seg_file_name"])
+    bow_tie = read_image(
+        DatasetCatalog.get(registered("self_intersecting_polygon") + "_sem_seg")[1][
+            "sem_seg_file_name"
+        ]
+    )
     left, right = bow_tie[20, 32], bow_tie[20, 48]  # one pixel inside each lobe
     assert left == right == 0 and bow_tie[12, 40] == 1  # the square is class 0, the background 1
-    clipped = read_image(DatasetCatalog.get(registered("negative_coordinates") + "_sem_seg")[1]["sem_seg_file_name"])
-    assert (clipped[:20, :20] == 0).all() and (clipped[21:, :] == 1).all() and (clipped[:, 21:] == 1).all()
+    clipped = read_image(
+        DatasetCatalog.get(registered("negative_coordinates") + "_sem_seg")[1]["sem_seg_file_name"]
+    )
+    assert (
+        (clipped[:20, :20] == 0).all()
+        and (clipped[21:, :] == 1).all()
+        and (clipped[:, 21:] == 1).all()
+    )
 
 
 def _validate(bad, case, capsys):
-    status = validate_command([os.path.join(bad[case], "instances.json"), os.path.join(bad[case], "images"),
-                               "--decode"])
+    status = validate_command(
+        [os.path.join(bad[case], "instances.json"), os.path.join(bad[case], "images"), "--decode"]
+    )
     captured = capsys.readouterr()
     return status, captured.out + captured.err
 
@@ -161,8 +186,9 @@ def test_validate_command(bad, case, capsys):
     if case in REJECTED:
         assert status == 1 and re.search(REJECTED[case], output), output
     elif case in UNREADABLE:  # --decode reads every pixel
-        assert status == 1 and re.search(rf"{UNREADABLE[case]} cannot be decoded \(OSError: image file is truncated",
-                                         output), output
+        assert status == 1 and re.search(
+            rf"{UNREADABLE[case]} cannot be decoded \(OSError: image file is truncated", output
+        ), output
     elif case in SKIPPED:
         annotation_id, reason = SKIPPED[case]
         assert status == 0 and f"skipped: annotation id {annotation_id}: {reason}" in output
@@ -171,19 +197,44 @@ def test_validate_command(bad, case, capsys):
 
 
 def _training_config(name, output_dir):
-    return setup_config(os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"), [
-        "DATASETS.TRAIN", f"('{name}',)", "DATASETS.TEST", "()", "MODEL.ROI_HEADS.NUM_CLASSES", "1",
-        "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "128", "SOLVER.IMS_PER_BATCH", "1",
-        "SOLVER.MAX_ITER", "1", "SOLVER.WARMUP_ITERS", "0", "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu",
-        "TEST.EVAL_PERIOD", "0", "OUTPUT_DIR", str(output_dir),
-    ])
+    return setup_config(
+        os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"),
+        [
+            "DATASETS.TRAIN",
+            f"('{name}',)",
+            "DATASETS.TEST",
+            "()",
+            "MODEL.ROI_HEADS.NUM_CLASSES",
+            "1",
+            "INPUT.MIN_SIZE_TRAIN",
+            "(64,)",
+            "INPUT.MAX_SIZE_TRAIN",
+            "128",
+            "SOLVER.IMS_PER_BATCH",
+            "1",
+            "SOLVER.MAX_ITER",
+            "1",
+            "SOLVER.WARMUP_ITERS",
+            "0",
+            "DATALOADER.NUM_WORKERS",
+            "0",
+            "MODEL.DEVICE",
+            "cpu",
+            "TEST.EVAL_PERIOD",
+            "0",
+            "OUTPUT_DIR",
+            str(output_dir),
+        ],
+    )
 
 
 def _start_training(name, output_dir):
     """Map every training record as the trainer's loader does, then train one iteration."""
     cfg = _training_config(name, output_dir)
     trainer = Trainer(cfg)
-    records = get_detection_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+    records = get_detection_dataset_dicts(
+        cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS
+    )
     mapper = build_train_mapper(cfg)
     mapped = [mapper(record) for record in records]
     trainer.train()
@@ -197,31 +248,62 @@ def test_training_start(bad, registered, case, tmp_path):
         with pytest.raises(DatasetError, match=REJECTED[case]):
             _start_training(name, tmp_path)
     elif case in UNREADABLE:
-        with pytest.raises(ImageReadError, match=rf"cannot read image '\S+{UNREADABLE[case]}' \(OSError: image"):
+        with pytest.raises(
+            ImageReadError, match=rf"cannot read image '\S+{UNREADABLE[case]}' \(OSError: image"
+        ):
             _start_training(name, tmp_path)
     else:
         mapped, loss = _start_training(name, tmp_path)
         assert np.isfinite(loss)
         expected = ACCEPTED.get(case, (None, [1, 0]))[1]
-        kept = [n for n in expected if n > 0]  # detectron2 drops images without instances, and logs it
+        kept = [
+            n for n in expected if n > 0
+        ]  # detectron2 drops images without instances, and logs it
         assert [len(m["instances"]) for m in mapped] == kept
         assert all(m["image"].shape[0] == 3 and max(m["image"].shape[1:]) <= 128 for m in mapped)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case, message", [
-    ("truncated_jpeg", r"error: cannot read image '\S+b.jpg' \(OSError: image file is truncated"),
-    ("bbox_outside_image", r"error: 1 problem\(s\) in the dataset:\n  \S+instances.json: annotation id 20"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        (
+            "truncated_jpeg",
+            r"error: cannot read image '\S+b.jpg' \(OSError: image file is truncated",
+        ),
+        (
+            "bbox_outside_image",
+            r"error: 1 problem\(s\) in the dataset:\n  \S+instances.json: annotation id 20",
+        ),
+    ],
+)
 def test_train_net_command_ends_with_the_message_not_a_traceback(bad, case, message, tmp_path):
     folder = bad[case]
     command = [
-        sys.executable, os.path.join(REPO, "tools", "train_net.py"),
-        "--config-file", os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"),
-        "DATASETS.COCO_FORMAT", f"['bad={folder}/instances.json:{folder}/images']",
-        "DATASETS.TRAIN", "('bad',)", "DATASETS.TEST", "()", "MODEL.ROI_HEADS.NUM_CLASSES", "1",
-        "INPUT.MIN_SIZE_TRAIN", "(64,)", "SOLVER.IMS_PER_BATCH", "2", "SOLVER.MAX_ITER", "10",
-        "DATALOADER.NUM_WORKERS", "1", "MODEL.DEVICE", "cpu", "OUTPUT_DIR", str(tmp_path),
+        sys.executable,
+        os.path.join(REPO, "tools", "train_net.py"),
+        "--config-file",
+        os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"),
+        "DATASETS.COCO_FORMAT",
+        f"['bad={folder}/instances.json:{folder}/images']",
+        "DATASETS.TRAIN",
+        "('bad',)",
+        "DATASETS.TEST",
+        "()",
+        "MODEL.ROI_HEADS.NUM_CLASSES",
+        "1",
+        "INPUT.MIN_SIZE_TRAIN",
+        "(64,)",
+        "SOLVER.IMS_PER_BATCH",
+        "2",
+        "SOLVER.MAX_ITER",
+        "10",
+        "DATALOADER.NUM_WORKERS",
+        "1",
+        "MODEL.DEVICE",
+        "cpu",
+        "OUTPUT_DIR",
+        str(tmp_path),
     ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 1
@@ -241,31 +323,58 @@ def test_visualize_dataset(bad, registered, case, tmp_path):
         with pytest.raises(DatasetError, match=REJECTED[case]):
             _tool("visualize").main(arguments)
     elif case in UNREADABLE:
-        with pytest.raises(SystemExit, match=rf"1 image\(s\) could not be read, not drawn:\n  cannot read image "
-                                             rf"'\S+{UNREADABLE[case]}'"):
+        with pytest.raises(
+            SystemExit,
+            match=rf"1 image\(s\) could not be read, not drawn:\n  cannot read image "
+            rf"'\S+{UNREADABLE[case]}'",
+        ):
             _tool("visualize").main(arguments)
         assert sorted(os.listdir(tmp_path)) == ["a.png", "contact_sheet.png"]
     else:
         written, sheet = _tool("visualize").main(arguments)
         assert len(written) == 2 and all(os.path.isfile(p) for p in written + [sheet])
-        assert max(Image.open(written[1]).size) <= MAX_PANEL_SIDE + TITLE_HEIGHT  # large images drawn smaller
+        assert (
+            max(Image.open(written[1]).size) <= MAX_PANEL_SIDE + TITLE_HEIGHT
+        )  # large images drawn smaller
 
 
-@pytest.mark.parametrize("case", IMAGE_PROBLEMS + sorted(set(ACCEPTED) - {"self_intersecting_polygon",
-                                                                          "negative_coordinates"}))
+@pytest.mark.parametrize(
+    "case",
+    IMAGE_PROBLEMS + sorted(set(ACCEPTED) - {"self_intersecting_polygon", "negative_coordinates"}),
+)
 def test_predict_on_the_images(bad, case, tmp_path, capsys):
-    status = _tool("predict").main([
-        "--config-file", os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"),
-        "--input", os.path.join(bad[case], "images"), "--output", str(tmp_path), "--device", "cpu",
-        "MODEL.WEIGHTS", "", "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST", "128", "TEST.DETECTIONS_PER_IMAGE", "5",
-    ])
+    status = _tool("predict").main(
+        [
+            "--config-file",
+            os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"),
+            "--input",
+            os.path.join(bad[case], "images"),
+            "--output",
+            str(tmp_path),
+            "--device",
+            "cpu",
+            "MODEL.WEIGHTS",
+            "",
+            "INPUT.MIN_SIZE_TEST",
+            "64",
+            "INPUT.MAX_SIZE_TEST",
+            "128",
+            "TEST.DETECTIONS_PER_IMAGE",
+            "5",
+        ]
+    )
     images = json.loads((tmp_path / "images.json").read_text())
     if case in IMAGE_PROBLEMS:
         assert status == 1
-        assert re.search(r"1 image\(s\) could not be read, no prediction for them:\n  cannot read image '\S+b\.(jpg|png)'",
-                         capsys.readouterr().err)
+        assert re.search(
+            r"1 image\(s\) could not be read, no prediction for them:\n  cannot read image "
+            r"'\S+b\.(jpg|png)'",
+            capsys.readouterr().err,
+        )
         assert [os.path.basename(i["file_name"]) for i in images] == ["a.png"]
     else:
         assert status == 0 and len(images) == 2
         assert sorted(os.listdir(tmp_path / "overlays")) == sorted(
-            os.fsdecode(os.path.splitext(os.path.basename(_image_file(bad, case, i)))[0]) + ".png" for i in (0, 1))
+            os.fsdecode(os.path.splitext(os.path.basename(_image_file(bad, case, i)))[0]) + ".png"
+            for i in (0, 1)
+        )

@@ -1,12 +1,12 @@
 """Smoke test of the benchmark suite at tiny sizes: every comparison runs, writes its
 table with the promised columns and its JSON with finite metrics. No timings are
 asserted (performance is measured by the suite itself, not by tests)."""
+
 import json
 import math
 import os
 
 import pytest
-
 from conftest import unregister
 
 pytestmark = pytest.mark.slow
@@ -26,8 +26,14 @@ def bench_datasets(tiny_shapes):
         "DATASETS.COCO_FORMAT",
         f"['bench_train={tiny_shapes}/annotations/instances_train.json:{tiny_shapes}/train',"
         f"'bench_val={tiny_shapes}/annotations/instances_val.json:{tiny_shapes}/val']",
-        "INPUT.MIN_SIZE_TEST", "128", "SOLVER.IMS_PER_BATCH", "2", "DATALOADER.NUM_WORKERS", "0",
-        "MODEL.DEVICE", "cpu",
+        "INPUT.MIN_SIZE_TEST",
+        "128",
+        "SOLVER.IMS_PER_BATCH",
+        "2",
+        "DATALOADER.NUM_WORKERS",
+        "0",
+        "MODEL.DEVICE",
+        "cpu",
     ]
     yield overrides
     for name in ("bench_train", "bench_val"):
@@ -42,28 +48,82 @@ def _header(markdown_path):
 def test_instance_comparison(results_dir, bench_datasets):
     from benchmarks import instance_torchvision
 
-    instance_torchvision.main(["--seeds", "0", "--iters", "8", "--name", "instance", *bench_datasets,
-                               "DATASETS.TRAIN", "('bench_train',)", "DATASETS.TEST", "('bench_val',)",
-                               "INPUT.MIN_SIZE_TRAIN", "(128,)", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"])
+    instance_torchvision.main(
+        [
+            "--seeds",
+            "0",
+            "--iters",
+            "8",
+            "--name",
+            "instance",
+            *bench_datasets,
+            "DATASETS.TRAIN",
+            "('bench_train',)",
+            "DATASETS.TEST",
+            "('bench_val',)",
+            "INPUT.MIN_SIZE_TRAIN",
+            "(128,)",
+            "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
+            "0.0",
+        ]
+    )
     assert _header(results_dir / "instance.md") == [
-        "model", "params (M)", "seeds", "mask AP", "box AP", "train it/s", "infer ms/img (b=1)",
-        "infer ms/img (best b)", "peak train MiB", "best b"]
+        "model",
+        "params (M)",
+        "seeds",
+        "mask AP",
+        "box AP",
+        "train it/s",
+        "infer ms/img (b=1)",
+        "infer ms/img (best b)",
+        "peak train MiB",
+        "best b",
+    ]
     runs = json.loads((results_dir / "instance.json").read_text())["runs"]
     assert {run["system"] for run in runs} == set(instance_torchvision.SYSTEMS)
     for run in runs:
-        assert all(math.isfinite(run[key]) for key in ("mask_AP", "box_AP", "train_iters_per_s",
-                                                       "inference_ms_batch1", "peak_train_memory_MiB"))
+        assert all(
+            math.isfinite(run[key])
+            for key in (
+                "mask_AP",
+                "box_AP",
+                "train_iters_per_s",
+                "inference_ms_batch1",
+                "peak_train_memory_MiB",
+            )
+        )
         assert run["best_batch_size"] in instance_torchvision.BATCH_SIZES
 
 
 def test_semantic_comparison(results_dir, bench_datasets):
     from benchmarks import semantic_unet
 
-    semantic_unet.main(["--seeds", "0", "--iters", "2", "--name", "semantic", *bench_datasets,
-                        "DATASETS.TRAIN", "('bench_train_sem_seg',)", "DATASETS.TEST", "('bench_val_sem_seg',)",
-                        "MODEL.UNET.DEPTH", "3"])
+    semantic_unet.main(
+        [
+            "--seeds",
+            "0",
+            "--iters",
+            "2",
+            "--name",
+            "semantic",
+            *bench_datasets,
+            "DATASETS.TRAIN",
+            "('bench_train_sem_seg',)",
+            "DATASETS.TEST",
+            "('bench_val_sem_seg',)",
+            "MODEL.UNET.DEPTH",
+            "3",
+        ]
+    )
     assert _header(results_dir / "semantic.md") == [
-        "model", "params (M)", "seeds", "mIoU", "train img/s", "inference img/s (b=1)", "peak train MiB"]
+        "model",
+        "params (M)",
+        "seeds",
+        "mIoU",
+        "train img/s",
+        "inference img/s (b=1)",
+        "peak train MiB",
+    ]
     runs = json.loads((results_dir / "semantic.json").read_text())["runs"]
     assert {run["system"] for run in runs} == set(semantic_unet.SYSTEMS)
     assert all(math.isfinite(run["mIoU"]) and 0 <= run["mIoU"] <= 100 for run in runs)
@@ -72,8 +132,16 @@ def test_semantic_comparison(results_dir, bench_datasets):
 def test_evaluation_comparison_agrees_with_pycocotools(results_dir):
     from benchmarks import coco_evaluation
 
-    coco_evaluation.main(["--images", "30", "--detections", "5", "--repeats", "1", "--name", "evaluation"])
-    assert _header(results_dir / "evaluation.md") == ["IoU type", "evaluator", "repeats", "AP", "median s"]
+    coco_evaluation.main(
+        ["--images", "30", "--detections", "5", "--repeats", "1", "--name", "evaluation"]
+    )
+    assert _header(results_dir / "evaluation.md") == [
+        "IoU type",
+        "evaluator",
+        "repeats",
+        "AP",
+        "median s",
+    ]
     data = json.loads((results_dir / "evaluation.json").read_text())
     assert data["max_stat_difference"] <= coco_evaluation.AP_TOLERANCE
     assert all(0 < run["AP"] <= 100 for run in data["runs"])
@@ -83,11 +151,29 @@ def test_data_loading_and_results_page(results_dir, bench_datasets):
     import benchmarks.__main__ as suite
     from benchmarks import data_loading
 
-    markdown = data_loading.main(["--batches", "2", "--repeats", "1", "--workers", "0", "1", "--tasks", "instance",
-                                  "--name", "loading", *bench_datasets, "DATASETS.TRAIN", "('bench_train',)"])
+    markdown = data_loading.main(
+        [
+            "--batches",
+            "2",
+            "--repeats",
+            "1",
+            "--workers",
+            "0",
+            "1",
+            "--tasks",
+            "instance",
+            "--name",
+            "loading",
+            *bench_datasets,
+            "DATASETS.TRAIN",
+            "('bench_train',)",
+        ]
+    )
     assert _header(results_dir / "loading.md") == ["loader", "repeats", "images/s (median)"]
     runs = json.loads((results_dir / "loading.json").read_text())["runs"]
-    assert [run["workers"] for run in runs] == [0, 1] and all(run["images_per_s"] > 0 for run in runs)
+    assert [run["workers"] for run in runs] == [0, 1] and all(
+        run["images_per_s"] > 0 for run in runs
+    )
 
     page = suite.write_page([("data_loading", markdown, 1.0)], quick=True)
     text = open(page).read()
@@ -101,9 +187,12 @@ def test_record_run_reads_training_time_from_detectron2s_log(tmp_path):
     output.mkdir()
     (output / "results.json").write_text('{"segm": {"AP": 41.5}}')
     (output / "config.yaml").write_text("SEED: 0\n")
-    (output / "log.txt").write_text("[d2.engine.hooks]: Overall training speed: 898 iterations in 1:02:05 "
-                                    "(4.1481 s / it)\n")
-    target = record(str(output), str(tmp_path / "recorded"), "python tools/train_net.py x")  # absolute: not under results/
+    (output / "log.txt").write_text(
+        "[d2.engine.hooks]: Overall training speed: 898 iterations in 1:02:05 (4.1481 s / it)\n"
+    )
+    target = record(
+        str(output), str(tmp_path / "recorded"), "python tools/train_net.py x"
+    )  # absolute: not under results/
     run = json.loads(open(os.path.join(target, "run.json")).read())
     assert (run["training_seconds"], run["seconds_per_iteration"]) == (3725, 4.1481)
     assert run["command"] == "python tools/train_net.py x" and run["commit"]
@@ -117,25 +206,51 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
     import sys
 
     import numpy as np
+    from test_own_data import _nuclei_like
+
     from benchmarks import __main__ as suite
     from benchmarks import crowded_step, instance_torchvision
-    from test_own_data import _nuclei_like
 
     folder = tmp_path / "nuclei"
     _nuclei_like(folder / "stage1_train", np.random.default_rng(0))
     convert = [sys.executable, "-m", "seg_d2.data.convert"]
-    subprocess.run([*convert, "mask-folders", str(folder / "stage1_train"), "--output", str(folder / "nuclei.json")],
-                   check=True, capture_output=True)
-    subprocess.run([*convert, "split", str(folder / "nuclei.json"), "--val-fraction", "0.25"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            *convert,
+            "mask-folders",
+            str(folder / "stage1_train"),
+            "--output",
+            str(folder / "nuclei.json"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*convert, "split", str(folder / "nuclei.json"), "--val-fraction", "0.25"],
+        check=True,
+        capture_output=True,
+    )
     arguments = suite.nuclei_arguments(str(folder))
     tiny = ["SOLVER.IMS_PER_BATCH", "2", "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu"]
     from detectron2.data import DatasetCatalog
+
     for name in {"nuclei_train", "nuclei_val"} & set(DatasetCatalog.list()):
         unregister(name)
     try:
-        instance_torchvision.main(["--seeds", "0", "--iters", "8", *arguments, *tiny,
-                                   "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MIN_SIZE_TEST", "64"])
+        instance_torchvision.main(
+            [
+                "--seeds",
+                "0",
+                "--iters",
+                "8",
+                *arguments,
+                *tiny,
+                "INPUT.MIN_SIZE_TRAIN",
+                "(64,)",
+                "INPUT.MIN_SIZE_TEST",
+                "64",
+            ]
+        )
         crowded_step.main(["--nuclei", str(folder), "--steps", "2", "--repeats", "1", *tiny])
     finally:
         for name in ("nuclei_train", "nuclei_val"):
@@ -143,22 +258,32 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
     markdown = (results_dir / "instance_nuclei.md").read_text()
     assert markdown.startswith("# Mask R-CNN: seg_d2 vs torchvision on nuclei_val")
     overrides = json.loads((results_dir / "instance_nuclei.json").read_text())["overrides"]
-    assert f"nuclei_val={folder}/nuclei_val.json:{folder}/stage1_train" in overrides[overrides.index(
-        "DATASETS.COCO_FORMAT") + 1]
+    assert (
+        f"nuclei_val={folder}/nuclei_val.json:{folder}/stage1_train"
+        in overrides[overrides.index("DATASETS.COCO_FORMAT") + 1]
+    )
     steps = json.loads((results_dir / "crowded_step.json").read_text())["runs"]
     seconds = {run["system"]: run["seconds_per_step"] for run in steps}
     assert set(seconds) == {"nuclei config, nuclei", "demo config, shapes"}
     ratio = seconds["nuclei config, nuclei"] / seconds["demo config, shapes"]
-    ratio_row = next(line for line in (results_dir / "crowded_step.md").read_text().splitlines()
-                     if line.startswith("| ratio"))
+    ratio_row = next(
+        line
+        for line in (results_dir / "crowded_step.md").read_text().splitlines()
+        if line.startswith("| ratio")
+    )
     assert float(ratio_row.strip("| ").rsplit("|", 1)[1]) == pytest.approx(ratio, abs=0.005)
 
 
 def test_the_full_nuclei_comparison_trains_the_nuclei_configs_schedule():
     import yaml
+
     from benchmarks import __main__ as suite
 
-    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs/nuclei/mask_rcnn_R18_FPN.yaml")) as f:
+    with open(
+        os.path.join(
+            os.path.dirname(os.path.dirname(__file__)), "configs/nuclei/mask_rcnn_R18_FPN.yaml"
+        )
+    ) as f:
         schedule = yaml.safe_load(f)["SOLVER"]["MAX_ITER"]
     assert suite.nuclei_sizes(quick=False)[-2:] == ["--iters", str(schedule)]
     assert suite.nuclei_sizes(quick=True)[-2:] == ["--iters", "60"]

@@ -1,12 +1,13 @@
 """The COCO evaluator detectron2 uses here gives pycocotools' numbers exactly."""
+
+from seg_d2 import compat
+
 import numpy as np
 import pytest
 from detectron2.evaluation import coco_evaluation
 from pycocotools import mask as mask_util
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
-
-from seg_d2 import compat
 
 
 def _rle(mask):
@@ -20,23 +21,38 @@ def _synthetic(num_images=30, size=64, seed=0):
     rng = np.random.default_rng(seed)
     images, annotations, detections = [], [], []
     for image_id in range(1, num_images + 1):
-        images.append({"id": image_id, "width": size, "height": size, "file_name": f"{image_id}.png"})
+        images.append(
+            {"id": image_id, "width": size, "height": size, "file_name": f"{image_id}.png"}
+        )
         for _ in range(rng.integers(1, 5)):
             x, y = rng.integers(0, size - 20, 2)
             w, h = rng.integers(6, 20, 2)
             mask = np.zeros((size, size), bool)
-            mask[y:y + h, x:x + w] = True
+            mask[y : y + h, x : x + w] = True
             category = int(rng.integers(1, 4))
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category,
-                                "iscrowd": int(rng.random() < 0.05), "area": int(mask.sum()),
-                                "bbox": [int(x), int(y), int(w), int(h)], "segmentation": _rle(mask)})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category,
+                    "iscrowd": int(rng.random() < 0.05),
+                    "area": int(mask.sum()),
+                    "bbox": [int(x), int(y), int(w), int(h)],
+                    "segmentation": _rle(mask),
+                }
+            )
             for _ in range(rng.integers(0, 3)):
                 dx, dy = rng.integers(-4, 5, 2)
                 shifted = np.roll(mask, (dy, dx), axis=(0, 1))
-                detections.append({"image_id": image_id, "score": float(rng.random()),
-                                   "category_id": category if rng.random() < 0.8 else int(rng.integers(1, 4)),
-                                   "bbox": [int(x + dx), int(y + dy), int(w), int(h)],
-                                   "segmentation": _rle(shifted)})
+                detections.append(
+                    {
+                        "image_id": image_id,
+                        "score": float(rng.random()),
+                        "category_id": category if rng.random() < 0.8 else int(rng.integers(1, 4)),
+                        "bbox": [int(x + dx), int(y + dy), int(w), int(h)],
+                        "segmentation": _rle(shifted),
+                    }
+                )
     categories = [{"id": i, "name": f"c{i}"} for i in (1, 2, 3)]
     gt = COCO()
     gt.dataset = {"images": images, "annotations": annotations, "categories": categories}

@@ -1,10 +1,11 @@
 """Each gap between detectron2 0.6 and current libraries is closed by seg_d2.compat."""
-import numpy as np
-import pytest
-import torch
 
 import seg_d2  # noqa: F401
 from seg_d2 import compat
+
+import numpy as np
+import pytest
+import torch
 
 
 def test_data_transforms_import_and_extent_transform_runs():
@@ -34,23 +35,32 @@ def test_model_zoo_config_file_resolves():
 
 
 def test_sem_seg_evaluator_on_a_tiny_confusion_matrix(tmp_path):
-    from PIL import Image
-
     from detectron2.data import DatasetCatalog, MetadataCatalog
     from detectron2.evaluation import SemSegEvaluator
+    from PIL import Image
 
     gt = np.array([[0, 0, 1], [1, 1, 255]], dtype=np.uint8)
     pred = np.array([[0, 1, 1], [1, 0, 0]], dtype=np.int64)
     gt_file = tmp_path / "gt.png"
     Image.fromarray(gt).save(gt_file)
     name = "compat_tiny_sem_seg"
-    DatasetCatalog.register(name, lambda: [{"file_name": "x.jpg", "sem_seg_file_name": str(gt_file)}])
+    DatasetCatalog.register(
+        name, lambda: [{"file_name": "x.jpg", "sem_seg_file_name": str(gt_file)}]
+    )
     MetadataCatalog.get(name).set(stuff_classes=["a", "b"], ignore_label=255)
     try:
         evaluator = SemSegEvaluator(name, distributed=False)
         evaluator.reset()
-        evaluator.process([{"file_name": "x.jpg"}], [{"sem_seg": torch.nn.functional.one_hot(
-            torch.from_numpy(pred), 2).permute(2, 0, 1).float()}])
+        evaluator.process(
+            [{"file_name": "x.jpg"}],
+            [
+                {
+                    "sem_seg": torch.nn.functional.one_hot(torch.from_numpy(pred), 2)
+                    .permute(2, 0, 1)
+                    .float()
+                }
+            ],
+        )
         result = evaluator.evaluate()["sem_seg"]
     finally:
         DatasetCatalog.remove(name)
@@ -106,13 +116,25 @@ def test_detectron2s_class_histogram_runs_on_current_numpy():
 def test_array_copy_false_means_copy_if_needed_as_numpy_1_did(monkeypatch):
     """NumPy 2's array(copy=False) raises where a copy is needed; detectron2 0.6 passes
     copy=False meaning "only if needed". Emulate NumPy 2's array and check the shim."""
+
     def numpy_2_array(obj, *args, copy=True, **kwargs):
         if copy is False and not isinstance(obj, np.ndarray):
             raise ValueError("Unable to avoid copy while creating an array as requested.")
-        return np.asarray(obj, *args, **kwargs) if copy is False else np.asarray(obj, *args, **kwargs).copy()
+        return (
+            np.asarray(obj, *args, **kwargs)
+            if copy is False
+            else np.asarray(obj, *args, **kwargs).copy()
+        )
 
-    monkeypatch.setattr(compat, "numpy", type("numpy_2", (), {"array": staticmethod(numpy_2_array),
-                                                              "asarray": staticmethod(np.asarray)}))
+    monkeypatch.setattr(
+        compat,
+        "numpy",
+        type(
+            "numpy_2",
+            (),
+            {"array": staticmethod(numpy_2_array), "asarray": staticmethod(np.asarray)},
+        ),
+    )
     legacy = compat._NumpyWithOldAliases()
     assert legacy.array([1, 2], copy=False).tolist() == [1, 2]
     existing = np.arange(3)
@@ -138,9 +160,8 @@ def test_missing_compiled_ops_raise_a_clear_error():
 
 
 def test_roi_align_matches_torchvision():
-    from torchvision.ops import roi_align
-
     from detectron2.layers import ROIAlign
+    from torchvision.ops import roi_align
 
     generator = torch.Generator().manual_seed(0)
     features = torch.randn(2, 3, 20, 24, generator=generator)
@@ -158,10 +179,19 @@ def test_trainer_checkpoints_its_optimizer_and_can_swap_its_data_loader(tiny_val
 
     from conftest import REPO
 
-    cfg = setup_config(f"{REPO}/configs/shapes/unet.yaml", [
-        "DATASETS.TRAIN", f"('{tiny_val}_sem_seg',)", "MODEL.UNET.DEPTH", "2", "OUTPUT_DIR", str(tmp_path),
-        "DATALOADER.NUM_WORKERS", "0",
-    ])
+    cfg = setup_config(
+        f"{REPO}/configs/shapes/unet.yaml",
+        [
+            "DATASETS.TRAIN",
+            f"('{tiny_val}_sem_seg',)",
+            "MODEL.UNET.DEPTH",
+            "2",
+            "OUTPUT_DIR",
+            str(tmp_path),
+            "DATALOADER.NUM_WORKERS",
+            "0",
+        ],
+    )
     trainer = Trainer(cfg)
     for parameter in trainer.model.parameters():
         parameter.grad = torch.ones_like(parameter)
@@ -172,8 +202,10 @@ def test_trainer_checkpoints_its_optimizer_and_can_swap_its_data_loader(tiny_val
     fresh = Trainer(cfg)
     fresh.load_state_dict(state)
     moments = [fresh.optimizer.state[p]["exp_avg"] for p in fresh.model.parameters()]
-    assert moments and all(torch.equal(m, trainer.optimizer.state[p]["exp_avg"])
-                           for m, p in zip(moments, trainer.model.parameters()))
+    assert moments and all(
+        torch.equal(m, trainer.optimizer.state[p]["exp_avg"])
+        for m, p in zip(moments, trainer.model.parameters())
+    )
     fresh.load_state_dict({"iteration": 3})  # a checkpoint of detectron2 0.6 itself still loads
     assert fresh.iter == 3
 
@@ -185,6 +217,9 @@ def test_trainer_checkpoints_its_optimizer_and_can_swap_its_data_loader(tiny_val
 def test_detectron2s_trainers_are_untouched_by_importing_seg_d2():
     from detectron2.engine import DefaultTrainer, SimpleTrainer
 
-    for method in (DefaultTrainer.state_dict, DefaultTrainer.load_state_dict,
-                   getattr(SimpleTrainer, "reset_data_loader", SimpleTrainer.run_step)):
+    for method in (
+        DefaultTrainer.state_dict,
+        DefaultTrainer.load_state_dict,
+        getattr(SimpleTrainer, "reset_data_loader", SimpleTrainer.run_step),
+    ):
         assert method.__module__.startswith("detectron2."), method

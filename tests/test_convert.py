@@ -1,5 +1,6 @@
 """The converters into COCO: masks round-trip pixel for pixel (holes, touching
 instances, several parts), bad input is named or counted, nothing half-written."""
+
 import base64
 import io
 import json
@@ -7,11 +8,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-import pytest
-from PIL import Image
-
-from conftest import REPO, unregister
 from seg_d2.data import register_coco_dataset
 from seg_d2.data.convert import (
     from_instance_pngs,
@@ -23,6 +19,11 @@ from seg_d2.data.convert import (
 )
 from seg_d2.data.masks import mask_to_segmentation, segmentation_to_mask
 from seg_d2.errors import DatasetError
+
+import numpy as np
+import pytest
+from conftest import REPO, unregister
+from PIL import Image
 
 H, W = 40, 48
 
@@ -60,7 +61,11 @@ def _decoded(json_file):
     for a in dataset["annotations"]:
         image = images[a["image_id"]]
         out[image["file_name"]].append(
-            (names[a["category_id"]], segmentation_to_mask(a["segmentation"], image["height"], image["width"])))
+            (
+                names[a["category_id"]],
+                segmentation_to_mask(a["segmentation"], image["height"], image["width"]),
+            )
+        )
     return out
 
 
@@ -108,7 +113,10 @@ def test_mask_of_the_wrong_size_is_named_and_nothing_is_written(tmp_path):
     masks = _masks() + [np.ones((H + 1, W), bool)]
     _mask_folders(tmp_path / "data", masks)
     builder = from_mask_folders(str(tmp_path / "data"))
-    with pytest.raises(DatasetError, match=r"a/masks/3\.png: the mask is 48x41 but its image a/images/a\.png is 48x40"):
+    with pytest.raises(
+        DatasetError,
+        match=r"a/masks/3\.png: the mask is 48x41 but its image a/images/a\.png is 48x40",
+    ):
         builder.write(str(tmp_path / "out.json"))
     assert not (tmp_path / "out.json").exists()
 
@@ -141,8 +149,9 @@ def test_instance_pngs_round_trip_with_a_class_map(tmp_path):
     _save(str(tmp_path / "ids" / "x.png"), _instance_ids(_masks()))
     class_map = tmp_path / "classes.json"
     class_map.write_text(json.dumps({"x": {"1": "ring", "2": "box", "3": "ring"}}))
-    from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids"), class_map=str(class_map)).write(
-        str(tmp_path / "out.json"))
+    from_instance_pngs(
+        str(tmp_path / "images"), str(tmp_path / "ids"), class_map=str(class_map)
+    ).write(str(tmp_path / "out.json"))
     decoded = _decoded(tmp_path / "out.json")["x.jpg"]
     _same_masks(decoded, _masks())
     assert [name for name, _ in decoded] == ["ring", "box", "ring"]
@@ -152,10 +161,13 @@ def test_instance_pngs_take_the_class_from_the_folder(tmp_path):
     for cls in ("cat", "dog"):
         _image(tmp_path / "images" / cls / "x.png")
         _save(str(tmp_path / "ids" / cls / "x.png"), _instance_ids(_masks()[:1]).astype(np.uint8))
-    from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids"), class_from_folder=True).write(
-        str(tmp_path / "out.json"))
+    from_instance_pngs(
+        str(tmp_path / "images"), str(tmp_path / "ids"), class_from_folder=True
+    ).write(str(tmp_path / "out.json"))
     decoded = _decoded(tmp_path / "out.json")
-    assert [name for name, _ in decoded["cat/x.png"]] == ["cat"] and [n for n, _ in decoded["dog/x.png"]] == ["dog"]
+    assert [name for name, _ in decoded["cat/x.png"]] == ["cat"] and [
+        n for n, _ in decoded["dog/x.png"]
+    ] == ["dog"]
 
 
 def test_instance_ids_that_do_not_match_the_class_map_are_named(tmp_path):
@@ -163,9 +175,12 @@ def test_instance_ids_that_do_not_match_the_class_map_are_named(tmp_path):
     _save(str(tmp_path / "ids" / "x.png"), _instance_ids(_masks()))
     class_map = tmp_path / "classes.json"
     class_map.write_text(json.dumps({"x": {"1": "a", "2": "a", "7": "a"}}))
-    with pytest.raises(DatasetError, match=r"instance ids \[3\] have no class in the class map, and its ids \[7\]"):
-        from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids"), class_map=str(class_map)).write(
-            str(tmp_path / "out.json"))
+    with pytest.raises(
+        DatasetError, match=r"instance ids \[3\] have no class in the class map, and its ids \[7\]"
+    ):
+        from_instance_pngs(
+            str(tmp_path / "images"), str(tmp_path / "ids"), class_map=str(class_map)
+        ).write(str(tmp_path / "out.json"))
 
 
 def test_image_and_label_files_that_do_not_pair_are_named(tmp_path):
@@ -174,7 +189,9 @@ def test_image_and_label_files_that_do_not_pair_are_named(tmp_path):
     _save(str(tmp_path / "ids" / "x.png"), _instance_ids(_masks()))
     _save(str(tmp_path / "ids" / "z.png"), _instance_ids(_masks()))
     with pytest.raises(DatasetError) as error:
-        from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids")).write(str(tmp_path / "out.json"))
+        from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids")).write(
+            str(tmp_path / "out.json")
+        )
     assert "images/y.png has no instance PNG" in str(error.value)
     assert "ids/z.png has no image" in str(error.value)
 
@@ -189,8 +206,13 @@ def _semantic(tmp_path, with_instances):
     _save(str(tmp_path / "labels" / "x.png"), labels)
     if with_instances:
         _save(str(tmp_path / "ids" / "x.png"), _instance_ids([ring, square]))
-    builder = from_semantic_pngs(str(tmp_path / "images"), str(tmp_path / "labels"), "0=background,1=cell,2=debris",
-                                 instances_dir=str(tmp_path / "ids") if with_instances else None, things=["cell"])
+    builder = from_semantic_pngs(
+        str(tmp_path / "images"),
+        str(tmp_path / "labels"),
+        "0=background,1=cell,2=debris",
+        instances_dir=str(tmp_path / "ids") if with_instances else None,
+        things=["cell"],
+    )
     builder.write(str(tmp_path / "out.json"))
     return _decoded(tmp_path / "out.json")["x.png"], labels
 
@@ -206,7 +228,10 @@ def test_semantic_pngs_with_instance_pngs_give_touching_things_and_stuff(tmp_pat
     np.testing.assert_array_equal(by_class["background"][0], labels == 0)
     with open(tmp_path / "out.json") as f:
         assert {c["name"]: c["isthing"] for c in json.load(f)["categories"]} == {
-            "background": 0, "cell": 1, "debris": 0}
+            "background": 0,
+            "cell": 1,
+            "debris": 0,
+        }
 
 
 def test_semantic_pngs_alone_split_things_into_connected_components(tmp_path):
@@ -222,19 +247,46 @@ def test_semantic_value_outside_the_classes_is_named(tmp_path):
     _save(str(tmp_path / "labels" / "x.png"), np.full((H, W), 9, np.uint8))
     with pytest.raises(DatasetError, match=r"labels/x\.png: values \[9\] are not in the classes"):
         from_semantic_pngs(str(tmp_path / "images"), str(tmp_path / "labels"), "0=bg,1=cell").write(
-            str(tmp_path / "out.json"))
+            str(tmp_path / "out.json")
+        )
 
 
 def test_via_regions_become_polygons_and_points_are_counted_skips(tmp_path):
     _image(tmp_path / "images" / "x.png")
-    via = {"x.png1234": {"filename": "x.png", "size": 1234, "regions": [
-        {"shape_attributes": {"name": "polygon", "all_points_x": [2, 20, 20, 2], "all_points_y": [2, 2, 12, 12]},
-         "region_attributes": {"kind": "box"}},
-        {"shape_attributes": {"name": "rect", "x": 30, "y": 20, "width": 10, "height": 8},
-         "region_attributes": {"kind": "box"}},
-        {"shape_attributes": {"name": "circle", "cx": 12, "cy": 28, "r": 6}, "region_attributes": {"kind": "disc"}},
-        {"shape_attributes": {"name": "point", "cx": 5, "cy": 5}, "region_attributes": {"kind": "box"}},
-    ]}}
+    via = {
+        "x.png1234": {
+            "filename": "x.png",
+            "size": 1234,
+            "regions": [
+                {
+                    "shape_attributes": {
+                        "name": "polygon",
+                        "all_points_x": [2, 20, 20, 2],
+                        "all_points_y": [2, 2, 12, 12],
+                    },
+                    "region_attributes": {"kind": "box"},
+                },
+                {
+                    "shape_attributes": {
+                        "name": "rect",
+                        "x": 30,
+                        "y": 20,
+                        "width": 10,
+                        "height": 8,
+                    },
+                    "region_attributes": {"kind": "box"},
+                },
+                {
+                    "shape_attributes": {"name": "circle", "cx": 12, "cy": 28, "r": 6},
+                    "region_attributes": {"kind": "disc"},
+                },
+                {
+                    "shape_attributes": {"name": "point", "cx": 5, "cy": 5},
+                    "region_attributes": {"kind": "box"},
+                },
+            ],
+        }
+    }
     (tmp_path / "via.json").write_text(json.dumps(via))
     builder = from_via(str(tmp_path / "via.json"), str(tmp_path / "images"), class_attribute="kind")
     builder.write(str(tmp_path / "out.json"))
@@ -255,10 +307,20 @@ def test_labelme_groups_polygons_and_decodes_masks(tmp_path):
     _image(tmp_path / "x.png")
     ring = _masks()[0]
     shapes = [
-        {"label": "cell", "points": [[2, 2], [10, 2], [10, 10], [2, 10]], "group_id": 1, "shape_type": "polygon"},
+        {
+            "label": "cell",
+            "points": [[2, 2], [10, 2], [10, 10], [2, 10]],
+            "group_id": 1,
+            "shape_type": "polygon",
+        },
         {"label": "cell", "points": [[20, 2], [28, 10]], "group_id": 1, "shape_type": "rectangle"},
-        {"label": "ring", "points": [[0, 0], [W - 1, H - 1]], "group_id": None, "shape_type": "mask",
-         "mask": _png_base64(ring)},
+        {
+            "label": "ring",
+            "points": [[0, 0], [W - 1, H - 1]],
+            "group_id": None,
+            "shape_type": "mask",
+            "mask": _png_base64(ring),
+        },
         {"label": "cell", "points": [[5, 5]], "group_id": None, "shape_type": "point"},
     ]
     (tmp_path / "x.json").write_text(json.dumps({"imagePath": "x.png", "shapes": shapes}))
@@ -275,7 +337,9 @@ def test_split_puts_every_image_in_one_part(tmp_path):
     _mask_folders(tmp_path / "data")
     for sample in "cdefgh":
         _image(tmp_path / "data" / sample / "images" / f"{sample}.png")
-        _save(str(tmp_path / "data" / sample / "masks" / "0.png"), _masks()[1].astype(np.uint8) * 255)
+        _save(
+            str(tmp_path / "data" / sample / "masks" / "0.png"), _masks()[1].astype(np.uint8) * 255
+        )
     from_mask_folders(str(tmp_path / "data")).write(str(tmp_path / "all.json"))
     train, val = split_coco_json(str(tmp_path / "all.json"), 0.25, seed=0)
     parts = [json.loads(open(path).read()) for path in (train, val)]
@@ -288,8 +352,22 @@ def test_split_puts_every_image_in_one_part(tmp_path):
 def test_command_line_writes_a_dataset_that_registers_and_loads(tmp_path):
     _mask_folders(tmp_path / "data")
     out = tmp_path / "nuclei.json"
-    run = subprocess.run([sys.executable, "-m", "seg_d2.data.convert", "mask-folders", str(tmp_path / "data"),
-                          "--category", "nucleus", "--output", str(out)], capture_output=True, text=True, cwd=REPO)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seg_d2.data.convert",
+            "mask-folders",
+            str(tmp_path / "data"),
+            "--category",
+            "nucleus",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "DATASETS.COCO_FORMAT" in run.stdout and "instances: nucleus" in run.stdout
     register_coco_dataset("converted", out, tmp_path / "data")
@@ -306,8 +384,23 @@ def test_command_line_writes_a_dataset_that_registers_and_loads(tmp_path):
 
 def test_command_line_names_bad_input_without_a_traceback(tmp_path):
     _mask_folders(tmp_path / "data", _masks() + [np.ones((H + 1, W), bool)])
-    run = subprocess.run([sys.executable, "-m", "seg_d2.data.convert", "mask-folders", str(tmp_path / "data"),
-                          "--output", str(tmp_path / "out.json")], capture_output=True, text=True, cwd=REPO)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seg_d2.data.convert",
+            "mask-folders",
+            str(tmp_path / "data"),
+            "--output",
+            str(tmp_path / "out.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert run.returncode == 1
-    assert "error: 1 problem(s) in the input; nothing was written" in run.stderr and "Traceback" not in run.stderr
+    assert (
+        "error: 1 problem(s) in the input; nothing was written" in run.stderr
+        and "Traceback" not in run.stderr
+    )
     assert not (tmp_path / "out.json").exists()

@@ -1,17 +1,18 @@
 """Registering a COCO JSON gives instance, semantic and panoptic datasets that agree
 pixel for pixel with masks computed directly by pycocotools."""
+
 import json
+
+import seg_d2  # noqa: F401
+from seg_d2.data import register_coco_dataset
 
 import numpy as np
 import pytest
+from conftest import unregister
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from panopticapi.utils import rgb2id
 from PIL import Image
 from pycocotools import mask as mask_util
-
-import seg_d2  # noqa: F401
-from conftest import unregister
-from seg_d2.data import register_coco_dataset
 
 H, W = 40, 60
 CATEGORIES = [{"id": 3, "name": "cat"}, {"id": 7, "name": "dog"}]
@@ -34,18 +35,48 @@ def _tiny_coco(tmp_path):
     crowd[30:40, 0:20] = True
     annotations = [
         # a polygon square, partly covered by the later dog
-        {"id": 11, "image_id": 1, "category_id": 3, "iscrowd": 0, "bbox": [10, 5, 30, 20], "area": 600,
-         "segmentation": [[10, 5, 40, 5, 40, 25, 10, 25]]},
-        {"id": 12, "image_id": 1, "category_id": 7, "iscrowd": 0, "bbox": [30, 5, 25, 25], "area": 625,
-         "segmentation": _rle(dog)},
-        {"id": 13, "image_id": 1, "category_id": 3, "iscrowd": 1, "bbox": [0, 30, 20, 10], "area": 200,
-         "segmentation": _rle(crowd)},
-        {"id": 21, "image_id": 2, "category_id": 7, "iscrowd": 0, "bbox": [2, 2, 10, 10], "area": 100,
-         "segmentation": [[2, 2, 12, 2, 12, 12, 2, 12]]},
+        {
+            "id": 11,
+            "image_id": 1,
+            "category_id": 3,
+            "iscrowd": 0,
+            "bbox": [10, 5, 30, 20],
+            "area": 600,
+            "segmentation": [[10, 5, 40, 5, 40, 25, 10, 25]],
+        },
+        {
+            "id": 12,
+            "image_id": 1,
+            "category_id": 7,
+            "iscrowd": 0,
+            "bbox": [30, 5, 25, 25],
+            "area": 625,
+            "segmentation": _rle(dog),
+        },
+        {
+            "id": 13,
+            "image_id": 1,
+            "category_id": 3,
+            "iscrowd": 1,
+            "bbox": [0, 30, 20, 10],
+            "area": 200,
+            "segmentation": _rle(crowd),
+        },
+        {
+            "id": 21,
+            "image_id": 2,
+            "category_id": 7,
+            "iscrowd": 0,
+            "bbox": [2, 2, 10, 10],
+            "area": 100,
+            "segmentation": [[2, 2, 12, 2, 12, 12, 2, 12]],
+        },
     ]
     dataset = {
-        "images": [{"id": 1, "file_name": "a.jpg", "height": H, "width": W},
-                   {"id": 2, "file_name": "b.jpg", "height": H, "width": W}],
+        "images": [
+            {"id": 1, "file_name": "a.jpg", "height": H, "width": W},
+            {"id": 2, "file_name": "b.jpg", "height": H, "width": W},
+        ],
         "annotations": annotations,
         "categories": [dict(c) for c in CATEGORIES],
     }
@@ -78,7 +109,10 @@ def test_instances_use_contiguous_ids_and_keep_the_mapping(tiny):
     assert metadata.evaluator_type == "coco"
     first = next(r for r in records if r["image_id"] == 1)
     assert [(a["id"], a["category_id"], a["iscrowd"]) for a in first["annotations"]] == [
-        (11, 0, 0), (12, 1, 0), (13, 0, 1)]
+        (11, 0, 0),
+        (12, 1, 0),
+        (13, 0, 1),
+    ]
 
 
 def test_semantic_png_agrees_with_pycocotools(tiny):
@@ -115,8 +149,11 @@ def test_panoptic_png_agrees_with_pycocotools(tiny):
     assert segments[by_class[(1, 0)]]["area"] == dog.sum()
     with open(metadata.panoptic_json) as f:
         categories = json.load(f)["categories"]
-    assert categories == [{"id": 3, "name": "cat", "isthing": 1}, {"id": 7, "name": "dog", "isthing": 1},
-                          {"id": 8, "name": "background", "isthing": 0}]
+    assert categories == [
+        {"id": 3, "name": "cat", "isthing": 1},
+        {"id": 7, "name": "dog", "isthing": 1},
+        {"id": 8, "name": "background", "isthing": 0},
+    ]
 
 
 def test_separated_variant_has_instances_and_stuff_only_labels(tiny):
@@ -130,7 +167,9 @@ def test_separated_variant_has_instances_and_stuff_only_labels(tiny):
         # things (0, 1) -> 0, background (2) -> 1, crowd stays ignored
         np.testing.assert_array_equal(separated, np.select([shared < 2, shared == 2], [0, 1], 255))
         assert [a["category_id"] for a in record["annotations"]] == [
-            a["category_id"] for a in DatasetCatalog.get(name)[record["image_id"] - 1]["annotations"]]
+            a["category_id"]
+            for a in DatasetCatalog.get(name)[record["image_id"] - 1]["annotations"]
+        ]
 
 
 def test_derived_ground_truth_is_regenerated_when_the_json_changes(tmp_path):
@@ -154,8 +193,17 @@ def test_evaluation_json_holds_things_only(tmp_path):
     dataset["categories"].append({"id": 9, "name": "grass", "isthing": 0})
     grass = np.zeros((H, W), bool)
     grass[:, :2] = True
-    dataset["annotations"].append({"id": 31, "image_id": 2, "category_id": 9, "iscrowd": 0,
-                                   "bbox": [0, 0, 2, 40], "area": 80, "segmentation": _rle(grass)})
+    dataset["annotations"].append(
+        {
+            "id": 31,
+            "image_id": 2,
+            "category_id": 9,
+            "iscrowd": 0,
+            "bbox": [0, 0, 2, 40],
+            "area": 80,
+            "segmentation": _rle(grass),
+        }
+    )
     json_file.write_text(json.dumps(dataset))
     register_coco_dataset("tiny_stuff", json_file, images)
     try:
@@ -176,7 +224,12 @@ def test_config_line_registers_a_dataset(tmp_path):
     json_file, images, _ = _tiny_coco(tmp_path)
     cfg = seg_d2.setup_config(
         "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
-        ["DATASETS.COCO_FORMAT", f"['tiny_cfg={json_file}:{images}']", "DATASETS.TRAIN", "('tiny_cfg',)"],
+        [
+            "DATASETS.COCO_FORMAT",
+            f"['tiny_cfg={json_file}:{images}']",
+            "DATASETS.TRAIN",
+            "('tiny_cfg',)",
+        ],
     )
     try:
         assert cfg.DATASETS.TRAIN == ("tiny_cfg",)
@@ -188,8 +241,10 @@ def test_config_line_registers_a_dataset(tmp_path):
 
 def test_malformed_config_line_is_named():
     with pytest.raises(ValueError, match="not-a-dataset"):
-        seg_d2.setup_config("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
-                           ["DATASETS.COCO_FORMAT", "['not-a-dataset']"])
+        seg_d2.setup_config(
+            "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
+            ["DATASETS.COCO_FORMAT", "['not-a-dataset']"],
+        )
 
 
 def test_own_semantic_pngs_and_panoptic_annotations_are_used_as_given(tmp_path):
@@ -201,11 +256,20 @@ def test_own_semantic_pngs_and_panoptic_annotations_are_used_as_given(tmp_path):
     own_sem_seg.mkdir()
     for name in ("a.png", "b.png"):
         Image.fromarray(np.full((H, W), 1, np.uint8)).save(own_sem_seg / name)
-    register_coco_dataset("tiny_own", json_file, images, sem_seg_root=own_sem_seg,
-                          panoptic_json=metadata.panoptic_json, panoptic_root=metadata.panoptic_root)
+    register_coco_dataset(
+        "tiny_own",
+        json_file,
+        images,
+        sem_seg_root=own_sem_seg,
+        panoptic_json=metadata.panoptic_json,
+        panoptic_root=metadata.panoptic_root,
+    )
     try:
         semantic = DatasetCatalog.get("tiny_own_sem_seg")
-        assert {r["sem_seg_file_name"] for r in semantic} == {str(own_sem_seg / "a.png"), str(own_sem_seg / "b.png")}
+        assert {r["sem_seg_file_name"] for r in semantic} == {
+            str(own_sem_seg / "a.png"),
+            str(own_sem_seg / "b.png"),
+        }
         assert MetadataCatalog.get("tiny_own_sem_seg").sem_seg_root == str(own_sem_seg)
         assert DatasetCatalog.get("tiny_own_panoptic") == derived_panoptic
     finally:
@@ -223,12 +287,17 @@ def test_panoptic_evaluator_scores_the_ground_truth_as_perfect(tiny, tmp_path):
     evaluator.reset()
     for record in records:
         ids = rgb2id(np.asarray(Image.open(record["pan_seg_file_name"])))
-        segments = [{"id": s["id"], "category_id": s["category_id"],
-                     "isthing": s["category_id"] < 2} for s in record["segments_info"] if not s["iscrowd"]]
+        segments = [
+            {"id": s["id"], "category_id": s["category_id"], "isthing": s["category_id"] < 2}
+            for s in record["segments_info"]
+            if not s["iscrowd"]
+        ]
         crowd = [s["id"] for s in record["segments_info"] if s["iscrowd"]]
         ids[np.isin(ids, crowd)] = 0
-        evaluator.process([{"image_id": record["image_id"], "file_name": record["file_name"]}],
-                          [{"panoptic_seg": (torch.from_numpy(ids), segments)}])
+        evaluator.process(
+            [{"image_id": record["image_id"], "file_name": record["file_name"]}],
+            [{"panoptic_seg": (torch.from_numpy(ids), segments)}],
+        )
     result = evaluator.evaluate()["panoptic_seg"]
     assert result["PQ"] == pytest.approx(100.0)
     assert result["PQ_th"] == pytest.approx(100.0) and result["PQ_st"] == pytest.approx(100.0)

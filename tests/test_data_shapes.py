@@ -1,13 +1,14 @@
 """The embedded shapes dataset: deterministic, exact and non-overlapping."""
+
 import hashlib
 import json
+
+from seg_d2.data.shapes import SHAPES_CATEGORIES, generate_shapes_split
+from seg_d2.data.validate import validate_coco_dataset
 
 import numpy as np
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from pycocotools import mask as mask_util
-
-from seg_d2.data.shapes import SHAPES_CATEGORIES, generate_shapes_split
-from seg_d2.data.validate import validate_coco_dataset
 
 
 def _digest(folder):
@@ -45,6 +46,12 @@ def test_shapes_is_registered_with_all_three_tasks():
     for name in ("shapes_train", "shapes_val"):
         assert MetadataCatalog.get(name).thing_classes == ["circle", "triangle", "square", "star"]
         assert MetadataCatalog.get(name + "_sem_seg").stuff_classes == [
-            "circle", "triangle", "square", "star", "sky", "ground"]
+            "circle",
+            "triangle",
+            "square",
+            "star",
+            "sky",
+            "ground",
+        ]
         assert MetadataCatalog.get(name + "_panoptic").evaluator_type == "coco_panoptic_seg"
         assert name + "_panoptic" in DatasetCatalog.list()

@@ -1,25 +1,40 @@
 """Every validation error names the file and the image or annotation at fault."""
+
 import json
+
+from seg_d2.data.validate import DatasetError, main, validate_coco_dataset
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import unregister
-from seg_d2.data.validate import DatasetError, main, validate_coco_dataset
+from PIL import Image
 
 H, W = 30, 40
 
 
 def _dataset():
     return {
-        "images": [{"id": 1, "file_name": "a.png", "height": H, "width": W},
-                   {"id": 2, "file_name": "b.png", "height": H, "width": W}],
+        "images": [
+            {"id": 1, "file_name": "a.png", "height": H, "width": W},
+            {"id": 2, "file_name": "b.png", "height": H, "width": W},
+        ],
         "annotations": [
-            {"id": 10, "image_id": 1, "category_id": 4, "iscrowd": 0, "bbox": [1, 1, 10, 10],
-             "segmentation": [[1, 1, 11, 1, 11, 11, 1, 11]]},
-            {"id": 20, "image_id": 2, "category_id": 4, "iscrowd": 0, "bbox": [5, 5, 10, 10],
-             "segmentation": [[5, 5, 15, 5, 15, 15, 5, 15]]},
+            {
+                "id": 10,
+                "image_id": 1,
+                "category_id": 4,
+                "iscrowd": 0,
+                "bbox": [1, 1, 10, 10],
+                "segmentation": [[1, 1, 11, 1, 11, 11, 1, 11]],
+            },
+            {
+                "id": 20,
+                "image_id": 2,
+                "category_id": 4,
+                "iscrowd": 0,
+                "bbox": [5, 5, 10, 10],
+                "segmentation": [[5, 5, 15, 5, 15, 15, 5, 15]],
+            },
         ],
         "categories": [{"id": 4, "name": "box"}],
     }
@@ -57,31 +72,46 @@ def test_missing_image_file(tmp_path):
 
 def _set(path, value):
     """A change to the dataset: set the item at ``path`` (keys and indices) to ``value``."""
+
     def change(dataset):
         *parents, last = path
         target = dataset
         for key in parents:
             target = target[key]
         target[last] = value
+
     return change
 
 
-@pytest.mark.parametrize("change, expected", [
-    (_set(("images", 1, "width"), 41), "image id 2 ('b.png'): the JSON says 41x30 but"),
-    (_set(("annotations", 1, "category_id"), 99),
-     "annotation id 20 of image id 2: category id 99 is not in 'categories'"),
-    (_set(("annotations", 0, "bbox"), [35, 1, 10, 10]),
-     "annotation id 10 of image id 1: bbox [35, 1, 10, 10] lies outside"),
-    (_set(("annotations", 0, "bbox"), [1, 25, 10, 10]),  # inside in x, below the image in y
-     "annotation id 10 of image id 1: bbox [1, 25, 10, 10] lies outside"),
-    (_set(("images", 1, "id"), 1), "image id 1 appears more than once"),
-    (_set(("annotations", 1, "id"), 10), "annotation id 10 appears more than once"),
-    (_set(("annotations", 0, "segmentation"), {"size": [H, W + 1], "counts": [H * (W + 1)]}),
-     "annotation id 10 of image id 1: RLE size [30, 41]"),
-    (_set(("annotations", 0, "segmentation"), [[1, 1, 11, 1, float("nan"), 11]]),
-     "annotation id 10 of image id 1: polygon coordinates must be finite"),
-    (lambda dataset: dataset.update(images=[], annotations=[]), "the dataset is empty"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (_set(("images", 1, "width"), 41), "image id 2 ('b.png'): the JSON says 41x30 but"),
+        (
+            _set(("annotations", 1, "category_id"), 99),
+            "annotation id 20 of image id 2: category id 99 is not in 'categories'",
+        ),
+        (
+            _set(("annotations", 0, "bbox"), [35, 1, 10, 10]),
+            "annotation id 10 of image id 1: bbox [35, 1, 10, 10] lies outside",
+        ),
+        (
+            _set(("annotations", 0, "bbox"), [1, 25, 10, 10]),  # inside in x, below the image in y
+            "annotation id 10 of image id 1: bbox [1, 25, 10, 10] lies outside",
+        ),
+        (_set(("images", 1, "id"), 1), "image id 1 appears more than once"),
+        (_set(("annotations", 1, "id"), 10), "annotation id 10 appears more than once"),
+        (
+            _set(("annotations", 0, "segmentation"), {"size": [H, W + 1], "counts": [H * (W + 1)]}),
+            "annotation id 10 of image id 1: RLE size [30, 41]",
+        ),
+        (
+            _set(("annotations", 0, "segmentation"), [[1, 1, 11, 1, float("nan"), 11]]),
+            "annotation id 10 of image id 1: polygon coordinates must be finite",
+        ),
+        (lambda dataset: dataset.update(images=[], annotations=[]), "the dataset is empty"),
+    ],
+)
 def test_each_error_names_its_culprit(tmp_path, change, expected):
     dataset = _dataset()
     change(dataset)
@@ -91,7 +121,9 @@ def test_each_error_names_its_culprit(tmp_path, change, expected):
 def test_image_that_cannot_be_decoded(tmp_path):
     json_file, images = _write(tmp_path, _dataset())
     (images / "b.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    with pytest.raises(DatasetError, match=r"image id 2 \('b.png'\): image file .* cannot be decoded"):
+    with pytest.raises(
+        DatasetError, match=r"image id 2 \('b.png'\): image file .* cannot be decoded"
+    ):
         validate_coco_dataset(json_file, images).raise_if_errors()
 
 
@@ -119,9 +151,9 @@ def test_degenerate_polygons_are_skipped_counted_and_logged(tmp_path, caplog):
 
 
 def test_skipped_annotations_do_not_reach_training(tmp_path):
-    from detectron2.data import DatasetCatalog
-
     from seg_d2.data import register_coco_dataset
+
+    from detectron2.data import DatasetCatalog
 
     dataset = _dataset()
     dataset["annotations"][1]["segmentation"] = [[5, 5, 10, 5, 15, 5]]
@@ -136,9 +168,9 @@ def test_skipped_annotations_do_not_reach_training(tmp_path):
 
 
 def test_registered_dataset_refuses_to_load_with_errors(tmp_path):
-    from detectron2.data import DatasetCatalog
-
     from seg_d2.data import register_coco_dataset
+
+    from detectron2.data import DatasetCatalog
 
     dataset = _dataset()
     dataset["annotations"][0]["category_id"] = 5

@@ -1,8 +1,9 @@
 """The upsampling block seg_d2's mask head and U-Net share, against values by hand."""
-import pytest
-import torch
 
 from seg_d2.modeling.layers import upsample_block
+
+import pytest
+import torch
 
 
 def _identity_conv(block):

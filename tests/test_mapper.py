@@ -1,15 +1,16 @@
 """seg_d2's DatasetMapper reads images with seg_d2's read_image; detectron2's own
 read_image and DatasetMapper stay as detectron2 wrote them."""
-import numpy as np
-import pytest
-from detectron2.data import DatasetMapper as Detectron2DatasetMapper
-from detectron2.data import detection_utils
-from PIL import Image
 
 import seg_d2  # noqa: F401
 from seg_d2.config import setup_config
 from seg_d2.data import ImageReadError
 from seg_d2.data.mapper import DatasetMapper
+
+import numpy as np
+import pytest
+from detectron2.data import DatasetMapper as Detectron2DatasetMapper
+from detectron2.data import detection_utils
+from PIL import Image
 
 UNET = "configs/shapes/unet.yaml"
 

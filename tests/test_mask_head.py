@@ -1,6 +1,11 @@
 """seg_d2's mask head: shapes, loss terms against hand-computed values, and a loss
 that agrees with detectron2's mask_rcnn_loss."""
+
 import math
+
+import seg_d2
+from seg_d2.modeling.losses import binary_dice_loss, boundary_band, boundary_bce_loss
+from seg_d2.modeling.mask_head import gt_class_logits_and_targets
 
 import pytest
 import torch
@@ -9,10 +14,6 @@ from detectron2.modeling.roi_heads import build_mask_head
 from detectron2.structures import BitMasks, Boxes, Instances
 from detectron2.utils.events import EventStorage
 from torch.nn import functional as F
-
-import seg_d2
-from seg_d2.modeling.losses import binary_dice_loss, boundary_band, boundary_bce_loss
-from seg_d2.modeling.mask_head import gt_class_logits_and_targets
 
 
 def _head(*opts):
@@ -23,7 +24,9 @@ def _head(*opts):
 @pytest.mark.parametrize("mode", ["bilinear", "deconv"])
 @pytest.mark.parametrize("stages, side", [(1, 28), (2, 56)])
 def test_output_shapes(mode, stages, side):
-    head = _head("MODEL.ROI_MASK_HEAD.UPSAMPLE_MODE", mode, "MODEL.ROI_MASK_HEAD.UPSAMPLE_STAGES", stages)
+    head = _head(
+        "MODEL.ROI_MASK_HEAD.UPSAMPLE_MODE", mode, "MODEL.ROI_MASK_HEAD.UPSAMPLE_STAGES", stages
+    )
     assert head.layers(torch.randn(3, 8, 14, 14)).shape == (3, 4, side, side)
 
 
@@ -35,7 +38,10 @@ def test_class_agnostic_masks_have_one_channel():
 def test_bilinear_mode_has_no_transposed_convolution():
     head = _head()
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in head.modules())
-    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in _head("MODEL.ROI_MASK_HEAD.UPSAMPLE_MODE", "deconv").modules())
+    assert any(
+        isinstance(m, torch.nn.ConvTranspose2d)
+        for m in _head("MODEL.ROI_MASK_HEAD.UPSAMPLE_MODE", "deconv").modules()
+    )
 
 
 def test_unknown_upsample_mode_is_named():
@@ -86,7 +92,9 @@ def _instances():
 
 
 def test_training_losses_agree_with_mask_rcnn_loss_and_the_terms():
-    head = _head("MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT", 0.5, "MODEL.ROI_MASK_HEAD.BOUNDARY_LOSS_WEIGHT", 2.0)
+    head = _head(
+        "MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT", 0.5, "MODEL.ROI_MASK_HEAD.BOUNDARY_LOSS_WEIGHT", 2.0
+    )
     head.train()
     features = torch.randn(2, 8, 14, 14, generator=torch.Generator().manual_seed(0))
     with EventStorage(0):
@@ -94,10 +102,14 @@ def test_training_losses_agree_with_mask_rcnn_loss_and_the_terms():
     logits, targets = gt_class_logits_and_targets(head.layers(features), _instances())
     assert logits.shape == targets.shape == (2, 28, 28)
     assert losses["loss_mask"].item() == pytest.approx(
-        F.binary_cross_entropy_with_logits(logits, targets).item(), rel=1e-5)
-    assert losses["loss_mask_dice"].item() == pytest.approx(0.5 * binary_dice_loss(logits, targets).item(), rel=1e-5)
+        F.binary_cross_entropy_with_logits(logits, targets).item(), rel=1e-5
+    )
+    assert losses["loss_mask_dice"].item() == pytest.approx(
+        0.5 * binary_dice_loss(logits, targets).item(), rel=1e-5
+    )
     assert losses["loss_mask_boundary"].item() == pytest.approx(
-        2.0 * boundary_bce_loss(logits, targets).item(), rel=1e-5)
+        2.0 * boundary_bce_loss(logits, targets).item(), rel=1e-5
+    )
 
 
 def test_without_extra_weights_only_the_mask_rcnn_loss_is_returned():

@@ -1,9 +1,9 @@
+from seg_d2 import get_cfg
+from seg_d2.engine import Trainer
+
 import pytest
 import torch
 from torch import nn
-
-from seg_d2 import get_cfg
-from seg_d2.engine import Trainer
 
 
 def _model():

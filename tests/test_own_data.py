@@ -1,6 +1,7 @@
 """The README's "Train on your own data" commands, run as written on a small synthetic
 dataset in the DSB2018 layout (the real nuclei are not shipped). The training lines get
 a short schedule appended; everything else is the README's text."""
+
 import os
 import re
 import subprocess
@@ -8,18 +9,21 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO
 from PIL import Image
 
-from conftest import REPO
-
 PREDICTED_SAMPLE = "00071198d059ba7f5914a526d124d28e6d010c92466da21d4a04cd5413362552"
-SHORT_SCHEDULE = ("SOLVER.MAX_ITER 2 SOLVER.IMS_PER_BATCH 2 INPUT.MIN_SIZE_TRAIN '(64,)' INPUT.MIN_SIZE_TEST 64 "
-                  "DATALOADER.NUM_WORKERS 0")
+SHORT_SCHEDULE = (
+    "SOLVER.MAX_ITER 2 SOLVER.IMS_PER_BATCH 2 INPUT.MIN_SIZE_TRAIN '(64,)' INPUT.MIN_SIZE_TEST 64 "
+    "DATALOADER.NUM_WORKERS 0"
+)
 
 
 def readme_own_data_commands():
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
-        block = re.search(r"<!-- own-data.*?-->\n```bash\n(.*?)```\n<!-- /own-data -->", f.read(), re.S).group(1)
+        block = re.search(
+            r"<!-- own-data.*?-->\n```bash\n(.*?)```\n<!-- /own-data -->", f.read(), re.S
+        ).group(1)
     return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
 
 
@@ -53,10 +57,17 @@ def test_readme_own_data_section_runs_as_written(tmp_path):
     for command in commands[1:]:
         if "train_net.py" in command:
             command = f"{command} {SHORT_SCHEDULE}"
-        run = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True)
+        run = subprocess.run(
+            ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
         assert run.returncode == 0, f"{command}\n{run.stderr[-3000:]}"
-    for path in ("datasets/nuclei/nuclei_train.json", "datasets/nuclei/nuclei_val.json",
-                 "output/nuclei/mask_rcnn_R18_FPN/results.json", "output/nuclei/unet/results.json",
-                 "viz/nuclei/contact_sheet.png", "preds/nuclei/coco_instances_results.json",
-                 f"preds/nuclei/overlays/{PREDICTED_SAMPLE}.png"):
+    for path in (
+        "datasets/nuclei/nuclei_train.json",
+        "datasets/nuclei/nuclei_val.json",
+        "output/nuclei/mask_rcnn_R18_FPN/results.json",
+        "output/nuclei/unet/results.json",
+        "viz/nuclei/contact_sheet.png",
+        "preds/nuclei/coco_instances_results.json",
+        f"preds/nuclei/overlays/{PREDICTED_SAMPLE}.png",
+    ):
         assert (tmp_path / path).exists(), path

@@ -1,27 +1,39 @@
 """Property-based checks (hypothesis) of the conversions seg_d2 relies on: COCO
 segmentations to masks and back, semantic/panoptic ground truth derived from
 instance masks, the loss functions' invariants, and mIoU against a confusion matrix."""
+
 import tempfile
+
+from seg_d2.data.categories import CategoryLayout
+from seg_d2.data.derived import IGNORE_LABEL, paint_image
+from seg_d2.data.masks import segmentation_to_mask, segmentation_to_rle
+from seg_d2.evaluation import SemSegDiceEvaluator
+from seg_d2.modeling.losses import (
+    binary_dice_loss,
+    cross_entropy_loss,
+    focal_loss,
+    multiclass_dice_loss,
+)
 
 import numpy as np
 import pytest
 import torch
+from conftest import semantic_records
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_util
 
-from conftest import semantic_records
-from seg_d2.data.categories import CategoryLayout
-from seg_d2.data.derived import IGNORE_LABEL, paint_image
-from seg_d2.data.masks import segmentation_to_mask, segmentation_to_rle
-from seg_d2.evaluation import SemSegDiceEvaluator
-from seg_d2.modeling.losses import binary_dice_loss, cross_entropy_loss, focal_loss, multiclass_dice_loss
-
 # No shrinking: a failing property reports its first failing example at once, where
 # shrinking such examples (masks, label maps) ran for over 5 minutes.
-settings.register_profile("seg_d2", max_examples=60, deadline=None, derandomize=True, database=None,
-                          phases=(Phase.explicit, Phase.reuse, Phase.generate))
+settings.register_profile(
+    "seg_d2",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+)
 settings.load_profile("seg_d2")
 
 sizes = st.integers(1, 40)
@@ -46,7 +58,9 @@ def _uncompressed_rle(mask):
     """COCO's uncompressed RLE (run lengths, column-major, starting with a 0-run): the
     test's own reference, since pycocotools only writes the compressed form."""
     flat = np.asfortranarray(mask).ravel(order="F").astype(np.int8)
-    changes = np.flatnonzero(np.diff(np.concatenate([[0], flat, [1 - flat[-1] if flat.size else 0]])))
+    changes = np.flatnonzero(
+        np.diff(np.concatenate([[0], flat, [1 - flat[-1] if flat.size else 0]]))
+    )
     counts = np.diff(np.concatenate([[0], changes])).tolist()
     return {"size": list(mask.shape), "counts": counts}
 
@@ -61,7 +75,9 @@ def test_polygon_to_rle_to_mask_round_trips(case):
     again = mask_util.encode(np.asfortranarray(mask))
     assert again["counts"] == rle["counts"] and list(again["size"]) == [height, width]
     # Every COCO form of the same mask gives the same pixels.
-    assert np.array_equal(segmentation_to_mask(_uncompressed_rle(mask.astype(bool)), height, width), mask)
+    assert np.array_equal(
+        segmentation_to_mask(_uncompressed_rle(mask.astype(bool)), height, width), mask
+    )
     assert np.array_equal(segmentation_to_mask(again, height, width), mask)
     # The union of polygons is what each polygon covers.
     union = np.zeros_like(mask)
@@ -70,8 +86,11 @@ def test_polygon_to_rle_to_mask_round_trips(case):
     assert np.array_equal(union, mask)
 
 
-CATEGORIES = [{"id": 1, "name": "a", "isthing": 1}, {"id": 3, "name": "b", "isthing": 1},
-              {"id": 8, "name": "road", "isthing": 0}]
+CATEGORIES = [
+    {"id": 1, "name": "a", "isthing": 1},
+    {"id": 3, "name": "b", "isthing": 1},
+    {"id": 8, "name": "road", "isthing": 0},
+]
 
 
 @st.composite
@@ -81,12 +100,14 @@ def annotated_images(draw, categories):
     for k in range(draw(st.integers(0, 5))):
         mask = draw(st.lists(st.booleans(), min_size=height * width, max_size=height * width))
         mask = np.asarray(mask, bool).reshape(height, width)
-        annotations.append({
-            "id": k + 1,
-            "category_id": draw(st.sampled_from([c["id"] for c in categories])),
-            "iscrowd": int(draw(st.integers(0, 5)) == 0),
-            "segmentation": mask_util.encode(np.asfortranarray(mask.astype(np.uint8))),
-        })
+        annotations.append(
+            {
+                "id": k + 1,
+                "category_id": draw(st.sampled_from([c["id"] for c in categories])),
+                "iscrowd": int(draw(st.integers(0, 5)) == 0),
+                "segmentation": mask_util.encode(np.asfortranarray(mask.astype(np.uint8))),
+            }
+        )
     return {"height": height, "width": width}, annotations
 
 
@@ -94,20 +115,32 @@ def _reference_painting(image, annotations, layout):
     """What derived.py's docstring promises, pixel by pixel: stuff, then crowd, then
     things in annotation order, each covering what came before."""
     things = set(layout.thing_ids)
-    order = ([a for a in annotations if a["category_id"] not in things and not a["iscrowd"]]
-             + [a for a in annotations if a["iscrowd"]]
-             + [a for a in annotations if a["category_id"] in things and not a["iscrowd"]])
-    fill = layout.contiguous_id[layout.background_id] if layout.has_implicit_background else IGNORE_LABEL
+    order = (
+        [a for a in annotations if a["category_id"] not in things and not a["iscrowd"]]
+        + [a for a in annotations if a["iscrowd"]]
+        + [a for a in annotations if a["category_id"] in things and not a["iscrowd"]]
+    )
+    fill = (
+        layout.contiguous_id[layout.background_id]
+        if layout.has_implicit_background
+        else IGNORE_LABEL
+    )
     semantic = np.full((image["height"], image["width"]), fill, np.uint8)
     owner = np.full(semantic.shape, -1)
     for annotation in order:
         mask = mask_util.decode(annotation["segmentation"]).astype(bool)
-        semantic[mask] = IGNORE_LABEL if annotation["iscrowd"] else layout.contiguous_id[annotation["category_id"]]
+        semantic[mask] = (
+            IGNORE_LABEL
+            if annotation["iscrowd"]
+            else layout.contiguous_id[annotation["category_id"]]
+        )
         owner[mask] = annotation["id"]
     return semantic, owner
 
 
-@pytest.mark.parametrize("categories", [CATEGORIES, CATEGORIES[:2]], ids=["with_stuff", "things_only"])
+@pytest.mark.parametrize(
+    "categories", [CATEGORIES, CATEGORIES[:2]], ids=["with_stuff", "things_only"]
+)
 @given(data=st.data())
 def test_derived_ground_truth_agrees_with_the_instance_masks(categories, data):
     image, annotations = data.draw(annotated_images(categories))
@@ -130,20 +163,32 @@ def test_derived_ground_truth_agrees_with_the_instance_masks(categories, data):
             assert annotation["category_id"] == segment["category_id"]
         else:
             # pixels of the segment carry its class in the semantic map
-            expected = IGNORE_LABEL if segment["iscrowd"] else layout.contiguous_id[segment["category_id"]]
+            expected = (
+                IGNORE_LABEL if segment["iscrowd"] else layout.contiguous_id[segment["category_id"]]
+            )
             assert (semantic[pixels] == expected).all()
 
 
 @st.composite
 def label_maps(draw, num_classes=4):
     n, height, width = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
-    labels = draw(st.lists(st.integers(0, num_classes - 1), min_size=n * height * width,
-                           max_size=n * height * width))
-    ignored = draw(st.lists(st.booleans(), min_size=n * height * width, max_size=n * height * width))
+    labels = draw(
+        st.lists(
+            st.integers(0, num_classes - 1),
+            min_size=n * height * width,
+            max_size=n * height * width,
+        )
+    )
+    ignored = draw(
+        st.lists(st.booleans(), min_size=n * height * width, max_size=n * height * width)
+    )
     targets = torch.tensor(labels).reshape(n, height, width)
     targets[torch.tensor(ignored).reshape(n, height, width)] = 255
-    seed = draw(st.integers(0, 2 ** 16))
-    logits = torch.randn(n, num_classes, height, width, generator=torch.Generator().manual_seed(seed)) * 3
+    seed = draw(st.integers(0, 2**16))
+    logits = (
+        torch.randn(n, num_classes, height, width, generator=torch.Generator().manual_seed(seed))
+        * 3
+    )
     return logits, targets
 
 
@@ -154,10 +199,15 @@ def test_ignored_pixels_never_change_a_loss(case):
     ignored = (targets == 255).unsqueeze(1).expand_as(logits)
     changed[ignored] = -changed[ignored] * 5 + 1
     for loss in (cross_entropy_loss, multiclass_dice_loss, focal_loss):
-        assert torch.allclose(loss(logits, targets), loss(changed, targets), atol=1e-6), loss.__name__
+        assert torch.allclose(loss(logits, targets), loss(changed, targets), atol=1e-6), (
+            loss.__name__
+        )
         assert torch.isfinite(loss(logits, targets))
     if (targets == 255).all():
-        assert all(loss(logits, targets) == 0 for loss in (cross_entropy_loss, multiclass_dice_loss, focal_loss))
+        assert all(
+            loss(logits, targets) == 0
+            for loss in (cross_entropy_loss, multiclass_dice_loss, focal_loss)
+        )
 
 
 @given(label_maps())
@@ -178,7 +228,9 @@ def test_dice_losses_lie_between_0_and_1(case):
     assert 0 <= binary_dice_loss(logits[:, 0], targets == 0) <= 1
 
 
-@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # all pixels ignored: NaN
+@pytest.mark.filterwarnings(
+    "ignore:invalid value encountered:RuntimeWarning"
+)  # all pixels ignored: NaN
 @given(label_maps())
 def test_miou_equals_the_confusion_matrix_computation(case):
     logits, truth = case
@@ -186,7 +238,9 @@ def test_miou_equals_the_confusion_matrix_computation(case):
     with tempfile.TemporaryDirectory() as folder:
         records = semantic_records(folder, list(truth))
         DatasetCatalog.register("property_eval", lambda: records)
-        MetadataCatalog.get("property_eval").set(stuff_classes=["a", "b", "c", "d"], ignore_label=255)
+        MetadataCatalog.get("property_eval").set(
+            stuff_classes=["a", "b", "c", "d"], ignore_label=255
+        )
         try:
             evaluator = SemSegDiceEvaluator("property_eval", distributed=False)
             evaluator.reset()
@@ -199,7 +253,9 @@ def test_miou_equals_the_confusion_matrix_computation(case):
     prediction = logits.argmax(1).numpy().ravel()
     labels = truth.ravel().astype(np.int64)
     valid = labels != 255
-    confusion = np.bincount(4 * labels[valid] + prediction[valid], minlength=16).reshape(4, 4)  # [truth, pred]
+    confusion = np.bincount(4 * labels[valid] + prediction[valid], minlength=16).reshape(
+        4, 4
+    )  # [truth, pred]
     in_truth, in_prediction, hits = confusion.sum(1), confusion.sum(0), np.diag(confusion)
     counted = (in_truth + in_prediction) > 0  # a class only predicted counts with IoU 0
     if not valid.any():

@@ -2,6 +2,7 @@
 takes those flags, the config files it names exist, and its KEY VALUE overrides are
 config keys. What each command then does is run by the tests of its tool (the
 own-data section by test_own_data.py, make test and make demo by CI)."""
+
 import argparse
 import os
 import re
@@ -9,9 +10,9 @@ import runpy
 import shlex
 import sys
 
-import pytest
-
 import seg_d2
+
+import pytest
 from conftest import REPO
 
 # Shown as a pattern to fill in (..., [optional], my_images/, an upper-case word such as
@@ -30,7 +31,12 @@ def readme_commands():
     commands = []
     for line in lines:
         words = shlex.split(line, comments=True)
-        if words and not line.startswith(NOT_OURS) and not PLACEHOLDER.search(line) and "=" not in words[0]:
+        if (
+            words
+            and not line.startswith(NOT_OURS)
+            and not PLACEHOLDER.search(line)
+            and "=" not in words[0]
+        ):
             commands.append(words)
     return commands
 
@@ -70,8 +76,13 @@ def _parse(words, monkeypatch):
 
 def test_the_readme_shows_the_commands_this_test_reads():
     commands = [" ".join(words[:3]) for words in readme_commands()]
-    for expected in ("make demo", "make test", "$PY -m seg_d2.data.convert", "python tools/combine_panoptic.py",
-                     "python -m benchmarks"):
+    for expected in (
+        "make demo",
+        "make test",
+        "$PY -m seg_d2.data.convert",
+        "python tools/combine_panoptic.py",
+        "python -m benchmarks",
+    ):
         assert any(command.startswith(expected) for command in commands), expected
 
 
@@ -80,7 +91,9 @@ def test_readme_command_parses_as_written(words, monkeypatch):
     monkeypatch.chdir(REPO)
     if words[0] == "make":
         with open("Makefile") as f:
-            assert re.search(rf"^{re.escape(words[1])}:", f.read(), re.M), f"no make target {words[1]}"
+            assert re.search(rf"^{re.escape(words[1])}:", f.read(), re.M), (
+                f"no make target {words[1]}"
+            )
         return
     namespace = vars(_parse(words, monkeypatch))
     for name, value in namespace.items():

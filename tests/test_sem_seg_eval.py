@@ -1,11 +1,13 @@
 """SemSegDiceEvaluator on a fixed prediction: detectron2's mIoU and seg_d2's Dice equal
 a direct per-class count of intersections and unions."""
+
+from seg_d2.evaluation import SemSegDiceEvaluator
+
 import numpy as np
 import pytest
 import torch
-from detectron2.data import DatasetCatalog, MetadataCatalog
 from conftest import semantic_records
-from seg_d2.evaluation import SemSegDiceEvaluator
+from detectron2.data import DatasetCatalog, MetadataCatalog
 
 CLASSES = ["a", "b", "c", "d"]
 
@@ -13,9 +15,13 @@ CLASSES = ["a", "b", "c", "d"]
 @pytest.fixture
 def fixed_case(tmp_path):
     rng = np.random.default_rng(0)
-    truths = [rng.integers(0, 3, (12, 17)).astype(np.uint8) for _ in range(2)]  # "d" never in the truth
+    truths = [
+        rng.integers(0, 3, (12, 17)).astype(np.uint8) for _ in range(2)
+    ]  # "d" never in the truth
     truths[0][:3] = 255
-    predictions = [np.where(rng.random(t.shape) < 0.7, t, rng.integers(0, 4, t.shape)) % 255 for t in truths]
+    predictions = [
+        np.where(rng.random(t.shape) < 0.7, t, rng.integers(0, 4, t.shape)) % 255 for t in truths
+    ]
     predictions[1][:, 0] = 3  # "d" predicted, so it counts with IoU 0
     records = semantic_records(tmp_path, truths)
     DatasetCatalog.register("eval_test", lambda: records)
@@ -30,11 +36,16 @@ def test_miou_and_dice_equal_a_direct_count(fixed_case):
     evaluator = SemSegDiceEvaluator("eval_test", distributed=False)
     evaluator.reset()
     for record, prediction in zip(records, predictions):
-        logits = torch.nn.functional.one_hot(torch.from_numpy(prediction.astype(np.int64)), 4).permute(2, 0, 1)
+        logits = torch.nn.functional.one_hot(
+            torch.from_numpy(prediction.astype(np.int64)), 4
+        ).permute(2, 0, 1)
         evaluator.process([record], [{"sem_seg": logits.float()}])
     metrics = evaluator.evaluate()["sem_seg"]
 
-    truth, prediction = np.concatenate([t.ravel() for t in truths]), np.concatenate([p.ravel() for p in predictions])
+    truth, prediction = (
+        np.concatenate([t.ravel() for t in truths]),
+        np.concatenate([p.ravel() for p in predictions]),
+    )
     valid = truth != 255
     ious, dices = [], []
     for c in range(len(CLASSES)):

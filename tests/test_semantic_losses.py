@@ -1,17 +1,18 @@
 """Semantic loss terms against hand-computed values (ignore label included) and the
 inverse-frequency class weights, computed when the config is loaded."""
+
 import math
+
+from seg_d2.config import load_config, setup_config
+from seg_d2.data.class_weights import class_pixel_counts, inverse_frequency_weights
+from seg_d2.modeling.losses import cross_entropy_loss, focal_loss, multiclass_dice_loss
 
 import numpy as np
 import pytest
 import torch
+from conftest import semantic_records
 from detectron2.data import DatasetCatalog
 from detectron2.modeling import build_model
-
-from conftest import semantic_records
-from seg_d2.config import load_config, setup_config
-from seg_d2.data.class_weights import class_pixel_counts, inverse_frequency_weights
-from seg_d2.modeling.losses import cross_entropy_loss, focal_loss, multiclass_dice_loss
 
 UNET = "configs/shapes/unet.yaml"
 
@@ -23,7 +24,9 @@ LOSS_0, LOSS_1 = -math.log(3 / 4), math.log(2)
 
 
 def test_cross_entropy_skips_the_ignore_label():
-    assert cross_entropy_loss(LOGITS, TARGETS).item() == pytest.approx((LOSS_0 + LOSS_1) / 2, rel=1e-6)
+    assert cross_entropy_loss(LOGITS, TARGETS).item() == pytest.approx(
+        (LOSS_0 + LOSS_1) / 2, rel=1e-6
+    )
 
 
 def test_class_weights_weigh_each_pixel_by_its_label():
@@ -34,7 +37,9 @@ def test_class_weights_weigh_each_pixel_by_its_label():
 def test_focal_loss_down_weights_confident_pixels():
     expected = ((1 / 4) ** 2 * LOSS_0 + (1 / 2) ** 2 * LOSS_1) / 2
     assert focal_loss(LOGITS, TARGETS, gamma=2).item() == pytest.approx(expected, rel=1e-6)
-    assert focal_loss(LOGITS, TARGETS, gamma=0).item() == pytest.approx((LOSS_0 + LOSS_1) / 2, rel=1e-6)
+    assert focal_loss(LOGITS, TARGETS, gamma=0).item() == pytest.approx(
+        (LOSS_0 + LOSS_1) / 2, rel=1e-6
+    )
 
 
 def test_multiclass_dice_by_hand():
@@ -52,7 +57,9 @@ def test_dice_of_a_perfect_prediction_is_near_zero_and_ignored_pixels_never_coun
     flipped = logits.clone()
     flipped[..., 3] = flipped[..., 3].flip(1)
     for loss in (multiclass_dice_loss, cross_entropy_loss, focal_loss):
-        assert loss(flipped, targets).item() == pytest.approx(loss(logits, targets).item(), abs=1e-7)
+        assert loss(flipped, targets).item() == pytest.approx(
+            loss(logits, targets).item(), abs=1e-7
+        )
 
 
 def test_all_pixels_ignored_costs_nothing_and_stays_differentiable():
@@ -87,9 +94,19 @@ def test_inverse_frequency_class_weights_become_numbers_when_the_config_is_set_u
     records = semantic_records(tmp_path, labels)
     DatasetCatalog.register("weights_test", lambda: records)
     try:
-        cfg = setup_config(UNET, ["DATASETS.TRAIN", "('weights_test',)", "DATASETS.TEST", "()",
-                                  "MODEL.SEM_SEG_HEAD.NUM_CLASSES", "2",
-                                  "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS", "['inverse_frequency']"])
+        cfg = setup_config(
+            UNET,
+            [
+                "DATASETS.TRAIN",
+                "('weights_test',)",
+                "DATASETS.TEST",
+                "()",
+                "MODEL.SEM_SEG_HEAD.NUM_CLASSES",
+                "2",
+                "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS",
+                "['inverse_frequency']",
+            ],
+        )
     finally:
         DatasetCatalog.remove("weights_test")
     # 2 pixels of class 0 and 6 of class 1: weights 1/2 and 1/6, scaled to average 1
@@ -104,6 +121,17 @@ def test_inverse_frequency_class_weights_become_numbers_when_the_config_is_set_u
 
 
 def test_class_weights_that_are_not_numbers_are_named():
-    with pytest.raises(ValueError, match=r"CLASS_WEIGHTS must be numbers .*\['inverse_frequency', 'x'\]"):
-        build_model(setup_config(UNET, ["MODEL.DEVICE", "cpu",
-                                        "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS", "['inverse_frequency', 'x']"]))
+    with pytest.raises(
+        ValueError, match=r"CLASS_WEIGHTS must be numbers .*\['inverse_frequency', 'x'\]"
+    ):
+        build_model(
+            setup_config(
+                UNET,
+                [
+                    "MODEL.DEVICE",
+                    "cpu",
+                    "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS",
+                    "['inverse_frequency', 'x']",
+                ],
+            )
+        )

@@ -1,5 +1,6 @@
 """End to end through tools/train_net.py on a tiny shapes split: training lowers the
 loss and writes what detectron2 users expect; --eval-only and --resume work."""
+
 import json
 import os
 
@@ -23,8 +24,15 @@ def test_training_lowers_the_loss_and_writes_the_expected_files(tiny_run):
     _, output, _ = tiny_run
     losses = [m["total_loss"] for m in metrics(output) if "total_loss" in m]
     assert len(losses) >= 2 and losses[-1] < losses[0]
-    for name in ("model_final.pth", "best/model_best.pth", "last_checkpoint", "metrics.json", "results.json",
-                 "inference/tiny_val/coco_instances_results.json", "config.yaml"):
+    for name in (
+        "model_final.pth",
+        "best/model_best.pth",
+        "last_checkpoint",
+        "metrics.json",
+        "results.json",
+        "inference/tiny_val/coco_instances_results.json",
+        "config.yaml",
+    ):
         assert (output / name).exists(), name
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(output))
     results = json.loads((output / "results.json").read_text())
@@ -34,7 +42,9 @@ def test_training_lowers_the_loss_and_writes_the_expected_files(tiny_run):
 def test_eval_only_reproduces_the_final_ap(tiny_run, tmp_path):
     data, output, _ = tiny_run
     trained = json.loads((output / "results.json").read_text())
-    train_net(CONFIG, tmp_path, data, "--eval-only", "MODEL.WEIGHTS", str(output / "model_final.pth"))
+    train_net(
+        CONFIG, tmp_path, data, "--eval-only", "MODEL.WEIGHTS", str(output / "model_final.pth")
+    )
     evaluated = json.loads((tmp_path / "results.json").read_text())
     assert evaluated["segm"]["AP"] == pytest.approx(trained["segm"]["AP"], abs=1e-9)
     assert evaluated["bbox"]["AP"] == pytest.approx(trained["bbox"]["AP"], abs=1e-9)

@@ -1,12 +1,13 @@
 """U-Net encoder and decoder: feature shapes and strides, logits at the input size for
 odd sizes and several depths, and the decoder on detectron2's own backbones."""
+
+import seg_d2
+from seg_d2.modeling import UNetEncoder
+
 import pytest
 import torch
 from detectron2.modeling import build_backbone, build_model
 from detectron2.structures import ImageList
-
-import seg_d2
-from seg_d2.modeling import UNetEncoder
 
 UNET = "configs/shapes/unet.yaml"
 
@@ -19,7 +20,7 @@ def _unet(*opts):
 @pytest.mark.parametrize("downsample", ["maxpool", "conv"])
 def test_encoder_features_match_their_declared_shapes(depth, downsample):
     encoder = UNetEncoder(depth=depth, base_channels=4, downsample=downsample)
-    assert encoder.size_divisibility == 2 ** depth
+    assert encoder.size_divisibility == 2**depth
     padded = ImageList.from_tensors([torch.randn(3, 97, 131)], encoder.size_divisibility).tensor
     features = encoder(padded)
     assert list(features) == [f"level{k}" for k in range(depth + 1)]
@@ -40,16 +41,30 @@ def test_max_channels_caps_the_doubling():
 @pytest.mark.parametrize("mode", ["bilinear", "deconv"])
 def test_semantic_logits_have_the_input_size(depth, mode):
     features = [f"level{k}" for k in range(depth + 1)]
-    model = _unet("MODEL.UNET.DEPTH", depth, "MODEL.UNET.BASE_CHANNELS", 4,
-                  "MODEL.SEM_SEG_HEAD.IN_FEATURES", str(features), "MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", mode)
+    model = _unet(
+        "MODEL.UNET.DEPTH",
+        depth,
+        "MODEL.UNET.BASE_CHANNELS",
+        4,
+        "MODEL.SEM_SEG_HEAD.IN_FEATURES",
+        str(features),
+        "MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE",
+        mode,
+    )
     model.eval()
     with torch.no_grad():
         # height/width ask for the output at another size, as for a resized test image
-        out = model([{"image": torch.rand(3, 97, 131) * 255},
-                     {"image": torch.rand(3, 50, 61) * 255, "height": 100, "width": 122}])
+        out = model(
+            [
+                {"image": torch.rand(3, 97, 131) * 255},
+                {"image": torch.rand(3, 50, 61) * 255, "height": 100, "width": 122},
+            ]
+        )
     assert out[0]["sem_seg"].shape == (6, 97, 131)
     assert out[1]["sem_seg"].shape == (6, 100, 122)
-    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules()) == (mode == "deconv")
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules()) == (
+        mode == "deconv"
+    )
 
 
 def test_training_on_an_odd_size_returns_finite_losses_and_gradients():
@@ -63,16 +78,33 @@ def test_training_on_an_odd_size_returns_finite_losses_and_gradients():
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
-@pytest.mark.parametrize("backbone, in_features, stride", [
-    ("build_resnet_backbone", ["res2", "res3", "res4", "res5"], 4),
-    ("build_resnet_fpn_backbone", ["p2", "p3", "p4", "p5"], 4),
-])
+@pytest.mark.parametrize(
+    "backbone, in_features, stride",
+    [
+        ("build_resnet_backbone", ["res2", "res3", "res4", "res5"], 4),
+        ("build_resnet_fpn_backbone", ["p2", "p3", "p4", "p5"], 4),
+    ],
+)
 def test_decoder_sits_on_detectron2_backbones(backbone, in_features, stride):
-    cfg = seg_d2.setup_config("configs/shapes/mask_rcnn_R18_FPN.yaml", [
-        "MODEL.DEVICE", "cpu", "MODEL.META_ARCHITECTURE", "SemanticSegmentor", "MODEL.BACKBONE.NAME", backbone,
-        "MODEL.SEM_SEG_HEAD.NAME", "UNetHead", "MODEL.SEM_SEG_HEAD.IN_FEATURES", str(in_features),
-        "MODEL.SEM_SEG_HEAD.NUM_CLASSES", 3, "MODEL.SEM_SEG_HEAD.NORM", "BN",
-    ])
+    cfg = seg_d2.setup_config(
+        "configs/shapes/mask_rcnn_R18_FPN.yaml",
+        [
+            "MODEL.DEVICE",
+            "cpu",
+            "MODEL.META_ARCHITECTURE",
+            "SemanticSegmentor",
+            "MODEL.BACKBONE.NAME",
+            backbone,
+            "MODEL.SEM_SEG_HEAD.NAME",
+            "UNetHead",
+            "MODEL.SEM_SEG_HEAD.IN_FEATURES",
+            str(in_features),
+            "MODEL.SEM_SEG_HEAD.NUM_CLASSES",
+            3,
+            "MODEL.SEM_SEG_HEAD.NORM",
+            "BN",
+        ],
+    )
     model = build_model(cfg).eval()
     assert model.sem_seg_head.output_stride == stride
     assert type(build_backbone(cfg)).__name__ in ("ResNet", "FPN")
@@ -80,15 +112,23 @@ def test_decoder_sits_on_detectron2_backbones(backbone, in_features, stride):
         out = model([{"image": torch.rand(3, 97, 131) * 255}])
     assert out[0]["sem_seg"].shape == (3, 97, 131)
     model.train()
-    losses = model([{"image": torch.rand(3, 97, 131) * 255, "sem_seg": torch.randint(0, 3, (97, 131))}])
+    losses = model(
+        [{"image": torch.rand(3, 97, 131) * 255, "sem_seg": torch.randint(0, 3, (97, 131))}]
+    )
     assert torch.isfinite(losses["loss_sem_seg"])
 
 
 def test_every_skip_feature_reaches_the_logits():
     """The expanding path concatenates each finer feature: changing any one of them
     changes the logits (a decoder that dropped its skips would ignore all but the coarsest)."""
-    model = _unet("MODEL.UNET.BASE_CHANNELS", 4, "MODEL.UNET.DEPTH", 2,
-                  "MODEL.SEM_SEG_HEAD.IN_FEATURES", "['level0', 'level1', 'level2']").eval()
+    model = _unet(
+        "MODEL.UNET.BASE_CHANNELS",
+        4,
+        "MODEL.UNET.DEPTH",
+        2,
+        "MODEL.SEM_SEG_HEAD.IN_FEATURES",
+        "['level0', 'level1', 'level2']",
+    ).eval()
     with torch.no_grad():
         features = model.backbone(torch.rand(1, 3, 16, 16))
         logits = model.sem_seg_head.layers(features)
@@ -99,21 +139,34 @@ def test_every_skip_feature_reaches_the_logits():
 
 def test_decoder_widths_are_set_per_level_and_default_to_the_skip_features():
     skip_wide = _unet("MODEL.UNET.BASE_CHANNELS", 4)
-    assert [fuse[0].out_channels for fuse in skip_wide.sem_seg_head.fuses] == [32, 16, 8, 4]  # coarse to fine
-    narrow = _unet("MODEL.UNET.BASE_CHANNELS", 4, "MODEL.SEM_SEG_HEAD.DECODER_CHANNELS", "[3, 5, 7, 9]")
+    assert [fuse[0].out_channels for fuse in skip_wide.sem_seg_head.fuses] == [
+        32,
+        16,
+        8,
+        4,
+    ]  # coarse to fine
+    narrow = _unet(
+        "MODEL.UNET.BASE_CHANNELS", 4, "MODEL.SEM_SEG_HEAD.DECODER_CHANNELS", "[3, 5, 7, 9]"
+    )
     head = narrow.sem_seg_head
     assert [fuse[0].out_channels for fuse in head.fuses] == [9, 7, 5, 3]
     # each level joins its skip feature (32 channels at the coarsest) to the upsampled width
     assert [fuse[0].in_channels for fuse in head.fuses] == [32 + 9, 16 + 7, 8 + 5, 4 + 3]
     assert head.predictor.in_channels == 3
     with torch.no_grad():
-        assert narrow.eval()([{"image": torch.rand(3, 40, 56) * 255}])[0]["sem_seg"].shape == (6, 40, 56)
+        assert narrow.eval()([{"image": torch.rand(3, 40, 56) * 255}])[0]["sem_seg"].shape == (
+            6,
+            40,
+            56,
+        )
     with pytest.raises(ValueError, match="DECODER_CHANNELS has 2 widths for 5 features"):
         _unet("MODEL.UNET.BASE_CHANNELS", 4, "MODEL.SEM_SEG_HEAD.DECODER_CHANNELS", "[3, 5]")
 
 
 def test_losses_take_logits_at_any_resolution_as_a_coarse_head():
-    head = _unet("MODEL.UNET.BASE_CHANNELS", 4, "MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT", 0.0).sem_seg_head
+    head = _unet(
+        "MODEL.UNET.BASE_CHANNELS", 4, "MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT", 0.0
+    ).sem_seg_head
     targets = torch.zeros(1, 16, 16, dtype=torch.long)
     coarse = torch.zeros(1, 6, 4, 4)
     coarse[:, 0] = 10.0  # confident and right everywhere once resized
@@ -139,8 +192,8 @@ def test_learns_a_toy_task_from_scratch_in_a_few_sgd_steps():
     for _ in range(8):
         image, labels = torch.rand(3, 64, 64) * 80, torch.full((64, 64), 5)
         y, x = torch.randint(0, 44, (2,)).tolist()
-        image[:, y:y + 20, x:x + 20] = torch.tensor([30.0, 30.0, 220.0]).view(3, 1, 1)
-        labels[y:y + 20, x:x + 20] = 2
+        image[:, y : y + 20, x : x + 20] = torch.tensor([30.0, 30.0, 220.0]).view(3, 1, 1)
+        labels[y : y + 20, x : x + 20] = 2
         batch.append({"image": image, "sem_seg": labels})
     model = _unet("MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT", 0.0)
     model.train()
@@ -174,20 +227,38 @@ def test_amp_on_a_cpu_trains_forwards_in_bfloat16_and_nothing_else(tiny_val, tmp
     """SOLVER.AMP.ENABLED on a CPU: the inner trainer is CPUAutocastTrainer, whose steps
     run the model in bfloat16 while weights and gradients stay float32, and the model
     outside a step (evaluation) runs in float32."""
+    from seg_d2.engine import CPUAutocastTrainer, Trainer
+
     from detectron2.engine import SimpleTrainer
     from detectron2.utils.events import EventStorage
 
-    from seg_d2.engine import CPUAutocastTrainer, Trainer
-
-    opts = ["DATASETS.TRAIN", f"('{tiny_val}_sem_seg',)", "MODEL.DEVICE", "cpu", "MODEL.UNET.DEPTH", "2",
-            "MODEL.UNET.BASE_CHANNELS", "4", "DATALOADER.NUM_WORKERS", "0", "SOLVER.IMS_PER_BATCH", "2",
-            "OUTPUT_DIR", str(tmp_path)]
-    assert type(Trainer(seg_d2.setup_config(UNET, [*opts, "SOLVER.AMP.ENABLED", "False"]))._trainer) is SimpleTrainer
+    opts = [
+        "DATASETS.TRAIN",
+        f"('{tiny_val}_sem_seg',)",
+        "MODEL.DEVICE",
+        "cpu",
+        "MODEL.UNET.DEPTH",
+        "2",
+        "MODEL.UNET.BASE_CHANNELS",
+        "4",
+        "DATALOADER.NUM_WORKERS",
+        "0",
+        "SOLVER.IMS_PER_BATCH",
+        "2",
+        "OUTPUT_DIR",
+        str(tmp_path),
+    ]
+    assert (
+        type(Trainer(seg_d2.setup_config(UNET, [*opts, "SOLVER.AMP.ENABLED", "False"]))._trainer)
+        is SimpleTrainer
+    )
     trainer = Trainer(seg_d2.setup_config(UNET, [*opts, "SOLVER.AMP.ENABLED", "True"]))
     assert isinstance(trainer._trainer, CPUAutocastTrainer)
     model = trainer.model
     dtypes = []
-    model.backbone.levels[0].register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    model.backbone.levels[0].register_forward_hook(
+        lambda module, args, out: dtypes.append(out.dtype)
+    )
     with EventStorage(0):
         trainer._trainer.iter = 0
         trainer._trainer.run_step()

@@ -1,17 +1,10 @@
 """Pictures: every tools/visualize.py mode writes PNGs of the expected size; the GT
 panel paints exactly the instance's pixels; errors, per-image scores, plots."""
+
 import json
 import os
 import shutil
 
-import numpy as np
-import pytest
-import torch
-from detectron2.data import DatasetCatalog, MetadataCatalog
-from PIL import Image
-from pycocotools import mask as mask_util
-
-from conftest import REPO, load_module, unregister
 from seg_d2.data import register_coco_dataset
 from seg_d2.plots import plot_metrics
 from seg_d2.visualization import (
@@ -24,6 +17,14 @@ from seg_d2.visualization import (
     prediction_panel,
     semantic_error_overlay,
 )
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, load_module, unregister
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from PIL import Image
+from pycocotools import mask as mask_util
 
 TITLE = 22  # the title strip above each panel
 SIDE = 256  # shapes images are 256x256
@@ -39,30 +40,69 @@ def _png_sizes(paths):
 
 def test_dataset_mode_draws_each_variant(tiny_val, tmp_path):
     for suffix in ("", "_sem_seg", "_panoptic"):
-        written, sheet = _tool("visualize").main(["dataset", "--dataset", tiny_val + suffix, "--num", "3",
-                                                  "--output", str(tmp_path / suffix)])
+        written, sheet = _tool("visualize").main(
+            [
+                "dataset",
+                "--dataset",
+                tiny_val + suffix,
+                "--num",
+                "3",
+                "--output",
+                str(tmp_path / suffix),
+            ]
+        )
         assert _png_sizes(written) == [(SIDE, SIDE + TITLE)] * 3
         assert Image.open(sheet).size == (4 * SIDE + 3 * 4, SIDE + TITLE)
 
 
-@pytest.mark.parametrize("config, suffix, panels", [
-    ("configs/shapes/mask_rcnn_R18_FPN.yaml", "", 3),
-    ("configs/shapes/unet.yaml", "_sem_seg", 3),
-])
+@pytest.mark.parametrize(
+    "config, suffix, panels",
+    [
+        ("configs/shapes/mask_rcnn_R18_FPN.yaml", "", 3),
+        ("configs/shapes/unet.yaml", "_sem_seg", 3),
+    ],
+)
 def test_predict_mode_compares_with_ground_truth(tiny_val, tmp_path, config, suffix, panels):
-    written, _ = _tool("visualize").main([
-        "predict", "--config-file", os.path.join(REPO, config), "--dataset", tiny_val + suffix, "--num", "2",
-        "--compare", "--errors", "--score-threshold", "0.0", "--output", str(tmp_path),
-        "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "",
-    ])
+    written, _ = _tool("visualize").main(
+        [
+            "predict",
+            "--config-file",
+            os.path.join(REPO, config),
+            "--dataset",
+            tiny_val + suffix,
+            "--num",
+            "2",
+            "--compare",
+            "--errors",
+            "--score-threshold",
+            "0.0",
+            "--output",
+            str(tmp_path),
+            "MODEL.DEVICE",
+            "cpu",
+            "MODEL.WEIGHTS",
+            "",
+        ]
+    )
     assert _png_sizes(written) == [(panels * SIDE + (panels - 1) * 4, SIDE + TITLE)] * 2
 
 
 def test_predict_mode_on_a_folder_of_images(tiny_shapes, tmp_path):
-    written, _ = _tool("visualize").main([
-        "predict", "--config-file", os.path.join(REPO, "configs/shapes/unet.yaml"),
-        "--images", str(tiny_shapes / "val"), "--output", str(tmp_path), "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "",
-    ])
+    written, _ = _tool("visualize").main(
+        [
+            "predict",
+            "--config-file",
+            os.path.join(REPO, "configs/shapes/unet.yaml"),
+            "--images",
+            str(tiny_shapes / "val"),
+            "--output",
+            str(tmp_path),
+            "MODEL.DEVICE",
+            "cpu",
+            "MODEL.WEIGHTS",
+            "",
+        ]
+    )
     assert len(written) == 4 and _png_sizes(written) == [(SIDE, SIDE + TITLE)] * 4
 
 
@@ -72,24 +112,53 @@ def _perfect_results(dataset):
         for annotation in record["annotations"]:
             segmentation = annotation["segmentation"]
             if isinstance(segmentation, list):
-                segmentation = mask_util.merge(mask_util.frPyObjects(segmentation, record["height"], record["width"]))
-            segmentation = dict(segmentation, counts=segmentation["counts"].decode() if isinstance(
-                segmentation["counts"], bytes) else segmentation["counts"])
-            thing_ids = {v: k for k, v in MetadataCatalog.get(dataset).thing_dataset_id_to_contiguous_id.items()}
-            results.append({"image_id": record["image_id"], "category_id": thing_ids[annotation["category_id"]],
-                            "bbox": annotation["bbox"], "score": 1.0, "segmentation": segmentation})
+                segmentation = mask_util.merge(
+                    mask_util.frPyObjects(segmentation, record["height"], record["width"])
+                )
+            segmentation = dict(
+                segmentation,
+                counts=segmentation["counts"].decode()
+                if isinstance(segmentation["counts"], bytes)
+                else segmentation["counts"],
+            )
+            thing_ids = {
+                v: k
+                for k, v in MetadataCatalog.get(dataset).thing_dataset_id_to_contiguous_id.items()
+            }
+            results.append(
+                {
+                    "image_id": record["image_id"],
+                    "category_id": thing_ids[annotation["category_id"]],
+                    "bbox": annotation["bbox"],
+                    "score": 1.0,
+                    "segmentation": segmentation,
+                }
+            )
     return results
 
 
 def test_results_mode_reads_a_coco_results_file(tiny_val, tmp_path):
     results_file = tmp_path / "coco_instances_results.json"
     results_file.write_text(json.dumps(_perfect_results(tiny_val)))
-    written, _ = _tool("visualize").main(["results", "--results", str(results_file), "--dataset", tiny_val,
-                                          "--compare", "--errors", "--output", str(tmp_path / "out")])
+    written, _ = _tool("visualize").main(
+        [
+            "results",
+            "--results",
+            str(results_file),
+            "--dataset",
+            tiny_val,
+            "--compare",
+            "--errors",
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
     assert _png_sizes(written) == [(3 * SIDE + 2 * 4, SIDE + TITLE)] * 4
 
 
-def test_compare_on_a_dataset_never_loaded_derives_its_evaluation_json_first(tiny_val, tiny_shapes, tmp_path):
+def test_compare_on_a_dataset_never_loaded_derives_its_evaluation_json_first(
+    tiny_val, tiny_shapes, tmp_path
+):
     results_file = tmp_path / "coco_instances_results.json"
     results_file.write_text(json.dumps(_perfect_results(tiny_val)))
     copy = tmp_path / "fresh" / "instances_val.json"  # nothing derived beside it yet
@@ -98,8 +167,18 @@ def test_compare_on_a_dataset_never_loaded_derives_its_evaluation_json_first(tin
     register_coco_dataset("never_loaded_val", copy, tiny_shapes / "val")
     try:
         assert not os.path.exists(MetadataCatalog.get("never_loaded_val").json_file)
-        written, _ = _tool("visualize").main(["results", "--results", str(results_file), "--dataset",
-                                              "never_loaded_val", "--compare", "--output", str(tmp_path / "out")])
+        written, _ = _tool("visualize").main(
+            [
+                "results",
+                "--results",
+                str(results_file),
+                "--dataset",
+                "never_loaded_val",
+                "--compare",
+                "--output",
+                str(tmp_path / "out"),
+            ]
+        )
     finally:
         unregister("never_loaded_val")
     assert len(written) == 4
@@ -109,9 +188,21 @@ def test_ground_truth_panel_paints_exactly_the_instance(tmp_path):
     Image.new("RGB", (200, 160), (128, 128, 128)).save(tmp_path / "grey.png")
     mask = np.zeros((160, 200), bool)
     mask[60:100, 80:120] = True
-    record = {"file_name": str(tmp_path / "grey.png"), "height": 160, "width": 200, "image_id": 1, "annotations": [
-        {"bbox": [80, 60, 40, 40], "bbox_mode": 1, "category_id": 0, "iscrowd": 0,
-         "segmentation": mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))}]}
+    record = {
+        "file_name": str(tmp_path / "grey.png"),
+        "height": 160,
+        "width": 200,
+        "image_id": 1,
+        "annotations": [
+            {
+                "bbox": [80, 60, 40, 40],
+                "bbox_mode": 1,
+                "category_id": 0,
+                "iscrowd": 0,
+                "segmentation": mask_util.encode(np.asfortranarray(mask.astype(np.uint8))),
+            }
+        ],
+    }
     MetadataCatalog.get("grey_test").set(thing_classes=["box"])
     try:
         panel = ground_truth_panel(record, MetadataCatalog.get("grey_test"))
@@ -130,11 +221,18 @@ def test_prediction_panel_draws_only_instances_at_or_above_the_threshold():
     masks = torch.zeros(2, 120, 200, dtype=torch.bool)
     masks[0, 40:80, 20:60] = True  # confident, on the left
     masks[1, 40:80, 140:180] = True  # below the threshold, on the right
-    instances = Instances((120, 200), pred_boxes=Boxes(torch.tensor([[20.0, 40, 60, 80], [140, 40, 180, 80]])),
-                          scores=torch.tensor([0.9, 0.3]), pred_classes=torch.tensor([0, 0]), pred_masks=masks)
+    instances = Instances(
+        (120, 200),
+        pred_boxes=Boxes(torch.tensor([[20.0, 40, 60, 80], [140, 40, 180, 80]])),
+        scores=torch.tensor([0.9, 0.3]),
+        pred_classes=torch.tensor([0, 0]),
+        pred_masks=masks,
+    )
     MetadataCatalog.get("threshold_test").set(thing_classes=["box"])
     try:
-        panel = prediction_panel(image, {"instances": instances}, MetadataCatalog.get("threshold_test"), 0.5)
+        panel = prediction_panel(
+            image, {"instances": instances}, MetadataCatalog.get("threshold_test"), 0.5
+        )
     finally:
         MetadataCatalog.remove("threshold_test")
     changed = np.abs(panel.astype(int) - 128).sum(2) > 0
@@ -169,7 +267,9 @@ def test_per_image_scores(tiny_val):
     record = DatasetCatalog.get(tiny_val)[0]
     perfect = [r for r in _perfect_results(tiny_val) if r["image_id"] == record["image_id"]]
     instances = Instances((record["height"], record["width"]))
-    instances.pred_masks = torch.from_numpy(np.stack([mask_util.decode(r["segmentation"]) for r in perfect]))
+    instances.pred_masks = torch.from_numpy(
+        np.stack([mask_util.decode(r["segmentation"]) for r in perfect])
+    )
     instances.pred_boxes = BitMasks(instances.pred_masks).get_bounding_boxes()
     instances.scores = torch.ones(len(perfect))
     instances.pred_classes = torch.tensor([a["category_id"] for a in record["annotations"]])
@@ -178,41 +278,75 @@ def test_per_image_scores(tiny_val):
     assert image_mask_ap(coco_gt, instances, record["image_id"], metadata) == pytest.approx(100.0)
     assert image_mask_ap(coco_gt, instances[:1], record["image_id"], metadata) < 100.0
     truth = np.array([[0, 1], [1, 255]])
-    assert image_miou(truth, np.array([[0, 1], [0, 1]]), 2) == pytest.approx(100 * (1 / 2 + 1 / 2) / 2)
+    assert image_miou(truth, np.array([[0, 1], [0, 1]]), 2) == pytest.approx(
+        100 * (1 / 2 + 1 / 2) / 2
+    )
 
 
 def test_contact_sheet_tiles_row_by_row():
-    panels = [np.zeros((10, 20, 3), np.uint8), np.zeros((12, 8, 3), np.uint8), np.zeros((5, 5, 3), np.uint8)]
+    panels = [
+        np.zeros((10, 20, 3), np.uint8),
+        np.zeros((12, 8, 3), np.uint8),
+        np.zeros((5, 5, 3), np.uint8),
+    ]
     assert contact_sheet(panels, columns=2, gap=1).shape == (2 * 12 + 1, 2 * 20 + 1, 3)
 
 
 def test_plots_from_a_sample_metrics_file(tmp_path):
-    lines = [{"iteration": i, "total_loss": 2.0 / (i + 1), "loss_mask": 1.0 / (i + 1), "lr": 0.01} for i in range(0, 40, 10)]
-    lines += [{"iteration": 19, "segm/AP": 10.0, "segm/AP-star": 3.0, "sem_seg/mIoU": 40.0},
-              {"iteration": 39, "segm/AP": 20.0, "sem_seg/mIoU": 60.0}]
+    lines = [
+        {"iteration": i, "total_loss": 2.0 / (i + 1), "loss_mask": 1.0 / (i + 1), "lr": 0.01}
+        for i in range(0, 40, 10)
+    ]
+    lines += [
+        {"iteration": 19, "segm/AP": 10.0, "segm/AP-star": 3.0, "sem_seg/mIoU": 40.0},
+        {"iteration": 39, "segm/AP": 20.0, "sem_seg/mIoU": 60.0},
+    ]
     metrics = tmp_path / "metrics.json"
     metrics.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     paths = plot_metrics(metrics, tmp_path / "plots")
-    assert sorted(os.path.basename(p) for p in paths) == ["losses.png", "lr.png", "segm.png", "sem_seg.png"]
+    assert sorted(os.path.basename(p) for p in paths) == [
+        "losses.png",
+        "lr.png",
+        "segm.png",
+        "sem_seg.png",
+    ]
     assert _png_sizes(paths) == [(600, 350)] * 4
     metrics.write_text(metrics.read_text() + '{"iteration": 4')
     with pytest.raises(ValueError, match=r"metrics.json:7: not a JSON line"):
         plot_metrics(metrics, tmp_path / "plots")
 
 
-@pytest.mark.parametrize("config, written", [
-    ("configs/shapes/mask_rcnn_R18_FPN.yaml", "coco_instances_results.json"),
-    ("configs/shapes/unet.yaml", "sem_seg/val_00000.png"),
-])
-def test_predict_command_skips_a_corrupt_image_and_names_it(tiny_shapes, tmp_path, capsys, config, written):
+@pytest.mark.parametrize(
+    "config, written",
+    [
+        ("configs/shapes/mask_rcnn_R18_FPN.yaml", "coco_instances_results.json"),
+        ("configs/shapes/unet.yaml", "sem_seg/val_00000.png"),
+    ],
+)
+def test_predict_command_skips_a_corrupt_image_and_names_it(
+    tiny_shapes, tmp_path, capsys, config, written
+):
     folder = tmp_path / "images"
     folder.mkdir()
     for name in ("val_00000.jpg", "val_00001.jpg"):
         (folder / name).write_bytes((tiny_shapes / "val" / name).read_bytes())
     (folder / "broken.jpg").write_bytes((tiny_shapes / "val" / "val_00002.jpg").read_bytes()[:300])
-    status = _tool("predict").main(["--config-file", os.path.join(REPO, config), "--input", str(folder),
-                                    "--output", str(tmp_path / "out"), "--batch-size", "2", "--device", "cpu",
-                                    "MODEL.WEIGHTS", ""])
+    status = _tool("predict").main(
+        [
+            "--config-file",
+            os.path.join(REPO, config),
+            "--input",
+            str(folder),
+            "--output",
+            str(tmp_path / "out"),
+            "--batch-size",
+            "2",
+            "--device",
+            "cpu",
+            "MODEL.WEIGHTS",
+            "",
+        ]
+    )
     assert status == 1
     assert "broken.jpg" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path / "out" / "overlays")) == ["val_00000.png", "val_00001.png"]
@@ -224,6 +358,7 @@ def test_predict_command_skips_a_corrupt_image_and_names_it(tiny_shapes, tmp_pat
 
 class _RecordingPredictor:
     """Stands in for DefaultPredictor: keeps the arrays it is given, predicts nothing."""
+
     seen = []
 
     def __init__(self, cfg):
@@ -234,14 +369,21 @@ class _RecordingPredictor:
 
         self.seen.append(image)
         height, width = image.shape[:2]
-        return {"instances": Instances((height, width), pred_boxes=Boxes(torch.zeros(0, 4)), scores=torch.zeros(0),
-                                       pred_classes=torch.zeros(0, dtype=torch.int64),
-                                       pred_masks=torch.zeros(0, height, width, dtype=torch.bool))}
+        return {
+            "instances": Instances(
+                (height, width),
+                pred_boxes=Boxes(torch.zeros(0, 4)),
+                scores=torch.zeros(0),
+                pred_classes=torch.zeros(0, dtype=torch.int64),
+                pred_masks=torch.zeros(0, height, width, dtype=torch.bool),
+            )
+        }
 
 
 @pytest.mark.parametrize("input_format", ["BGR", "RGB"])
 def test_visualize_and_demo_give_detectron2s_predictor_bgr_whatever_the_input_format(
-        input_format, tiny_val, tiny_shapes, tmp_path, monkeypatch):
+    input_format, tiny_val, tiny_shapes, tmp_path, monkeypatch
+):
     """DefaultPredictor expects BGR and converts to INPUT.FORMAT itself: an image read in
     an RGB config's format would reach the model with its colours swapped."""
     from seg_d2.config import setup_config
@@ -253,9 +395,21 @@ def test_visualize_and_demo_give_detectron2s_predictor_bgr_whatever_the_input_fo
     for tool in (visualize, demo):
         monkeypatch.setattr(tool, "DefaultPredictor", _RecordingPredictor)
     _RecordingPredictor.seen = []
-    visualize.main(["predict", "--config-file", "configs/shapes/mask_rcnn_R18_FPN.yaml", "--images", image_file,
-                    "--output", str(tmp_path / "viz"), *opts])
-    cfg = setup_config("configs/shapes/mask_rcnn_R18_FPN.yaml", [*opts, "DATASETS.TEST", f"('{tiny_val}',)"])
+    visualize.main(
+        [
+            "predict",
+            "--config-file",
+            "configs/shapes/mask_rcnn_R18_FPN.yaml",
+            "--images",
+            image_file,
+            "--output",
+            str(tmp_path / "viz"),
+            *opts,
+        ]
+    )
+    cfg = setup_config(
+        "configs/shapes/mask_rcnn_R18_FPN.yaml", [*opts, "DATASETS.TEST", f"('{tiny_val}',)"]
+    )
     demo.write_panels(cfg, str(tmp_path / "panels"))
     first_val = DatasetCatalog.get(tiny_val)[0]["file_name"]
     assert np.array_equal(_RecordingPredictor.seen[0], read_image(image_file, format="BGR"))

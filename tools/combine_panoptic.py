@@ -13,18 +13,19 @@ Images are read and resized by the instance config's test mapper; trailing KEY V
 pairs apply to the instance config, e.g. MODEL.PANOPTIC_FPN.COMBINE.STUFF_AREA_LIMIT
 1024. Writes COCO AP, mIoU and PQ to DIR/results.json and prints them.
 """
+
 import argparse
 import json
 
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
+from seg_d2.cli import run_command
+from seg_d2.engine import Trainer, write_results
+from seg_d2.modeling import PosthocPanoptic
+
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.evaluation import inference_on_dataset
 from detectron2.modeling import build_model
 from detectron2.utils.logger import setup_logger
-
-from seg_d2.cli import run_command
-from seg_d2.engine import Trainer, write_results
-from seg_d2.modeling import PosthocPanoptic
 
 
 def _load(config_file, weights, opts=()):
@@ -35,21 +36,30 @@ def _load(config_file, weights, opts=()):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--instance-config", required=True)
     parser.add_argument("--instance-weights", required=True)
     parser.add_argument("--semantic-config", required=True)
     parser.add_argument("--semantic-weights", required=True)
-    parser.add_argument("--dataset", default="shapes_val_panoptic_separated",
-                        help="a registered dataset with evaluator_type coco_panoptic_seg")
+    parser.add_argument(
+        "--dataset",
+        default="shapes_val_panoptic_separated",
+        help="a registered dataset with evaluator_type coco_panoptic_seg",
+    )
     parser.add_argument("--output-dir", default="output/shapes/posthoc_panoptic")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides of the instance config")
+    parser.add_argument(
+        "opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides of the instance config"
+    )
     args = parser.parse_args(argv)
     setup_logger()
     setup_logger(name="seg_d2")
 
     cfg, instance_model = _load(args.instance_config, args.instance_weights, args.opts)
-    _, semantic_model = _load(args.semantic_config, args.semantic_weights, ["MODEL.DEVICE", cfg.MODEL.DEVICE])
+    _, semantic_model = _load(
+        args.semantic_config, args.semantic_weights, ["MODEL.DEVICE", cfg.MODEL.DEVICE]
+    )
     model = PosthocPanoptic(cfg, instance_model, semantic_model)
     evaluator = Trainer.build_evaluator(cfg, args.dataset, output_folder=args.output_dir)
     results = inference_on_dataset(model, Trainer.build_test_loader(cfg, args.dataset), evaluator)

@@ -4,6 +4,7 @@
 
     python tools/demo.py [KEY VALUE ...]     # overrides go to tools/train_net.py
 """
+
 import glob
 import json
 import os
@@ -12,17 +13,17 @@ import sys
 import time
 
 import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
-from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.engine import DefaultPredictor
-from PIL import Image
-from tabulate import tabulate
-
 from seg_d2.cli import run_command
 from seg_d2.data.coco import ensure_derived_files
 from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import RESULTS_FILE
 from seg_d2.visualization import coco_ground_truth, compare_panel
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.engine import DefaultPredictor
+from PIL import Image
+from tabulate import tabulate
 
 PANELS = 4  # ground truth | prediction | errors, for the first validation images
 
@@ -58,15 +59,19 @@ def write_panels(cfg, folder):
         # DefaultPredictor takes BGR and converts to INPUT.FORMAT itself
         output = predictor(read_image(record["file_name"], format="BGR"))
         path = os.path.join(folder, png_name(os.path.basename(record["file_name"])))
-        Image.fromarray(compare_panel(record, output, metadata, coco_gt=coco_gt, errors=True)).save(path)
+        Image.fromarray(compare_panel(record, output, metadata, coco_gt=coco_gt, errors=True)).save(
+            path
+        )
         paths.append(path)
     return paths
 
 
 def main(overrides):
     start = time.perf_counter()
-    subprocess.run([sys.executable, os.path.join(TOOLS, "train_net.py"), "--config-file", CONFIG, *overrides],
-                   check=True)
+    subprocess.run(
+        [sys.executable, os.path.join(TOOLS, "train_net.py"), "--config-file", CONFIG, *overrides],
+        check=True,
+    )
     cfg = seg_d2.setup_config(CONFIG, overrides)
     with open(os.path.join(cfg.OUTPUT_DIR, RESULTS_FILE)) as f:
         results = json.load(f)
@@ -75,9 +80,16 @@ def main(overrides):
     with open(os.path.join(cfg.OUTPUT_DIR, "demo_summary.md"), "w") as f:
         f.write(table + "\n")
     print(f"checkpoints, metrics.json, TensorBoard events and results in {cfg.OUTPUT_DIR}/")
-    print("training plots:", *sorted(glob.glob(os.path.join(cfg.OUTPUT_DIR, "plots", "*.png"))), sep="\n  ")
-    print("ground truth | prediction | errors:", *write_panels(cfg, os.path.join(cfg.OUTPUT_DIR, "panels")),
-          sep="\n  ")
+    print(
+        "training plots:",
+        *sorted(glob.glob(os.path.join(cfg.OUTPUT_DIR, "plots", "*.png"))),
+        sep="\n  ",
+    )
+    print(
+        "ground truth | prediction | errors:",
+        *write_panels(cfg, os.path.join(cfg.OUTPUT_DIR, "panels")),
+        sep="\n  ",
+    )
 
 
 if __name__ == "__main__":

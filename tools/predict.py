@@ -11,12 +11,20 @@ metadata), ``sem_seg/<name>.png`` (labels), ``panoptic/<name>.png`` + ``panoptic
 (COCO panoptic). An image that cannot be read is reported and skipped; the others
 are still predicted, and the command then lists the failures and exits with status 1.
 """
+
 import argparse
 import json
 import os
 import sys
 
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
+from seg_d2.atomic import write_text_atomically
+from seg_d2.cli import run_command
+from seg_d2.data.categories import thing_dataset_ids
+from seg_d2.data.derived import png_name
+from seg_d2.data.image_io import ImageReadError, list_image_files, read_image
+from seg_d2.visualization import prediction_panel
+
 import numpy as np
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
@@ -28,12 +36,6 @@ from panopticapi.utils import id2rgb
 from PIL import Image
 from tqdm import tqdm
 
-from seg_d2.atomic import write_text_atomically
-from seg_d2.cli import run_command
-from seg_d2.data.categories import thing_dataset_ids
-from seg_d2.data.derived import png_name
-from seg_d2.data.image_io import ImageReadError, list_image_files, read_image
-from seg_d2.visualization import prediction_panel
 
 def _write_json(path, data):
     write_text_atomically(path, json.dumps(data))
@@ -54,19 +56,33 @@ class Outputs:
 
     def add(self, image_id, file_name, image_rgb, output):
         name = png_name(os.path.basename(file_name))
-        self.images.append({"id": image_id, "file_name": file_name, "height": image_rgb.shape[0],
-                            "width": image_rgb.shape[1]})
-        self._png("overlays", name, prediction_panel(image_rgb, output, self.metadata, self.score_threshold))
+        self.images.append(
+            {
+                "id": image_id,
+                "file_name": file_name,
+                "height": image_rgb.shape[0],
+                "width": image_rgb.shape[1],
+            }
+        )
+        self._png(
+            "overlays",
+            name,
+            prediction_panel(image_rgb, output, self.metadata, self.score_threshold),
+        )
         if "instances" in output:
             for result in instances_to_coco_json(output["instances"].to("cpu"), image_id):
-                result["category_id"] = self.dataset_id.get(result["category_id"], result["category_id"])
+                result["category_id"] = self.dataset_id.get(
+                    result["category_id"], result["category_id"]
+                )
                 self.instances.append(result)
         if "sem_seg" in output:
             self._png("sem_seg", name, output["sem_seg"].argmax(0).cpu().numpy().astype(np.uint8))
         if "panoptic_seg" in output:
             ids, segments = output["panoptic_seg"]
             self._png("panoptic", name, id2rgb(ids.cpu().numpy()))
-            self.panoptic.append({"image_id": image_id, "file_name": name, "segments_info": segments})
+            self.panoptic.append(
+                {"image_id": image_id, "file_name": name, "segments_info": segments}
+            )
 
     def close(self):
         _write_json(os.path.join(self.folder, "images.json"), self.images)
@@ -77,17 +93,25 @@ class Outputs:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config-file", required=True)
-    parser.add_argument("--input", nargs="+", required=True, help="image files and/or folders of images")
+    parser.add_argument(
+        "--input", nargs="+", required=True, help="image files and/or folders of images"
+    )
     parser.add_argument("--output", required=True)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--device", help="cpu or cuda (default: MODEL.DEVICE)")
     parser.add_argument("--score-threshold", type=float, default=0.5, help="for the overlays")
-    parser.add_argument("opts", nargs="*", help="KEY VALUE config overrides, e.g. MODEL.WEIGHTS path.pth")
+    parser.add_argument(
+        "opts", nargs="*", help="KEY VALUE config overrides, e.g. MODEL.WEIGHTS path.pth"
+    )
     args = parser.parse_intermixed_args(argv)
 
-    cfg = seg_d2.setup_config(args.config_file, args.opts + (["MODEL.DEVICE", args.device] if args.device else []))
+    cfg = seg_d2.setup_config(
+        args.config_file, args.opts + (["MODEL.DEVICE", args.device] if args.device else [])
+    )
     model = build_model(cfg).eval()
     DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
     resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
@@ -112,8 +136,17 @@ def main(argv=None):
         except ImageReadError as e:
             failures.append(str(e))
             continue
-        tensor = torch.as_tensor(resize.get_transform(image).apply_image(image).astype("float32").transpose(2, 0, 1))
-        batch.append((image_id, file_name, image, {"image": tensor, "height": image.shape[0], "width": image.shape[1]}))
+        tensor = torch.as_tensor(
+            resize.get_transform(image).apply_image(image).astype("float32").transpose(2, 0, 1)
+        )
+        batch.append(
+            (
+                image_id,
+                file_name,
+                image,
+                {"image": tensor, "height": image.shape[0], "width": image.shape[1]},
+            )
+        )
         if len(batch) == args.batch_size:
             run(batch)
             batch = []
@@ -122,7 +155,9 @@ def main(argv=None):
     outputs.close()
     print(f"predictions for {len(files) - len(failures)} image(s) written to {args.output}")
     if failures:
-        print(f"{len(failures)} image(s) could not be read, no prediction for them:", file=sys.stderr)
+        print(
+            f"{len(failures)} image(s) could not be read, no prediction for them:", file=sys.stderr
+        )
         for failure in failures:
             print(f"  {failure}", file=sys.stderr)
         return 1

@@ -1,18 +1,19 @@
 #!/usr/bin/env python
 """Train or evaluate a seg_d2 model, as detectron2's tools/train_net.py does.
 
-    python tools/train_net.py --config-file configs/... [--eval-only] [--resume] [KEY VALUE ...]
+python tools/train_net.py --config-file configs/... [--eval-only] [--resume] [KEY VALUE ...]
 """
+
 import os
 
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.engine import default_argument_parser, default_setup, launch
-from detectron2.utils import comm
-
 from seg_d2.cli import run_command
 from seg_d2.engine import Trainer, write_results
 from seg_d2.plots import plot_metrics
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.utils import comm
 
 
 def setup(args):
@@ -35,7 +36,9 @@ def main(args):
         trainer.resume_or_load(resume=args.resume)
         results = trainer.train()
         if comm.is_main_process():
-            plot_metrics(os.path.join(cfg.OUTPUT_DIR, "metrics.json"), os.path.join(cfg.OUTPUT_DIR, "plots"))
+            plot_metrics(
+                os.path.join(cfg.OUTPUT_DIR, "metrics.json"), os.path.join(cfg.OUTPUT_DIR, "plots")
+            )
     write_results(cfg.OUTPUT_DIR, results)
     return results
 

@@ -4,27 +4,21 @@
     python tools/visualize.py dataset --dataset shapes_val --output DIR [--num 8 | --image-ids 3 7]
     python tools/visualize.py predict --config-file CFG [--dataset NAME | --images FILE_OR_DIR ...]
                                       --output DIR [--compare] [--errors] [KEY VALUE ...]
-    python tools/visualize.py results --results OUTPUT_DIR/inference/shapes_val/coco_instances_results.json
-                                      --dataset shapes_val --output DIR [--compare] [--errors]
+    python tools/visualize.py results
+        --results OUTPUT_DIR/inference/shapes_val/coco_instances_results.json
+        --dataset shapes_val --output DIR [--compare] [--errors]
 
 One PNG per image in DIR (``--compare``: ground truth | prediction, titled with the
 image's mask AP and/or mIoU; ``--errors`` adds a panel of false positives and missed
 instances, or of wrong-class pixels), plus DIR/contact_sheet.png tiling them.
 """
+
 import argparse
 import json
 import os
 from collections import defaultdict
 
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
-import numpy as np
-import torch
-from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.engine import DefaultPredictor
-from detectron2.structures import Boxes, BoxMode, Instances
-from PIL import Image
-from pycocotools import mask as mask_util
-
 from seg_d2.cli import run_command
 from seg_d2.data.coco import ensure_derived_files
 from seg_d2.data.derived import png_name
@@ -37,6 +31,15 @@ from seg_d2.visualization import (
     prediction_panel,
     titled,
 )
+
+import numpy as np
+import torch
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.engine import DefaultPredictor
+from detectron2.structures import Boxes, BoxMode, Instances
+from PIL import Image
+from pycocotools import mask as mask_util
+
 
 def _records(dataset, num, image_ids):
     records = DatasetCatalog.get(dataset)
@@ -52,11 +55,15 @@ def _records(dataset, num, image_ids):
 def _instances_from_results(detections, height, width, thing_contiguous):
     instances = Instances((height, width))
     instances.scores = torch.tensor([d["score"] for d in detections], dtype=torch.float32)
-    instances.pred_classes = torch.tensor([thing_contiguous[d["category_id"]] for d in detections], dtype=torch.int64)
+    instances.pred_classes = torch.tensor(
+        [thing_contiguous[d["category_id"]] for d in detections], dtype=torch.int64
+    )
     boxes = [BoxMode.convert(d["bbox"], BoxMode.XYWH_ABS, BoxMode.XYXY_ABS) for d in detections]
     instances.pred_boxes = Boxes(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
     masks = [mask_util.decode(d["segmentation"]) for d in detections]
-    instances.pred_masks = torch.from_numpy(np.stack(masks).astype(bool) if masks else np.zeros((0, height, width), bool))
+    instances.pred_masks = torch.from_numpy(
+        np.stack(masks).astype(bool) if masks else np.zeros((0, height, width), bool)
+    )
     return instances
 
 
@@ -66,14 +73,20 @@ def _name(record_or_file):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("mode", choices=["dataset", "predict", "results"])
     parser.add_argument("--output", required=True, help="folder for the PNGs")
-    parser.add_argument("--dataset", help="a registered dataset (e.g. shapes_val, shapes_val_sem_seg)")
+    parser.add_argument(
+        "--dataset", help="a registered dataset (e.g. shapes_val, shapes_val_sem_seg)"
+    )
     parser.add_argument("--num", type=int, default=8, help="first N images of the dataset")
     parser.add_argument("--image-ids", type=int, nargs="+", help="these image ids instead")
     parser.add_argument("--config-file", help="predict: the model's config")
-    parser.add_argument("--images", nargs="+", help="predict: image files or folders instead of a dataset")
+    parser.add_argument(
+        "--images", nargs="+", help="predict: image files or folders instead of a dataset"
+    )
     parser.add_argument("--results", help="results: a coco_instances_results.json")
     parser.add_argument("--compare", action="store_true", help="ground truth | prediction panels")
     parser.add_argument("--errors", action="store_true", help="with --compare, add an error panel")
@@ -94,7 +107,11 @@ def main(argv=None):
     dataset = args.dataset if args.dataset else cfg.DATASETS.TEST[0]
     ensure_derived_files(dataset)  # the evaluation JSON that --compare reads
     metadata = MetadataCatalog.get(dataset)
-    coco_gt = coco_ground_truth(metadata.json_file) if args.compare and metadata.get("json_file") else None
+    coco_gt = (
+        coco_ground_truth(metadata.json_file)
+        if args.compare and metadata.get("json_file")
+        else None
+    )
 
     if args.mode == "predict":
         predictor = DefaultPredictor(cfg)
@@ -111,14 +128,21 @@ def main(argv=None):
         contiguous = metadata.thing_dataset_id_to_contiguous_id
 
         def output_for(item):
-            return {"instances": _instances_from_results(detections[item["image_id"]], item["height"],
-                                                         item["width"], contiguous)}
+            return {
+                "instances": _instances_from_results(
+                    detections[item["image_id"]], item["height"], item["width"], contiguous
+                )
+            }
     else:
         output_for = None
 
     os.makedirs(args.output, exist_ok=True)
     panels, written, unreadable = [], [], []
-    items = list_image_files(args.images) if args.images else _records(args.dataset, args.num, args.image_ids)
+    items = (
+        list_image_files(args.images)
+        if args.images
+        else _records(args.dataset, args.num, args.image_ids)
+    )
     for item in items:
         try:
             panel = _panel(args, item, metadata, output_for, coco_gt)
@@ -134,7 +158,10 @@ def main(argv=None):
         Image.fromarray(contact_sheet(panels, args.columns)).save(sheet)
         print(f"wrote {len(written)} image(s) and {sheet}")
     if unreadable:
-        raise SystemExit(f"{len(unreadable)} image(s) could not be read, not drawn:\n  " + "\n  ".join(unreadable))
+        raise SystemExit(
+            f"{len(unreadable)} image(s) could not be read, not drawn:\n  "
+            + "\n  ".join(unreadable)
+        )
     if not panels:
         raise SystemExit("no images to draw")
     return written, sheet
@@ -147,10 +174,20 @@ def _panel(args, item, metadata, output_for, coco_gt):
     output = output_for(item)
     image_file = item if isinstance(item, str) else item["file_name"]
     if args.compare and isinstance(item, dict):
-        return compare_panel(item, output, metadata, coco_gt=coco_gt, errors=args.errors,
-                             score_threshold=args.score_threshold)
-    return titled(prediction_panel(read_image(image_file, format="RGB"), output, metadata,
-                                   args.score_threshold), os.path.basename(image_file))
+        return compare_panel(
+            item,
+            output,
+            metadata,
+            coco_gt=coco_gt,
+            errors=args.errors,
+            score_threshold=args.score_threshold,
+        )
+    return titled(
+        prediction_panel(
+            read_image(image_file, format="RGB"), output, metadata, args.score_threshold
+        ),
+        os.path.basename(image_file),
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 crop), then each entry of ``INPUT.EXTRA_AUGMENTATIONS``, a call of an augmentation in
 ``detectron2.data.transforms`` with literal arguments, e.g. ``"RandomBrightness(0.8, 1.2)"``
 or ``"RandomRotation([-15, 15], expand=False)"``."""
+
 import ast
 
 from detectron2.data import transforms as T
@@ -23,7 +24,9 @@ def parse_augmentation(text):
         raise ConfigError(f"{where} is not a call such as 'RandomBrightness(0.8, 1.2)'")
     augmentation = getattr(T, call.func.id, None)
     if not (isinstance(augmentation, type) and issubclass(augmentation, T.Augmentation)):
-        raise ConfigError(f"{where}: detectron2.data.transforms has no augmentation {call.func.id!r}")
+        raise ConfigError(
+            f"{where}: detectron2.data.transforms has no augmentation {call.func.id!r}"
+        )
     try:
         args = [ast.literal_eval(arg) for arg in call.args]
         kwargs = {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords}

@@ -7,6 +7,7 @@ panoptic labels share one contiguous space: things first, then stuff, each in
 dataset-id order; the instance dataset uses the things alone. PanopticFPN's semantic
 branch uses detectron2's "separated" space instead: 0 for all things, then the stuff.
 """
+
 from dataclasses import dataclass
 from typing import Dict, List
 
@@ -90,8 +91,8 @@ class CategoryLayout:
         """Lookup table from shared labels to the separated space (things -> 0, j-th
         stuff -> 1 + j); 255 and unused values map to 255."""
         table = np.full(256, 255, dtype=np.uint8)
-        table[:len(self.thing_ids)] = 0
-        table[len(self.thing_ids):len(self.all_ids)] = np.arange(1, len(self.stuff_ids) + 1)
+        table[: len(self.thing_ids)] = 0
+        table[len(self.thing_ids) : len(self.all_ids)] = np.arange(1, len(self.stuff_ids) + 1)
         return table
 
     def separated_metadata(self):
@@ -102,6 +103,8 @@ class CategoryLayout:
         return {
             **self.instance_metadata(),
             "stuff_classes": ["things"] + [self.names[i] for i in self.stuff_ids],
-            "stuff_dataset_id_to_contiguous_id": {things_id: 0,
-                                                  **{i: k + 1 for k, i in enumerate(self.stuff_ids)}},
+            "stuff_dataset_id_to_contiguous_id": {
+                things_id: 0,
+                **{i: k + 1 for k, i in enumerate(self.stuff_ids)},
+            },
         }

@@ -1,5 +1,6 @@
 """Cross-entropy class weights from a semantic dataset's label frequencies, for
 classes so rare (thin objects, small things) that an unweighted loss ignores them."""
+
 import numpy as np
 from detectron2.data import DatasetCatalog
 from detectron2.utils.file_io import PathManager
@@ -19,7 +20,9 @@ def class_pixel_counts(dataset_names, num_classes, ignore_value=255):
                 labels = np.asarray(Image.open(f)).ravel()
             labels = labels[labels != ignore_value]
             if labels.size and labels.max() >= num_classes:
-                raise ValueError(f"{path}: label {labels.max()} is not below NUM_CLASSES={num_classes}")
+                raise ValueError(
+                    f"{path}: label {labels.max()} is not below NUM_CLASSES={num_classes}"
+                )
             counts += np.bincount(labels, minlength=num_classes)
     return counts
 

@@ -13,6 +13,7 @@ the last three derived from the instances JSON (see ``derived.py``) unless seman
 PNGs or COCO panoptic annotations are given. Loading validates the dataset first
 (see ``validate.py``).
 """
+
 import json
 import logging
 import os
@@ -29,7 +30,12 @@ from .derived import (
 )
 from .validate import read_coco_json, validate_coco_dataset
 
-__all__ = ["ensure_derived_files", "register_coco_dataset", "load_coco_instances", "register_datasets_from_config"]
+__all__ = [
+    "ensure_derived_files",
+    "register_coco_dataset",
+    "load_coco_instances",
+    "register_datasets_from_config",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +92,9 @@ class _CocoSource:
 
     def derive_pixels(self):
         dataset, skipped = self.load()
-        return derive_pixel_ground_truth(self.derived, self.json_file, dataset, self.layout, skipped)
+        return derive_pixel_ground_truth(
+            self.derived, self.json_file, dataset, self.layout, skipped
+        )
 
 
 def load_coco_instances(source):
@@ -140,11 +148,18 @@ def _load_panoptic(source, panoptic_json, panoptic_root, metadata):
     with open(panoptic_json, encoding="utf-8") as f:
         annotations = json.load(f)["annotations"]
     file_names = {image["id"]: image["file_name"] for image in dataset["images"]}
-    things, stuff = metadata["thing_dataset_id_to_contiguous_id"], metadata["stuff_dataset_id_to_contiguous_id"]
+    things, stuff = (
+        metadata["thing_dataset_id_to_contiguous_id"],
+        metadata["stuff_dataset_id_to_contiguous_id"],
+    )
 
     def segment(info):
         isthing = info["category_id"] in things
-        return {**info, "category_id": (things if isthing else stuff)[info["category_id"]], "isthing": isthing}
+        return {
+            **info,
+            "category_id": (things if isthing else stuff)[info["category_id"]],
+            "isthing": isthing,
+        }
 
     return [
         {
@@ -157,8 +172,17 @@ def _load_panoptic(source, panoptic_json, panoptic_root, metadata):
     ]
 
 
-def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, panoptic_json=None,
-                          panoptic_root=None, categories=None, prepare=None):
+def register_coco_dataset(
+    name,
+    json_file,
+    image_root,
+    *,
+    sem_seg_root=None,
+    panoptic_json=None,
+    panoptic_root=None,
+    categories=None,
+    prepare=None,
+):
     """Register ``name`` and its ``_sem_seg``, ``_panoptic`` and ``_panoptic_separated``
     variants (module docstring).
 
@@ -173,7 +197,8 @@ def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, pan
         raise ValueError(f"dataset {name!r}: give both panoptic_json and panoptic_root, or neither")
     json_file, image_root = os.fspath(json_file), os.fspath(image_root)
     sem_seg_root, panoptic_json, panoptic_root = (
-        None if path is None else os.fspath(path) for path in (sem_seg_root, panoptic_json, panoptic_root)
+        None if path is None else os.fspath(path)
+        for path in (sem_seg_root, panoptic_json, panoptic_root)
     )
     if categories is None:
         categories = read_coco_json(json_file)["categories"]
@@ -185,7 +210,9 @@ def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, pan
     _DERIVED_FILES[name] = source.derive_evaluation_json
     DatasetCatalog.register(name, lambda: load_coco_instances(source))
     MetadataCatalog.get(name).set(
-        json_file=derived.evaluation_json, evaluator_type="coco", **common,
+        json_file=derived.evaluation_json,
+        evaluator_type="coco",
+        **common,
         **layout.instance_metadata(),
     )
 
@@ -193,7 +220,9 @@ def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, pan
         _DERIVED_FILES[name + SEM_SEG_SUFFIX] = source.derive_pixels
     DatasetCatalog.register(name + SEM_SEG_SUFFIX, lambda: _load_semantic(source, sem_seg_root))
     MetadataCatalog.get(name + SEM_SEG_SUFFIX).set(
-        sem_seg_root=sem_seg_root or derived.sem_seg_root, evaluator_type="sem_seg", **common,
+        sem_seg_root=sem_seg_root or derived.sem_seg_root,
+        evaluator_type="sem_seg",
+        **common,
         **layout.semantic_metadata(),
     )
 
@@ -202,13 +231,16 @@ def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, pan
         name + PANOPTIC_SUFFIX,
         lambda: _load_panoptic(source, panoptic_json, panoptic_root, panoptic_metadata),
     )
+
     def derive_panoptic(pixels_needed):
         source.derive_evaluation_json()
         if pixels_needed:
             source.derive_pixels()
 
     _DERIVED_FILES[name + PANOPTIC_SUFFIX] = lambda: derive_panoptic(panoptic_json is None)
-    _DERIVED_FILES[name + SEPARATED_SUFFIX] = lambda: derive_panoptic(True)  # its stuff labels are derived
+    _DERIVED_FILES[name + SEPARATED_SUFFIX] = lambda: derive_panoptic(
+        True
+    )  # its stuff labels are derived
     panoptic_evaluation = {
         "panoptic_json": panoptic_json or derived.panoptic_json,
         "panoptic_root": panoptic_root or derived.panoptic_root,
@@ -217,11 +249,16 @@ def register_coco_dataset(name, json_file, image_root, *, sem_seg_root=None, pan
         "ignore_label": 255,
         "label_divisor": 1000,
     }
-    MetadataCatalog.get(name + PANOPTIC_SUFFIX).set(**panoptic_evaluation, **common, **panoptic_metadata)
+    MetadataCatalog.get(name + PANOPTIC_SUFFIX).set(
+        **panoptic_evaluation, **common, **panoptic_metadata
+    )
 
     DatasetCatalog.register(name + SEPARATED_SUFFIX, lambda: _load_separated(source))
     MetadataCatalog.get(name + SEPARATED_SUFFIX).set(
-        sem_seg_root=derived.panoptic_stuff_root, **panoptic_evaluation, **common, **layout.separated_metadata(),
+        sem_seg_root=derived.panoptic_stuff_root,
+        **panoptic_evaluation,
+        **common,
+        **layout.separated_metadata(),
     )
 
 
@@ -233,7 +270,8 @@ def register_datasets_from_config(cfg):
         json_file, sep2, image_root = paths.rpartition(":")
         if not (sep and sep2 and name and json_file and image_root):
             raise ValueError(
-                f"DATASETS.COCO_FORMAT entry {entry!r} is not of the form name=instances.json:image_root"
+                f"DATASETS.COCO_FORMAT entry {entry!r} is not of the form "
+                "name=instances.json:image_root"
             )
         if name not in DatasetCatalog.list():
             register_coco_dataset(name, json_file, image_root)

@@ -19,6 +19,7 @@ others wait, and put in place only once complete (``seg_d2.atomic.build_folder_o
 The evaluation JSON (cheap) and the PNGs (one pass over every mask) are cached apart,
 so instance training never waits for the PNGs.
 """
+
 import hashlib
 import json
 import logging
@@ -74,7 +75,8 @@ def derived_root(json_file):
     if not cache_dir and os.access(_nearest_existing(folder), os.W_OK):
         return os.path.join(folder, f"{stem}_seg_d2")
     cache_dir = cache_dir or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "seg_d2", "derived")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "seg_d2", "derived"
+    )
     path_key = hashlib.sha256(json_file.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     return os.path.join(cache_dir, f"{stem}-{path_key}")
 
@@ -121,8 +123,13 @@ def paint_image(image, annotations, layout):
         semantic[:] = contiguous[background]
         panoptic[:] = new_segment(background, 0)
     stuff_segment = {}
-    ordered = sorted(annotations, key=lambda a: (a["category_id"] in things and not a.get("iscrowd", 0),
-                                                  bool(a.get("iscrowd", 0))))
+    ordered = sorted(
+        annotations,
+        key=lambda a: (
+            a["category_id"] in things and not a.get("iscrowd", 0),
+            bool(a.get("iscrowd", 0)),
+        ),
+    )
     for annotation in ordered:
         mask = segmentation_to_mask(annotation["segmentation"], height, width).astype(bool)
         category_id = annotation["category_id"]
@@ -175,19 +182,35 @@ def _write_pixels(target, dataset, layout, skipped_ids):
     for image in images:
         semantic, panoptic, segments_info = paint_image(image, per_image[image["id"]], layout)
         name = png_name(image["file_name"])
-        for folder, array in (("sem_seg", semantic), ("panoptic_stuff", stuff_only[semantic]),
-                              ("panoptic", id2rgb(panoptic))):
+        for folder, array in (
+            ("sem_seg", semantic),
+            ("panoptic_stuff", stuff_only[semantic]),
+            ("panoptic", id2rgb(panoptic)),
+        ):
             path = os.path.join(target, folder, name)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             Image.fromarray(array).save(path)
-        panoptic_annotations.append({"image_id": image["id"], "file_name": name, "segments_info": segments_info})
-        hidden += sum(map(own_segment, per_image[image["id"]])) - sum(map(own_segment, segments_info))
+        panoptic_annotations.append(
+            {"image_id": image["id"], "file_name": name, "segments_info": segments_info}
+        )
+        hidden += sum(map(own_segment, per_image[image["id"]])) - sum(
+            map(own_segment, segments_info)
+        )
     if hidden:
-        logger.warning("%s: %d annotation(s) are covered entirely by later ones and have no panoptic segment",
-                       target, hidden)
+        logger.warning(
+            "%s: %d annotation(s) are covered entirely by later ones and have no panoptic segment",
+            target,
+            hidden,
+        )
     with open(os.path.join(target, "panoptic.json"), "w") as f:
-        json.dump({"images": images, "annotations": panoptic_annotations,
-                   "categories": layout.coco_categories()}, f)
+        json.dump(
+            {
+                "images": images,
+                "annotations": panoptic_annotations,
+                "categories": layout.coco_categories(),
+            },
+            f,
+        )
 
 
 def derive_evaluation_json(paths, json_file, dataset, layout, skipped_ids):
@@ -198,11 +221,18 @@ def derive_evaluation_json(paths, json_file, dataset, layout, skipped_ids):
 
     def build(folder):
         with open(os.path.join(folder, os.path.basename(path)), "w") as f:
-            json.dump({
-                "images": dataset["images"],
-                "annotations": [a for a in _kept_annotations(dataset, skipped_ids) if a["category_id"] in things],
-                "categories": [c for c in dataset["categories"] if c["id"] in things],
-            }, f)
+            json.dump(
+                {
+                    "images": dataset["images"],
+                    "annotations": [
+                        a
+                        for a in _kept_annotations(dataset, skipped_ids)
+                        if a["category_id"] in things
+                    ],
+                    "categories": [c for c in dataset["categories"] if c["id"] in things],
+                },
+                f,
+            )
 
     build_folder_once(os.path.dirname(path), _stamp(json_file), build)
     return path

@@ -1,4 +1,5 @@
 """Reading images the way detectron2 does, for the cases it gets wrong."""
+
 import os
 
 import numpy as np
@@ -33,8 +34,9 @@ def read_image(file_name, format=None):
                 image = Image.fromarray((sixteen_bit >> 8).astype(np.uint8), mode="L")
             return convert_PIL_to_numpy(image, format)
     except Exception as e:  # noqa: BLE001 (PIL raises many kinds for a broken file; each is named)
-        raise ImageReadError(f"cannot read image {os.fsdecode(file_name)!r} ({type(e).__name__}: {e})") from e
-
+        raise ImageReadError(
+            f"cannot read image {os.fsdecode(file_name)!r} ({type(e).__name__}: {e})"
+        ) from e
 
 
 def list_image_files(paths):
@@ -42,7 +44,11 @@ def list_image_files(paths):
     files = []
     for path in paths:
         if os.path.isdir(path):
-            files += sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+            files += sorted(
+                os.path.join(path, f)
+                for f in os.listdir(path)
+                if f.lower().endswith(IMAGE_EXTENSIONS)
+            )
         else:
             files.append(path)
     return files

@@ -6,6 +6,7 @@ for every user of detectron2 in the process, seg_d2's mapper runs detectron2's o
 ``__call__`` with its ``detection_utils`` name bound to a view of that module in which
 ``read_image`` is seg_d2's: the same mapping code, for seg_d2's loaders only.
 """
+
 import types
 
 import detectron2.data
@@ -32,8 +33,9 @@ def _with_seg_d2_image_reading(function):
     """``function``, a function of detectron2's dataset_mapper module, with that module's
     name ``utils`` (its ``detection_utils``) bound to the view above."""
     namespace = {**function.__globals__, "utils": _DetectionUtilsReadingWithSegD2()}
-    return types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__,
-                              function.__closure__)
+    return types.FunctionType(
+        function.__code__, namespace, function.__name__, function.__defaults__, function.__closure__
+    )
 
 
 class DatasetMapper(detectron2.data.DatasetMapper):

@@ -1,9 +1,16 @@
 """COCO segmentations to and from masks: the one place that encodes and decodes them."""
+
 import cv2
 import numpy as np
 from pycocotools import mask as mask_util
 
-__all__ = ["mask_to_rle", "mask_to_segmentation", "segmentation_to_rle", "segmentation_to_mask", "usable_polygons"]
+__all__ = [
+    "mask_to_rle",
+    "mask_to_segmentation",
+    "segmentation_to_rle",
+    "segmentation_to_mask",
+    "usable_polygons",
+]
 
 
 def usable_polygons(polygons):

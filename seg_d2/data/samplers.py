@@ -1,4 +1,5 @@
 """Sampling for a resumed training run."""
+
 import itertools
 
 from torch.utils.data import Sampler

@@ -6,9 +6,10 @@ a background split into two stuff classes (sky above a wavy horizon, ground
 below). Masks are the drawn pixel sets themselves (no anti-aliasing, nothing
 traced), occlusion applied, so no two instance masks overlap.
 
-Registered as ``shapes_train`` / ``shapes_val`` (+ ``_sem_seg`` / ``_panoptic`` / ``_panoptic_separated``)
-under ``$SEG_D2_DATASETS/shapes`` (default ``./datasets/shapes``).
+Registered as ``shapes_train`` / ``shapes_val`` (+ ``_sem_seg`` / ``_panoptic`` /
+``_panoptic_separated``) under ``$SEG_D2_DATASETS/shapes`` (default ``./datasets/shapes``).
 """
+
 import json
 import os
 
@@ -20,7 +21,13 @@ from ..atomic import build_folder_once
 from .coco import register_coco_dataset
 from .masks import mask_to_rle
 
-__all__ = ["SHAPES_CATEGORIES", "SHAPES_SPLITS", "generate_shapes_split", "register_shapes", "shapes_root"]
+__all__ = [
+    "SHAPES_CATEGORIES",
+    "SHAPES_SPLITS",
+    "generate_shapes_split",
+    "register_shapes",
+    "shapes_root",
+]
 
 SHAPES_CATEGORIES = [
     {"id": 1, "name": "circle", "isthing": 1},
@@ -55,14 +62,23 @@ def _outline(name, center, radius, angle):
     else:  # a five-pointed star
         angles, radii = np.arange(10) * np.pi / 5, np.tile([radius, radius * 0.45], 5)
     angles = angles + angle
-    points = np.stack([center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)], axis=1)
+    points = np.stack(
+        [center[0] + radii * np.cos(angles), center[1] + radii * np.sin(angles)], axis=1
+    )
     return np.round(points).astype(np.int32)
 
 
 def _draw_mask(name, center, radius, angle):
     mask = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     if name == "circle":
-        cv2.circle(mask, (int(center[0]), int(center[1])), int(radius), 1, thickness=-1, lineType=cv2.LINE_8)
+        cv2.circle(
+            mask,
+            (int(center[0]), int(center[1])),
+            int(radius),
+            1,
+            thickness=-1,
+            lineType=cv2.LINE_8,
+        )
     else:
         cv2.fillPoly(mask, [_outline(name, center, radius, angle)], 1, lineType=cv2.LINE_8)
     return mask.astype(bool)
@@ -108,7 +124,8 @@ def _place_things(rng):
             if mask.sum() < _MIN_AREA:
                 continue
             if all(
-                (earlier & ~mask & ~_later_union(placed, i)).sum() >= max(_MIN_VISIBLE_FRACTION * earlier.sum(), _MIN_AREA)
+                (earlier & ~mask & ~_later_union(placed, i)).sum()
+                >= max(_MIN_VISIBLE_FRACTION * earlier.sum(), _MIN_AREA)
                 for i, (_, earlier, _) in enumerate(placed)
             ):
                 colour = rng.integers(0, 256, 3)
@@ -120,7 +137,7 @@ def _place_things(rng):
 
 def _later_union(placed, index):
     union = np.zeros((IMAGE_SIZE, IMAGE_SIZE), bool)
-    for _, mask, _ in placed[index + 1:]:
+    for _, mask, _ in placed[index + 1 :]:
         union |= mask
     return union
 
@@ -128,7 +145,8 @@ def _later_union(placed, index):
 def _render(rng, image_id, first_annotation_id):
     xs = np.arange(IMAGE_SIZE)
     horizon = IMAGE_SIZE * rng.uniform(0.3, 0.6) + rng.uniform(5, 25) * np.sin(
-        2 * np.pi * xs / rng.uniform(80, 300) + rng.uniform(0, 2 * np.pi))
+        2 * np.pi * xs / rng.uniform(80, 300) + rng.uniform(0, 2 * np.pi)
+    )
     sky = np.arange(IMAGE_SIZE)[:, None] < horizon[None, :]
     image = np.where(
         sky[..., None],
@@ -142,11 +160,17 @@ def _render(rng, image_id, first_annotation_id):
         owner[mask] = k
     annotations = []
     for k, (category, _, _) in enumerate(placed, start=1):
-        annotations.append(_annotation(first_annotation_id + len(annotations), image_id, category["id"], owner == k))
+        annotations.append(
+            _annotation(
+                first_annotation_id + len(annotations), image_id, category["id"], owner == k
+            )
+        )
     for category_id, region in ((_SKY, sky), (_GROUND, ~sky)):
         visible = region & (owner == 0)
         if visible.any():
-            annotations.append(_annotation(first_annotation_id + len(annotations), image_id, category_id, visible))
+            annotations.append(
+                _annotation(first_annotation_id + len(annotations), image_id, category_id, visible)
+            )
     return np.clip(image, 0, 255).astype(np.uint8), annotations
 
 
@@ -164,11 +188,16 @@ def generate_shapes_split(root, split, seed, num_images):
         assert ok, file_name
         with open(os.path.join(root, split, file_name), "wb") as f:
             f.write(encoded.tobytes())
-        images.append({"id": image_id, "file_name": file_name, "height": IMAGE_SIZE, "width": IMAGE_SIZE})
+        images.append(
+            {"id": image_id, "file_name": file_name, "height": IMAGE_SIZE, "width": IMAGE_SIZE}
+        )
         annotations.extend(image_annotations)
     with open(os.path.join(root, "annotations", f"instances_{split}.json"), "w") as f:
-        json.dump({"images": images, "annotations": annotations, "categories": SHAPES_CATEGORIES}, f,
-                  sort_keys=True)
+        json.dump(
+            {"images": images, "annotations": annotations, "categories": SHAPES_CATEGORIES},
+            f,
+            sort_keys=True,
+        )
 
 
 def _ensure_generated(root):

@@ -7,6 +7,7 @@ reported, never dropped silently.
 
     python -m seg_d2.data.validate path/to/instances.json path/to/images [--decode]
 """
+
 import argparse
 import json
 import logging
@@ -25,7 +26,14 @@ from tabulate import tabulate
 from ..errors import DatasetError
 from .masks import segmentation_to_rle, usable_polygons
 
-__all__ = ["DatasetError", "ValidationReport", "displayed_size", "listed_problems", "validate_coco_dataset", "read_coco_json"]
+__all__ = [
+    "DatasetError",
+    "ValidationReport",
+    "displayed_size",
+    "listed_problems",
+    "validate_coco_dataset",
+    "read_coco_json",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +88,10 @@ class ValidationReport:
         quantiles = np.quantile(areas, [0.0, 0.25, 0.5, 0.75, 1.0])
         rows = [("images", self.num_images)]
         rows += [(f"instances: {name}", n) for name, n in sorted(self.instances_per_class.items())]
-        rows += [(f"stuff regions: {name}", n) for name, n in sorted(self.stuff_regions_per_class.items())]
+        rows += [
+            (f"stuff regions: {name}", n)
+            for name, n in sorted(self.stuff_regions_per_class.items())
+        ]
         rows += [
             ("crowd regions", self.num_crowd),
             ("mask area min/25%/50%/75%/max", " / ".join(f"{q:.0f}" for q in quantiles)),
@@ -145,7 +156,9 @@ def _segmentation_area(report, annotation, image, where):
             return None
     elif isinstance(segm, dict):
         if list(segm.get("size", [])) != [height, width]:
-            report.error(f"{where}: RLE size {segm.get('size')} differs from the image's [{height}, {width}]")
+            report.error(
+                f"{where}: RLE size {segm.get('size')} differs from the image's [{height}, {width}]"
+            )
             return None
         counts = segm.get("counts")
         if isinstance(counts, list) and sum(counts) != height * width:
@@ -173,14 +186,22 @@ def _check_annotation(report, annotation, images, categories):
         return
     bbox = annotation.get("bbox")
     if bbox is not None:
-        if len(bbox) != 4 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in bbox):
+        if len(bbox) != 4 or not all(
+            isinstance(v, (int, float)) and math.isfinite(v) for v in bbox
+        ):
             report.error(f"{where}: bbox {bbox} is not 4 finite numbers")
             return
         x, y, w, h = bbox
-        if w < 0 or h < 0 or x < -_BOX_TOLERANCE or y < -_BOX_TOLERANCE or (
-            x + w > image["width"] + _BOX_TOLERANCE or y + h > image["height"] + _BOX_TOLERANCE
+        if (
+            w < 0
+            or h < 0
+            or x < -_BOX_TOLERANCE
+            or y < -_BOX_TOLERANCE
+            or (x + w > image["width"] + _BOX_TOLERANCE or y + h > image["height"] + _BOX_TOLERANCE)
         ):
-            report.error(f"{where}: bbox {bbox} lies outside the {image['width']}x{image['height']} image")
+            report.error(
+                f"{where}: bbox {bbox} lies outside the {image['width']}x{image['height']} image"
+            )
             return
     area = _segmentation_area(report, annotation, image, where)
     if area is None:
@@ -215,8 +236,11 @@ def validate_coco_dataset(json_file, image_root, *, decode_images=False, dataset
     if not dataset.get("annotations"):
         # A COCO file without instances is an image list (for tools/predict.py), not a dataset.
         report.error("'annotations' is empty: there is no instance to train or evaluate on")
-    for kind, items in (("image", images_list), ("annotation", dataset.get("annotations", [])),
-                        ("category", dataset.get("categories", []))):
+    for kind, items in (
+        ("image", images_list),
+        ("annotation", dataset.get("annotations", [])),
+        ("category", dataset.get("categories", [])),
+    ):
         for duplicate in _duplicates(items):
             report.error(f"{kind} id {duplicate} appears more than once")
     images = {image["id"]: image for image in images_list}
@@ -229,8 +253,11 @@ def validate_coco_dataset(json_file, image_root, *, decode_images=False, dataset
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m seg_d2.data.validate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m seg_d2.data.validate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("json_file")
     parser.add_argument("image_root")
     parser.add_argument("--decode", action="store_true", help="decode every image fully")

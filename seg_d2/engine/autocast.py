@@ -1,4 +1,5 @@
 """detectron2's SimpleTrainer with CPU autocast, as its AMPTrainer is with CUDA autocast."""
+
 import contextlib
 
 import torch
@@ -35,7 +36,10 @@ def _forward_under_autocast(model, device_type, dtype):
     def leave(module, args, output):  # returns None: the outputs stay the model's
         autocast.__exit__(None, None, None)
 
-    handles = [model.register_forward_pre_hook(enter), model.register_forward_hook(leave, always_call=True)]
+    handles = [
+        model.register_forward_pre_hook(enter),
+        model.register_forward_hook(leave, always_call=True),
+    ]
     try:
         yield
     finally:

@@ -1,5 +1,6 @@
 """Checkpoints that are whole or absent: a run killed while saving must leave the
 previous checkpoint, and ``last_checkpoint`` naming it, usable by ``--resume``."""
+
 import os
 
 from detectron2.checkpoint import DetectionCheckpointer
@@ -20,10 +21,15 @@ class AtomicCheckpointer(DetectionCheckpointer):
         if not self.save_dir or not self.save_to_disk:
             return
         super().save(name + _PARTIAL, **kwargs)
-        os.replace(os.path.join(self.save_dir, f"{name}{_PARTIAL}.pth"), os.path.join(self.save_dir, f"{name}.pth"))
+        os.replace(
+            os.path.join(self.save_dir, f"{name}{_PARTIAL}.pth"),
+            os.path.join(self.save_dir, f"{name}.pth"),
+        )
         self.tag_last_checkpoint(f"{name}.pth")
 
     def tag_last_checkpoint(self, last_filename_basename):
         if last_filename_basename.endswith(f"{_PARTIAL}.pth"):
             return  # not yet: it is tagged once renamed
-        write_text_atomically(os.path.join(self.save_dir, "last_checkpoint"), last_filename_basename)
+        write_text_atomically(
+            os.path.join(self.save_dir, "last_checkpoint"), last_filename_basename
+        )

@@ -1,12 +1,17 @@
 """detectron2's DefaultTrainer, told which evaluator fits each seg_d2 dataset and
 which checkpoint is best."""
+
 import contextlib
 import json
 import logging
 import os
 
 import torch
-from detectron2.data import MetadataCatalog, build_detection_test_loader, build_detection_train_loader
+from detectron2.data import (
+    MetadataCatalog,
+    build_detection_test_loader,
+    build_detection_train_loader,
+)
 from detectron2.data.build import _train_loader_from_config
 from detectron2.data.samplers import TrainingSampler
 from detectron2.engine import DefaultTrainer, hooks
@@ -65,12 +70,16 @@ class Trainer(DefaultTrainer):
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
         """detectron2's test loader with seg_d2's mapper (images read as in training)."""
-        return build_detection_test_loader(cfg, dataset_name, mapper=DatasetMapper(cfg, is_train=False))
+        return build_detection_test_loader(
+            cfg, dataset_name, mapper=DatasetMapper(cfg, is_train=False)
+        )
 
     def resume_or_load(self, resume=True):
         super().resume_or_load(resume)
         if self.start_iter > 0:
-            reset_data_loader(self._trainer, lambda: self.build_train_loader(self.cfg, self.start_iter))
+            reset_data_loader(
+                self._trainer, lambda: self.build_train_loader(self.cfg, self.start_iter)
+            )
 
     def state_dict(self):
         """With the inner trainer's state (the optimizer's momentum or Adam moments) as
@@ -92,10 +101,17 @@ class Trainer(DefaultTrainer):
         # A panoptic model is scored on all three tasks, as detectron2's train_net does;
         # COCO's maxDets follows the model's, so crowded images are scored on all detections.
         if evaluator_type in ("coco", "coco_panoptic_seg"):
-            evaluators.append(COCOEvaluator(dataset_name, output_dir=output_folder,
-                                            max_dets_per_image=cfg.TEST.DETECTIONS_PER_IMAGE))
+            evaluators.append(
+                COCOEvaluator(
+                    dataset_name,
+                    output_dir=output_folder,
+                    max_dets_per_image=cfg.TEST.DETECTIONS_PER_IMAGE,
+                )
+            )
         if evaluator_type in ("sem_seg", "coco_panoptic_seg"):
-            evaluators.append(SemSegDiceEvaluator(dataset_name, distributed=True, output_dir=output_folder))
+            evaluators.append(
+                SemSegDiceEvaluator(dataset_name, distributed=True, output_dir=output_folder)
+            )
         if evaluator_type == "coco_panoptic_seg":
             evaluators.append(COCOPanopticEvaluator(dataset_name, output_folder))
         if not evaluators:
@@ -111,7 +127,9 @@ class Trainer(DefaultTrainer):
         if cfg.SOLVER.OPTIMIZER == "SGD":
             return super().build_optimizer(cfg, model)
         if cfg.SOLVER.OPTIMIZER != "ADAMW":
-            raise ValueError(f"SOLVER.OPTIMIZER must be one of {OPTIMIZERS}, not {cfg.SOLVER.OPTIMIZER!r}")
+            raise ValueError(
+                f"SOLVER.OPTIMIZER must be one of {OPTIMIZERS}, not {cfg.SOLVER.OPTIMIZER!r}"
+            )
         params = get_default_optimizer_params(
             model,
             base_lr=cfg.SOLVER.BASE_LR,
@@ -137,14 +155,18 @@ class Trainer(DefaultTrainer):
             kept = f"The last good checkpoint, {self.checkpointer.get_checkpoint_file()}, is intact"
         else:
             kept = "No checkpoint had been written yet"
-        return (f"{kept}. Training diverged: lower SOLVER.BASE_LR, lengthen SOLVER.WARMUP_ITERS or set "
-                "SOLVER.CLIP_GRADIENTS.ENABLED True, check the data (python -m seg_d2.data.validate), then "
-                "restart, or continue with --resume from that checkpoint.")
+        return (
+            f"{kept}. Training diverged: lower SOLVER.BASE_LR, lengthen SOLVER.WARMUP_ITERS or set "
+            "SOLVER.CLIP_GRADIENTS.ENABLED True, check the data (python -m seg_d2.data.validate), "
+            "then "
+            "restart, or continue with --resume from that checkpoint."
+        )
 
     def build_hooks(self):
         # Before detectron2's hooks take hold of it: every checkpoint they write is atomic.
-        self.checkpointer = AtomicCheckpointer(self.checkpointer.model, self.cfg.OUTPUT_DIR,
-                                               **self.checkpointer.checkpointables)
+        self.checkpointer = AtomicCheckpointer(
+            self.checkpointer.model, self.cfg.OUTPUT_DIR, **self.checkpointer.checkpointables
+        )
         ret = super().build_hooks()
         if self.cfg.TEST.EVAL_PERIOD > 0 and comm.is_main_process():
             # A checkpointer of its own, in OUTPUT_DIR/best/: sharing the trainer's would
@@ -154,9 +176,13 @@ class Trainer(DefaultTrainer):
             os.makedirs(best_dir, exist_ok=True)
             best = AtomicCheckpointer(self.checkpointer.model, best_dir)
             # After EvalHook, which produces the metric it reads.
-            ret.append(hooks.BestCheckpointer(
-                self.cfg.TEST.EVAL_PERIOD, best, self.cfg.TEST.BEST_CHECKPOINT_METRIC,
-            ))
+            ret.append(
+                hooks.BestCheckpointer(
+                    self.cfg.TEST.EVAL_PERIOD,
+                    best,
+                    self.cfg.TEST.BEST_CHECKPOINT_METRIC,
+                )
+            )
         return ret
 
 

@@ -1,4 +1,5 @@
 """detectron2's SemSegEvaluator, with per-class Dice read off the same confusion matrix."""
+
 import numpy as np
 from detectron2.evaluation import SemSegEvaluator
 

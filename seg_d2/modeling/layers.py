@@ -1,4 +1,5 @@
 """Building blocks shared by seg_d2's mask head and U-Net, so both upsample the same way."""
+
 import fvcore.nn.weight_init as weight_init
 from detectron2.layers import Conv2d, ConvTranspose2d, get_norm
 from torch import nn
@@ -11,15 +12,25 @@ UPSAMPLE_MODES = ("bilinear", "deconv")
 
 def conv3x3(in_channels, out_channels, norm="", stride=1):
     """3x3 conv + norm + ReLU, MSRA-initialised as detectron2's heads are."""
-    conv = Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=not norm,
-                  norm=get_norm(norm, out_channels), activation=nn.ReLU())
+    conv = Conv2d(
+        in_channels,
+        out_channels,
+        3,
+        stride=stride,
+        padding=1,
+        bias=not norm,
+        norm=get_norm(norm, out_channels),
+        activation=nn.ReLU(),
+    )
     weight_init.c2_msra_fill(conv)
     return conv
 
 
 def double_conv(in_channels, out_channels, norm=""):
     """The unit of every U-Net level (Ronneberger et al. 2015)."""
-    return nn.Sequential(conv3x3(in_channels, out_channels, norm), conv3x3(out_channels, out_channels, norm))
+    return nn.Sequential(
+        conv3x3(in_channels, out_channels, norm), conv3x3(out_channels, out_channels, norm)
+    )
 
 
 class _Interpolate(nn.Module):

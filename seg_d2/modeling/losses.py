@@ -1,4 +1,5 @@
 """Loss terms shared by seg_d2's heads. Each takes logits, not probabilities."""
+
 import torch
 from detectron2.config import configurable
 from torch import nn
@@ -95,15 +96,27 @@ class SemanticSegmentationLoss(nn.Module):
     weight 0 is left out. Any model predicting (N, C, H, W) logits can use it."""
 
     @configurable
-    def __init__(self, *, ignore_value=255, cross_entropy_weight=1.0, dice_weight=0.0, focal_weight=0.0,
-                 focal_gamma=2.0, class_weights=None):
+    def __init__(
+        self,
+        *,
+        ignore_value=255,
+        cross_entropy_weight=1.0,
+        dice_weight=0.0,
+        focal_weight=0.0,
+        focal_gamma=2.0,
+        class_weights=None,
+    ):
         super().__init__()
         self.ignore_value = ignore_value
-        self.weights = {"loss_sem_seg": cross_entropy_weight, "loss_sem_seg_dice": dice_weight,
-                        "loss_sem_seg_focal": focal_weight}
+        self.weights = {
+            "loss_sem_seg": cross_entropy_weight,
+            "loss_sem_seg_dice": dice_weight,
+            "loss_sem_seg_focal": focal_weight,
+        }
         self.focal_gamma = focal_gamma
         self.register_buffer(
-            "class_weights", None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
+            "class_weights",
+            None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32),
         )
 
     @classmethod
@@ -121,9 +134,13 @@ class SemanticSegmentationLoss(nn.Module):
     def forward(self, logits, targets):
         logits = logits.float()
         terms = {
-            "loss_sem_seg": lambda: cross_entropy_loss(logits, targets, self.ignore_value, self.class_weights),
+            "loss_sem_seg": lambda: cross_entropy_loss(
+                logits, targets, self.ignore_value, self.class_weights
+            ),
             "loss_sem_seg_dice": lambda: multiclass_dice_loss(logits, targets, self.ignore_value),
-            "loss_sem_seg_focal": lambda: focal_loss(logits, targets, self.focal_gamma, self.ignore_value),
+            "loss_sem_seg_focal": lambda: focal_loss(
+                logits, targets, self.focal_gamma, self.ignore_value
+            ),
         }
         return {name: weight * terms[name]() for name, weight in self.weights.items() if weight}
 
@@ -132,9 +149,13 @@ def _class_weights_from_config(cfg):
     head = cfg.MODEL.SEM_SEG_HEAD
     weights = list(head.CLASS_WEIGHTS)
     if not all(isinstance(w, (int, float)) for w in weights):
-        raise ValueError(f"MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS must be numbers (seg_d2.setup_config turns "
-                         f"['inverse_frequency'] into them), not {weights}")
+        raise ValueError(
+            f"MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS must be numbers (seg_d2.setup_config turns "
+            f"['inverse_frequency'] into them), not {weights}"
+        )
     if weights and len(weights) != head.NUM_CLASSES:
-        raise ValueError(f"{len(weights)} class weights given for {head.NUM_CLASSES} classes "
-                         "(MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS)")
+        raise ValueError(
+            f"{len(weights)} class weights given for {head.NUM_CLASSES} classes "
+            "(MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS)"
+        )
     return weights or None

@@ -7,6 +7,7 @@ convolution, there may be several of them (14 -> 28 -> 56), and the loss may add
 Dice and boundary terms to Mask R-CNN's per-pixel BCE. Inference is detectron2's
 ``mask_rcnn_inference``, so post-processing and evaluators apply unchanged.
 """
+
 import torch
 from detectron2.config import configurable
 from detectron2.layers import Conv2d, ShapeSpec, cat
@@ -33,8 +34,11 @@ def gt_class_logits_and_targets(pred_mask_logits, instances):
     for per_image in instances:
         if len(per_image) == 0:
             continue
-        targets.append(per_image.gt_masks.crop_and_resize(per_image.proposal_boxes.tensor, side)
-                       .to(device=pred_mask_logits.device))
+        targets.append(
+            per_image.gt_masks.crop_and_resize(per_image.proposal_boxes.tensor, side).to(
+                device=pred_mask_logits.device
+            )
+        )
         classes.append(per_image.gt_classes.to(dtype=torch.int64))
     if not targets:
         return pred_mask_logits[:0, 0], pred_mask_logits[:0, 0]
@@ -48,9 +52,20 @@ def gt_class_logits_and_targets(pred_mask_logits, instances):
 @ROI_MASK_HEAD_REGISTRY.register()
 class UpsampleMaskHead(BaseMaskRCNNHead):
     @configurable
-    def __init__(self, input_shape: ShapeSpec, *, num_classes, conv_dims, conv_norm="",
-                 upsample_stages=1, upsample_mode="bilinear", dice_weight=0.0,
-                 boundary_weight=0.0, boundary_width=1, **kwargs):
+    def __init__(
+        self,
+        input_shape: ShapeSpec,
+        *,
+        num_classes,
+        conv_dims,
+        conv_norm="",
+        upsample_stages=1,
+        upsample_mode="bilinear",
+        dice_weight=0.0,
+        boundary_weight=0.0,
+        boundary_width=1,
+        **kwargs,
+    ):
         """
         Args:
             input_shape: shape of the pooled RoI features.
@@ -74,7 +89,10 @@ class UpsampleMaskHead(BaseMaskRCNNHead):
             channels = dims
         self.convs = convs
         self.upsample = nn.Sequential(
-            *[upsample_block(upsample_mode, channels, channels, conv_norm) for _ in range(upsample_stages)]
+            *[
+                upsample_block(upsample_mode, channels, channels, conv_norm)
+                for _ in range(upsample_stages)
+            ]
         )
         self.predictor = Conv2d(channels, num_classes, kernel_size=1)
         nn.init.normal_(self.predictor.weight, std=0.001)
@@ -114,8 +132,13 @@ class UpsampleMaskHead(BaseMaskRCNNHead):
         if self.dice_weight or self.boundary_weight:
             logits, targets = gt_class_logits_and_targets(x, instances)
             if self.dice_weight:
-                losses["loss_mask_dice"] = self.loss_weight * self.dice_weight * binary_dice_loss(logits, targets)
+                losses["loss_mask_dice"] = (
+                    self.loss_weight * self.dice_weight * binary_dice_loss(logits, targets)
+                )
             if self.boundary_weight:
-                losses["loss_mask_boundary"] = self.loss_weight * self.boundary_weight * boundary_bce_loss(
-                    logits, targets, self.boundary_width)
+                losses["loss_mask_boundary"] = (
+                    self.loss_weight
+                    * self.boundary_weight
+                    * boundary_bce_loss(logits, targets, self.boundary_width)
+                )
         return losses

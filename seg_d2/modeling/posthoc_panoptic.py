@@ -1,6 +1,7 @@
 """Panoptic output from two models trained apart: a Mask R-CNN for the things and a
 semantic model for the stuff, combined as PanopticFPN combines its own two branches
 (detectron2's ``combine_semantic_and_instance_outputs``), so nothing is retrained."""
+
 import torch
 from detectron2.config import configurable
 from detectron2.modeling.meta_arch.panoptic_fpn import combine_semantic_and_instance_outputs
@@ -18,8 +19,16 @@ def to_stuff_only_scores(scores, num_thing_classes):
 
 class PosthocPanoptic(nn.Module):
     @configurable
-    def __init__(self, instance_model, semantic_model, *, num_thing_classes, overlap_threshold=0.5,
-                 stuff_area_threshold=4096, instances_score_threshold=0.5):
+    def __init__(
+        self,
+        instance_model,
+        semantic_model,
+        *,
+        num_thing_classes,
+        overlap_threshold=0.5,
+        stuff_area_threshold=4096,
+        instances_score_threshold=0.5,
+    ):
         """
         Args:
             instance_model: returns ``{"instances": ...}`` per image (GeneralizedRCNN).
@@ -52,11 +61,18 @@ class PosthocPanoptic(nn.Module):
         """Per image: ``instances``, ``sem_seg`` (separated space) and ``panoptic_seg``,
         as PanopticFPN returns them."""
         results = []
-        for things, semantic in zip(self.instance_model(batched_inputs), self.semantic_model(batched_inputs)):
+        for things, semantic in zip(
+            self.instance_model(batched_inputs), self.semantic_model(batched_inputs)
+        ):
             scores = to_stuff_only_scores(semantic["sem_seg"], self.num_thing_classes)
             panoptic = combine_semantic_and_instance_outputs(
-                things["instances"], scores.argmax(0), self.overlap_threshold, self.stuff_area_threshold,
+                things["instances"],
+                scores.argmax(0),
+                self.overlap_threshold,
+                self.stuff_area_threshold,
                 self.instances_score_threshold,
             )
-            results.append({"instances": things["instances"], "sem_seg": scores, "panoptic_seg": panoptic})
+            results.append(
+                {"instances": things["instances"], "sem_seg": scores, "panoptic_seg": panoptic}
+            )
         return results

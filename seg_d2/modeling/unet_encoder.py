@@ -1,5 +1,6 @@
 """The contracting path of U-Net (Ronneberger et al. 2015) as a detectron2 backbone,
 so that any detectron2 head, seg_d2's U-Net decoder included, can sit on it."""
+
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
@@ -20,13 +21,24 @@ class UNetEncoder(Backbone):
     followed by a double conv."""
 
     @configurable
-    def __init__(self, *, in_channels=3, depth=4, base_channels=64, max_channels=0, norm="BN",
-                 downsample="maxpool", out_features=None):
+    def __init__(
+        self,
+        *,
+        in_channels=3,
+        depth=4,
+        base_channels=64,
+        max_channels=0,
+        norm="BN",
+        downsample="maxpool",
+        out_features=None,
+    ):
         super().__init__()
         if depth < 1:
             raise ValueError(f"MODEL.UNET.DEPTH must be at least 1, not {depth}")
         if downsample not in DOWNSAMPLE_MODES:
-            raise ValueError(f"MODEL.UNET.DOWNSAMPLE must be one of {DOWNSAMPLE_MODES}, not {downsample!r}")
+            raise ValueError(
+                f"MODEL.UNET.DOWNSAMPLE must be one of {DOWNSAMPLE_MODES}, not {downsample!r}"
+            )
         names = [f"level{k}" for k in range(depth + 1)]
         out_features = list(out_features or names)
         unknown = sorted(set(out_features) - set(names))
@@ -37,14 +49,20 @@ class UNetEncoder(Backbone):
         self.levels = nn.ModuleList()
         channels = in_channels
         for k, name in enumerate(names):
-            width = base_channels * 2 ** k
+            width = base_channels * 2**k
             if max_channels > 0:
                 width = min(width, max_channels)
-            down = [] if k == 0 else [
-                nn.MaxPool2d(2) if downsample == "maxpool" else conv3x3(channels, channels, norm, stride=2)
-            ]
+            down = (
+                []
+                if k == 0
+                else [
+                    nn.MaxPool2d(2)
+                    if downsample == "maxpool"
+                    else conv3x3(channels, channels, norm, stride=2)
+                ]
+            )
             self.levels.append(nn.Sequential(*down, double_conv(channels, width, norm)))
-            self._out_feature_strides[name], self._out_feature_channels[name] = 2 ** k, width
+            self._out_feature_strides[name], self._out_feature_channels[name] = 2**k, width
             channels = width
         self._names = names
 

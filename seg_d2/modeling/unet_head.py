@@ -9,6 +9,7 @@ upsampled bilinearly to the input resolution, as ``SemSegFPNHead`` does, so
 sizes need no resizing by the caller: the meta-architectures pad the input to the
 backbone's size divisibility and crop the logits back.
 """
+
 from typing import Dict
 
 import fvcore.nn.weight_init as weight_init
@@ -28,8 +29,16 @@ __all__ = ["UNetHead"]
 @SEM_SEG_HEADS_REGISTRY.register()
 class UNetHead(nn.Module):
     @configurable
-    def __init__(self, input_shape: Dict[str, ShapeSpec], *, num_classes, loss: SemanticSegmentationLoss,
-                 upsample_mode="bilinear", norm="BN", decoder_channels=()):
+    def __init__(
+        self,
+        input_shape: Dict[str, ShapeSpec],
+        *,
+        num_classes,
+        loss: SemanticSegmentationLoss,
+        upsample_mode="bilinear",
+        norm="BN",
+        decoder_channels=(),
+    ):
         """
         Args:
             input_shape: the features to use, by name.
@@ -41,7 +50,9 @@ class UNetHead(nn.Module):
         """
         super().__init__()
         if not input_shape:
-            raise ValueError("UNetHead needs at least one input feature (MODEL.SEM_SEG_HEAD.IN_FEATURES)")
+            raise ValueError(
+                "UNetHead needs at least one input feature (MODEL.SEM_SEG_HEAD.IN_FEATURES)"
+            )
         ordered = sorted(input_shape.items(), key=lambda item: item[1].stride)
         self.in_features = [name for name, _ in ordered]
         shapes = [shape for _, shape in ordered]
@@ -51,16 +62,25 @@ class UNetHead(nn.Module):
 
         widths = list(decoder_channels) or [shape.channels for shape in shapes[:-1]]
         if len(widths) != len(shapes) - 1:
-            raise ValueError(f"MODEL.SEM_SEG_HEAD.DECODER_CHANNELS has {len(widths)} widths for "
-                             f"{len(shapes)} features {self.in_features}: give one per feature but the coarsest")
+            raise ValueError(
+                f"MODEL.SEM_SEG_HEAD.DECODER_CHANNELS has {len(widths)} widths for "
+                f"{len(shapes)} features {self.in_features}: give one per feature but the coarsest"
+            )
 
         self.upsamples, self.fuses = nn.ModuleList(), nn.ModuleList()
         channels = shapes[-1].channels
-        for finer, coarser, width in zip(reversed(shapes[:-1]), reversed(shapes[1:]), reversed(widths)):
+        for finer, coarser, width in zip(
+            reversed(shapes[:-1]), reversed(shapes[1:]), reversed(widths)
+        ):
             if coarser.stride % finer.stride:
-                raise ValueError(f"feature strides {finer.stride} and {coarser.stride} are not nested")
-            self.upsamples.append(upsample_block(upsample_mode, channels, width, norm,
-                                                 factor=coarser.stride // finer.stride))
+                raise ValueError(
+                    f"feature strides {finer.stride} and {coarser.stride} are not nested"
+                )
+            self.upsamples.append(
+                upsample_block(
+                    upsample_mode, channels, width, norm, factor=coarser.stride // finer.stride
+                )
+            )
             self.fuses.append(double_conv(finer.channels + width, width, norm))
             channels = width
         self.predictor = Conv2d(channels, num_classes, kernel_size=1)
@@ -72,7 +92,9 @@ class UNetHead(nn.Module):
     def from_config(cls, cfg, input_shape):
         head = cfg.MODEL.SEM_SEG_HEAD
         return {
-            "input_shape": {name: shape for name, shape in input_shape.items() if name in head.IN_FEATURES},
+            "input_shape": {
+                name: shape for name, shape in input_shape.items() if name in head.IN_FEATURES
+            },
             "num_classes": head.NUM_CLASSES,
             "loss": SemanticSegmentationLoss(cfg),
             "upsample_mode": head.UPSAMPLE_MODE,
@@ -83,7 +105,9 @@ class UNetHead(nn.Module):
     def layers(self, features, output_size=None):
         """Logits at ``output_size``, or at the finest feature's size times its stride."""
         x = features[self.in_features[-1]]
-        for name, upsample, fuse in zip(reversed(self.in_features[:-1]), self.upsamples, self.fuses):
+        for name, upsample, fuse in zip(
+            reversed(self.in_features[:-1]), self.upsamples, self.fuses
+        ):
             skip = features[name]
             x = _resize_to(upsample(x), skip.shape[-2:])
             x = fuse(torch.cat([skip, x], dim=1))

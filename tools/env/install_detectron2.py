@@ -10,6 +10,7 @@ distribution ``detectron2==0.6``. ``seg_d2.compat`` covers the missing ``_C``.
 An already importable detectron2 (say, one built from source with CUDA ops) is
 kept as it is.
 """
+
 import importlib.util
 import subprocess
 import sys
@@ -70,14 +71,26 @@ def main():
     if importlib.util.find_spec("detectron2") is not None:
         import detectron2
 
-        print(f"keeping the installed detectron2 {detectron2.__version__} at {detectron2.__path__[0]}")
+        print(
+            f"keeping the installed detectron2 {detectron2.__version__} at {detectron2.__path__[0]}"
+        )
         return
     with tempfile.TemporaryDirectory(prefix="detectron2-sdist-") as tmp:
         tmp = Path(tmp)
         (tmp / "requirement.txt").write_text(SDIST_REQUIREMENT + "\n")
         # Its setup.py imports torch even for metadata, hence no build isolation.
-        pip("download", "--no-deps", "--no-build-isolation", "--no-binary", ":all:",
-            "--require-hashes", "-r", str(tmp / "requirement.txt"), "-d", str(tmp))
+        pip(
+            "download",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-binary",
+            ":all:",
+            "--require-hashes",
+            "-r",
+            str(tmp / "requirement.txt"),
+            "-d",
+            str(tmp),
+        )
         (sdist,) = tmp.glob("pb1-detectron2-0.6.tar.gz")
         with tarfile.open(sdist) as archive:
             archive.extractall(tmp, filter="data")

@@ -2,6 +2,7 @@
 validator's policy for bad input (errors that name the file at fault stop the
 conversion; empty masks are skipped, counted and logged), checked by
 ``validate_coco_dataset`` and written whole or not at all."""
+
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from ..validate import DatasetError, displayed_size, listed_problems, validate_c
 __all__ = ["CocoBuilder", "read_label_png"]
 
 logger = logging.getLogger(__name__)
+
 
 def read_label_png(path):
     """An HxW integer array of a mask or label PNG: its values for single-channel and
@@ -69,22 +71,35 @@ class CocoBuilder:
         except Exception as e:  # noqa: BLE001 (PIL raises many kinds for a broken file; each is named)
             self.error(f"image {path} cannot be read ({type(e).__name__}: {e})")
             return None
-        image = {"id": len(self.images) + 1, "file_name": relative, "height": height, "width": width}
+        image = {
+            "id": len(self.images) + 1,
+            "file_name": relative,
+            "height": height,
+            "width": width,
+        }
         self.images.append(image)
         return image
 
     def _add(self, image, category_id, segmentation, area, rle, iscrowd=0):
-        self.annotations.append({
-            "id": len(self.annotations) + 1, "image_id": image["id"], "category_id": category_id,
-            "segmentation": segmentation, "area": float(area),
-            "bbox": [float(v) for v in mask_util.toBbox(rle)], "iscrowd": iscrowd,
-        })
+        self.annotations.append(
+            {
+                "id": len(self.annotations) + 1,
+                "image_id": image["id"],
+                "category_id": category_id,
+                "segmentation": segmentation,
+                "area": float(area),
+                "bbox": [float(v) for v in mask_util.toBbox(rle)],
+                "iscrowd": iscrowd,
+            }
+        )
 
     def add_mask(self, image, category_id, mask, where):
         """One instance (or stuff region) from an HxW mask; ``where`` names its source."""
         if mask.shape != (image["height"], image["width"]):
-            self.error(f"{where}: the mask is {mask.shape[1]}x{mask.shape[0]} but its image "
-                       f"{image['file_name']} is {image['width']}x{image['height']}")
+            self.error(
+                f"{where}: the mask is {mask.shape[1]}x{mask.shape[0]} but its image "
+                f"{image['file_name']} is {image['width']}x{image['height']}"
+            )
             return
         mask = mask.astype(np.uint8)
         area = int(mask.sum())
@@ -107,8 +122,11 @@ class CocoBuilder:
         self._add(image, category_id, polygons, area, rle)
 
     def dataset(self):
-        return {"images": self.images, "annotations": self.annotations,
-                "categories": sorted(self._categories.values(), key=lambda c: c["id"])}
+        return {
+            "images": self.images,
+            "annotations": self.annotations,
+            "categories": sorted(self._categories.values(), key=lambda c: c["id"]),
+        }
 
     def write(self, json_file):
         """Check everything and write ``json_file``; raise DatasetError, writing nothing,
@@ -116,12 +134,18 @@ class CocoBuilder:
         if self.errors:
             raise DatasetError(listed_problems(self.errors, "in the input; nothing was written"))
         if self.skips:
-            logger.warning("skipped %d unusable mask(s)/shape(s) (%s), e.g.: %s", sum(self.skips.values()),
-                           ", ".join(f"{n} {r}" for r, n in self.skips.items()), "; ".join(self._skip_examples[:5]))
+            logger.warning(
+                "skipped %d unusable mask(s)/shape(s) (%s), e.g.: %s",
+                sum(self.skips.values()),
+                ", ".join(f"{n} {r}" for r, n in self.skips.items()),
+                "; ".join(self._skip_examples[:5]),
+            )
         annotated = {a["image_id"] for a in self.annotations}
         empty = sum(1 for image in self.images if image["id"] not in annotated)
         if empty:
-            logger.warning("%d image(s) have no instance; kept as images without annotations", empty)
+            logger.warning(
+                "%d image(s) have no instance; kept as images without annotations", empty
+            )
         dataset = self.dataset()
         report = validate_coco_dataset(json_file, self.image_root, dataset=dataset)
         report.raise_if_errors()

@@ -1,5 +1,6 @@
 """Layouts that give instances as masks: one PNG per instance, one instance-id PNG per
 image, semantic label PNGs (+ optional instance-id PNGs)."""
+
 import json
 import os
 
@@ -47,14 +48,20 @@ def from_mask_folders(root, category="object", images_subdir="images", masks_sub
         folder = os.path.join(root, sample)
         if not os.path.isdir(folder):
             continue
-        image_files = list(_files_by_stem(os.path.join(folder, images_subdir), IMAGE_EXTENSIONS).values())
+        image_files = list(
+            _files_by_stem(os.path.join(folder, images_subdir), IMAGE_EXTENSIONS).values()
+        )
         if len(image_files) != 1:
-            builder.error(f"{os.path.join(folder, images_subdir)} holds {len(image_files)} images, not 1")
+            builder.error(
+                f"{os.path.join(folder, images_subdir)} holds {len(image_files)} images, not 1"
+            )
             continue
         image = builder.add_image(image_files[0])
         if image is None:
             continue
-        mask_files = list(_files_by_stem(os.path.join(folder, masks_subdir), LABEL_EXTENSIONS).values())
+        mask_files = list(
+            _files_by_stem(os.path.join(folder, masks_subdir), LABEL_EXTENSIONS).values()
+        )
         for mask_file in mask_files:
             builder.add_mask(image, category_id, read_label_png(mask_file) > 0, f"mask {mask_file}")
     return builder
@@ -70,15 +77,21 @@ def _instance_classes(class_map, relative_stem, instance_ids, builder, where):
     missing = sorted(set(instance_ids) - classes.keys())
     extra = sorted(classes.keys() - set(instance_ids))
     if missing or extra:
-        builder.error(f"{where}: instance ids {missing} have no class in the class map, "
-                      f"and its ids {extra} are not in the PNG" if missing and extra else
-                      f"{where}: instance ids {missing} have no class in the class map" if missing else
-                      f"{where}: the class map's ids {extra} are not in the PNG")
+        builder.error(
+            f"{where}: instance ids {missing} have no class in the class map, "
+            f"and its ids {extra} are not in the PNG"
+            if missing and extra
+            else f"{where}: instance ids {missing} have no class in the class map"
+            if missing
+            else f"{where}: the class map's ids {extra} are not in the PNG"
+        )
         return None
     return classes
 
 
-def from_instance_pngs(images_dir, instances_dir, category="object", class_map=None, class_from_folder=False):
+def from_instance_pngs(
+    images_dir, instances_dir, category="object", class_map=None, class_from_folder=False
+):
     """One instance-id PNG per image, named like it (0 = background, k = instance k). The
     class of every instance is ``category``, the image's first sub-folder under
     ``images_dir`` (``class_from_folder``), or ``class_map[image stem][str(k)]`` (a JSON file)."""
@@ -94,7 +107,9 @@ def from_instance_pngs(images_dir, instances_dir, category="object", class_map=N
         instance_ids = [int(k) for k in np.unique(ids) if k != 0]
         relative_stem = os.path.splitext(os.path.relpath(image_file, images_dir))[0]
         if class_map is not None:
-            classes = _instance_classes(class_map, relative_stem, instance_ids, builder, f"instance PNG {label_file}")
+            classes = _instance_classes(
+                class_map, relative_stem, instance_ids, builder, f"instance PNG {label_file}"
+            )
             if classes is None:
                 continue
         elif class_from_folder:
@@ -108,7 +123,9 @@ def from_instance_pngs(images_dir, instances_dir, category="object", class_map=N
         if not instance_ids:
             continue
         for k in instance_ids:
-            builder.add_mask(image, builder.category_id(classes[k]), ids == k, f"instance {k} of {label_file}")
+            builder.add_mask(
+                image, builder.category_id(classes[k]), ids == k, f"instance {k} of {label_file}"
+            )
     return builder
 
 
@@ -118,17 +135,25 @@ def _read_class_names(classes):
     if os.path.isfile(classes):
         with open(classes, encoding="utf-8") as f:
             lines = [line.strip() for line in f if line.strip()]
-        pairs = [line.split(None, 1) if line.split(None, 1)[0].isdigit() and " " in line else (str(i), line)
-                 for i, line in enumerate(lines)]
+        pairs = [
+            line.split(None, 1)
+            if line.split(None, 1)[0].isdigit() and " " in line
+            else (str(i), line)
+            for i, line in enumerate(lines)
+        ]
     else:
         pairs = [item.split("=", 1) for item in classes.split(",")]
     try:
         return {int(value): name.strip() for value, name in pairs}
     except ValueError:
-        raise ValueError(f"--classes {classes!r}: expected value=name pairs or a file of class names") from None
+        raise ValueError(
+            f"--classes {classes!r}: expected value=name pairs or a file of class names"
+        ) from None
 
 
-def from_semantic_pngs(images_dir, labels_dir, classes, instances_dir=None, things=(), ignore_value=255):
+def from_semantic_pngs(
+    images_dir, labels_dir, classes, instances_dir=None, things=(), ignore_value=255
+):
     """Semantic label PNGs named like the images (values are classes, ``ignore_value`` is
     unlabelled). Classes named in ``things`` become instance classes: their instances
     are the regions of ``instances_dir``'s instance-id PNGs when given, else the
@@ -138,9 +163,16 @@ def from_semantic_pngs(images_dir, labels_dir, classes, instances_dir=None, thin
     names = _read_class_names(classes)
     unknown = sorted(set(things) - set(names.values()))
     if unknown:
-        raise ValueError(f"thing classes {unknown} are not among the classes {sorted(names.values())}")
-    ids = {value: builder.category_id(name, isthing=name in things) for value, name in sorted(names.items())}
-    instance_files = dict(_paired(builder, images_dir, instances_dir, "instance PNG")) if instances_dir else {}
+        raise ValueError(
+            f"thing classes {unknown} are not among the classes {sorted(names.values())}"
+        )
+    ids = {
+        value: builder.category_id(name, isthing=name in things)
+        for value, name in sorted(names.items())
+    }
+    instance_files = (
+        dict(_paired(builder, images_dir, instances_dir, "instance PNG")) if instances_dir else {}
+    )
     for image_file, label_file in _paired(builder, images_dir, labels_dir, "label PNG"):
         image = builder.add_image(image_file)
         if image is None:
@@ -148,9 +180,14 @@ def from_semantic_pngs(images_dir, labels_dir, classes, instances_dir=None, thin
         labels = read_label_png(label_file)
         present = set(np.unique(labels).tolist()) - {ignore_value}
         if present - names.keys():
-            builder.error(f"label PNG {label_file}: values {sorted(present - names.keys())} are not in the classes")
+            builder.error(
+                f"label PNG {label_file}: values {sorted(present - names.keys())} are not in the "
+                "classes"
+            )
             continue
-        instances = read_label_png(instance_files[image_file]) if image_file in instance_files else None
+        instances = (
+            read_label_png(instance_files[image_file]) if image_file in instance_files else None
+        )
         for value in sorted(present):
             region = labels == value
             where = f"class {names[value]!r} of {label_file}"
@@ -159,9 +196,13 @@ def from_semantic_pngs(images_dir, labels_dir, classes, instances_dir=None, thin
             elif instances is not None:
                 for k in np.unique(instances[region]):
                     if k != 0:
-                        builder.add_mask(image, ids[value], region & (instances == k), f"instance {k} in {where}")
+                        builder.add_mask(
+                            image, ids[value], region & (instances == k), f"instance {k} in {where}"
+                        )
             else:
                 count, components = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
                 for k in range(1, count):
-                    builder.add_mask(image, ids[value], components == k, f"component {k} of {where}")
+                    builder.add_mask(
+                        image, ids[value], components == k, f"component {k} of {where}"
+                    )
     return builder

@@ -1,4 +1,5 @@
 """Layouts that give instances as polygons: VIA (VGG Image Annotator) and labelme JSON."""
+
 import base64
 import io
 import json
@@ -62,7 +63,9 @@ def from_via(via_json, images_dir, category="object", class_attribute=None):
             if class_attribute is not None:
                 name = region.get("region_attributes", {}).get(class_attribute)
                 if not isinstance(name, str) or not name:
-                    builder.error(f"{where}: region attribute {class_attribute!r} is missing or not a name")
+                    builder.error(
+                        f"{where}: region attribute {class_attribute!r} is missing or not a name"
+                    )
                     continue
             builder.add_polygons(image, builder.category_id(name), [polygon], where)
     return builder
@@ -74,7 +77,7 @@ def _labelme_mask(shape, height, width):
     box = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape["mask"])))) > 0
     mask = np.zeros((height, width), dtype=bool)
     x0, y0 = int(round(x0)), int(round(y0))
-    mask[y0:y0 + box.shape[0], x0:x0 + box.shape[1]] = box[:height - y0, :width - x0]
+    mask[y0 : y0 + box.shape[0], x0 : x0 + box.shape[1]] = box[: height - y0, : width - x0]
     return mask
 
 
@@ -98,7 +101,9 @@ def from_labelme(folder):
     ``imagePath`` relative to itself. Shapes with the same label and ``group_id`` form
     one instance (labelme's way of drawing an object in several parts)."""
     builder = CocoBuilder(folder)
-    json_files = sorted(os.path.join(d, n) for d, _, names in os.walk(folder) for n in names if n.endswith(".json"))
+    json_files = sorted(
+        os.path.join(d, n) for d, _, names in os.walk(folder) for n in names if n.endswith(".json")
+    )
     for json_file in json_files:
         with open(json_file, encoding="utf-8") as f:
             content = json.load(f)
@@ -121,7 +126,9 @@ def from_labelme(folder):
                     mask |= _labelme_mask(shape, image["height"], image["width"])
                 builder.add_mask(image, category_id, mask, where)
                 continue
-            polygons = [p for p in (_labelme_polygon(shape) for _, shape in shapes) if p is not None]
+            polygons = [
+                p for p in (_labelme_polygon(shape) for _, shape in shapes) if p is not None
+            ]
             if not polygons:
                 builder.skip(f"{shapes[0][1].get('shape_type')} shape has no area", where)
                 continue

@@ -1,4 +1,5 @@
 """A seeded random train/validation split of a COCO JSON, by image."""
+
 import json
 import os
 
@@ -24,9 +25,11 @@ def split_coco_json(json_file, val_fraction, seed=0):
     stem = os.path.splitext(json_file)[0]
     paths = []
     for split, keep in (("train", lambda i: i not in val_ids), ("val", lambda i: i in val_ids)):
-        part = {**dataset,
-                "images": [image for image in dataset["images"] if keep(image["id"])],
-                "annotations": [a for a in dataset["annotations"] if keep(a["image_id"])]}
+        part = {
+            **dataset,
+            "images": [image for image in dataset["images"] if keep(image["id"])],
+            "annotations": [a for a in dataset["annotations"] if keep(a["image_id"])],
+        }
         paths.append(f"{stem}_{split}.json")
         write_text_atomically(paths[-1], json.dumps(part))
     return tuple(paths)

@@ -8,6 +8,7 @@ Each case is a small COCO dataset, OUTPUT_DIR/<case>/instances.json + images/: t
 fresh by the tests (a few hundred kB; the 8000x8000 image is a flat PNG) rather than
 kept in git, because one case needs a file name that is not valid UTF-8.
 """
+
 import copy
 import io
 import json
@@ -25,7 +26,7 @@ NON_UTF8_NAME = b"caf\xe9.png"  # Latin-1 e-acute: not UTF-8
 def _picture(index):
     rng = np.random.default_rng(index)
     pixels = rng.integers(40, 90, (HEIGHT, WIDTH, 3), dtype=np.uint8)
-    pixels[10:30, 10 + 20 * index:30 + 20 * index] = (200, 60, 60)
+    pixels[10:30, 10 + 20 * index : 30 + 20 * index] = (200, 60, 60)
     return pixels
 
 
@@ -37,14 +38,24 @@ def _encoded(pixels, image_format, **options):
 
 def _square(annotation_id, image_id):
     x = 10 + 20 * (image_id - 1)
-    return {"id": annotation_id, "image_id": image_id, "category_id": CATEGORY["id"], "iscrowd": 0,
-            "bbox": [x, 10, 20, 20], "area": 400, "segmentation": [[x, 10, x + 20, 10, x + 20, 30, x, 30]]}
+    return {
+        "id": annotation_id,
+        "image_id": image_id,
+        "category_id": CATEGORY["id"],
+        "iscrowd": 0,
+        "bbox": [x, 10, 20, 20],
+        "area": 400,
+        "segmentation": [[x, 10, x + 20, 10, x + 20, 30, x, 30]],
+    }
 
 
 def good_case():
     """(dataset, {file name: bytes}) of the two-image dataset every case starts from."""
     dataset = {
-        "images": [{"id": i, "file_name": f"{'ab'[i - 1]}.png", "width": WIDTH, "height": HEIGHT} for i in (1, 2)],
+        "images": [
+            {"id": i, "file_name": f"{'ab'[i - 1]}.png", "width": WIDTH, "height": HEIGHT}
+            for i in (1, 2)
+        ],
         "annotations": [_square(10, 1), _square(20, 2)],
         "categories": [CATEGORY],
     }
@@ -60,24 +71,32 @@ def _replace_image(dataset, files, name, data, size=None):
     image["file_name"] = os.fsdecode(name) if isinstance(name, bytes) else name
     if size is not None:
         image["width"], image["height"] = size
-        dataset["annotations"] = [a for a in dataset["annotations"] if a["image_id"] != 2 or (
-            a["bbox"][0] + a["bbox"][2] <= size[0] and a["bbox"][1] + a["bbox"][3] <= size[1])]
+        dataset["annotations"] = [
+            a
+            for a in dataset["annotations"]
+            if a["image_id"] != 2
+            or (a["bbox"][0] + a["bbox"][2] <= size[0] and a["bbox"][1] + a["bbox"][3] <= size[1])
+        ]
 
 
 def _set_annotation(**changes):
     def change(dataset, files):
         dataset["annotations"][1].update(changes)
+
     return change
 
 
 def _image(name, data, size=None):
     def change(dataset, files):
         _replace_image(dataset, files, name, data, size)
+
     return change
 
 
 def _truncated(image_format):
-    data = _encoded(_picture(1), image_format, **({"quality": 95} if image_format == "JPEG" else {}))
+    data = _encoded(
+        _picture(1), image_format, **({"quality": 95} if image_format == "JPEG" else {})
+    )
     return data[: len(data) * 6 // 10]
 
 
@@ -94,7 +113,7 @@ def _corrupt_jpeg():
 
 
 def _sixteen_bit():
-    grey = (_picture(1)[..., 0].astype(np.uint16) * 257)
+    grey = _picture(1)[..., 0].astype(np.uint16) * 257
     return _encoded(grey, "PNG")
 
 
@@ -122,8 +141,11 @@ def _huge():
 def _huge_image(dataset, files):
     """8000x8000 with an instance that stays visible at training scale."""
     _replace_image(dataset, files, "b.png", _huge(), (8000, 8000))
-    dataset["annotations"][1].update(bbox=[2000, 2000, 4000, 4000], area=4000 * 4000,
-                                     segmentation=[[2000, 2000, 6000, 2000, 6000, 6000, 2000, 6000]])
+    dataset["annotations"][1].update(
+        bbox=[2000, 2000, 4000, 4000],
+        area=4000 * 4000,
+        segmentation=[[2000, 2000, 6000, 2000, 6000, 6000, 2000, 6000]],
+    )
 
 
 def _duplicate_image_id(dataset, files):
@@ -160,16 +182,22 @@ CASES = {
     "self_intersecting_polygon": _set_annotation(segmentation=[[30, 10, 50, 30, 50, 10, 30, 30]]),
     "nan_coordinate": _set_annotation(segmentation=[[30, 10, float("nan"), 10, 50, 30, 30, 30]]),
     "inf_coordinate": _set_annotation(segmentation=[[30, 10, float("inf"), 10, 50, 30, 30, 30]]),
-    "negative_coordinates": _set_annotation(bbox=[0, 0, 20, 20], segmentation=[[-10, -10, 20, -10, 20, 20, -10, 20]]),
+    "negative_coordinates": _set_annotation(
+        bbox=[0, 0, 20, 20], segmentation=[[-10, -10, 20, -10, 20, 20, -10, 20]]
+    ),
     "bbox_outside_image": _set_annotation(bbox=[50, 40, 30, 30]),
-    "rle_wrong_size": _set_annotation(segmentation={"size": [HEIGHT + 1, WIDTH], "counts": [0, (HEIGHT + 1) * WIDTH]}),
+    "rle_wrong_size": _set_annotation(
+        segmentation={"size": [HEIGHT + 1, WIDTH], "counts": [0, (HEIGHT + 1) * WIDTH]}
+    ),
     "unknown_category": _set_annotation(category_id=99),
     "duplicate_image_id": _duplicate_image_id,
     "duplicate_annotation_id": _duplicate_annotation_id,
     "empty_annotations": _no_annotations,
     "non_utf8_json": None,
     "non_utf8_file_name": _image(NON_UTF8_NAME, _encoded(_picture(1), "PNG")),
-    "one_pixel_image": _image("b.png", _encoded(np.full((1, 1, 3), 90, np.uint8), "PNG"), size=(1, 1)),
+    "one_pixel_image": _image(
+        "b.png", _encoded(np.full((1, 1, 3), 90, np.uint8), "PNG"), size=(1, 1)
+    ),
     "huge_image_8000x8000": _huge_image,
     "sixteen_bit_png": _image("b.png", _sixteen_bit()),
     "rgba_png": _image("b.png", _rgba()),
