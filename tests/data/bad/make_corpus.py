@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write the corpus of bad inputs that tests/test_bad_inputs.py runs through seg_d2.
+"""Write the corpus of bad inputs that tests/data/test_bad_inputs.py runs through seg_d2.
 
     python tests/data/bad/make_corpus.py OUTPUT_DIR
 
