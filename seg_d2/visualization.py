@@ -100,8 +100,13 @@ def side_by_side(panels, gap=4):
     return np.concatenate(row, axis=1)
 
 
-def contact_sheet(panels, columns=4, gap=4):
-    """Panels tiled row by row, each cell the size of the largest panel."""
+def contact_sheet(panels, columns=4, gap=4, max_width=2048):
+    """Panels tiled row by row, each cell the size of the largest panel; panels shrink
+    (never grow) so that the sheet is at most ``max_width`` pixels wide, as full-size
+    photos side by side make a sheet no viewer shows usefully."""
+    columns = min(columns, len(panels))
+    cell_width = max(1, (max_width - gap * (columns - 1)) // columns)
+    panels = [_shrink_to_width(p, cell_width) for p in panels]
     height, width = max(p.shape[0] for p in panels), max(p.shape[1] for p in panels)
     rows = math.ceil(len(panels) / columns)
     sheet = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, 3), 255, np.uint8)
@@ -109,6 +114,13 @@ def contact_sheet(panels, columns=4, gap=4):
         top, left = (k // columns) * (height + gap), (k % columns) * (width + gap)
         sheet[top : top + panel.shape[0], left : left + panel.shape[1]] = panel
     return sheet
+
+
+def _shrink_to_width(panel, width):
+    if panel.shape[1] <= width:
+        return panel
+    height = max(1, round(panel.shape[0] * width / panel.shape[1]))
+    return cv2.resize(panel, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def instance_errors(gt_masks, gt_classes, pred_masks, pred_classes, iou_threshold=0.5):

@@ -292,6 +292,18 @@ def test_contact_sheet_tiles_row_by_row():
     assert contact_sheet(panels, columns=2, gap=1).shape == (2 * 12 + 1, 2 * 20 + 1, 3)
 
 
+def test_contact_sheet_shrinks_wide_panels_to_its_width_and_keeps_small_ones():
+    """13 full-size photos must not make an 8000-px sheet: cells shrink, aspect kept."""
+    photo = np.zeros((1000, 2000, 3), np.uint8)
+    photo[:, :1000] = 255  # left half white: shrinking must keep it on the left
+    small = np.full((30, 40, 3), 7, np.uint8)
+    sheet = contact_sheet([photo] * 3 + [small], columns=4, gap=4, max_width=404)
+    assert sheet.shape == (49, 404, 3)  # cells 98 px wide: (404 - 3 * 4) / 4; 2:1 photos 49 high
+    assert sheet[:49, :49].min() == 255 and sheet[:49, 50:98].max() == 0
+    assert (sheet[:30, 306:346] == 7).all()  # the small panel at its own size
+    assert contact_sheet([small], columns=4, max_width=404).shape == (30, 40, 3)
+
+
 def test_plots_from_a_sample_metrics_file(tmp_path):
     lines = [
         {"iteration": i, "total_loss": 2.0 / (i + 1), "loss_mask": 1.0 / (i + 1), "lr": 0.01}

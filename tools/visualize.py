@@ -92,6 +92,9 @@ def main(argv=None):
     parser.add_argument("--errors", action="store_true", help="with --compare, add an error panel")
     parser.add_argument("--score-threshold", type=float, default=0.5)
     parser.add_argument("--columns", type=int, default=4, help="of the contact sheet")
+    parser.add_argument(
+        "--sheet-width", type=int, default=2048, help="the contact sheet's largest width in pixels"
+    )
     parser.add_argument("opts", nargs="*", help="KEY VALUE overrides of --config-file")
     args = parser.parse_intermixed_args(argv)
 
@@ -155,7 +158,7 @@ def main(argv=None):
         written.append(path)
     if panels:
         sheet = os.path.join(args.output, "contact_sheet.png")
-        Image.fromarray(contact_sheet(panels, args.columns)).save(sheet)
+        Image.fromarray(contact_sheet(panels, args.columns, max_width=args.sheet_width)).save(sheet)
         print(f"wrote {len(written)} image(s) and {sheet}")
     if unreadable:
         raise SystemExit(
