@@ -52,7 +52,8 @@ def test_dataset_mode_draws_each_variant(tiny_val, tmp_path):
             ]
         )
         assert _png_sizes(written) == [(SIDE, SIDE + TITLE)] * 3
-        assert Image.open(sheet).size == (4 * SIDE + 3 * 4, SIDE + TITLE)
+        # three panels: three columns, no empty fourth cell
+        assert Image.open(sheet).size == (3 * SIDE + 2 * 4, SIDE + TITLE)
 
 
 @pytest.mark.parametrize(
