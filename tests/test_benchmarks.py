@@ -129,6 +129,55 @@ def test_semantic_comparison(results_dir, bench_datasets):
     assert all(math.isfinite(run["mIoU"]) and 0 <= run["mIoU"] <= 100 for run in runs)
 
 
+def test_test_time_augmentation_scores_one_model_both_ways(results_dir, bench_datasets, tmp_path):
+    import seg_d2
+    from seg_d2.engine import Trainer
+
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    from benchmarks import test_time_augmentation
+
+    opts = [
+        *bench_datasets,
+        "DATASETS.TEST",
+        "('bench_val',)",
+        "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
+        "0.0",
+        "TEST.AUG.MIN_SIZES",
+        "(112, 128)",
+    ]
+    model = Trainer.build_model(seg_d2.setup_config("configs/shapes/mask_rcnn_R18_FPN.yaml", opts))
+    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("untrained")
+    test_time_augmentation.main(
+        [
+            "--config-file",
+            "configs/shapes/mask_rcnn_R18_FPN.yaml",
+            "--name",
+            "tta",
+            *opts,
+            "MODEL.WEIGHTS",
+            str(tmp_path / "untrained.pth"),
+        ]
+    )
+    assert _header(results_dir / "tta.md") == ["", "without TTA", "with TTA", "difference"]
+    data = json.loads((results_dir / "tta.json").read_text())
+    assert data["test_aug"] == {"min_sizes": [112, 128], "max_size": 512, "flip": True}
+    plain, augmented = data["runs"]["plain"], data["runs"]["tta"]
+    assert (
+        set(plain["metrics"])
+        == set(augmented["metrics"])
+        == {
+            "segm/AP",
+            "segm/AP50",
+            "segm/AP75",
+            "bbox/AP",
+        }
+    )
+    for run in (plain, augmented):
+        assert run["ms_per_image"] > 0
+        assert all(math.isfinite(value) for value in run["metrics"].values())
+
+
 def test_evaluation_comparison_agrees_with_pycocotools(results_dir):
     from benchmarks import coco_evaluation
 

@@ -28,6 +28,7 @@ from ..data.mapper import DatasetMapper
 from ..data.samplers import ContinuedSampler
 from ..errors import TRACEBACK_VARIABLE, TrainingDivergedError
 from ..evaluation import SemSegDiceEvaluator
+from ..modeling import with_test_time_augmentation
 from .autocast import CPUAutocastTrainer
 from .checkpoint import AtomicCheckpointer
 
@@ -119,6 +120,13 @@ class Trainer(DefaultTrainer):
                 f"no evaluator for dataset {dataset_name!r} of evaluator_type {evaluator_type!r}"
             )
         return DatasetEvaluators(evaluators)
+
+    @classmethod
+    def test(cls, cfg, model, evaluators=None):
+        """detectron2's evaluation, of the model under ``TEST.AUG`` when it is enabled."""
+        if cfg.TEST.AUG.ENABLED:
+            model = with_test_time_augmentation(cfg, model)
+        return super().test(cfg, model, evaluators)
 
     @classmethod
     def build_optimizer(cls, cfg, model):
