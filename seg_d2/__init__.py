@@ -6,8 +6,16 @@ from . import (  # noqa: F401  (registers datasets and components)
     modeling,
 )
 from .config import add_seg_d2_config, get_cfg, load_config, setup_config
+from .engine import Predictor
 from .env import collect_env_info
 
 __version__ = "0.1.0"
 
-__all__ = ["add_seg_d2_config", "collect_env_info", "get_cfg", "load_config", "setup_config"]
+__all__ = [
+    "Predictor",
+    "add_seg_d2_config",
+    "collect_env_info",
+    "get_cfg",
+    "load_config",
+    "setup_config",
+]

@@ -369,61 +369,63 @@ def test_predict_command_skips_a_corrupt_image_and_names_it(
     assert [os.path.basename(i["file_name"]) for i in images] == ["val_00000.jpg", "val_00001.jpg"]
 
 
-class _RecordingPredictor:
-    """Stands in for DefaultPredictor: keeps the arrays it is given, predicts nothing."""
+class _RecordingModel(torch.nn.Module):
+    """Stands in for a trained model: keeps the images it is given, predicts nothing."""
 
     seen = []
 
-    def __init__(self, cfg):
-        pass
-
-    def __call__(self, image):
+    def forward(self, batched_inputs):
         from detectron2.structures import Boxes, Instances
 
-        self.seen.append(image)
-        height, width = image.shape[:2]
-        return {
-            "instances": Instances(
+        outputs = []
+        for inputs in batched_inputs:
+            self.seen.append(inputs["image"].permute(1, 2, 0).numpy())
+            height, width = inputs["height"], inputs["width"]
+            instances = Instances(
                 (height, width),
                 pred_boxes=Boxes(torch.zeros(0, 4)),
                 scores=torch.zeros(0),
                 pred_classes=torch.zeros(0, dtype=torch.int64),
                 pred_masks=torch.zeros(0, height, width, dtype=torch.bool),
             )
-        }
+            outputs.append({"instances": instances})
+        return outputs
 
 
 @pytest.mark.parametrize("input_format", ["BGR", "RGB"])
-def test_visualize_and_demo_give_detectron2s_predictor_bgr_whatever_the_input_format(
+def test_every_tool_gives_the_model_its_input_format(
     input_format, tiny_val, tiny_shapes, tmp_path, monkeypatch
 ):
-    """DefaultPredictor expects BGR and converts to INPUT.FORMAT itself: an image read in
-    an RGB config's format would reach the model with its colours swapped."""
+    """predict.py, visualize.py, the demo's panels and the Predictor on arrays of either
+    colour order all hand the model the channels of INPUT.FORMAT (an RGB config's images
+    once reached the model with their colours swapped)."""
     from seg_d2.config import setup_config
     from seg_d2.data.image_io import read_image
+    from seg_d2.engine import Predictor, Trainer
 
+    monkeypatch.setattr(Trainer, "build_model", classmethod(lambda cls, cfg: _RecordingModel()))
+    _RecordingModel.seen = []
+    config = "configs/shapes/mask_rcnn_R18_FPN.yaml"
     opts = ["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "", "INPUT.FORMAT", input_format]
+    opts += ["INPUT.MIN_SIZE_TEST", str(SIDE), "DATASETS.TEST", f"('{tiny_val}',)"]
     image_file = str(sorted((tiny_shapes / "val").iterdir())[0])
-    visualize, demo = _tool("visualize"), _tool("demo")
-    for tool in (visualize, demo):
-        monkeypatch.setattr(tool, "DefaultPredictor", _RecordingPredictor)
-    _RecordingPredictor.seen = []
-    visualize.main(
-        [
-            "predict",
-            "--config-file",
-            "configs/shapes/mask_rcnn_R18_FPN.yaml",
-            "--images",
-            image_file,
-            "--output",
-            str(tmp_path / "viz"),
-            *opts,
-        ]
+    common = ["--config-file", config, *opts]
+    _tool("visualize").main(
+        ["predict", "--images", image_file, "--output", str(tmp_path / "v"), *common]
     )
-    cfg = setup_config(
-        "configs/shapes/mask_rcnn_R18_FPN.yaml", [*opts, "DATASETS.TEST", f"('{tiny_val}',)"]
-    )
-    demo.write_panels(cfg, str(tmp_path / "panels"))
-    first_val = DatasetCatalog.get(tiny_val)[0]["file_name"]
-    assert np.array_equal(_RecordingPredictor.seen[0], read_image(image_file, format="BGR"))
-    assert np.array_equal(_RecordingPredictor.seen[1], read_image(first_val, format="BGR"))
+    _tool("predict").main(["--input", image_file, "--output", str(tmp_path / "p"), *common])
+    cfg = setup_config(config, [*opts, "OUTPUT_DIR", str(tmp_path / "run")])
+    (tmp_path / "run").mkdir()
+    torch.save({"model": {}}, tmp_path / "run" / "model_final.pth")  # the demo's trained model
+    _tool("demo").write_panels(cfg, str(tmp_path / "panels"))
+    predictor = Predictor(cfg)
+    predictor(read_image(image_file, format="RGB"), format="RGB")
+    predictor(read_image(image_file, format="BGR"), format="BGR")
+
+    records = DatasetCatalog.get(tiny_val)[: _tool("demo").PANELS]
+    panels = [record["file_name"] for record in records]
+    expected = [image_file, image_file, *panels, image_file, image_file]
+    assert len(_RecordingModel.seen) == len(expected)
+    for seen, file_name in zip(_RecordingModel.seen, expected):
+        # The test size is the images' own: resizing changes no pixel by more than rounding.
+        assert np.abs(seen - read_image(file_name, format=input_format)).max() <= 1

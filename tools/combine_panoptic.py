@@ -19,20 +19,11 @@ import json
 
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
 from seg_d2.cli import run_command
-from seg_d2.engine import Trainer, write_results
+from seg_d2.engine import Predictor, Trainer, write_results
 from seg_d2.modeling import PosthocPanoptic
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.evaluation import inference_on_dataset
-from detectron2.modeling import build_model
 from detectron2.utils.logger import setup_logger
-
-
-def _load(config_file, weights, opts=()):
-    cfg = seg_d2.setup_config(config_file, list(opts))
-    model = build_model(cfg)
-    DetectionCheckpointer(model).load(weights)
-    return cfg, model.eval()
 
 
 def main(argv=None):
@@ -56,11 +47,12 @@ def main(argv=None):
     setup_logger()
     setup_logger(name="seg_d2")
 
-    cfg, instance_model = _load(args.instance_config, args.instance_weights, args.opts)
-    _, semantic_model = _load(
+    instance = Predictor.from_config_file(args.instance_config, args.instance_weights, args.opts)
+    cfg = instance.cfg
+    semantic = Predictor.from_config_file(
         args.semantic_config, args.semantic_weights, ["MODEL.DEVICE", cfg.MODEL.DEVICE]
     )
-    model = PosthocPanoptic(cfg, instance_model, semantic_model)
+    model = PosthocPanoptic(cfg, instance.model, semantic.model)
     evaluator = Trainer.build_evaluator(cfg, args.dataset, output_folder=args.output_dir)
     results = inference_on_dataset(model, Trainer.build_test_loader(cfg, args.dataset), evaluator)
     print(json.dumps(results, indent=2))

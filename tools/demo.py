@@ -17,11 +17,10 @@ from seg_d2.cli import run_command
 from seg_d2.data.coco import ensure_derived_files
 from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import read_image
-from seg_d2.engine import RESULTS_FILE
+from seg_d2.engine import RESULTS_FILE, Predictor
 from seg_d2.visualization import coco_ground_truth, compare_panel
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.engine import DefaultPredictor
 from PIL import Image
 from tabulate import tabulate
 
@@ -48,7 +47,7 @@ def write_panels(cfg, folder):
     """GT | prediction | errors panels of the trained model on the first test images."""
     cfg = cfg.clone()
     cfg.MODEL.WEIGHTS = os.path.join(cfg.OUTPUT_DIR, "model_final.pth")
-    predictor = DefaultPredictor(cfg)
+    predictor = Predictor(cfg)
     dataset = cfg.DATASETS.TEST[0]
     ensure_derived_files(dataset)  # the evaluation JSON read next
     metadata = MetadataCatalog.get(dataset)
@@ -56,8 +55,7 @@ def write_panels(cfg, folder):
     os.makedirs(folder, exist_ok=True)
     paths = []
     for record in DatasetCatalog.get(dataset)[:PANELS]:
-        # DefaultPredictor takes BGR and converts to INPUT.FORMAT itself
-        output = predictor(read_image(record["file_name"], format="BGR"))
+        output = predictor(read_image(record["file_name"], format="RGB"), format="RGB")
         path = os.path.join(folder, png_name(os.path.basename(record["file_name"])))
         Image.fromarray(compare_panel(record, output, metadata, coco_gt=coco_gt, errors=True)).save(
             path

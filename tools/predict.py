@@ -20,18 +20,11 @@ import sys
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
 from seg_d2.atomic import write_text_atomically
 from seg_d2.cli import run_command
-from seg_d2.data.categories import thing_dataset_ids
 from seg_d2.data.derived import png_name
-from seg_d2.data.image_io import ImageReadError, list_image_files, read_image
+from seg_d2.data.image_io import list_image_files
+from seg_d2.engine import Predictor, coco_records, panoptic_segments, semantic_labels
 from seg_d2.visualization import prediction_panel
 
-import numpy as np
-import torch
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.data import Metadata, MetadataCatalog
-from detectron2.data import transforms as T
-from detectron2.evaluation.coco_evaluation import instances_to_coco_json
-from detectron2.modeling import build_model
 from panopticapi.utils import id2rgb
 from PIL import Image
 from tqdm import tqdm
@@ -48,7 +41,6 @@ class Outputs:
     def __init__(self, folder, metadata, score_threshold):
         self.folder, self.metadata, self.score_threshold = folder, metadata, score_threshold
         self.instances, self.panoptic, self.images = [], [], []
-        self.dataset_id = thing_dataset_ids(metadata)
 
     def _png(self, kind, name, array):
         os.makedirs(os.path.join(self.folder, kind), exist_ok=True)
@@ -70,16 +62,12 @@ class Outputs:
             prediction_panel(image_rgb, output, self.metadata, self.score_threshold),
         )
         if "instances" in output:
-            for result in instances_to_coco_json(output["instances"].to("cpu"), image_id):
-                result["category_id"] = self.dataset_id.get(
-                    result["category_id"], result["category_id"]
-                )
-                self.instances.append(result)
+            self.instances += coco_records(output, image_id, self.metadata)
         if "sem_seg" in output:
-            self._png("sem_seg", name, output["sem_seg"].argmax(0).cpu().numpy().astype(np.uint8))
+            self._png("sem_seg", name, semantic_labels(output))
         if "panoptic_seg" in output:
-            ids, segments = output["panoptic_seg"]
-            self._png("panoptic", name, id2rgb(ids.cpu().numpy()))
+            ids, segments = panoptic_segments(output)
+            self._png("panoptic", name, id2rgb(ids))
             self.panoptic.append(
                 {"image_id": image_id, "file_name": name, "segments_info": segments}
             )
@@ -112,46 +100,17 @@ def main(argv=None):
     cfg = seg_d2.setup_config(
         args.config_file, args.opts + (["MODEL.DEVICE", args.device] if args.device else [])
     )
-    model = build_model(cfg).eval()
-    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
-    resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
-    metadata = MetadataCatalog.get(cfg.DATASETS.TEST[0]) if cfg.DATASETS.TEST else Metadata()
-    outputs = Outputs(args.output, metadata, args.score_threshold)
+    predictor = Predictor(cfg)
+    outputs = Outputs(args.output, predictor.metadata, args.score_threshold)
     files = list_image_files(args.input)
     if not files:
         raise SystemExit(f"no images found in {args.input}")
-
-    failures, batch = [], []
-
-    def run(batch):
-        with torch.no_grad():
-            predictions = model([inputs for _, _, _, inputs in batch])
-        for (image_id, file_name, image, _), output in zip(batch, predictions):
-            rgb = image[:, :, ::-1] if cfg.INPUT.FORMAT == "BGR" else image
-            outputs.add(image_id, file_name, np.ascontiguousarray(rgb), output)
-
-    for image_id, file_name in enumerate(tqdm(files, desc="predicting", unit="image"), 1):
-        try:
-            image = read_image(file_name, format=cfg.INPUT.FORMAT)
-        except ImageReadError as e:
-            failures.append(str(e))
-            continue
-        tensor = torch.as_tensor(
-            resize.get_transform(image).apply_image(image).astype("float32").transpose(2, 0, 1)
-        )
-        batch.append(
-            (
-                image_id,
-                file_name,
-                image,
-                {"image": tensor, "height": image.shape[0], "width": image.shape[1]},
-            )
-        )
-        if len(batch) == args.batch_size:
-            run(batch)
-            batch = []
-    if batch:
-        run(batch)
+    failures = []
+    predictions = predictor.predict_files(files, args.batch_size, skipped=failures)
+    for image_id, (file_name, image_rgb, output) in enumerate(
+        tqdm(predictions, desc="predicting", unit="image", total=len(files)), 1
+    ):
+        outputs.add(image_id, file_name, image_rgb, output)
     outputs.close()
     print(f"predictions for {len(files) - len(failures)} image(s) written to {args.output}")
     if failures:

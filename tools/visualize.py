@@ -23,6 +23,7 @@ from seg_d2.cli import run_command
 from seg_d2.data.coco import ensure_derived_files
 from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, read_image
+from seg_d2.engine import Predictor
 from seg_d2.visualization import (
     coco_ground_truth,
     compare_panel,
@@ -35,7 +36,6 @@ from seg_d2.visualization import (
 import numpy as np
 import torch
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.engine import DefaultPredictor
 from detectron2.structures import Boxes, BoxMode, Instances
 from PIL import Image
 from pycocotools import mask as mask_util
@@ -117,12 +117,11 @@ def main(argv=None):
     )
 
     if args.mode == "predict":
-        predictor = DefaultPredictor(cfg)
+        predictor = Predictor(cfg)
 
         def output_for(item):
             image_file = item if isinstance(item, str) else item["file_name"]
-            # DefaultPredictor takes BGR and converts to INPUT.FORMAT itself
-            return predictor(read_image(image_file, format="BGR"))
+            return predictor(read_image(image_file, format="RGB"), format="RGB")
     elif args.mode == "results":
         with open(args.results) as f:
             detections = defaultdict(list)

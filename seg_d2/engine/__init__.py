@@ -1,4 +1,14 @@
 from .autocast import CPUAutocastTrainer
+from .predictor import Predictor, coco_records, panoptic_segments, semantic_labels
 from .trainer import RESULTS_FILE, Trainer, write_results
 
-__all__ = ["CPUAutocastTrainer", "RESULTS_FILE", "Trainer", "write_results"]
+__all__ = [
+    "CPUAutocastTrainer",
+    "Predictor",
+    "RESULTS_FILE",
+    "Trainer",
+    "coco_records",
+    "panoptic_segments",
+    "semantic_labels",
+    "write_results",
+]

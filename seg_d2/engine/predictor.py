@@ -1,0 +1,126 @@
+"""One way to run a trained seg_d2 model on images, shared by the tools and by users'
+own Python: detectron2's ``DefaultPredictor`` preprocessing, in batches, for files,
+folders or arrays whose colour order is said, with ``TEST.AUG`` applied when enabled.
+
+    predictor = Predictor.from_config_file("configs/nuclei/mask_rcnn_R18_FPN.yaml",
+                                           "output/nuclei/mask_rcnn_R18_FPN/model_final.pth")
+    for file_name, image, output in predictor.predict_files(["my_images/"]):
+        records = coco_records(output, image_id=1, metadata=predictor.metadata)
+"""
+
+import numpy as np
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.data import Metadata, MetadataCatalog
+from detectron2.data import transforms as T
+from detectron2.evaluation.coco_evaluation import instances_to_coco_json
+
+from ..config import setup_config
+from ..data.categories import thing_dataset_ids
+from ..data.image_io import ImageReadError, list_image_files, read_image
+from ..modeling import with_test_time_augmentation
+from .trainer import Trainer
+
+__all__ = ["Predictor", "coco_records", "panoptic_segments", "semantic_labels"]
+
+COLOUR_ORDERS = ("RGB", "BGR")
+
+
+class Predictor:
+    def __init__(self, cfg, model=None, test_time_augmentation=None):
+        """
+        Args:
+            cfg: a set-up config (``seg_d2.setup_config``); its MODEL.WEIGHTS are loaded
+                unless ``model`` is given.
+            model: an already loaded model (e.g. ``PosthocPanoptic``) to run instead.
+            test_time_augmentation: True/False to override ``TEST.AUG.ENABLED``.
+        """
+        self.cfg = cfg.clone()
+        if self.cfg.INPUT.FORMAT not in COLOUR_ORDERS:
+            raise ValueError(
+                f"Predictor runs models of INPUT.FORMAT {COLOUR_ORDERS}, not {cfg.INPUT.FORMAT!r}"
+            )
+        if model is None:
+            model = Trainer.build_model(self.cfg)
+            DetectionCheckpointer(model).load(self.cfg.MODEL.WEIGHTS)
+        self.model = model.eval()
+        if self.cfg.TEST.AUG.ENABLED if test_time_augmentation is None else test_time_augmentation:
+            self.model = with_test_time_augmentation(self.cfg, model).eval()
+        self.metadata = (
+            MetadataCatalog.get(self.cfg.DATASETS.TEST[0]) if self.cfg.DATASETS.TEST else Metadata()
+        )
+        self.resize = T.ResizeShortestEdge(
+            [self.cfg.INPUT.MIN_SIZE_TEST] * 2, self.cfg.INPUT.MAX_SIZE_TEST
+        )
+
+    @classmethod
+    def from_config_file(cls, config_file, weights, opts=(), **kwargs):
+        """A predictor for ``weights`` trained with ``config_file`` (+ KEY VALUE ``opts``)."""
+        return cls(setup_config(config_file, [*opts, "MODEL.WEIGHTS", weights]), **kwargs)
+
+    def __call__(self, image, format):
+        """The output of one HxWx3 uint8 image whose channels are in ``format`` order."""
+        return self.predict([image], format)[0]
+
+    @torch.no_grad()
+    def predict(self, images, format, batch_size=1):
+        """detectron2's output dict for each HxWx3 uint8 image, in ``format`` colour order
+        ("RGB" or "BGR"), run ``batch_size`` at a time."""
+        if format not in COLOUR_ORDERS:
+            raise ValueError(f"format must be one of {COLOUR_ORDERS}, not {format!r}")
+        inputs = [self._model_input(image, format) for image in images]
+        outputs = []
+        for start in range(0, len(inputs), batch_size):
+            outputs += self.model(inputs[start : start + batch_size])
+        return outputs
+
+    def predict_files(self, paths, batch_size=1, skipped=None):
+        """(file name, RGB image, output) for each image file in ``paths`` (files, and
+        the images of folders), in order. A file that cannot be read raises
+        ImageReadError naming it, or, given a list ``skipped``, is appended to it and
+        left out."""
+        batch = []
+        for file_name in list_image_files(paths):
+            try:
+                batch.append((file_name, read_image(file_name, format="RGB")))
+            except ImageReadError as error:
+                if skipped is None:
+                    raise
+                skipped.append(error)
+                continue
+            if len(batch) == batch_size:
+                yield from self._predict_batch(batch)
+                batch = []
+        yield from self._predict_batch(batch)
+
+    def _predict_batch(self, batch):
+        outputs = self.predict([image for _, image in batch], "RGB", batch_size=len(batch) or 1)
+        for (file_name, image), output in zip(batch, outputs):
+            yield file_name, image, output
+
+    def _model_input(self, image, format):
+        if format != self.cfg.INPUT.FORMAT:
+            image = image[:, :, ::-1]  # RGB <-> BGR, the two orders a Predictor takes
+        resized = self.resize.get_transform(image).apply_image(np.ascontiguousarray(image))
+        tensor = torch.as_tensor(resized.astype("float32").transpose(2, 0, 1))
+        return {"image": tensor, "height": image.shape[0], "width": image.shape[1]}
+
+
+def coco_records(output, image_id, metadata):
+    """The output's instances as COCO results (``category_id`` the dataset's own ids)."""
+    dataset_id = thing_dataset_ids(metadata)
+    records = instances_to_coco_json(output["instances"].to("cpu"), image_id)
+    for record in records:
+        record["category_id"] = dataset_id.get(record["category_id"], record["category_id"])
+    return records
+
+
+def semantic_labels(output):
+    """The output's per-pixel class (contiguous ids) as an HxW uint8 array."""
+    return output["sem_seg"].argmax(0).cpu().numpy().astype(np.uint8)
+
+
+def panoptic_segments(output):
+    """(HxW segment-id array, segments_info) of a panoptic output."""
+    ids, segments = output["panoptic_seg"]
+    return ids.cpu().numpy(), segments

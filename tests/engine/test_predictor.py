@@ -1,0 +1,126 @@
+"""seg_d2.Predictor: files and folders in order with unreadable ones skipped or named,
+batches that give what single images give, COCO records in the dataset's ids, and
+test-time augmentation from the config or the caller."""
+
+import seg_d2
+from seg_d2.data.image_io import ImageReadError, read_image
+from seg_d2.engine import Predictor, Trainer, coco_records, semantic_labels
+from seg_d2.modeling import SemanticSegmentorWithTTA
+
+import numpy as np
+import pytest
+import torch
+from detectron2.data import Metadata
+from detectron2.modeling import SemanticSegmentor
+from detectron2.structures import Boxes, Instances
+
+UNET = "configs/shapes/unet.yaml"
+
+
+def _unet_predictor(*opts, **kwargs):
+    cfg = seg_d2.setup_config(
+        UNET, ["MODEL.DEVICE", "cpu", "MODEL.UNET.BASE_CHANNELS", 4, "MODEL.WEIGHTS", "", *opts]
+    )
+    return Predictor(cfg, **kwargs)
+
+
+@pytest.fixture
+def image_folder(tiny_shapes, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for source in sorted((tiny_shapes / "val").iterdir())[:2]:
+        (folder / source.name).write_bytes(source.read_bytes())
+    (folder / "broken.png").write_bytes(b"not a PNG")
+    return folder
+
+
+def test_files_and_folders_in_order_with_unreadable_files_skipped_or_named(image_folder):
+    predictor = _unet_predictor()
+    skipped = []
+    first = sorted(image_folder.glob("*.jpg"))[0]
+    predictions = list(predictor.predict_files([str(first), str(image_folder)], 2, skipped))
+    names = [file_name for file_name, _, _ in predictions]
+    assert [n.rsplit("/", 1)[1] for n in names] == [first.name] + [
+        p.name for p in sorted(image_folder.glob("*.jpg"))
+    ]
+    assert len(skipped) == 1 and "broken.png" in str(skipped[0])
+    file_name, image, output = predictions[0]
+    assert np.array_equal(image, read_image(file_name, format="RGB"))
+    assert output["sem_seg"].shape[1:] == image.shape[:2]
+    with pytest.raises(ImageReadError, match="broken.png"):
+        list(predictor.predict_files([str(image_folder)]))
+
+
+def test_a_batch_gives_what_each_image_gives_alone(image_folder):
+    predictor = _unet_predictor()
+    images = [read_image(str(p), format="RGB") for p in sorted(image_folder.glob("*.jpg"))]
+    together = predictor.predict(images, "RGB", batch_size=2)
+    for image, output in zip(images, together):
+        torch.testing.assert_close(output["sem_seg"], predictor(image, "RGB")["sem_seg"])
+    labels = semantic_labels(together[0])
+    assert labels.dtype == np.uint8 and labels.shape == images[0].shape[:2]
+    assert np.array_equal(labels, together[0]["sem_seg"].argmax(0).numpy())
+
+
+def test_colour_orders_it_does_not_know_are_refused():
+    predictor = _unet_predictor()
+    with pytest.raises(ValueError, match="'GRAY'"):
+        predictor.predict([np.zeros((8, 8, 3), np.uint8)], "GRAY")
+    with pytest.raises(ValueError, match="INPUT.FORMAT"):
+        _unet_predictor("INPUT.FORMAT", "L")
+
+
+@pytest.mark.parametrize(
+    "enabled, argument, augmented",
+    [(False, None, False), (True, None, True), (True, False, False), (False, True, True)],
+)
+def test_test_time_augmentation_from_the_config_unless_the_caller_says(
+    enabled, argument, augmented
+):
+    predictor = _unet_predictor("TEST.AUG.ENABLED", enabled, test_time_augmentation=argument)
+    assert isinstance(predictor.model, SemanticSegmentorWithTTA) == augmented
+    assert isinstance(predictor.model, SemanticSegmentor) != augmented
+
+
+def test_weights_are_loaded_from_the_config(tmp_path):
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    trained = _unet_predictor().model
+    with torch.no_grad():
+        for parameter in trained.parameters():
+            parameter.fill_(0.5)
+    DetectionCheckpointer(trained, save_dir=str(tmp_path)).save("filled")
+    loaded = Predictor.from_config_file(
+        UNET, str(tmp_path / "filled.pth"), ["MODEL.DEVICE", "cpu", "MODEL.UNET.BASE_CHANNELS", 4]
+    )
+    assert all(torch.all(p == 0.5) for p in loaded.model.parameters())
+    assert not loaded.model.training
+
+
+def test_coco_records_carry_the_datasets_category_ids():
+    instances = Instances(
+        (4, 4),
+        pred_boxes=Boxes(torch.tensor([[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 3.0]])),
+        scores=torch.tensor([0.9, 0.4]),
+        pred_classes=torch.tensor([0, 1]),
+        pred_masks=torch.zeros(2, 4, 4, dtype=torch.bool),
+    )
+    metadata = Metadata(thing_dataset_id_to_contiguous_id={7: 0, 3: 1})
+    records = coco_records({"instances": instances}, 12, metadata)
+    assert [(r["image_id"], r["category_id"], r["score"]) for r in records] == [
+        (12, 7, pytest.approx(0.9)),
+        (12, 3, pytest.approx(0.4)),
+    ]
+
+
+def test_the_trainers_model_is_what_it_runs(monkeypatch):
+    built = []
+    original = Trainer.build_model.__func__
+
+    def recording(cls, cfg):
+        built.append(original(cls, cfg))
+        return built[-1]
+
+    monkeypatch.setattr(Trainer, "build_model", classmethod(recording))
+    predictor = _unet_predictor("MODEL.CHANNELS_LAST", True)
+    assert predictor.model is built[0]
