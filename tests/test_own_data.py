@@ -27,6 +27,15 @@ def readme_own_data_commands():
     return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
 
 
+def readme_own_data_python():
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        return re.search(
+            r"<!-- own-data-python.*?-->\n```python\n(.*?)```\n<!-- /own-data-python -->",
+            f.read(),
+            re.S,
+        ).group(1)
+
+
 def _nuclei_like(root, rng):
     """Samples of 64x64 RGBA images with 3-6 blob 'nuclei', one mask PNG each (one with a hole)."""
     for index in range(8):
@@ -61,6 +70,15 @@ def test_readme_own_data_section_runs_as_written(tmp_path):
             ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True
         )
         assert run.returncode == 0, f"{command}\n{run.stderr[-3000:]}"
+    python = subprocess.run(
+        [sys.executable, "-c", readme_own_data_python()],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert python.returncode == 0, python.stderr[-3000:]
+    assert re.fullmatch(rf".*/{PREDICTED_SAMPLE}\.png \d+ nuclei\n", python.stdout), python.stdout
     for path in (
         "datasets/nuclei/nuclei_train.json",
         "datasets/nuclei/nuclei_val.json",
