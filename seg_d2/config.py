@@ -130,6 +130,14 @@ def add_seg_d2_config(cfg):
     # when TEST.EVAL_PERIOD > 0.
     cfg.TEST.BEST_CHECKPOINT_METRIC = "segm/AP"
 
+    # Semantic inference in windows of SIZE x SIZE pixels of the resized test image,
+    # STRIDE apart, their logits averaged where they overlap (MMSegmentation's "slide"
+    # mode): images larger than the model can take at once, at full resolution
+    # (INPUT.MIN_SIZE_TEST 0 keeps their size). SIZE 0: the whole image at once.
+    cfg.TEST.SLIDING_WINDOW = CN()
+    cfg.TEST.SLIDING_WINDOW.SIZE = 0
+    cfg.TEST.SLIDING_WINDOW.STRIDE = 0  # 0: two thirds of SIZE
+
     # Keys of earlier versions, rejected with the name that replaced them.
     for old, new in _RENAMED_KEYS.items():
         cfg.register_renamed_key(old, new)

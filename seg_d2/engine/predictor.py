@@ -18,7 +18,7 @@ from detectron2.evaluation.coco_evaluation import instances_to_coco_json
 from ..config import setup_config
 from ..data.categories import thing_dataset_ids
 from ..data.image_io import ImageReadError, list_image_files, read_image
-from ..modeling import with_test_time_augmentation
+from ..modeling import inference_model
 from .trainer import Trainer
 
 __all__ = ["Predictor", "coco_records", "panoptic_segments", "semantic_labels"]
@@ -33,7 +33,8 @@ class Predictor:
             cfg: a set-up config (``seg_d2.setup_config``); its MODEL.WEIGHTS are loaded
                 unless ``model`` is given.
             model: an already loaded model (e.g. ``PosthocPanoptic``) to run instead.
-            test_time_augmentation: True/False to override ``TEST.AUG.ENABLED``.
+            test_time_augmentation: True/False to override ``TEST.AUG.ENABLED``
+                (``TEST.SLIDING_WINDOW`` applies as configured).
         """
         self.cfg = cfg.clone()
         if self.cfg.INPUT.FORMAT not in COLOUR_ORDERS:
@@ -43,9 +44,7 @@ class Predictor:
         if model is None:
             model = Trainer.build_model(self.cfg)
             DetectionCheckpointer(model).load(self.cfg.MODEL.WEIGHTS)
-        self.model = model.eval()
-        if self.cfg.TEST.AUG.ENABLED if test_time_augmentation is None else test_time_augmentation:
-            self.model = with_test_time_augmentation(self.cfg, model).eval()
+        self.model = inference_model(self.cfg, model, test_time_augmentation).eval()
         self.metadata = (
             MetadataCatalog.get(self.cfg.DATASETS.TEST[0]) if self.cfg.DATASETS.TEST else Metadata()
         )

@@ -28,7 +28,7 @@ from ..data.mapper import DatasetMapper
 from ..data.samplers import ContinuedSampler
 from ..errors import TRACEBACK_VARIABLE, TrainingDivergedError
 from ..evaluation import SemSegDiceEvaluator
-from ..modeling import with_test_time_augmentation
+from ..modeling import inference_model
 from .autocast import CPUAutocastTrainer
 from .checkpoint import AtomicCheckpointer
 
@@ -123,10 +123,9 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def test(cls, cfg, model, evaluators=None):
-        """detectron2's evaluation, of the model under ``TEST.AUG`` when it is enabled."""
-        if cfg.TEST.AUG.ENABLED:
-            model = with_test_time_augmentation(cfg, model)
-        return super().test(cfg, model, evaluators)
+        """detectron2's evaluation, of the model as ``cfg.TEST`` asks it to run (sliding
+        windows, test-time augmentation)."""
+        return super().test(cfg, inference_model(cfg, model), evaluators)
 
     @classmethod
     def build_optimizer(cls, cfg, model):

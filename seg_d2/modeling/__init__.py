@@ -1,6 +1,8 @@
 # Importing registers each component with detectron2's registries.
 from .mask_head import UpsampleMaskHead
+from .inference import inference_model
 from .posthoc_panoptic import PosthocPanoptic
+from .sliding_window import SlidingWindowSemanticSegmentor
 from .test_time_augmentation import SemanticSegmentorWithTTA, with_test_time_augmentation
 from .unet_encoder import UNetEncoder
 from .unet_head import UNetHead
@@ -8,8 +10,10 @@ from .unet_head import UNetHead
 __all__ = [
     "PosthocPanoptic",
     "SemanticSegmentorWithTTA",
+    "SlidingWindowSemanticSegmentor",
     "UNetEncoder",
     "UNetHead",
     "UpsampleMaskHead",
+    "inference_model",
     "with_test_time_augmentation",
 ]

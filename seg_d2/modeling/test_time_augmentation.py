@@ -20,6 +20,8 @@ from fvcore.transforms import HFlipTransform
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from .sliding_window import SlidingWindowSemanticSegmentor
+
 __all__ = ["SemanticSegmentorWithTTA", "with_test_time_augmentation"]
 
 
@@ -31,10 +33,6 @@ class SemanticSegmentorWithTTA(nn.Module):
 
     def __init__(self, cfg, model, tta_mapper=None):
         super().__init__()
-        if isinstance(model, DistributedDataParallel):
-            model = model.module
-        if not isinstance(model, SemanticSegmentor):
-            raise TypeError(f"SemanticSegmentorWithTTA takes a SemanticSegmentor, not {model!r}")
         self.model = model
         self.tta_mapper = tta_mapper or DatasetMapperTTA(cfg)
 
@@ -65,7 +63,7 @@ def with_test_time_augmentation(cfg, model):
     # PanopticFPN is a GeneralizedRCNN, but detectron2's TTA would drop its semantic output.
     if isinstance(inner, GeneralizedRCNN) and not isinstance(inner, PanopticFPN):
         return GeneralizedRCNNWithTTA(cfg, inner)
-    if isinstance(inner, SemanticSegmentor):
+    if isinstance(inner, (SemanticSegmentor, SlidingWindowSemanticSegmentor)):
         return SemanticSegmentorWithTTA(cfg, inner)
     raise NotImplementedError(
         f"TEST.AUG.ENABLED: test-time augmentation covers GeneralizedRCNN and "

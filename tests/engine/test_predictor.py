@@ -56,7 +56,9 @@ def test_a_batch_gives_what_each_image_gives_alone(image_folder):
     images = [read_image(str(p), format="RGB") for p in sorted(image_folder.glob("*.jpg"))]
     together = predictor.predict(images, "RGB", batch_size=2)
     for image, output in zip(images, together):
-        torch.testing.assert_close(output["sem_seg"], predictor(image, "RGB")["sem_seg"])
+        # Equal up to the float rounding of another convolution algorithm for a batch.
+        alone = predictor(image, "RGB")["sem_seg"]
+        torch.testing.assert_close(output["sem_seg"], alone, rtol=1e-4, atol=1e-4)
     labels = semantic_labels(together[0])
     assert labels.dtype == np.uint8 and labels.shape == images[0].shape[:2]
     assert np.array_equal(labels, together[0]["sem_seg"].argmax(0).numpy())

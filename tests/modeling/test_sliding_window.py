@@ -1,0 +1,92 @@
+"""Sliding-window semantic inference: where the windows go, stitched logits equal to
+the whole image's for a per-pixel model, and how it composes with the config."""
+
+import seg_d2
+from seg_d2.modeling import (
+    SemanticSegmentorWithTTA,
+    SlidingWindowSemanticSegmentor,
+    inference_model,
+)
+from seg_d2.modeling.sliding_window import window_origins
+
+import pytest
+import torch
+from detectron2.modeling import build_model
+from torch import nn
+from torch.nn import functional as F
+
+
+def test_windows_cover_the_image_the_last_flush_with_its_edge():
+    assert window_origins(10, 25, 10, 6) == [(0, 0), (0, 6), (0, 12), (0, 15)]
+    assert window_origins(16, 16, 8, 8) == [(0, 0), (0, 8), (8, 0), (8, 8)]
+    assert window_origins(5, 7, 10, 6) == [(0, 0)]  # a window larger than the image
+
+
+class _PerPixel(nn.Module):
+    """Logits from each pixel alone, as SemanticSegmentor returns them (at the input's
+    height and width when given): any window gives the same values as the whole."""
+
+    def __init__(self):
+        super().__init__()
+        self.classify = nn.Conv2d(3, 4, 1)
+        self.calls = 0
+
+    def forward(self, batched_inputs):
+        self.calls += len(batched_inputs)
+        outputs = []
+        for inputs in batched_inputs:
+            logits = self.classify(inputs["image"][None])
+            size = (inputs.get("height", logits.shape[2]), inputs.get("width", logits.shape[3]))
+            outputs.append({"sem_seg": F.interpolate(logits, size, mode="bilinear")[0]})
+        return outputs
+
+
+def test_stitched_windows_give_the_whole_images_logits_at_the_asked_size():
+    torch.manual_seed(0)
+    model = _PerPixel()
+    image = torch.rand(3, 50, 70) * 255
+    inputs = [{"image": image, "height": 100, "width": 140}]
+    with torch.no_grad():
+        whole = model(inputs)[0]["sem_seg"]
+        slid = SlidingWindowSemanticSegmentor(model, size=32, stride=20)(inputs)[0]["sem_seg"]
+    assert model.calls == 1 + len(window_origins(50, 70, 32, 20)) == 1 + 2 * 3
+    torch.testing.assert_close(slid, whole, rtol=0, atol=1e-5)
+
+
+def test_the_default_stride_is_two_thirds_of_the_window():
+    assert SlidingWindowSemanticSegmentor(_PerPixel(), size=300).stride == 200
+    with pytest.raises(ValueError, match="SIZE must be positive"):
+        SlidingWindowSemanticSegmentor(_PerPixel(), size=0)
+
+
+def _unet(*opts):
+    cfg = seg_d2.setup_config(
+        "configs/shapes/unet.yaml", ["MODEL.DEVICE", "cpu", "MODEL.UNET.BASE_CHANNELS", 4, *opts]
+    )
+    return cfg, build_model(cfg).eval()
+
+
+def test_one_window_as_large_as_the_image_is_the_plain_model():
+    cfg, model = _unet("TEST.SLIDING_WINDOW.SIZE", 64)
+    inputs = [{"image": torch.rand(3, 64, 64) * 255, "height": 64, "width": 64}]
+    with torch.no_grad():
+        slid = inference_model(cfg, model)(inputs)[0]["sem_seg"]
+        torch.testing.assert_close(slid, model(inputs)[0]["sem_seg"])
+
+
+def test_the_config_slides_each_augmented_image():
+    cfg, model = _unet("TEST.SLIDING_WINDOW.SIZE", 64, "TEST.AUG.ENABLED", True)
+    wrapped = inference_model(cfg, model)
+    assert isinstance(wrapped, SemanticSegmentorWithTTA)
+    assert isinstance(wrapped.model, SlidingWindowSemanticSegmentor)
+    assert wrapped.model.model is model and wrapped.model.size == 64
+    assert inference_model(cfg, model, test_time_augmentation=False).model is model
+
+
+def test_sliding_windows_are_refused_for_instance_models():
+    cfg = seg_d2.setup_config(
+        "configs/shapes/mask_rcnn_R18_FPN.yaml",
+        ["MODEL.DEVICE", "cpu", "TEST.SLIDING_WINDOW.SIZE", 128],
+    )
+    with pytest.raises(NotImplementedError, match="SemanticSegmentor models, not GeneralizedRCNN"):
+        inference_model(cfg, build_model(cfg))
