@@ -1,6 +1,6 @@
 # Importing registers each component with detectron2's registries.
-from .mask_head import UpsampleMaskHead
 from .inference import inference_model
+from .mask_head import UpsampleMaskHead
 from .posthoc_panoptic import PosthocPanoptic
 from .sliding_window import SlidingWindowSemanticSegmentor
 from .test_time_augmentation import SemanticSegmentorWithTTA, with_test_time_augmentation
