@@ -1,5 +1,6 @@
-"""Test-time augmentation from ``TEST.AUG``: detectron2's own for Mask R-CNN, and the
-same resizes and flips for semantic models, whose logits are averaged.
+"""Test-time augmentation from ``TEST.AUG``: detectron2's own for Mask R-CNN, the same
+resizes and flips for semantic models, whose logits are averaged, and both for
+PanopticFPN's two branches.
 
 detectron2 0.6 has TTA for ``GeneralizedRCNN`` only, and its tools apply it beside the
 plain evaluation; seg_d2's trainer applies it in place of the plain one whenever
@@ -15,6 +16,7 @@ from detectron2.modeling import (
     PanopticFPN,
     SemanticSegmentor,
 )
+from detectron2.modeling.meta_arch.panoptic_fpn import combine_semantic_and_instance_outputs
 from detectron2.modeling.test_time_augmentation import DatasetMapperTTA
 from fvcore.transforms import HFlipTransform
 from torch import nn
@@ -22,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .sliding_window import SlidingWindowSemanticSegmentor
 
-__all__ = ["SemanticSegmentorWithTTA", "with_test_time_augmentation"]
+__all__ = ["PanopticFPNWithTTA", "SemanticSegmentorWithTTA", "with_test_time_augmentation"]
 
 
 class SemanticSegmentorWithTTA(nn.Module):
@@ -56,17 +58,60 @@ class SemanticSegmentorWithTTA(nn.Module):
         return total / len(augmented)
 
 
+class PanopticFPNWithTTA(nn.Module):
+    """A ``PanopticFPN`` whose instances come from detectron2's Mask R-CNN TTA and whose
+    semantic logits are averaged as ``SemanticSegmentorWithTTA`` averages them, then
+    combined as PanopticFPN combines its own. The two branches run as two views of the
+    one model (its modules shared), each with its own pass of the backbone."""
+
+    def __init__(self, cfg, model):
+        super().__init__()
+        self.model = model
+        mean, std = model.pixel_mean.flatten().tolist(), model.pixel_std.flatten().tolist()
+        detector = GeneralizedRCNN(
+            backbone=model.backbone,
+            proposal_generator=model.proposal_generator,
+            roi_heads=model.roi_heads,
+            pixel_mean=mean,
+            pixel_std=std,
+            input_format=model.input_format,
+        )
+        semantic = SemanticSegmentor(
+            backbone=model.backbone, sem_seg_head=model.sem_seg_head, pixel_mean=mean, pixel_std=std
+        )
+        self.instances = GeneralizedRCNNWithTTA(cfg, detector.to(model.device))
+        self.semantic = SemanticSegmentorWithTTA(cfg, semantic.to(model.device))
+        self.train(model.training)  # the views start in training mode, as any new module
+
+    def forward(self, batched_inputs):
+        outputs = []
+        for detected, semantic in zip(
+            self.instances(batched_inputs), self.semantic(batched_inputs)
+        ):
+            instances, sem_seg = detected["instances"], semantic["sem_seg"]
+            panoptic = combine_semantic_and_instance_outputs(
+                instances,
+                sem_seg.argmax(dim=0),
+                self.model.combine_overlap_thresh,
+                self.model.combine_stuff_area_thresh,
+                self.model.combine_instances_score_thresh,
+            )
+            outputs.append({"sem_seg": sem_seg, "instances": instances, "panoptic_seg": panoptic})
+        return outputs
+
+
 def with_test_time_augmentation(cfg, model):
     """``model`` wrapped for ``cfg.TEST.AUG``; an error for a model it cannot augment
     (a setting that silently did nothing would report unaugmented numbers as augmented)."""
     inner = model.module if isinstance(model, DistributedDataParallel) else model
-    # PanopticFPN is a GeneralizedRCNN, but detectron2's TTA would drop its semantic output.
-    if isinstance(inner, GeneralizedRCNN) and not isinstance(inner, PanopticFPN):
+    if isinstance(inner, PanopticFPN):
+        return PanopticFPNWithTTA(cfg, inner)
+    if isinstance(inner, GeneralizedRCNN):
         return GeneralizedRCNNWithTTA(cfg, inner)
     if isinstance(inner, (SemanticSegmentor, SlidingWindowSemanticSegmentor)):
         return SemanticSegmentorWithTTA(cfg, inner)
     raise NotImplementedError(
-        f"TEST.AUG.ENABLED: test-time augmentation covers GeneralizedRCNN and "
+        f"TEST.AUG.ENABLED: test-time augmentation covers GeneralizedRCNN, PanopticFPN and "
         f"SemanticSegmentor models, not {type(inner).__name__} "
         f"(MODEL.META_ARCHITECTURE {cfg.MODEL.META_ARCHITECTURE!r}); set TEST.AUG.ENABLED False"
     )

@@ -1,10 +1,12 @@
 """Test-time augmentation: the semantic model's averaged logits against the model run by
-hand on each augmented image, Mask R-CNN's detectron2 TTA through seg_d2's mask head, the
-wrapper each model gets, and the trainer's evaluation going through it."""
+hand on each augmented image, Mask R-CNN's detectron2 TTA through seg_d2's mask head and
+PanopticFPN's two branches against the plain models, the wrapper each model gets, and the
+trainer's evaluation going through it."""
 
 import seg_d2
 from seg_d2.engine import Trainer
 from seg_d2.modeling import SemanticSegmentorWithTTA, with_test_time_augmentation
+from seg_d2.modeling.test_time_augmentation import PanopticFPNWithTTA
 
 import pytest
 import torch
@@ -82,9 +84,42 @@ def test_mask_rcnn_with_one_unflipped_size_gives_the_plain_models_detections():
     torch.testing.assert_close(augmented.pred_masks, plain.pred_masks)
 
 
+def test_panoptic_fpn_with_one_unflipped_size_gives_the_plain_models_outputs():
+    cfg, model = _built(
+        PANOPTIC,
+        "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
+        0.0,
+        "MODEL.PANOPTIC_FPN.COMBINE.INSTANCES_CONFIDENCE_THRESH",
+        0.0,
+        "TEST.AUG.MIN_SIZES",
+        "(96,)",
+        "TEST.AUG.FLIP",
+        False,
+    )
+    torch.manual_seed(0)
+    inputs = [{"image": torch.rand(3, 96, 128) * 255, "height": 96, "width": 128}]
+    with torch.no_grad():
+        plain = model(inputs)[0]
+        augmented = with_test_time_augmentation(cfg, model)(inputs)[0]
+    assert len(plain["instances"]) > 0
+    torch.testing.assert_close(augmented["sem_seg"], plain["sem_seg"], rtol=0, atol=1e-5)
+    torch.testing.assert_close(augmented["instances"].scores, plain["instances"].scores)
+    torch.testing.assert_close(augmented["instances"].pred_masks, plain["instances"].pred_masks)
+    (augmented_ids, augmented_segments), (plain_ids, plain_segments) = (
+        augmented["panoptic_seg"],
+        plain["panoptic_seg"],
+    )
+    assert torch.equal(augmented_ids, plain_ids)
+    assert augmented_segments == plain_segments
+
+
 @pytest.mark.parametrize(
     "config, wrapper",
-    [(MASK_RCNN, GeneralizedRCNNWithTTA), (UNET, SemanticSegmentorWithTTA)],
+    [
+        (MASK_RCNN, GeneralizedRCNNWithTTA),
+        (UNET, SemanticSegmentorWithTTA),
+        (PANOPTIC, PanopticFPNWithTTA),
+    ],
 )
 def test_each_model_kind_gets_its_wrapper(config, wrapper):
     cfg, model = _built(config)
@@ -92,9 +127,9 @@ def test_each_model_kind_gets_its_wrapper(config, wrapper):
 
 
 def test_a_model_without_test_time_augmentation_is_refused_by_name():
-    cfg, model = _built(PANOPTIC)
-    with pytest.raises(NotImplementedError, match="PanopticFPN.*TEST.AUG.ENABLED False"):
-        with_test_time_augmentation(cfg, model)
+    cfg, _ = _built(UNET)
+    with pytest.raises(NotImplementedError, match="not Linear .*TEST.AUG.ENABLED False"):
+        with_test_time_augmentation(cfg, torch.nn.Linear(1, 1))
 
 
 @pytest.mark.parametrize("enabled", [False, True])
