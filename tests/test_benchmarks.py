@@ -178,6 +178,32 @@ def test_test_time_augmentation_scores_one_model_both_ways(results_dir, bench_da
         assert all(math.isfinite(value) for value in run["metrics"].values())
 
 
+def test_large_image_runs_whole_images_up_to_the_limit_and_windows_for_all(results_dir):
+    from benchmarks import large_image
+
+    large_image.main(
+        [
+            "--config-file",
+            "configs/shapes/unet.yaml",
+            "--sizes",
+            "96",
+            "160",
+            "--whole-up-to",
+            "96",
+            "--window",
+            "64",
+            "MODEL.DEVICE",
+            "cpu",
+            "MODEL.UNET.BASE_CHANNELS",
+            "4",
+        ]
+    )
+    assert _header(results_dir / "large_image.md") == ["image", "inference", "peak MiB", "seconds"]
+    runs = json.loads((results_dir / "large_image.json").read_text())["runs"]
+    assert [(run["side"], run["window"]) for run in runs] == [(96, 0), (96, 64), (160, 64)]
+    assert all(math.isfinite(run["peak_MiB"]) and run["seconds"] > 0 for run in runs)
+
+
 def test_evaluation_comparison_agrees_with_pycocotools(results_dir):
     from benchmarks import coco_evaluation
 

@@ -52,9 +52,8 @@ class SlidingWindowSemanticSegmentor(nn.Module):
             bottom, right = top + window.shape[1], left + window.shape[2]
             total[:, top:bottom, left:right] += logits
             covered[top:bottom, left:right] += 1
-        return sem_seg_postprocess(
-            total / covered,
-            (height, width),
-            inputs.get("height", height),
-            inputs.get("width", width),
-        )
+        total /= covered  # in place: on a large image each copy of the logits is large
+        size = (inputs.get("height", height), inputs.get("width", width))
+        if size == (height, width):
+            return total
+        return sem_seg_postprocess(total, (height, width), *size)
