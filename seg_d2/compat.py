@@ -17,6 +17,9 @@ What importing it changes in detectron2, each only where the gap is present:
   make every COCOEvaluator's default fast path fail.
 - nothing left behind from ``Image.LINEAR`` and ``pkg_resources``: each is lent for
   the one import of detectron2 that reads it.
+- ``detectron2.export``: without caffe2 (gone from PyTorch), its TracingAdapter and
+  TorchScript helpers alone, as later detectron2 imports the caffe2 parts only when
+  caffe2 is there (0.6 imports them first, and the package fails to import).
 What seg_d2's own classes need from later detectron2 is a function here
 (``reset_data_loader``) or a method of theirs, never a patch of detectron2's classes.
 
@@ -181,6 +184,23 @@ def _evaluate_coco_with_faster_coco_eval():
     coco_evaluation.COCOeval_opt = COCOeval_faster
 
 
+def _import_export_without_caffe2():
+    try:
+        importlib.import_module("detectron2.export")
+        return
+    except ModuleNotFoundError as error:
+        if error.name != "caffe2":
+            raise
+    package = importlib.util.module_from_spec(importlib.util.find_spec("detectron2.export"))
+    sys.modules["detectron2.export"] = detectron2.export = package
+    flatten = importlib.import_module("detectron2.export.flatten")
+    torchscript = importlib.import_module("detectron2.export.torchscript")
+    package.TracingAdapter = flatten.TracingAdapter
+    package.dump_torchscript_IR = torchscript.dump_torchscript_IR
+    package.scripting_with_instances = torchscript.scripting_with_instances
+    package.__all__ = ["TracingAdapter", "dump_torchscript_IR", "scripting_with_instances"]
+
+
 def reset_data_loader(trainer, data_loader_builder):
     """``SimpleTrainer.reset_data_loader`` (detectron2 after 0.6), which seg_d2's Trainer
     uses to continue the data stream on ``--resume``; in 0.6, where the trainer keeps the
@@ -197,5 +217,6 @@ HAS_COMPILED_OPS = _provide_compiled_ops_stand_in()
 _import_transforms_without_pillow_linear()
 _import_model_zoo_without_pkg_resources()
 _give_old_modules_old_numpy()
+_import_export_without_caffe2()
 if not HAS_COMPILED_OPS:
     _evaluate_coco_with_faster_coco_eval()

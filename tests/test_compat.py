@@ -34,6 +34,19 @@ def test_model_zoo_config_file_resolves():
     assert "Base-RCNN-FPN.yaml" in open(path).read()
 
 
+def test_detectron2_export_imports_its_tracing_without_caffe2():
+    import importlib.util
+    import sys
+
+    from detectron2.export import TracingAdapter, dump_torchscript_IR
+
+    assert TracingAdapter.__module__ == "detectron2.export.flatten"
+    assert callable(dump_torchscript_IR)
+    if importlib.util.find_spec("caffe2") is None:  # the caffe2 parts are left out, not faked
+        assert "detectron2.export.api" not in sys.modules
+        assert not any(name.startswith("caffe2") for name in sys.modules)
+
+
 def test_sem_seg_evaluator_on_a_tiny_confusion_matrix(tmp_path):
     from detectron2.data import DatasetCatalog, MetadataCatalog
     from detectron2.evaluation import SemSegEvaluator

@@ -1,5 +1,5 @@
 from .autocast import CPUAutocastTrainer
-from .predictor import Predictor, coco_records, panoptic_segments, semantic_labels
+from .predictor import Predictor, coco_records, load_model, panoptic_segments, semantic_labels
 from .trainer import RESULTS_FILE, Trainer, write_results
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "RESULTS_FILE",
     "Trainer",
     "coco_records",
+    "load_model",
     "panoptic_segments",
     "semantic_labels",
     "write_results",

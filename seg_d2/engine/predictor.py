@@ -21,7 +21,7 @@ from ..data.image_io import ImageReadError, list_image_files, read_image
 from ..modeling import inference_model
 from .trainer import Trainer
 
-__all__ = ["Predictor", "coco_records", "panoptic_segments", "semantic_labels"]
+__all__ = ["Predictor", "coco_records", "load_model", "panoptic_segments", "semantic_labels"]
 
 COLOUR_ORDERS = ("RGB", "BGR")
 
@@ -42,8 +42,7 @@ class Predictor:
                 f"Predictor runs models of INPUT.FORMAT {COLOUR_ORDERS}, not {cfg.INPUT.FORMAT!r}"
             )
         if model is None:
-            model = Trainer.build_model(self.cfg)
-            DetectionCheckpointer(model).load(self.cfg.MODEL.WEIGHTS)
+            model = load_model(self.cfg)
         self.model = inference_model(self.cfg, model, test_time_augmentation).eval()
         self.metadata = (
             MetadataCatalog.get(self.cfg.DATASETS.TEST[0]) if self.cfg.DATASETS.TEST else Metadata()
@@ -67,7 +66,7 @@ class Predictor:
         ("RGB" or "BGR"), run ``batch_size`` at a time."""
         if format not in COLOUR_ORDERS:
             raise ValueError(f"format must be one of {COLOUR_ORDERS}, not {format!r}")
-        inputs = [self._model_input(image, format) for image in images]
+        inputs = [self.model_input(image, format) for image in images]
         outputs = []
         for start in range(0, len(inputs), batch_size):
             outputs += self.model(inputs[start : start + batch_size])
@@ -97,12 +96,20 @@ class Predictor:
         for (file_name, image), output in zip(batch, outputs):
             yield file_name, image, output
 
-    def _model_input(self, image, format):
+    def model_input(self, image, format):
+        """detectron2's input dict of one image: resized to the test size, in INPUT.FORMAT."""
         if format != self.cfg.INPUT.FORMAT:
             image = image[:, :, ::-1]  # RGB <-> BGR, the two orders a Predictor takes
         resized = self.resize.get_transform(image).apply_image(np.ascontiguousarray(image))
         tensor = torch.as_tensor(resized.astype("float32").transpose(2, 0, 1))
         return {"image": tensor, "height": image.shape[0], "width": image.shape[1]}
+
+
+def load_model(cfg):
+    """The config's model with its MODEL.WEIGHTS, in eval mode."""
+    model = Trainer.build_model(cfg)
+    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+    return model.eval()
 
 
 def coco_records(output, image_id, metadata):

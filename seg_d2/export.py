@@ -1,0 +1,60 @@
+"""Models without detectron2 or seg_d2: TorchScript (and ONNX where the ``onnx``
+package is installed) by tracing through detectron2's ``TracingAdapter``, as
+detectron2's ``tools/deploy/export_model.py`` does with ``--export-method tracing``.
+
+An exported model takes one CHW float image in the config's ``INPUT.FORMAT``, already
+resized to the test size (as ``Predictor`` resizes it), and returns tensors:
+- Mask R-CNN: ``(boxes, classes, masks, scores)`` of the raw detections in that image's
+  coordinates; ``masks`` are the mask head's per-box probabilities (N, 1, M, M), to be
+  pasted into the image (``detectron2.layers.paste_masks_in_image``) by the caller;
+- a semantic model: its logits ``(C, H, W)`` at the input's size.
+Loading a TorchScript file needs ``torch`` and ``torchvision`` (for RoIAlign and NMS).
+Not exported: test-time augmentation and sliding windows (Python loops around the model),
+PanopticFPN's combination step (a data-dependent Python loop) and the post-hoc panoptic
+model.
+"""
+
+import os
+
+import torch
+from detectron2.export import TracingAdapter
+from detectron2.modeling import GeneralizedRCNN, PanopticFPN, SemanticSegmentor
+
+__all__ = ["FORMATS", "export_model", "traceable_model"]
+
+FORMATS = ("torchscript", "onnx")
+ONNX_OPSET = 17
+
+
+def _raw_detections(model, inputs):
+    # Raw detections: pasting masks into the image is a data-dependent loop.
+    return [{"instances": model.inference(inputs, do_postprocess=False)[0]}]
+
+
+def traceable_model(model, image):
+    """``model`` as a module of one CHW image tensor returning a tuple of tensors."""
+    if isinstance(model, PanopticFPN) or not isinstance(
+        model, (GeneralizedRCNN, SemanticSegmentor)
+    ):
+        raise NotImplementedError(
+            f"export covers GeneralizedRCNN and SemanticSegmentor models, not {type(model).__name__}"
+        )
+    inference = _raw_detections if isinstance(model, GeneralizedRCNN) else None
+    return TracingAdapter(model.eval(), [{"image": image}], inference)
+
+
+@torch.no_grad()
+def export_model(model, image, output_dir, format="torchscript"):
+    """Trace ``model`` on ``image`` and write ``output_dir/model.ts`` or ``model.onnx``;
+    return its path."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, not {format!r}")
+    adapter = traceable_model(model, image)
+    os.makedirs(output_dir, exist_ok=True)
+    if format == "torchscript":
+        path = os.path.join(output_dir, "model.ts")
+        torch.jit.trace(adapter, (image,)).save(path)
+        return path
+    path = os.path.join(output_dir, "model.onnx")
+    torch.onnx.export(adapter, (image,), path, opset_version=ONNX_OPSET, dynamo=False)
+    return path

@@ -1,0 +1,99 @@
+"""Export: the TorchScript files give the model's own outputs (at the traced size and
+at another), run where neither detectron2 nor seg_d2 is imported, and the tool checks
+what it wrote."""
+
+import subprocess
+import sys
+
+import seg_d2
+from seg_d2.export import export_model, traceable_model
+
+import pytest
+import torch
+from conftest import load_module
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.modeling import build_model
+
+MASK_RCNN = "configs/shapes/mask_rcnn_R18_FPN.yaml"
+UNET = "configs/shapes/unet.yaml"
+
+
+def _model(config, *opts):
+    cfg = seg_d2.setup_config(
+        config, ["MODEL.DEVICE", "cpu", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0", *opts]
+    )
+    torch.manual_seed(0)
+    return cfg, build_model(cfg).eval()
+
+
+@pytest.mark.parametrize("config", [MASK_RCNN, UNET])
+def test_torchscript_gives_the_models_outputs_at_any_size(config, tmp_path):
+    _, model = _model(config)
+    traced_on, other = torch.rand(3, 128, 160) * 255, torch.rand(3, 96, 192) * 255
+    path = export_model(model, traced_on, str(tmp_path))
+    exported = torch.jit.load(path)
+    with torch.no_grad():
+        for image in (traced_on, other):
+            expected = traceable_model(model, image)(image)
+            outputs = exported(image)
+            assert len(outputs) == len(expected) and expected[0].numel() > 0
+            for got, want in zip(outputs, expected):
+                torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_mask_rcnn_exports_its_raw_detections(tmp_path):
+    _, model = _model(MASK_RCNN)
+    image = torch.rand(3, 128, 160) * 255
+    boxes, classes, masks, scores, image_size = torch.jit.load(
+        export_model(model, image, str(tmp_path))
+    )(image)
+    with torch.no_grad():
+        raw = model.inference([{"image": image}], do_postprocess=False)[0]
+    assert masks.shape[1:] == (1, 28, 28) and image_size.tolist() == [128, 160]
+    torch.testing.assert_close(boxes, raw.pred_boxes.tensor)
+    torch.testing.assert_close(scores, raw.scores)
+    torch.testing.assert_close(classes, raw.pred_classes)
+
+
+def test_the_torchscript_file_runs_with_torch_alone(tmp_path):
+    _, model = _model(UNET)
+    path = export_model(model, torch.rand(3, 64, 64) * 255, str(tmp_path))
+    script = (
+        "import sys, torch, torchvision\n"
+        f"logits = torch.jit.load({path!r})(torch.rand(3, 64, 96) * 255)[0]\n"
+        "print(tuple(logits.shape), 'detectron2' in sys.modules, 'seg_d2' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "(6, 64, 96) False False"
+
+
+def test_models_export_cannot_trace_are_refused(tmp_path):
+    _, model = _model("configs/shapes/panoptic_fpn_R18.yaml")
+    with pytest.raises(NotImplementedError, match="not PanopticFPN"):
+        export_model(model, torch.rand(3, 64, 64) * 255, str(tmp_path))
+    with pytest.raises(ValueError, match="'tflite'"):
+        export_model(model, torch.rand(3, 64, 64) * 255, str(tmp_path), format="tflite")
+
+
+def test_the_tool_writes_the_file_and_checks_it(tmp_path, tiny_val):
+    _, model = _model(MASK_RCNN)
+    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("trained")
+    path, difference = load_module("tools/export_model.py").main(
+        [
+            "--config-file",
+            MASK_RCNN,
+            "--output",
+            str(tmp_path / "exported"),
+            "MODEL.DEVICE",
+            "cpu",
+            "MODEL.WEIGHTS",
+            str(tmp_path / "trained.pth"),
+            "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
+            "0.0",
+            "DATASETS.TEST",
+            f"('{tiny_val}',)",
+        ]
+    )
+    assert path == str(tmp_path / "exported" / "model.ts")
+    assert difference < 1e-4
