@@ -37,7 +37,8 @@ def traceable_model(model, image):
         model, (GeneralizedRCNN, SemanticSegmentor)
     ):
         raise NotImplementedError(
-            f"export covers GeneralizedRCNN and SemanticSegmentor models, not {type(model).__name__}"
+            "export covers GeneralizedRCNN and SemanticSegmentor models, "
+            f"not {type(model).__name__}"
         )
     inference = _raw_detections if isinstance(model, GeneralizedRCNN) else None
     return TracingAdapter(model.eval(), [{"image": image}], inference)
