@@ -44,12 +44,18 @@ __all__ = [
 
 
 def _cpu_model():
+    """The CPU's model name with its family and model numbers, which tell apart CPUs that
+    share a name (a virtual machine's "AMD EPYC" may be one generation or another)."""
     try:
         with open("/proc/cpuinfo") as f:
-            return next(
-                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
+            fields = dict(
+                (key.strip(), value.strip())
+                for key, _, value in (
+                    line.partition(":") for line in f.read().split("\n\n")[0].splitlines()
+                )
             )
-    except (OSError, StopIteration):
+        return f"{fields['model name']} (family {fields['cpu family']}, model {fields['model']})"
+    except (OSError, KeyError):
         return platform.processor() or "unknown CPU"
 
 
