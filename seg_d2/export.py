@@ -20,7 +20,7 @@ import torch
 from detectron2.export import TracingAdapter
 from detectron2.modeling import GeneralizedRCNN, PanopticFPN, SemanticSegmentor
 
-__all__ = ["FORMATS", "export_model", "traceable_model"]
+__all__ = ["FORMATS", "export_model", "run_exported", "traceable_model"]
 
 FORMATS = ("torchscript", "onnx")
 ONNX_OPSET = 17
@@ -57,5 +57,23 @@ def export_model(model, image, output_dir, format="torchscript"):
         torch.jit.trace(adapter, (image,)).save(path)
         return path
     path = os.path.join(output_dir, "model.onnx")
-    torch.onnx.export(adapter, (image,), path, opset_version=ONNX_OPSET, dynamo=False)
+    torch.onnx.export(
+        adapter,
+        (image,),
+        path,
+        input_names=["image"],
+        dynamic_axes={"image": {1: "height", 2: "width"}},
+        opset_version=ONNX_OPSET,
+        dynamo=False,
+    )
     return path
+
+
+def run_exported(path, image):
+    """The outputs (a list of tensors) of an exported file on one CHW image tensor."""
+    if path.endswith(".ts"):
+        return list(torch.jit.load(path)(image))
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return [torch.as_tensor(output) for output in session.run(None, {"image": image.numpy()})]

@@ -1,12 +1,12 @@
-"""Export: the TorchScript files give the model's own outputs (at the traced size and
-at another), run where neither detectron2 nor seg_d2 is imported, and the tool checks
-what it wrote."""
+"""Export: the TorchScript and ONNX files (the latter run by onnxruntime) give the
+model's own outputs at the traced size and at another, the TorchScript file runs where
+neither detectron2 nor seg_d2 is imported, and the tool checks what it wrote."""
 
 import subprocess
 import sys
 
 import seg_d2
-from seg_d2.export import export_model, traceable_model
+from seg_d2.export import export_model, run_exported, traceable_model
 
 import pytest
 import torch
@@ -26,16 +26,16 @@ def _model(config, *opts):
     return cfg, build_model(cfg).eval()
 
 
+@pytest.mark.parametrize("format", ["torchscript", "onnx"])
 @pytest.mark.parametrize("config", [MASK_RCNN, UNET])
-def test_torchscript_gives_the_models_outputs_at_any_size(config, tmp_path):
+def test_the_file_gives_the_models_outputs_at_any_size(config, format, tmp_path):
     _, model = _model(config)
     traced_on, other = torch.rand(3, 128, 160) * 255, torch.rand(3, 96, 192) * 255
-    path = export_model(model, traced_on, str(tmp_path))
-    exported = torch.jit.load(path)
+    path = export_model(model, traced_on, str(tmp_path), format=format)
     with torch.no_grad():
         for image in (traced_on, other):
             expected = traceable_model(model, image)(image)
-            outputs = exported(image)
+            outputs = run_exported(path, image)
             assert len(outputs) == len(expected) and expected[0].numel() > 0
             for got, want in zip(outputs, expected):
                 torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
@@ -76,7 +76,8 @@ def test_models_export_cannot_trace_are_refused(tmp_path):
         export_model(model, torch.rand(3, 64, 64) * 255, str(tmp_path), format="tflite")
 
 
-def test_the_tool_writes_the_file_and_checks_it(tmp_path, tiny_val):
+@pytest.mark.parametrize("format, file", [("torchscript", "model.ts"), ("onnx", "model.onnx")])
+def test_the_tool_writes_the_file_and_checks_it(format, file, tmp_path, tiny_val):
     _, model = _model(MASK_RCNN)
     DetectionCheckpointer(model, save_dir=str(tmp_path)).save("trained")
     path, difference = load_module("tools/export_model.py").main(
@@ -85,6 +86,8 @@ def test_the_tool_writes_the_file_and_checks_it(tmp_path, tiny_val):
             MASK_RCNN,
             "--output",
             str(tmp_path / "exported"),
+            "--format",
+            format,
             "MODEL.DEVICE",
             "cpu",
             "MODEL.WEIGHTS",
@@ -95,5 +98,5 @@ def test_the_tool_writes_the_file_and_checks_it(tmp_path, tiny_val):
             f"('{tiny_val}',)",
         ]
     )
-    assert path == str(tmp_path / "exported" / "model.ts")
+    assert path == str(tmp_path / "exported" / file)
     assert difference < 1e-4

@@ -16,21 +16,10 @@ import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detect
 from seg_d2.cli import run_command
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import Predictor, load_model
-from seg_d2.export import FORMATS, export_model, traceable_model
+from seg_d2.export import FORMATS, export_model, run_exported, traceable_model
 
 import torch
 from detectron2.data import DatasetCatalog
-
-
-def exported_outputs(path, image):
-    if path.endswith(".ts"):
-        return torch.jit.load(path)(image)
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    return [
-        torch.as_tensor(o) for o in session.run(None, {session.get_inputs()[0].name: image.numpy()})
-    ]
 
 
 def main(argv=None):
@@ -51,7 +40,7 @@ def main(argv=None):
     path = export_model(model, image, args.output, args.format)
     with torch.no_grad():
         expected = traceable_model(model, image)(image)
-        exported = exported_outputs(path, image)
+        exported = run_exported(path, image)
     difference = max(
         (
             float((a.float() - b.float()).abs().max())
