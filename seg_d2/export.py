@@ -41,7 +41,9 @@ def traceable_model(model, image):
             f"not {type(model).__name__}"
         )
     inference = _raw_detections if isinstance(model, GeneralizedRCNN) else None
-    return TracingAdapter(model.eval(), [{"image": image}], inference)
+    # In eval mode as a whole: the ONNX exporter restores the adapter's own mode after
+    # exporting, which for a new module is training, and would leave the model training.
+    return TracingAdapter(model.eval(), [{"image": image}], inference).eval()
 
 
 @torch.no_grad()

@@ -204,6 +204,40 @@ def test_large_image_runs_whole_images_up_to_the_limit_and_windows_for_all(resul
     assert all(math.isfinite(run["peak_MiB"]) and run["seconds"] > 0 for run in runs)
 
 
+def test_export_speed_compares_three_runtimes_on_the_same_model(results_dir, bench_datasets):
+    from benchmarks import export_speed
+
+    export_speed.main(
+        [
+            "--config-file",
+            "configs/shapes/unet.yaml",
+            "--name",
+            "export",
+            "--images",
+            "2",
+            "--repeats",
+            "1",
+            *bench_datasets,
+            "DATASETS.TEST",
+            "('bench_val_sem_seg',)",
+            "MODEL.UNET.BASE_CHANNELS",
+            "4",
+            "MODEL.WEIGHTS",
+            "",
+        ]
+    )
+    assert _header(results_dir / "export.md") == [
+        "runtime",
+        "ms/image (median)",
+        "speed-up vs eager",
+        "largest difference",
+    ]
+    runs = json.loads((results_dir / "export.json").read_text())["runs"]
+    assert [run["runtime"] for run in runs] == ["eager (PyTorch)", "TorchScript", "ONNX Runtime"]
+    assert runs[0]["largest_difference"] == 0.0
+    assert all(run["largest_difference"] < 1e-3 and run["ms_per_image"] > 0 for run in runs)
+
+
 def test_evaluation_comparison_agrees_with_pycocotools(results_dir):
     from benchmarks import coco_evaluation
 

@@ -32,6 +32,7 @@ def test_the_file_gives_the_models_outputs_at_any_size(config, format, tmp_path)
     _, model = _model(config)
     traced_on, other = torch.rand(3, 128, 160) * 255, torch.rand(3, 96, 192) * 255
     path = export_model(model, traced_on, str(tmp_path), format=format)
+    assert not model.training  # exporting leaves the model as it found it
     with torch.no_grad():
         for image in (traced_on, other):
             expected = traceable_model(model, image)(image)
