@@ -59,23 +59,27 @@ def test_semantic_logits_are_averaged_over_sizes_and_flips_back_on_the_image():
     assert not torch.allclose(expected[0], expected[1], atol=1e-3)
 
 
-def test_mask_rcnn_with_one_unflipped_size_gives_the_plain_models_detections():
+def _plain_and_augmented_at_one_unflipped_size(config, *opts):
+    """The model's output and its TTA output when TTA runs only the plain image."""
     cfg, model = _built(
-        MASK_RCNN,
+        config,
         "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
         0.0,
-        "INPUT.MIN_SIZE_TEST",
-        96,
         "TEST.AUG.MIN_SIZES",
         "(96,)",
         "TEST.AUG.FLIP",
         False,
+        *opts,
     )
     torch.manual_seed(0)
     inputs = [{"image": torch.rand(3, 96, 128) * 255, "height": 96, "width": 128}]
     with torch.no_grad():
-        plain = model(inputs)[0]["instances"]
-        augmented = with_test_time_augmentation(cfg, model)(inputs)[0]["instances"]
+        return model(inputs)[0], with_test_time_augmentation(cfg, model)(inputs)[0]
+
+
+def test_mask_rcnn_with_one_unflipped_size_gives_the_plain_models_detections():
+    plain, augmented = _plain_and_augmented_at_one_unflipped_size(MASK_RCNN)
+    plain, augmented = plain["instances"], augmented["instances"]
     assert len(plain) > 0
     assert augmented.pred_masks.shape[1:] == (96, 128)
     # The same boxes (NMS of boxes already NMSed keeps them), in the same order by score.
@@ -85,22 +89,9 @@ def test_mask_rcnn_with_one_unflipped_size_gives_the_plain_models_detections():
 
 
 def test_panoptic_fpn_with_one_unflipped_size_gives_the_plain_models_outputs():
-    cfg, model = _built(
-        PANOPTIC,
-        "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
-        0.0,
-        "MODEL.PANOPTIC_FPN.COMBINE.INSTANCES_CONFIDENCE_THRESH",
-        0.0,
-        "TEST.AUG.MIN_SIZES",
-        "(96,)",
-        "TEST.AUG.FLIP",
-        False,
+    plain, augmented = _plain_and_augmented_at_one_unflipped_size(
+        PANOPTIC, "MODEL.PANOPTIC_FPN.COMBINE.INSTANCES_CONFIDENCE_THRESH", 0.0
     )
-    torch.manual_seed(0)
-    inputs = [{"image": torch.rand(3, 96, 128) * 255, "height": 96, "width": 128}]
-    with torch.no_grad():
-        plain = model(inputs)[0]
-        augmented = with_test_time_augmentation(cfg, model)(inputs)[0]
     assert len(plain["instances"]) > 0
     torch.testing.assert_close(augmented["sem_seg"], plain["sem_seg"], rtol=0, atol=1e-5)
     torch.testing.assert_close(augmented["instances"].scores, plain["instances"].scores)
