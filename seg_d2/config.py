@@ -130,10 +130,12 @@ def add_seg_d2_config(cfg):
     # when TEST.EVAL_PERIOD > 0.
     cfg.TEST.BEST_CHECKPOINT_METRIC = "segm/AP"
 
-    # Semantic inference in windows of SIZE x SIZE pixels of the resized test image,
-    # STRIDE apart, their logits averaged where they overlap (MMSegmentation's "slide"
-    # mode): images larger than the model can take at once, at full resolution
-    # (INPUT.MIN_SIZE_TEST 0 keeps their size). SIZE 0: the whole image at once.
+    # Inference in windows of SIZE x SIZE pixels of the resized test image, STRIDE
+    # apart: a semantic model's logits averaged where they overlap (MMSegmentation's
+    # "slide" mode), a Mask R-CNN's detections merged (those cut by a window's inner
+    # edge dropped, so SIZE - STRIDE should exceed the largest object). For images
+    # larger than the model can take at once, at full resolution (INPUT.MIN_SIZE_TEST 0
+    # keeps their size). SIZE 0: the whole image at once.
     cfg.TEST.SLIDING_WINDOW = CN()
     cfg.TEST.SLIDING_WINDOW.SIZE = 0
     cfg.TEST.SLIDING_WINDOW.STRIDE = 0  # 0: two thirds of SIZE

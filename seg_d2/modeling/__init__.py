@@ -4,6 +4,7 @@ from .mask_head import UpsampleMaskHead
 from .posthoc_panoptic import PosthocPanoptic
 from .sliding_window import SlidingWindowSemanticSegmentor
 from .test_time_augmentation import SemanticSegmentorWithTTA, with_test_time_augmentation
+from .tiled_instances import TiledGeneralizedRCNN
 from .unet_encoder import UNetEncoder
 from .unet_head import UNetHead
 
@@ -11,6 +12,7 @@ __all__ = [
     "PosthocPanoptic",
     "SemanticSegmentorWithTTA",
     "SlidingWindowSemanticSegmentor",
+    "TiledGeneralizedRCNN",
     "UNetEncoder",
     "UNetHead",
     "UpsampleMaskHead",

@@ -1,26 +1,41 @@
 """The model as ``cfg.TEST`` asks evaluation and prediction to run it."""
 
-from detectron2.modeling import SemanticSegmentor
+from detectron2.modeling import GeneralizedRCNN, PanopticFPN, SemanticSegmentor
 from torch.nn.parallel import DistributedDataParallel
 
 from .sliding_window import SlidingWindowSemanticSegmentor
 from .test_time_augmentation import with_test_time_augmentation
+from .tiled_instances import TiledGeneralizedRCNN
 
 __all__ = ["inference_model"]
 
 
 def inference_model(cfg, model, test_time_augmentation=None):
-    """``model`` run in ``TEST.SLIDING_WINDOW`` windows when SIZE is set, and under
-    ``TEST.AUG`` when enabled (``test_time_augmentation`` True/False overrides that):
-    each augmented image is then slid over as a whole image would be."""
-    window = cfg.TEST.SLIDING_WINDOW
-    if window.SIZE > 0:
-        inner = model.module if isinstance(model, DistributedDataParallel) else model
-        if not isinstance(inner, SemanticSegmentor):
-            raise NotImplementedError(
-                f"TEST.SLIDING_WINDOW.SIZE: sliding-window inference is for "
-                f"SemanticSegmentor models, not {type(inner).__name__}; set it to 0"
-            )
-        model = SlidingWindowSemanticSegmentor(inner, window.SIZE, window.STRIDE)
+    """``model`` run in ``TEST.SLIDING_WINDOW`` windows when SIZE is set (a semantic
+    model's logits averaged, a Mask R-CNN's detections merged), and under ``TEST.AUG``
+    when enabled (``test_time_augmentation`` True/False overrides that): each augmented
+    image is then slid over as a whole image would be."""
+    if cfg.TEST.SLIDING_WINDOW.SIZE > 0:
+        model = _windowed(
+            cfg, model.module if isinstance(model, DistributedDataParallel) else model
+        )
     augment = cfg.TEST.AUG.ENABLED if test_time_augmentation is None else test_time_augmentation
     return with_test_time_augmentation(cfg, model) if augment else model
+
+
+def _windowed(cfg, model):
+    window = cfg.TEST.SLIDING_WINDOW
+    if isinstance(model, SemanticSegmentor):
+        return SlidingWindowSemanticSegmentor(model, window.SIZE, window.STRIDE)
+    if isinstance(model, GeneralizedRCNN) and not isinstance(model, PanopticFPN):
+        return TiledGeneralizedRCNN(
+            model,
+            window.SIZE,
+            window.STRIDE or max(1, window.SIZE * 2 // 3),
+            cfg.MODEL.ROI_HEADS.NMS_THRESH_TEST,
+            cfg.TEST.DETECTIONS_PER_IMAGE,
+        )
+    raise NotImplementedError(
+        f"TEST.SLIDING_WINDOW.SIZE: windows are for SemanticSegmentor and GeneralizedRCNN "
+        f"models, not {type(model).__name__}; set it to 0"
+    )

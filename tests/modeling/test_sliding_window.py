@@ -83,10 +83,10 @@ def test_the_config_slides_each_augmented_image():
     assert inference_model(cfg, model, test_time_augmentation=False).model is model
 
 
-def test_sliding_windows_are_refused_for_instance_models():
+def test_windows_are_refused_for_panoptic_models():
     cfg = seg_d2.setup_config(
-        "configs/shapes/mask_rcnn_R18_FPN.yaml",
+        "configs/shapes/panoptic_fpn_R18.yaml",
         ["MODEL.DEVICE", "cpu", "TEST.SLIDING_WINDOW.SIZE", 128],
     )
-    with pytest.raises(NotImplementedError, match="SemanticSegmentor models, not GeneralizedRCNN"):
+    with pytest.raises(NotImplementedError, match="GeneralizedRCNN models, not PanopticFPN"):
         inference_model(cfg, build_model(cfg))
