@@ -90,3 +90,22 @@ def test_windows_are_refused_for_panoptic_models():
     )
     with pytest.raises(NotImplementedError, match="GeneralizedRCNN models, not PanopticFPN"):
         inference_model(cfg, build_model(cfg))
+
+
+def test_a_unet_slid_over_gives_the_whole_images_labels_away_from_window_edges():
+    # Windows at 0 and 64 of a 256-px image: inner edges at 64 and 192. A depth-2 U-Net
+    # sees about 30 px around a pixel, so farther than that from both, nothing differs.
+    cfg, model = _unet(
+        "MODEL.UNET.DEPTH", 2, "MODEL.SEM_SEG_HEAD.IN_FEATURES", "['level0', 'level1', 'level2']"
+    )
+    torch.manual_seed(0)
+    inputs = [{"image": torch.rand(3, 256, 256) * 255}]
+    with torch.no_grad():
+        whole = model(inputs)[0]["sem_seg"]
+        slid = SlidingWindowSemanticSegmentor(model, size=192, stride=64)(inputs)[0]["sem_seg"]
+    for inside in (slice(0, 34), slice(94, 162), slice(222, 256)):
+        torch.testing.assert_close(
+            slid[:, inside, inside], whole[:, inside, inside], atol=1e-4, rtol=0
+        )
+        assert torch.equal(slid[:, inside, inside].argmax(0), whole[:, inside, inside].argmax(0))
+    assert not torch.allclose(slid[:, :, 62:66], whole[:, :, 62:66], atol=1e-2)  # at an edge
