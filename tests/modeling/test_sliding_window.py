@@ -109,3 +109,18 @@ def test_a_unet_slid_over_gives_the_whole_images_labels_away_from_window_edges()
         )
         assert torch.equal(slid[:, inside, inside].argmax(0), whole[:, inside, inside].argmax(0))
     assert not torch.allclose(slid[:, :, 62:66], whole[:, :, 62:66], atol=1e-2)  # at an edge
+
+
+def test_an_8000_pixel_image_needs_its_logits_and_coverage_and_little_more():
+    from benchmarks.common import PeakMemory
+
+    height = width = 8000
+    image = torch.zeros(3, height, width)
+    model = _PerPixel()  # 4 classes
+    with torch.no_grad(), PeakMemory("cpu") as memory:
+        logits = SlidingWindowSemanticSegmentor(model, size=1024)([{"image": image}])[0]["sem_seg"]
+    assert logits.shape == (4, height, width)
+    # The stated bound: the logits and the coverage count (C + 1 floats a pixel), and
+    # 256 MiB for the windows' own work; a whole-image copy of the logits would exceed it.
+    bound = (4 + 1) * height * width * 4 / 2**20 + 256
+    assert memory.mebibytes <= bound
