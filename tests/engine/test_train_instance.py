@@ -1,5 +1,6 @@
 """End to end through tools/train_net.py on a tiny shapes split: training lowers the
-loss and writes what detectron2 users expect; --eval-only and --resume work."""
+loss and writes what detectron2 users expect; --eval-only (also with test-time
+augmentation) and --resume work."""
 
 import json
 import os
@@ -48,6 +49,27 @@ def test_eval_only_reproduces_the_final_ap(tiny_run, tmp_path):
     evaluated = json.loads((tmp_path / "results.json").read_text())
     assert evaluated["segm"]["AP"] == pytest.approx(trained["segm"]["AP"], abs=1e-9)
     assert evaluated["bbox"]["AP"] == pytest.approx(trained["bbox"]["AP"], abs=1e-9)
+
+
+def test_eval_only_with_test_time_augmentation_scores_the_augmented_model(tiny_run, tmp_path):
+    data, output, _ = tiny_run
+    train_net(
+        CONFIG,
+        tmp_path,
+        data,
+        "--eval-only",
+        "MODEL.WEIGHTS",
+        str(output / "model_final.pth"),
+        "TEST.AUG.ENABLED",
+        "True",
+        "TEST.AUG.MIN_SIZES",
+        "(128, 160)",
+    )
+    evaluated = json.loads((tmp_path / "results.json").read_text())
+    trained = json.loads((output / "results.json").read_text())
+    assert {"bbox", "segm"} <= set(evaluated)
+    # The same weights score otherwise when each image is also seen at other sizes, flipped.
+    assert evaluated["segm"]["AP"] != pytest.approx(trained["segm"]["AP"], abs=1e-9)
 
 
 def test_resume_continues_from_the_last_iteration(tiny_run):
