@@ -31,7 +31,7 @@ def _windowed(cfg, model):
         return TiledGeneralizedRCNN(
             model,
             window.SIZE,
-            window.STRIDE or max(1, window.SIZE * 2 // 3),
+            window.STRIDE,
             cfg.MODEL.ROI_HEADS.NMS_THRESH_TEST,
             cfg.TEST.DETECTIONS_PER_IMAGE,
         )

@@ -7,7 +7,12 @@ import torch
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 from torch import nn
 
-__all__ = ["SlidingWindowSemanticSegmentor", "window_origins"]
+__all__ = ["SlidingWindowSemanticSegmentor", "window_origins", "window_stride"]
+
+
+def window_stride(size, stride):
+    """``stride``, or for 0 two thirds of the window's ``size``."""
+    return stride or max(1, size * 2 // 3)
 
 
 def window_origins(height, width, size, stride):
@@ -34,7 +39,7 @@ class SlidingWindowSemanticSegmentor(nn.Module):
                 f"not {size} and {stride}"
             )
         self.model, self.size = model, size
-        self.stride = stride or max(1, size * 2 // 3)
+        self.stride = window_stride(size, stride)
 
     def forward(self, batched_inputs):
         return [{"sem_seg": self._logits(inputs)} for inputs in batched_inputs]

@@ -14,7 +14,7 @@ from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Instances
 from torch import nn
 
-from .sliding_window import window_origins
+from .sliding_window import window_origins, window_stride
 
 __all__ = ["TiledGeneralizedRCNN"]
 
@@ -24,6 +24,7 @@ class TiledGeneralizedRCNN(nn.Module):
 
     def __init__(self, model, size, stride, nms_thresh, max_detections, edge_margin=1.0):
         super().__init__()
+        stride = window_stride(size, stride)
         if size <= 0 or not 0 < stride <= size:
             raise ValueError(
                 f"TEST.SLIDING_WINDOW: SIZE must be positive and STRIDE in 1..SIZE, "
