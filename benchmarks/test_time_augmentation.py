@@ -11,11 +11,10 @@ import tempfile
 import time
 
 import seg_d2
-from seg_d2.engine import Trainer
+from seg_d2.engine import Trainer, load_model
 from seg_d2.modeling import with_test_time_augmentation
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 
 from .common import load_test_inputs, write_results
 
@@ -47,8 +46,7 @@ def score(model, inputs, evaluator):
 
 def compare(cfg):
     """{"plain": ..., "tta": ...}, each with its metrics and ms per image."""
-    model = Trainer.build_model(cfg)
-    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+    model = load_model(cfg)
     dataset = cfg.DATASETS.TEST[0]
     inputs = load_test_inputs(cfg, dataset)
     variants = {"plain": model, "tta": with_test_time_augmentation(cfg, model)}

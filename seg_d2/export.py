@@ -1,11 +1,11 @@
-"""Models without detectron2 or seg_d2: TorchScript (and ONNX where the ``onnx``
-package is installed) by tracing through detectron2's ``TracingAdapter``, as
+"""Models without detectron2 or seg_d2: TorchScript and ONNX files made by tracing
+through detectron2's ``TracingAdapter``, as
 detectron2's ``tools/deploy/export_model.py`` does with ``--export-method tracing``.
 
 An exported model takes one CHW float image in the config's ``INPUT.FORMAT``, already
 resized to the test size (as ``Predictor`` resizes it), and returns tensors:
-- Mask R-CNN: ``(boxes, classes, masks, scores)`` of the raw detections in that image's
-  coordinates; ``masks`` are the mask head's per-box probabilities (N, 1, M, M), to be
+- Mask R-CNN: ``(boxes, classes, masks, scores, image size)`` of the raw detections in
+  that image's coordinates; ``masks`` are the mask head's per-box probabilities (N, 1, M, M), to be
   pasted into the image (``detectron2.layers.paste_masks_in_image``) by the caller;
 - a semantic model: its logits ``(C, H, W)`` at the input's size.
 Loading a TorchScript file needs ``torch`` and ``torchvision`` (for RoIAlign and NMS).

@@ -1,6 +1,7 @@
 """One way to run a trained seg_d2 model on images, shared by the tools and by users'
 own Python: detectron2's ``DefaultPredictor`` preprocessing, in batches, for files,
-folders or arrays whose colour order is said, with ``TEST.AUG`` applied when enabled.
+folders or arrays whose colour order is said, with ``TEST.SLIDING_WINDOW`` and
+``TEST.AUG`` applied as the config sets them.
 
     predictor = Predictor.from_config_file("configs/nuclei/mask_rcnn_R18_FPN.yaml",
                                            "output/nuclei/mask_rcnn_R18_FPN/model_final.pth")
