@@ -12,15 +12,17 @@ from detectron2.config import get_cfg as get_detectron2_cfg
 from detectron2.data import MetadataCatalog
 
 from .data.class_weights import class_pixel_counts, inverse_frequency_weights
-from .data.coco import register_datasets_from_config
+from .data.coco import register_coco_format_datasets
 from .errors import ConfigError
 
 __all__ = [
     "add_seg_d2_config",
+    "available_device",
     "choose_device",
     "class_weights_from_data",
     "get_cfg",
     "load_config",
+    "num_classes_from_data",
     "scale_lr_to_batch",
     "set_num_classes_from_data",
     "setup_config",
@@ -120,6 +122,11 @@ def add_seg_d2_config(cfg):
     # in fewer iterations.
     cfg.SOLVER.OPTIMIZER = "SGD"
 
+    # One optimizer step per this many loader batches, each of IMS_PER_BATCH / this
+    # many images (over all processes): IMS_PER_BATCH, and so the learning rate that
+    # goes with it, is the batch of one step, e.g. a published 16 on one device.
+    cfg.SOLVER.ACCUMULATE_GRAD_STEPS = 1
+
     # The batch size BASE_LR was chosen for: a config (or override) with another
     # SOLVER.IMS_PER_BATCH gets BASE_LR scaled in proportion (the linear scaling rule
     # of Goyal et al. 2017, for SGD), and this key then set to IMS_PER_BATCH so that
@@ -182,40 +189,41 @@ def _merge(cfg, merge, source):
         raise ConfigError(f"{source}: unknown config key {key}{hint}") from None
 
 
-def _dataset_class_count(cfg, attribute):
-    """(number of ``attribute`` classes or None, name) of the first training dataset, else of
-    the first test dataset."""
-    names = cfg.DATASETS.TRAIN or cfg.DATASETS.TEST
-    if not names:
-        return None, None
-    classes = MetadataCatalog.get(names[0]).get(attribute, None)
-    return (None if classes is None else len(classes)), names[0]
+def num_classes_from_data(key, configured, dataset_name, attribute):
+    """The number of classes a head should have: ``configured``, or when it is 0 the length
+    of metadata ``attribute`` of ``dataset_name``; a ConfigError when they disagree."""
+    classes = MetadataCatalog.get(dataset_name).get(attribute, None) if dataset_name else None
+    if classes is None:
+        if configured == 0:
+            raise ConfigError(
+                f"{key} is 0 (from the data), but dataset {dataset_name!r} has no {attribute} "
+                "metadata to take it from: set it in the config"
+            )
+        return configured
+    if configured not in (0, len(classes)):
+        raise ConfigError(
+            f"{key} is {configured} but dataset {dataset_name!r} has {len(classes)} {attribute}: "
+            f"set it to {len(classes)}, or to 0 to take it from the data"
+        )
+    return len(classes)
 
 
 def set_num_classes_from_data(cfg):
-    """Fill ``NUM_CLASSES`` left at 0 from the training dataset's metadata, and stop when a
-    number given in the config disagrees with it."""
+    """Fill ``NUM_CLASSES`` left at 0 from the training dataset's metadata (else the test
+    dataset's), and stop when a number given in the config disagrees with it."""
     meta_architecture = cfg.MODEL.META_ARCHITECTURE
-    wanted = []
+    names = cfg.DATASETS.TRAIN or cfg.DATASETS.TEST
+    dataset = names[0] if names else None
     if meta_architecture in _ROI_HEADS_MODELS:
-        wanted.append(("MODEL.ROI_HEADS.NUM_CLASSES", cfg.MODEL.ROI_HEADS, "thing_classes"))
+        node = cfg.MODEL.ROI_HEADS
+        node.NUM_CLASSES = num_classes_from_data(
+            "MODEL.ROI_HEADS.NUM_CLASSES", node.NUM_CLASSES, dataset, "thing_classes"
+        )
     if meta_architecture in _SEM_SEG_HEAD_MODELS:
-        wanted.append(("MODEL.SEM_SEG_HEAD.NUM_CLASSES", cfg.MODEL.SEM_SEG_HEAD, "stuff_classes"))
-    for key, node, attribute in wanted:
-        count, dataset = _dataset_class_count(cfg, attribute)
-        if count is None:
-            if node.NUM_CLASSES == 0:
-                raise ConfigError(
-                    f"{key} is 0 (from the data), but dataset {dataset!r} has no {attribute} "
-                    "metadata to take it from: set it in the config"
-                )
-        elif node.NUM_CLASSES == 0:
-            node.NUM_CLASSES = count
-        elif node.NUM_CLASSES != count:
-            raise ConfigError(
-                f"{key} is {node.NUM_CLASSES} but dataset {dataset!r} has {count} {attribute}: "
-                f"set it to {count}, or to 0 to take it from the data"
-            )
+        node = cfg.MODEL.SEM_SEG_HEAD
+        node.NUM_CLASSES = num_classes_from_data(
+            "MODEL.SEM_SEG_HEAD.NUM_CLASSES", node.NUM_CLASSES, dataset, "stuff_classes"
+        )
 
 
 def scale_lr_to_batch(cfg):
@@ -241,19 +249,17 @@ def scale_lr_to_batch(cfg):
     solver.REFERENCE_IMS_PER_BATCH = solver.IMS_PER_BATCH
 
 
-def class_weights_from_data(cfg):
-    """Replace ``SEM_SEG_HEAD.CLASS_WEIGHTS`` ["inverse_frequency"] by the numbers, from the
-    label pixels of the training datasets: computed once, before any model is built."""
-    head = cfg.MODEL.SEM_SEG_HEAD
-    if list(head.CLASS_WEIGHTS) != [INVERSE_FREQUENCY]:
-        return
-    counts = class_pixel_counts(cfg.DATASETS.TRAIN, head.NUM_CLASSES, head.IGNORE_VALUE)
-    head.CLASS_WEIGHTS = inverse_frequency_weights(counts).tolist()
+def class_weights_from_data(key, weights, dataset_names, num_classes, ignore_value):
+    """``weights`` as given, or for ["inverse_frequency"] the numbers, from the label pixels
+    of ``dataset_names``: computed once, before any model is built."""
+    if list(weights) != [INVERSE_FREQUENCY]:
+        return weights
+    counts = class_pixel_counts(dataset_names, num_classes, ignore_value)
+    weights = inverse_frequency_weights(counts).tolist()
     logging.getLogger(__name__).info(
-        "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS from the pixels of %s: %s",
-        ", ".join(cfg.DATASETS.TRAIN),
-        head.CLASS_WEIGHTS,
+        "%s from the pixels of %s: %s", key, ", ".join(dataset_names), weights
     )
+    return weights
 
 
 def load_config(config_file, opts=()):
@@ -280,14 +286,17 @@ def load_config(config_file, opts=()):
     return cfg
 
 
+def available_device(device, key="MODEL.DEVICE"):
+    """``device``, or "cpu" (logged) for a "cuda" one on a machine without CUDA, so that a
+    CPU-only user needs no override of detectron2's default "cuda"."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        logging.getLogger(__name__).info("%s %s: CUDA is not available, using the CPU", key, device)
+        return "cpu"
+    return device
+
+
 def choose_device(cfg):
-    """detectron2's default ``MODEL.DEVICE`` is "cuda"; on a machine without CUDA the
-    model runs on the CPU instead (logged), so that a CPU-only user needs no override."""
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        logging.getLogger(__name__).info(
-            "MODEL.DEVICE %s: CUDA is not available, using the CPU", cfg.MODEL.DEVICE
-        )
-        cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.DEVICE = available_device(cfg.MODEL.DEVICE)
 
 
 def setup_config(config_file, opts=()):
@@ -298,7 +307,14 @@ def setup_config(config_file, opts=()):
     (``set_num_classes_from_data``, ``class_weights_from_data``)."""
     cfg = load_config(config_file, opts)
     choose_device(cfg)
-    register_datasets_from_config(cfg)
+    register_coco_format_datasets(cfg.DATASETS.COCO_FORMAT)
     set_num_classes_from_data(cfg)
-    class_weights_from_data(cfg)
+    head = cfg.MODEL.SEM_SEG_HEAD
+    head.CLASS_WEIGHTS = class_weights_from_data(
+        "MODEL.SEM_SEG_HEAD.CLASS_WEIGHTS",
+        head.CLASS_WEIGHTS,
+        cfg.DATASETS.TRAIN,
+        head.NUM_CLASSES,
+        head.IGNORE_VALUE,
+    )
     return cfg

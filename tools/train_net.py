@@ -1,7 +1,9 @@
 #!/usr/bin/env python
-"""Train or evaluate a seg_d2 model, as detectron2's tools/train_net.py does.
+"""Train or evaluate a seg_d2 model, as detectron2's tools/train_net.py does, and from a
+Python config as its tools/lazyconfig_train_net.py does.
 
-python tools/train_net.py --config-file configs/... [--eval-only] [--resume] [KEY VALUE ...]
+python tools/train_net.py --config-file configs/....yaml [--eval-only] [--resume] [KEY VALUE ...]
+python tools/train_net.py --config-file configs/....py [--eval-only] [--resume] [key=value ...]
 """
 
 import os
@@ -9,6 +11,8 @@ import os
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
 from seg_d2.cli import run_command
 from seg_d2.engine import Trainer, write_results
+from seg_d2.engine.lazy_training import load_lazy_model, test_lazy, train_lazy
+from seg_d2.lazy_config import is_lazy_config, setup_lazy_config
 from seg_d2.plots import plot_metrics
 
 from detectron2.checkpoint import DetectionCheckpointer
@@ -17,29 +21,38 @@ from detectron2.utils import comm
 
 
 def setup(args):
-    cfg = seg_d2.setup_config(args.config_file, args.opts)
-    cfg.freeze()
+    if is_lazy_config(args.config_file):
+        cfg = setup_lazy_config(args.config_file, args.opts)
+    else:
+        cfg = seg_d2.setup_config(args.config_file, args.opts)
+        cfg.freeze()
     default_setup(cfg, args)
     return cfg
 
 
-def main(args):
-    cfg = setup(args)
+def train_or_evaluate(cfg, args):
+    """(results, output folder) of the run ``args`` asks for."""
+    if is_lazy_config(cfg):
+        if args.eval_only:
+            return test_lazy(cfg, load_lazy_model(cfg, cfg.train.init_checkpoint)), None
+        return train_lazy(cfg, resume=args.resume), cfg.train.output_dir
     if args.eval_only:
         model = Trainer.build_model(cfg)
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
         )
-        results = Trainer.test(cfg, model)
-    else:
-        trainer = Trainer(cfg)
-        trainer.resume_or_load(resume=args.resume)
-        results = trainer.train()
-        if comm.is_main_process():
-            plot_metrics(
-                os.path.join(cfg.OUTPUT_DIR, "metrics.json"), os.path.join(cfg.OUTPUT_DIR, "plots")
-            )
-    write_results(cfg.OUTPUT_DIR, results)
+        return Trainer.test(cfg, model), None
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train(), cfg.OUTPUT_DIR
+
+
+def main(args):
+    cfg = setup(args)
+    results, trained_in = train_or_evaluate(cfg, args)
+    if trained_in and comm.is_main_process():
+        plot_metrics(os.path.join(trained_in, "metrics.json"), os.path.join(trained_in, "plots"))
+    write_results(cfg.train.output_dir if is_lazy_config(cfg) else cfg.OUTPUT_DIR, results)
     return results
 
 

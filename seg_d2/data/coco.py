@@ -34,7 +34,7 @@ __all__ = [
     "ensure_derived_files",
     "register_coco_dataset",
     "load_coco_instances",
-    "register_datasets_from_config",
+    "register_coco_format_datasets",
 ]
 
 logger = logging.getLogger(__name__)
@@ -262,16 +262,15 @@ def register_coco_dataset(
     )
 
 
-def register_datasets_from_config(cfg):
-    """Register each ``name=instances.json:image_root`` of ``DATASETS.COCO_FORMAT``
+def register_coco_format_datasets(entries, key="DATASETS.COCO_FORMAT"):
+    """Register each ``name=instances.json:image_root`` of ``entries`` (the config's ``key``)
     that is not registered yet."""
-    for entry in cfg.DATASETS.COCO_FORMAT:
+    for entry in entries:
         name, sep, paths = entry.partition("=")
         json_file, sep2, image_root = paths.rpartition(":")
         if not (sep and sep2 and name and json_file and image_root):
             raise ValueError(
-                f"DATASETS.COCO_FORMAT entry {entry!r} is not of the form "
-                "name=instances.json:image_root"
+                f"{key} entry {entry!r} is not of the form name=instances.json:image_root"
             )
         if name not in DatasetCatalog.list():
             register_coco_dataset(name, json_file, image_root)

@@ -1,9 +1,10 @@
-from .autocast import CPUAutocastTrainer
 from .predictor import Predictor, coco_records, load_model, panoptic_segments, semantic_labels
+from .train_loop import CPUAutocastTrainer, GradientAccumulationTrainer
 from .trainer import RESULTS_FILE, Trainer, write_results
 
 __all__ = [
     "CPUAutocastTrainer",
+    "GradientAccumulationTrainer",
     "Predictor",
     "RESULTS_FILE",
     "Trainer",

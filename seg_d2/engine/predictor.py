@@ -12,6 +12,7 @@ folders or arrays whose colour order is said, with ``TEST.SLIDING_WINDOW`` and
 import numpy as np
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import instantiate
 from detectron2.data import Metadata, MetadataCatalog
 from detectron2.data import transforms as T
 from detectron2.evaluation.coco_evaluation import instances_to_coco_json
@@ -19,7 +20,9 @@ from detectron2.evaluation.coco_evaluation import instances_to_coco_json
 from ..config import setup_config
 from ..data.categories import thing_dataset_ids
 from ..data.image_io import ImageReadError, list_image_files, read_image
+from ..lazy_config import is_lazy_config, setup_lazy_config
 from ..modeling import inference_model
+from .lazy_training import load_lazy_model
 from .trainer import Trainer
 
 __all__ = ["Predictor", "coco_records", "load_model", "panoptic_segments", "semantic_labels"]
@@ -31,30 +34,50 @@ class Predictor:
     def __init__(self, cfg, model=None, test_time_augmentation=None):
         """
         Args:
-            cfg: a set-up config (``seg_d2.setup_config``); its MODEL.WEIGHTS are loaded
-                unless ``model`` is given.
+            cfg: a set-up config: YAML (``seg_d2.setup_config``), whose MODEL.WEIGHTS are
+                loaded, or Python (``seg_d2.lazy_config.setup_lazy_config``), whose
+                ``train.init_checkpoint`` is; unless ``model`` is given.
             model: an already loaded model (e.g. ``PosthocPanoptic``) to run instead.
             test_time_augmentation: True/False to override ``TEST.AUG.ENABLED``
-                (``TEST.SLIDING_WINDOW`` applies as configured).
+                (``TEST.SLIDING_WINDOW`` applies as configured); YAML configs only.
         """
-        self.cfg = cfg.clone()
-        if self.cfg.INPUT.FORMAT not in COLOUR_ORDERS:
+        lazy = is_lazy_config(cfg)
+        self.input_format = cfg.dataloader.test.mapper.image_format if lazy else cfg.INPUT.FORMAT
+        if self.input_format not in COLOUR_ORDERS:
+            key = "dataloader.test.mapper.image_format" if lazy else "INPUT.FORMAT"
             raise ValueError(
-                f"Predictor runs models of INPUT.FORMAT {COLOUR_ORDERS}, not {cfg.INPUT.FORMAT!r}"
+                f"Predictor runs models of {key} {COLOUR_ORDERS}, not {self.input_format!r}"
             )
-        if model is None:
-            model = load_model(self.cfg)
-        self.model = inference_model(self.cfg, model, test_time_augmentation).eval()
-        self.metadata = (
-            MetadataCatalog.get(self.cfg.DATASETS.TEST[0]) if self.cfg.DATASETS.TEST else Metadata()
-        )
-        self.resize = T.ResizeShortestEdge(
-            [self.cfg.INPUT.MIN_SIZE_TEST] * 2, self.cfg.INPUT.MAX_SIZE_TEST
-        )
+        if lazy:
+            if test_time_augmentation:
+                raise ValueError("test-time augmentation is configured by YAML configs only")
+            test = cfg.dataloader.test
+            self.resize = T.AugmentationList(instantiate(test.mapper.augmentations))
+            names = test.dataset.names
+            dataset = names if isinstance(names, str) else names[0]
+            self.model = (
+                model if model is not None else load_lazy_model(cfg, cfg.train.init_checkpoint)
+            )
+        else:
+            self.resize = T.ResizeShortestEdge(
+                [cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST
+            )
+            dataset = cfg.DATASETS.TEST[0] if cfg.DATASETS.TEST else None
+            if model is None:
+                model = load_model(cfg)
+            self.model = inference_model(cfg, model, test_time_augmentation)
+        self.model.eval()
+        self.metadata = MetadataCatalog.get(dataset) if dataset else Metadata()
 
     @classmethod
     def from_config_file(cls, config_file, weights, opts=(), **kwargs):
-        """A predictor for ``weights`` trained with ``config_file`` (+ KEY VALUE ``opts``)."""
+        """A predictor for ``weights`` trained with ``config_file`` (+ overrides ``opts``:
+        ``KEY VALUE`` for YAML, ``key=value`` for Python configs)."""
+        if is_lazy_config(config_file):
+            return cls(
+                setup_lazy_config(config_file, [*opts, f"train.init_checkpoint={weights}"]),
+                **kwargs,
+            )
         return cls(setup_config(config_file, [*opts, "MODEL.WEIGHTS", weights]), **kwargs)
 
     def __call__(self, image, format):
@@ -98,10 +121,14 @@ class Predictor:
             yield file_name, image, output
 
     def model_input(self, image, format):
-        """detectron2's input dict of one image: resized to the test size, in INPUT.FORMAT."""
-        if format != self.cfg.INPUT.FORMAT:
+        """detectron2's input dict of one image: resized to the test size, in the model's
+        colour order."""
+        if format != self.input_format:
             image = image[:, :, ::-1]  # RGB <-> BGR, the two orders a Predictor takes
-        resized = self.resize.get_transform(image).apply_image(np.ascontiguousarray(image))
+        image = np.ascontiguousarray(image)
+        resized = T.AugInput(image)
+        self.resize(resized)
+        resized = resized.image
         tensor = torch.as_tensor(resized.astype("float32").transpose(2, 0, 1))
         return {"image": tensor, "height": image.shape[0], "width": image.shape[1]}
 

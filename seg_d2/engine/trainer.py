@@ -5,32 +5,28 @@ import contextlib
 import json
 import logging
 import os
+import weakref
 
 import torch
-from detectron2.data import (
-    MetadataCatalog,
-    build_detection_test_loader,
-    build_detection_train_loader,
-)
+from detectron2.data import build_detection_test_loader, build_detection_train_loader
 from detectron2.data.build import _train_loader_from_config
 from detectron2.data.samplers import TrainingSampler
 from detectron2.engine import DefaultTrainer, hooks
 from detectron2.engine.train_loop import TrainerBase
-from detectron2.evaluation import COCOEvaluator, COCOPanopticEvaluator, DatasetEvaluators
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from ..atomic import write_text_atomically
 from ..compat import reset_data_loader
 from ..data.augmentation import build_train_mapper
-from ..data.coco import ensure_derived_files
 from ..data.mapper import DatasetMapper
 from ..data.samplers import ContinuedSampler
-from ..errors import TRACEBACK_VARIABLE, TrainingDivergedError
-from ..evaluation import SemSegDiceEvaluator
+from ..errors import TRACEBACK_VARIABLE, ConfigError, TrainingDivergedError
+from ..evaluation import build_evaluator
 from ..modeling import inference_model
-from .autocast import CPUAutocastTrainer
 from .checkpoint import AtomicCheckpointer
+from .train_loop import build_train_loop, data_parallel
 
 __all__ = ["OPTIMIZERS", "Trainer", "write_results"]
 
@@ -40,12 +36,33 @@ OPTIMIZERS = ("SGD", "ADAMW")
 
 class Trainer(DefaultTrainer):
     def __init__(self, cfg):
-        super().__init__(cfg)
-        # detectron2 picks AMPTrainer for SOLVER.AMP, which needs CUDA; on a CPU the
-        # same key means bfloat16 autocast.
-        if cfg.SOLVER.AMP.ENABLED and cfg.MODEL.DEVICE == "cpu":
-            inner = self._trainer
-            self._trainer = CPUAutocastTrainer(inner.model, inner.data_loader, inner.optimizer)
+        """DefaultTrainer's set-up, with two differences that need it written out: the
+        model is wrapped for several processes by ``data_parallel`` (detectron2's wrapper
+        fails for a model on the CPU), and the step is ``build_train_loop``'s (CPU
+        autocast, gradient accumulation)."""
+        TrainerBase.__init__(self)
+        if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
+            setup_logger()
+        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
+        model = self.build_model(cfg)
+        optimizer = self.build_optimizer(cfg, model)
+        data_loader = self.build_train_loader(cfg)
+        model = data_parallel(model, broadcast_buffers=False)
+        self._trainer = build_train_loop(
+            model,
+            data_loader,
+            optimizer,
+            device=cfg.MODEL.DEVICE,
+            amp=cfg.SOLVER.AMP.ENABLED,
+            accumulate_steps=cfg.SOLVER.ACCUMULATE_GRAD_STEPS,
+        )
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
+        # Atomic, so that every checkpoint detectron2's hooks write is whole or absent.
+        self.checkpointer = AtomicCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.start_iter = 0
+        self.max_iter = cfg.SOLVER.MAX_ITER
+        self.cfg = cfg
+        self.register_hooks(self.build_hooks())
 
     @classmethod
     def build_model(cls, cfg):
@@ -59,8 +76,11 @@ class Trainer(DefaultTrainer):
         """detectron2's loader, except that a fixed ``SEED`` also seeds the training
         sampler (detectron2 draws its seed, so a resumed run would draw another), and
         that a run resumed at ``start_iter`` continues the sampler's stream past the
-        images iterations 0..start_iter-1 drew on this process."""
+        images iterations 0..start_iter-1 drew on this process. With
+        ``SOLVER.ACCUMULATE_GRAD_STEPS`` the loader's batches are the parts of one
+        ``IMS_PER_BATCH``."""
         loader_args = _train_loader_from_config(cfg, mapper=build_train_mapper(cfg))
+        loader_args["total_batch_size"] = images_per_batch_part(cfg)
         if cfg.SEED >= 0 and cfg.DATALOADER.SAMPLER_TRAIN == "TrainingSampler":
             loader_args["sampler"] = TrainingSampler(len(loader_args["dataset"]), seed=cfg.SEED)
         if start_iter > 0:
@@ -96,30 +116,7 @@ class Trainer(DefaultTrainer):
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
-        ensure_derived_files(dataset_name)  # the evaluators read them when built
-        evaluator_type = MetadataCatalog.get(dataset_name).evaluator_type
-        evaluators = []
-        # A panoptic model is scored on all three tasks, as detectron2's train_net does;
-        # COCO's maxDets follows the model's, so crowded images are scored on all detections.
-        if evaluator_type in ("coco", "coco_panoptic_seg"):
-            evaluators.append(
-                COCOEvaluator(
-                    dataset_name,
-                    output_dir=output_folder,
-                    max_dets_per_image=cfg.TEST.DETECTIONS_PER_IMAGE,
-                )
-            )
-        if evaluator_type in ("sem_seg", "coco_panoptic_seg"):
-            evaluators.append(
-                SemSegDiceEvaluator(dataset_name, distributed=True, output_dir=output_folder)
-            )
-        if evaluator_type == "coco_panoptic_seg":
-            evaluators.append(COCOPanopticEvaluator(dataset_name, output_folder))
-        if not evaluators:
-            raise NotImplementedError(
-                f"no evaluator for dataset {dataset_name!r} of evaluator_type {evaluator_type!r}"
-            )
-        return DatasetEvaluators(evaluators)
+        return build_evaluator(dataset_name, output_folder, cfg.TEST.DETECTIONS_PER_IMAGE)
 
     @classmethod
     def test(cls, cfg, model, evaluators=None):
@@ -170,10 +167,6 @@ class Trainer(DefaultTrainer):
         )
 
     def build_hooks(self):
-        # Before detectron2's hooks take hold of it: every checkpoint they write is atomic.
-        self.checkpointer = AtomicCheckpointer(
-            self.checkpointer.model, self.cfg.OUTPUT_DIR, **self.checkpointer.checkpointables
-        )
         ret = super().build_hooks()
         if self.cfg.TEST.EVAL_PERIOD > 0 and comm.is_main_process():
             # A checkpointer of its own, in OUTPUT_DIR/best/: sharing the trainer's would
@@ -191,6 +184,20 @@ class Trainer(DefaultTrainer):
                 )
             )
         return ret
+
+
+def images_per_batch_part(cfg):
+    """Images per loader batch, over all processes: ``SOLVER.IMS_PER_BATCH`` is the batch of
+    one optimizer step, taken in ``SOLVER.ACCUMULATE_GRAD_STEPS`` parts, each split over
+    the processes."""
+    steps, total = cfg.SOLVER.ACCUMULATE_GRAD_STEPS, cfg.SOLVER.IMS_PER_BATCH
+    world_size = comm.get_world_size()
+    if steps < 1 or total % (steps * world_size):
+        raise ConfigError(
+            f"SOLVER.IMS_PER_BATCH {total} must be a multiple of SOLVER.ACCUMULATE_GRAD_STEPS "
+            f"{steps} times the number of processes {world_size}"
+        )
+    return total // steps
 
 
 class _WithoutFloatingPointTraceback(logging.Filter):

@@ -1,0 +1,226 @@
+"""Python (LazyConfig) configs: each YAML config's ``.py`` twin builds the same model
+(same modules, parameter names and shapes, and with the same weights the same outputs),
+the same learning-rate schedule and test resize; tools/train_net.py trains and
+evaluates from one, and the Predictor runs its weights."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+from seg_d2 import Predictor, load_config
+from seg_d2.engine import Trainer
+from seg_d2.engine.lazy_training import build_lazy_model
+from seg_d2.errors import ConfigError
+from seg_d2.lazy_config import is_lazy_config, load_lazy_config, setup_lazy_config
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO
+from detectron2.config import instantiate
+from detectron2.data import transforms as T
+from detectron2.solver import build_lr_scheduler
+
+TWINS = {
+    "configs/shapes/Base-MaskRCNN-R18-FPN.yaml": "configs/shapes/base_mask_rcnn_R18_FPN.py",
+    "configs/shapes/mask_rcnn_R18_FPN.yaml": "configs/shapes/mask_rcnn_R18_FPN.py",
+    "configs/shapes/mask_rcnn_R18_FPN_56.yaml": "configs/shapes/mask_rcnn_R18_FPN_56.py",
+    "configs/shapes/mask_rcnn_R18_FPN_d2_head.yaml": "configs/shapes/mask_rcnn_R18_FPN_d2_head.py",
+    "configs/shapes/panoptic_fpn_R18.yaml": "configs/shapes/panoptic_fpn_R18.py",
+    "configs/shapes/Base-UNet.yaml": "configs/shapes/base_unet.py",
+    "configs/shapes/unet.yaml": "configs/shapes/unet.py",
+    "configs/shapes/unet_ce.yaml": "configs/shapes/unet_ce.py",
+    "configs/nuclei/mask_rcnn_R18_FPN.yaml": "configs/nuclei/mask_rcnn_R18_FPN.py",
+    "configs/nuclei/unet.yaml": "configs/nuclei/unet.py",
+    "configs/coco/Base-MaskRCNN-R50-FPN.yaml": "configs/coco/base_mask_rcnn_R50_FPN.py",
+    "configs/coco/mask_rcnn_R50_FPN_1x.yaml": "configs/coco/mask_rcnn_R50_FPN_1x.py",
+    "configs/coco/mask_rcnn_R50_FPN_1x_56.yaml": "configs/coco/mask_rcnn_R50_FPN_1x_56.py",
+    "configs/ade20k/Base-UNet.yaml": "configs/ade20k/base_unet.py",
+    "configs/ade20k/unet_ce_dice.yaml": "configs/ade20k/unet_ce_dice.py",
+}
+THINGS, STUFF = 4, 3
+
+
+def test_every_yaml_config_has_a_python_twin():
+    yaml_configs = sorted(
+        os.path.relpath(path, REPO) for path in glob.glob(os.path.join(REPO, "configs/*/*.yaml"))
+    )
+    assert yaml_configs == sorted(TWINS)
+    assert all(os.path.isfile(os.path.join(REPO, twin)) for twin in TWINS.values())
+
+
+def _yaml_config(path):
+    return load_config(
+        os.path.join(REPO, path),
+        [
+            "MODEL.DEVICE",
+            "cpu",
+            "MODEL.ROI_HEADS.NUM_CLASSES",
+            str(THINGS),
+            "MODEL.SEM_SEG_HEAD.NUM_CLASSES",
+            str(STUFF),
+        ],
+    )
+
+
+def _python_config(path):
+    cfg = load_lazy_config(os.path.join(REPO, path), ["train.device=cpu"])
+    for head, count in (("roi_heads", THINGS), ("sem_seg_head", STUFF)):
+        if head in cfg.model:
+            cfg.model[head].num_classes = count
+    return cfg
+
+
+def _module_types(model):
+    return {name: type(module).__name__ for name, module in model.named_modules()}
+
+
+def _same_outputs(a, b):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _same_outputs(a[key], b[key])
+    elif isinstance(a, (tuple, list)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _same_outputs(x, y)
+    elif isinstance(a, torch.Tensor):
+        torch.testing.assert_close(a, b)
+    elif hasattr(a, "get_fields"):
+        _same_outputs(a.get_fields(), b.get_fields())
+    elif hasattr(a, "tensor"):
+        torch.testing.assert_close(a.tensor, b.tensor)
+    else:
+        assert a == b
+
+
+@pytest.mark.parametrize("yaml_path", sorted(TWINS))
+def test_python_twin_builds_the_same_model(yaml_path):
+    torch.manual_seed(0)
+    yaml_model = Trainer.build_model(_yaml_config(yaml_path)).eval()
+    python_model = build_lazy_model(_python_config(TWINS[yaml_path])).eval()
+    assert _module_types(python_model) == _module_types(yaml_model)
+    shapes = {name: value.shape for name, value in yaml_model.state_dict().items()}
+    assert {name: value.shape for name, value in python_model.state_dict().items()} == shapes
+    # Same weights, same image: the same detections, logits or segments, which also
+    # compares what has no weights (anchors, poolers, thresholds, test sizes).
+    python_model.load_state_dict(yaml_model.state_dict())
+    image = torch.randint(0, 256, (3, 96, 128), generator=torch.Generator().manual_seed(1))
+    inputs = [{"image": image.float(), "height": 96, "width": 128}]
+    with torch.no_grad():
+        _same_outputs(python_model(inputs), yaml_model(inputs))
+
+
+@pytest.mark.parametrize("yaml_path", sorted(TWINS))
+def test_python_twin_has_the_same_schedule_data_and_training(yaml_path):
+    yaml_cfg, python_cfg = _yaml_config(yaml_path), _python_config(TWINS[yaml_path])
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    yaml_schedule = build_lr_scheduler(yaml_cfg, optimizer)
+    python_schedule = instantiate(python_cfg.lr_multiplier)
+    max_iter = yaml_cfg.SOLVER.MAX_ITER
+    assert python_cfg.train.max_iter == max_iter
+    for it in sorted(
+        {0, 1, 10, max_iter // 3, max_iter // 2, max_iter - 1, *yaml_cfg.SOLVER.STEPS}
+    ):
+        assert python_schedule(it / max_iter) == pytest.approx(
+            yaml_schedule._multiplier(it / max_iter), rel=1e-6
+        ), it
+    loader = python_cfg.dataloader
+    assert loader.train.total_batch_size == yaml_cfg.SOLVER.IMS_PER_BATCH
+    augmentations = loader.train.mapper.augmentations
+    resize = next(a for a in augmentations if a._target_ is T.ResizeShortestEdge)
+    assert tuple(resize.short_edge_length) == tuple(yaml_cfg.INPUT.MIN_SIZE_TRAIN)
+    assert resize.max_size == yaml_cfg.INPUT.MAX_SIZE_TRAIN
+    extras = len(yaml_cfg.INPUT.EXTRA_AUGMENTATIONS) + yaml_cfg.INPUT.CROP.ENABLED
+    assert len(augmentations) == 2 + extras  # resize and flip, then the extras
+    assert loader.train.dataset.names == yaml_cfg.DATASETS.TRAIN[0]
+    assert loader.test.dataset.names == yaml_cfg.DATASETS.TEST[0]
+    assert loader.test.mapper.augmentations[0].short_edge_length == yaml_cfg.INPUT.MIN_SIZE_TEST
+    assert python_cfg.optimizer.lr == yaml_cfg.SOLVER.BASE_LR
+    assert python_cfg.train.checkpointer.period == yaml_cfg.SOLVER.CHECKPOINT_PERIOD
+    assert python_cfg.train.eval_period == yaml_cfg.TEST.EVAL_PERIOD
+    assert python_cfg.train.amp.enabled == yaml_cfg.SOLVER.AMP.ENABLED
+    assert python_cfg.train.output_dir == yaml_cfg.OUTPUT_DIR
+
+
+def test_python_config_is_told_from_a_yaml_one():
+    assert is_lazy_config("configs/shapes/unet.py")
+    assert not is_lazy_config("configs/shapes/unet.yaml")
+    assert is_lazy_config(load_lazy_config(os.path.join(REPO, "configs/shapes/unet.py")))
+
+
+def test_mistyped_override_key_is_named_with_the_nearest_one():
+    with pytest.raises(ConfigError, match=r"train\.max_iters; did you mean train\.max_iter\?"):
+        load_lazy_config(os.path.join(REPO, "configs/shapes/unet.py"), ["train.max_iters=3"])
+    with pytest.raises(ConfigError, match="key=value"):
+        load_lazy_config(os.path.join(REPO, "configs/shapes/unet.py"), ["SOLVER.MAX_ITER", "3"])
+
+
+def test_number_of_classes_comes_from_the_data(tiny_val):
+    cfg = setup_lazy_config(
+        os.path.join(REPO, "configs/shapes/panoptic_fpn_R18.py"),
+        [f"dataloader.train.dataset.names={tiny_val}_panoptic_separated"],
+    )
+    assert cfg.model.roi_heads.num_classes == 4  # circle, triangle, square, star
+    assert cfg.model.sem_seg_head.num_classes == 3  # things, sky, ground
+    assert cfg.train.device == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="model.roi_heads.num_classes is 7 but dataset"):
+        setup_lazy_config(
+            os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.py"),
+            [f"dataloader.train.dataset.names={tiny_val}", "model.roi_heads.num_classes=7"],
+        )
+
+
+@pytest.mark.slow
+def test_train_evaluate_and_predict_from_a_python_config(tiny_shapes, tmp_path):
+    data = tiny_shapes
+    config = os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.py")
+    overrides = [
+        f"+datasets.coco_format=['tiny_train={data}/annotations/instances_train.json:{data}/train',"
+        f"'tiny_val={data}/annotations/instances_val.json:{data}/val']",
+        "dataloader.train.dataset.names=tiny_train",
+        "dataloader.test.dataset.names=tiny_val",
+        "dataloader.train.total_batch_size=2",
+        "dataloader.train.num_workers=0",
+        "dataloader.test.num_workers=0",
+        "dataloader.train.mapper.augmentations.0.short_edge_length=[160]",
+        "dataloader.test.mapper.augmentations.0.short_edge_length=160",
+        "optimizer.lr=0.01",
+        "train.max_iter=8",
+        "train.eval_period=8",
+        "train.checkpointer.period=4",
+        "train.device=cpu",
+        f"train.output_dir={tmp_path}",
+    ]
+    command = [sys.executable, os.path.join(REPO, "tools/train_net.py"), "--config-file", config]
+    run = subprocess.run([*command, *overrides], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {"bbox", "segm"} <= set(results)
+    assert (tmp_path / "model_0000003.pth").exists() and (tmp_path / "model_final.pth").exists()
+    assert (tmp_path / "last_checkpoint").read_text() == "model_final.pth"
+    assert [m["iteration"] for m in _metrics(tmp_path) if "total_loss" in m][-1] == 7
+
+    weights = f"train.init_checkpoint={tmp_path / 'model_final.pth'}"
+    evaluated = tmp_path / "evaluated"
+    run = subprocess.run(
+        [*command, "--eval-only", *overrides, weights, f"train.output_dir={evaluated}"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads((evaluated / "results.json").read_text()) == results
+
+    predictor = Predictor.from_config_file(config, str(tmp_path / "model_final.pth"), overrides)
+    assert predictor.metadata.name == "tiny_val"
+    image = np.zeros((120, 100, 3), np.uint8)
+    output = predictor(image, "RGB")
+    assert output["instances"].image_size == (120, 100)
+
+
+def _metrics(folder):
+    with open(folder / "metrics.json") as f:
+        return [json.loads(line) for line in f]
