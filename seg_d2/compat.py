@@ -21,7 +21,8 @@ What importing it changes in detectron2, each only where the gap is present:
   TorchScript helpers alone, as later detectron2 imports the caffe2 parts only when
   caffe2 is there (0.6 imports them first, and the package fails to import).
 What seg_d2's own classes need from later detectron2 is a function here
-(``reset_data_loader``) or a method of theirs, never a patch of detectron2's classes.
+(``reset_data_loader``, ``launch``) or a method of theirs, never a patch of detectron2's
+classes.
 
 Import this module before any other detectron2 module; ``import seg_d2`` does.
 """
@@ -29,13 +30,18 @@ Import this module before any other detectron2 module; ``import seg_d2`` does.
 import importlib
 import importlib.resources
 import importlib.util
+import inspect
+import logging
+import os
 import sys
 import types
 
 import detectron2
 import numpy
+import torch
+import torch.distributed as dist
 
-__all__ = ["HAS_COMPILED_OPS", "COMPILED_OPS_MISSING", "reset_data_loader"]
+__all__ = ["HAS_COMPILED_OPS", "COMPILED_OPS_MISSING", "launch", "reset_data_loader"]
 
 COMPILED_OPS_MISSING = "not built: this detectron2 has no compiled ops (seg_d2 stand-in)"
 
@@ -211,6 +217,65 @@ def reset_data_loader(trainer, data_loader_builder):
     del trainer.data_loader
     trainer.data_loader = data_loader_builder()
     trainer._data_loader_iter = iter(trainer.data_loader)
+
+
+def _workers_need_cuda(launch_module):
+    """detectron2 0.6's workers assert CUDA and join with NCCL; later ones use gloo without
+    a GPU."""
+    return "gloo" not in inspect.getsource(launch_module._distributed_worker).lower()
+
+
+def _distributed_worker_on_cpu_or_gpu(
+    local_rank, main_func, world_size, workers_per_machine, machine_rank, dist_url, args, timeout
+):
+    """Later detectron2's ``_distributed_worker``: NCCL and one GPU per process where there
+    are GPUs, gloo on the CPU otherwise. On the CPU each of a machine's processes gets an
+    equal share of its cores (torch would give each all of them) unless OMP_NUM_THREADS
+    says otherwise."""
+    from detectron2.utils import comm
+
+    has_gpu = torch.cuda.is_available()
+    if has_gpu:
+        assert workers_per_machine <= torch.cuda.device_count()
+    elif "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers_per_machine))
+    global_rank = machine_rank * workers_per_machine + local_rank
+    try:
+        dist.init_process_group(
+            backend="NCCL" if has_gpu else "GLOO",
+            init_method=dist_url,
+            world_size=world_size,
+            rank=global_rank,
+            timeout=timeout,
+        )
+    except Exception:
+        logging.getLogger(__name__).error("Process group URL: %s", dist_url)
+        raise
+    for machine in range(world_size // workers_per_machine):
+        ranks = list(range(machine * workers_per_machine, (machine + 1) * workers_per_machine))
+        group = dist.new_group(ranks)
+        if machine == machine_rank:
+            comm._LOCAL_PROCESS_GROUP = group
+    if has_gpu:
+        torch.cuda.set_device(local_rank)
+    comm.synchronize()
+    main_func(*args)
+
+
+def launch(main_func, num_gpus_per_machine, *args, **kwargs):
+    """detectron2's ``launch``: ``num_gpus_per_machine`` processes on this machine, on its
+    GPUs or, without one, on its CPU (gloo), as later detectron2 does. Where the installed
+    detectron2's workers need CUDA (0.6), the call's workers are later detectron2's; nothing
+    outside the call changes."""
+    launch_module = importlib.import_module("detectron2.engine.launch")
+    if not _workers_need_cuda(launch_module):
+        return launch_module.launch(main_func, num_gpus_per_machine, *args, **kwargs)
+    workers = launch_module._distributed_worker
+    launch_module._distributed_worker = _distributed_worker_on_cpu_or_gpu
+    try:
+        return launch_module.launch(main_func, num_gpus_per_machine, *args, **kwargs)
+    finally:
+        launch_module._distributed_worker = workers
 
 
 HAS_COMPILED_OPS = _provide_compiled_ops_stand_in()

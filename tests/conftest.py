@@ -24,8 +24,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def train_net(config, output_dir, data, *args, datasets=("tiny_train", "tiny_val"), size=160):
     """Run tools/train_net.py on a tiny shapes split made by ``tiny_shapes``: flags in
-    ``args`` (``--resume``, ``--eval-only``) first, then small settings, then the
-    ``KEY VALUE`` pairs of ``args`` (so they win); return its log."""
+    ``args`` (``--resume``, ``--eval-only``, ``--num-gpus N``, ...) first, then small
+    settings, then the ``KEY VALUE`` pairs of ``args`` (so they win); return its log."""
     run = subprocess.run(
         train_net_command(config, output_dir, data, *args, datasets=datasets, size=size),
         capture_output=True,
@@ -36,13 +36,21 @@ def train_net(config, output_dir, data, *args, datasets=("tiny_train", "tiny_val
     return run.stdout + run.stderr
 
 
+_FLAGS_WITH_A_VALUE = ("--num-gpus", "--num-machines", "--machine-rank", "--dist-url")
+
+
 def train_net_command(
     config, output_dir, data, *args, datasets=("tiny_train", "tiny_val"), size=160
 ):
     """The command line ``train_net`` runs."""
     train, test = datasets
-    flags = [arg for arg in args if arg.startswith("--")]
-    overrides = [arg for arg in args if not arg.startswith("--")]
+    flags, overrides = [], []
+    arguments = iter(args)
+    for arg in arguments:
+        if arg in _FLAGS_WITH_A_VALUE:
+            flags += [arg, next(arguments)]
+        else:
+            (flags if arg.startswith("--") else overrides).append(arg)
     command = [
         sys.executable,
         os.path.join(REPO, "tools", "train_net.py"),

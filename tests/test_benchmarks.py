@@ -396,3 +396,30 @@ def test_the_full_nuclei_comparison_trains_the_nuclei_configs_schedule():
         schedule = yaml.safe_load(f)["SOLVER"]["MAX_ITER"]
     assert suite.nuclei_sizes(quick=False)[-2:] == ["--iters", str(schedule)]
     assert suite.nuclei_sizes(quick=True)[-2:] == ["--iters", "60"]
+
+
+def test_multi_process_compares_one_and_two_processes_alternately(results_dir, bench_datasets):
+    from benchmarks import multi_process
+
+    multi_process.main(
+        [
+            "--iterations",
+            "3",
+            "--repeats",
+            "2",
+            *bench_datasets,
+            "DATASETS.TRAIN",
+            "('bench_train_sem_seg',)",
+            "DATASETS.TEST",
+            "('bench_val_sem_seg',)",
+            "SOLVER.IMS_PER_BATCH",
+            "4",
+            "MODEL.UNET.BASE_CHANNELS",
+            "4",
+        ]
+    )
+    assert _header(results_dir / "multi_process.md") == ["training", "s / iteration", "speed-up"]
+    data = json.loads((results_dir / "multi_process.json").read_text())
+    systems = [run["system"] for run in data["runs"]]
+    assert systems == ["1 process(es)", "2 process(es)", "2 process(es)", "1 process(es)"]
+    assert all(run["s_per_it"] > 0 for run in data["runs"]) and data["speed_up"] > 0

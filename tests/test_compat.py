@@ -1,5 +1,8 @@
 """Each gap between detectron2 0.6 and current libraries is closed by seg_d2.compat."""
 
+import importlib
+import importlib.util
+
 import seg_d2  # noqa: F401
 from seg_d2 import compat
 
@@ -236,3 +239,39 @@ def test_detectron2s_trainers_are_untouched_by_importing_seg_d2():
         getattr(SimpleTrainer, "reset_data_loader", SimpleTrainer.run_step),
     ):
         assert method.__module__.startswith("detectron2."), method
+
+
+def test_launch_lends_later_workers_for_the_call_only(monkeypatch):
+    launch_module = importlib.import_module("detectron2.engine.launch")
+
+    assert compat._workers_need_cuda(launch_module)  # detectron2 0.6 asserts CUDA
+    original = launch_module._distributed_worker
+    seen = []
+
+    def spawn(worker, nprocs, args, daemon):
+        seen.append((worker, nprocs, args[1:5]))
+        raise RuntimeError("a worker failed")
+
+    monkeypatch.setattr(launch_module.mp, "spawn", spawn)
+    with pytest.raises(RuntimeError, match="a worker failed"):
+        compat.launch(print, 2, num_machines=1, machine_rank=0, dist_url="tcp://127.0.0.1:1")
+    assert seen == [(compat._distributed_worker_on_cpu_or_gpu, 2, (2, 2, 0, "tcp://127.0.0.1:1"))]
+    assert launch_module._distributed_worker is original
+    # One process: detectron2 runs the function itself.
+    calls = []
+    compat.launch(calls.append, 1, args=("ran",))
+    assert calls == ["ran"] and launch_module._distributed_worker is original
+
+
+def test_later_detectron2s_workers_are_used_as_they_are(monkeypatch, tmp_path):
+    source = tmp_path / "later_launch.py"
+    source.write_text(
+        "def _distributed_worker(*a):\n    backend = 'NCCL' if has_gpu else 'GLOO'\n"
+        "def launch(main_func, n, *args, **kwargs):\n    return ('later', _distributed_worker)\n"
+    )
+    spec = importlib.util.spec_from_file_location("later_launch", source)
+    later = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(later)
+    monkeypatch.setattr(compat.importlib, "import_module", lambda name: later)
+    assert not compat._workers_need_cuda(later)
+    assert compat.launch(print, 2) == ("later", later._distributed_worker)

@@ -224,3 +224,14 @@ def test_train_evaluate_and_predict_from_a_python_config(tiny_shapes, tmp_path):
 def _metrics(folder):
     with open(folder / "metrics.json") as f:
         return [json.loads(line) for line in f]
+
+
+def test_a_python_config_of_detectrons_model_zoo_builds_its_model():
+    cfg = load_lazy_config(
+        "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py", ["train.device=cpu"]
+    )
+    model = build_lazy_model(cfg)
+    assert type(model).__name__ == "GeneralizedRCNN"
+    assert model.roi_heads.num_classes == 80
+    with pytest.raises(ConfigError, match="neither a file nor in detectron2's model zoo"):
+        load_lazy_config("COCO-InstanceSegmentation/no_such_config.py")

@@ -73,6 +73,12 @@ QUOTED = [
         "| {:.1f} (",
     ),
     (
+        "| 2 processes (gloo), 1 core each |",
+        "multi_process.json",
+        ("speed_up",),
+        "**{:.2f}x**",
+    ),
+    (
         "| 8000 x 8000 | windows of 512 |",
         "large_image.json",
         ("runs", 2, "peak_MiB"),

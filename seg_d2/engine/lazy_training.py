@@ -15,15 +15,18 @@ from detectron2.utils import comm
 from omegaconf import OmegaConf
 
 from .checkpoint import AtomicCheckpointer
-from .train_loop import build_train_loop, data_parallel
+from .train_loop import build_train_loop, data_parallel, sync_batch_norm_on_cpu
 
 __all__ = ["build_lazy_model", "load_lazy_model", "test_lazy", "train_lazy"]
 
 
 def build_lazy_model(cfg):
     """The config's model, on ``train.device``, with random weights; in channels-last
-    memory format when ``train.channels_last`` (``MODEL.CHANNELS_LAST``)."""
+    memory format when ``train.channels_last`` (``MODEL.CHANNELS_LAST``); with SyncBN that
+    gloo can run when several processes train on a CPU."""
     model = instantiate(cfg.model).to(cfg.train.device)
+    if cfg.train.device == "cpu" and comm.get_world_size() > 1:
+        sync_batch_norm_on_cpu(model)
     if cfg.train.get("channels_last", False):
         model.to(memory_format=torch.channels_last)
     return model

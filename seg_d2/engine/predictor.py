@@ -42,6 +42,7 @@ class Predictor:
                 (``TEST.SLIDING_WINDOW`` applies as configured); YAML configs only.
         """
         lazy = is_lazy_config(cfg)
+        self.cfg = cfg if lazy else cfg.clone()  # the config the model was built from
         self.input_format = cfg.dataloader.test.mapper.image_format if lazy else cfg.INPUT.FORMAT
         if self.input_format not in COLOUR_ORDERS:
             key = "dataloader.test.mapper.image_format" if lazy else "INPUT.FORMAT"

@@ -7,7 +7,9 @@ import time
 
 import torch
 from detectron2.engine import AMPTrainer, SimpleTrainer, create_ddp_model
+from detectron2.layers import NaiveSyncBatchNorm
 from detectron2.utils import comm
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import ConfigError
@@ -17,6 +19,7 @@ __all__ = [
     "GradientAccumulationTrainer",
     "build_train_loop",
     "data_parallel",
+    "sync_batch_norm_on_cpu",
 ]
 
 
@@ -119,6 +122,27 @@ def build_train_loop(model, data_loader, optimizer, *, device, amp=False, accumu
     if accumulate_steps != 1:
         return GradientAccumulationTrainer(model, data_loader, optimizer, accumulate_steps)
     return SimpleTrainer(model, data_loader, optimizer)
+
+
+def sync_batch_norm_on_cpu(model):
+    """``model`` with each ``nn.SyncBatchNorm`` (detectron2's "SyncBN") replaced by
+    detectron2's NaiveSyncBatchNorm ("naiveSyncBN"), the same statistics over all processes
+    computed with all-reduce, which gloo runs: torch's SyncBatchNorm needs GPUs. The
+    state-dict keys stay the same, so the weights load either way."""
+    for name, child in model.named_children():
+        if isinstance(child, nn.SyncBatchNorm):
+            naive = NaiveSyncBatchNorm(
+                child.num_features,
+                child.eps,
+                child.momentum,
+                child.affine,
+                child.track_running_stats,
+            )
+            naive.load_state_dict(child.state_dict())
+            setattr(model, name, naive.to(next(child.buffers()).device))
+        else:
+            sync_batch_norm_on_cpu(child)
+    return model
 
 
 def data_parallel(model, **kwargs):

@@ -1,0 +1,32 @@
+"""tools/train_net.py whose process of rank 1 exits at iteration 3, as a process killed
+by the system would: how a multi-process job ends, and that --resume continues it.
+The patch is at module level so that the spawned processes, which import this file
+again, have it too."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+
+from seg_d2.cli import run_command  # noqa: E402
+from seg_d2.compat import launch  # noqa: E402
+
+import train_net  # noqa: E402  (after the tools folder is on the path)
+from detectron2.engine import HookBase, default_argument_parser  # noqa: E402
+from detectron2.utils import comm  # noqa: E402
+
+DYING_RANK, AT_ITERATION, EXIT_CODE = 1, 3, 7
+
+
+class _ExitAtIteration(HookBase):
+    def after_step(self):
+        if comm.get_rank() == DYING_RANK and self.trainer.iter == AT_ITERATION:
+            os._exit(EXIT_CODE)
+
+
+_build_hooks = train_net.Trainer.build_hooks
+train_net.Trainer.build_hooks = lambda self: [*_build_hooks(self), _ExitAtIteration()]
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    run_command(launch, train_net.main, args.num_gpus, dist_url=args.dist_url, args=(args,))

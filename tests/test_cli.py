@@ -1,0 +1,54 @@
+"""How a command ends when one of several training processes fails: seg_d2's errors
+with their message, a process that died with what happened to it, anything else with
+its traceback."""
+
+import seg_d2  # noqa: F401
+from seg_d2.cli import run_command
+
+import pytest
+from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
+
+WORKER_TRACEBACK = """
+-- Process 1 terminated with the following error:
+Traceback (most recent call last):
+  File "spawn.py", line 90, in _wrap
+    fn(i, *args)
+{error}
+"""
+
+
+def _exit_message(error):
+    def main():
+        raise error
+
+    with pytest.raises(SystemExit) as ended:
+        run_command(main)
+    return ended.value.code
+
+
+def test_a_seg_d2_error_of_a_process_ends_with_its_whole_message():
+    error = "bad.json: 2 problems\n  annotation id 1: bbox outside\n  annotation id 2: no area"
+    traceback = WORKER_TRACEBACK.format(error=f"seg_d2.errors.DatasetError: {error}")
+    assert _exit_message(ProcessRaisedException(traceback, 1, 100)) == f"error: {error}"
+
+
+def test_another_error_of_a_process_keeps_its_traceback(monkeypatch):
+    traceback = WORKER_TRACEBACK.format(error="ValueError: a bug in the code")
+    with pytest.raises(ProcessRaisedException, match="a bug in the code"):
+        run_command(lambda: (_ for _ in ()).throw(ProcessRaisedException(traceback, 1, 100)))
+    monkeypatch.setenv("SEG_D2_TRACEBACK", "1")
+    seg_d2_error = WORKER_TRACEBACK.format(error="seg_d2.errors.ConfigError: bad key")
+    with pytest.raises(ProcessRaisedException, match="bad key"):
+        run_command(lambda: (_ for _ in ()).throw(ProcessRaisedException(seg_d2_error, 1, 100)))
+
+
+@pytest.mark.parametrize(
+    "exit_code, signal_name, how",
+    [(7, None, "exit code 7"), (-9, "SIGKILL", "signal SIGKILL")],
+)
+def test_a_process_that_died_ends_the_command_with_what_happened(exit_code, signal_name, how):
+    died = ProcessExitedException("process 1 terminated", 1, 100, exit_code, signal_name)
+    assert _exit_message(died) == (
+        f"error: training process 1 ended with {how}; the other processes were stopped. "
+        "Continue from the last checkpoint with --resume."
+    )
