@@ -19,6 +19,7 @@ import time
 import seg_d2
 
 from . import (
+    architectures,
     coco_evaluation,
     common,
     crowded_step,
@@ -33,6 +34,7 @@ COMPARISONS = {
     "semantic": (semantic_unet, ["--seeds", "0", "1", "--iters", "12"], []),
     "evaluation": (coco_evaluation, ["--repeats", "2"], []),
     "data_loading": (data_loading, ["--batches", "20", "--repeats", "2"], []),
+    "architectures": (architectures, ["--seeds", "0", "1", "--iters", "30"], []),
 }
 # The nuclei comparison's quick size; the full one is the nuclei config's own schedule.
 NUCLEI_QUICK = ["--seeds", "0", "--iters", "60"]
@@ -92,7 +94,7 @@ def main(argv=None):
         "--nuclei",
         metavar="DIR",
         help="also compare on the nuclei converted into DIR "
-        "(Mask R-CNNs, and a crowded step against a shapes step)",
+        "(Mask R-CNNs, a crowded step against a shapes step, the semantic architectures)",
     )
     args = parser.parse_args(argv)
     runs = [
@@ -108,6 +110,15 @@ def main(argv=None):
             )
         )
         runs.append(("crowded_step", crowded_step, ["--nuclei", args.nuclei]))
+        if "architectures" in args.only:
+            runs.append(
+                (
+                    "architectures_nuclei",
+                    architectures,
+                    COMPARISONS["architectures"][1 if args.quick else 2]
+                    + architectures.nuclei_arguments(args.nuclei),
+                )
+            )
     sections = []
     for name, module, arguments in runs:
         start = time.perf_counter()

@@ -16,14 +16,13 @@ inference images/s, and writes them under benchmarks/results/.
 import argparse
 
 import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
+from seg_d2.modeling import LogitsHead, SMPModel
 from seg_d2.modeling.losses import SemanticSegmentationLoss
 
-import segmentation_models_pytorch as smp
 from detectron2.evaluation import SemSegEvaluator
 from detectron2.layers import ShapeSpec
-from detectron2.modeling import Backbone, SemanticSegmentor, build_model
+from detectron2.modeling import SemanticSegmentor, build_model
 from tabulate import tabulate
-from torch import nn
 
 from .common import (
     compare_on_test_split,
@@ -40,50 +39,24 @@ SMP_ENCODER = "vgg13_bn"
 TIMED_IMAGES = 16
 
 
-class _ImageAsFeature(Backbone):
-    """A backbone that hands the normalised image to a whole-model head, so smp's
-    network runs inside detectron2's SemanticSegmentor (padding, post-processing)."""
-
-    def __init__(self, size_divisibility):
-        super().__init__()
-        self._size_divisibility = size_divisibility
-
-    @property
-    def size_divisibility(self):
-        return self._size_divisibility
-
-    def forward(self, x):
-        return {"image": x}
-
-    def output_shape(self):
-        return {"image": ShapeSpec(channels=3, stride=1)}
-
-
-class _WholeModelHead(nn.Module):
-    def __init__(self, network, loss):
-        super().__init__()
-        self.network, self.loss = network, loss
-        self.ignore_value = loss.ignore_value
-
-    def forward(self, features, targets=None):
-        logits = self.network(features["image"])
-        if self.training:
-            return None, self.loss(logits, targets)
-        return logits, {}
-
-
 def build_smp_unet(cfg):
+    """smp's Unet through seg_d2's SMPModel backbone and LogitsHead, in detectron2's
+    SemanticSegmentor (the same padding and post-processing as seg_d2's U-Net)."""
     depth, base = cfg.MODEL.UNET.DEPTH, cfg.MODEL.UNET.BASE_CHANNELS
-    network = smp.Unet(
-        SMP_ENCODER,
-        encoder_weights=None,
-        encoder_depth=depth,
-        decoder_channels=[base * 2**k for k in reversed(range(depth))],
-        classes=cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
-    )
+    num_classes = cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES
     model = SemanticSegmentor(
-        backbone=_ImageAsFeature(2**depth),
-        sem_seg_head=_WholeModelHead(network, SemanticSegmentationLoss(cfg)),
+        backbone=SMPModel(
+            architecture="Unet",
+            encoder=SMP_ENCODER,
+            num_classes=num_classes,
+            encoder_depth=depth,
+            decoder_args={"decoder_channels": [base * 2**k for k in reversed(range(depth))]},
+        ),
+        sem_seg_head=LogitsHead(
+            {"logits": ShapeSpec(channels=num_classes, stride=1)},
+            num_classes=num_classes,
+            loss=SemanticSegmentationLoss(cfg),
+        ),
         pixel_mean=cfg.MODEL.PIXEL_MEAN,
         pixel_std=cfg.MODEL.PIXEL_STD,
     )

@@ -109,6 +109,17 @@ def add_seg_d2_config(cfg):
     # its training data.
     sem.CLASS_WEIGHTS = []
 
+    # Any segmentation_models_pytorch architecture as the backbone "SMPModel"
+    # (seg_d2/modeling/smp_model.py), with SEM_SEG_HEAD.NAME "LogitsHead" for seg_d2's
+    # losses; its number of classes is SEM_SEG_HEAD.NUM_CLASSES.
+    cfg.MODEL.SMP = CN()
+    cfg.MODEL.SMP.ARCHITECTURE = "DeepLabV3Plus"  # an smp class: PSPNet, FPN, Segformer, ...
+    cfg.MODEL.SMP.ENCODER = "resnet18"  # an smp encoder: mit_b0, tu-hrnet_w18 (timm), ...
+    cfg.MODEL.SMP.ENCODER_DEPTH = 5
+    cfg.MODEL.SMP.ENCODER_WEIGHTS = ""  # a local state-dict file; "": from scratch
+    # Keyword arguments of the architecture, by their smp names (decoder_channels: 128).
+    cfg.MODEL.SMP.DECODER_ARGS = CN(new_allowed=True)
+
     # Keep the model's weights (and so its activations) in channels-last memory
     # format, which CPU convolutions with few channels prefer.
     cfg.MODEL.CHANNELS_LAST = False

@@ -398,24 +398,30 @@ def test_the_full_nuclei_comparison_trains_the_nuclei_configs_schedule():
     assert suite.nuclei_sizes(quick=True)[-2:] == ["--iters", "60"]
 
 
-def test_multi_process_compares_one_and_two_processes_alternately(results_dir, bench_datasets):
+def test_multi_process_compares_one_and_two_processes_alternately(results_dir, tiny_shapes):
     from benchmarks import multi_process
 
+    data = tiny_shapes
     multi_process.main(
         [
             "--iterations",
             "3",
             "--repeats",
             "2",
-            *bench_datasets,
+            "DATASETS.COCO_FORMAT",
+            f"['bench_train={data}/annotations/instances_train.json:{data}/train']",
             "DATASETS.TRAIN",
             "('bench_train_sem_seg',)",
             "DATASETS.TEST",
-            "('bench_val_sem_seg',)",
+            "()",
             "SOLVER.IMS_PER_BATCH",
             "4",
             "MODEL.UNET.BASE_CHANNELS",
             "4",
+            "DATALOADER.NUM_WORKERS",
+            "0",
+            "MODEL.DEVICE",
+            "cpu",
         ]
     )
     assert _header(results_dir / "multi_process.md") == ["training", "s / iteration", "speed-up"]
@@ -423,3 +429,39 @@ def test_multi_process_compares_one_and_two_processes_alternately(results_dir, b
     systems = [run["system"] for run in data["runs"]]
     assert systems == ["1 process(es)", "2 process(es)", "2 process(es)", "1 process(es)"]
     assert all(run["s_per_it"] > 0 for run in data["runs"]) and data["speed_up"] > 0
+
+
+def test_architecture_comparison_trains_each_and_tabulates_them(results_dir, bench_datasets):
+    from benchmarks import architectures
+
+    systems = ["U-Net (seg_d2)", "DeepLabV3+ R18"]
+    architectures.main(
+        [
+            *bench_datasets,
+            "DATASETS.TRAIN",
+            "('bench_train_sem_seg',)",
+            "DATASETS.TEST",
+            "('bench_val_sem_seg',)",
+            "--iters",
+            "2",
+            "--only",
+            *systems,
+        ]
+    )
+    assert _header(results_dir / "architectures.md") == [
+        "architecture",
+        "params (M)",
+        "mIoU",
+        "train img/s",
+        "inference img/s (b=1)",
+        "peak train MiB",
+    ]
+    runs = json.loads((results_dir / "architectures.json").read_text())["runs"]
+    assert [(r["system"], r["seed"]) for r in runs] == [
+        (systems[0], 0),
+        (systems[1], 0),
+        (systems[1], 1),
+        (systems[0], 1),
+    ]
+    assert all(math.isfinite(r["mIoU"]) and r["inference_images_per_s"] > 0 for r in runs)
+    assert len({round(r["params_M"], 3) for r in runs}) == 2  # two different models

@@ -18,6 +18,24 @@ from detectron2.modeling.roi_heads import FastRCNNConvFCHead, FastRCNNOutputLaye
 SCALES = (1.0 / 4, 1.0 / 8, 1.0 / 16, 1.0 / 32)
 
 
+def resnet_fpn(depth, norm, stride_in_1x1, fpn_channels, freeze_at):
+    """``build_resnet_fpn_backbone`` of ``MODEL.RESNETS.*`` and ``MODEL.FPN.*``."""
+    stages = dict(depth=depth, norm=norm)
+    if depth >= 50:
+        stages["stride_in_1x1"] = stride_in_1x1
+    return L(FPN)(
+        bottom_up=L(ResNet)(
+            stem=L(BasicStem)(in_channels=3, out_channels=64, norm=norm),
+            stages=L(ResNet.make_default_stages)(**stages),
+            out_features=["res2", "res3", "res4", "res5"],
+            freeze_at=freeze_at,
+        ),
+        in_features="${.bottom_up.out_features}",
+        out_channels=fpn_channels,
+        top_block=L(LastLevelMaxPool)(),
+    )
+
+
 def mask_rcnn(
     *,
     depth,  # MODEL.RESNETS.DEPTH
@@ -36,21 +54,8 @@ def mask_rcnn(
     freeze_at,  # MODEL.BACKBONE.FREEZE_AT
     num_classes=0,  # MODEL.ROI_HEADS.NUM_CLASSES, 0: from the data
 ):
-    stages = dict(depth=depth, norm=norm)
-    if depth >= 50:
-        stages["stride_in_1x1"] = stride_in_1x1
     return L(GeneralizedRCNN)(
-        backbone=L(FPN)(
-            bottom_up=L(ResNet)(
-                stem=L(BasicStem)(in_channels=3, out_channels=64, norm=norm),
-                stages=L(ResNet.make_default_stages)(**stages),
-                out_features=["res2", "res3", "res4", "res5"],
-                freeze_at=freeze_at,
-            ),
-            in_features="${.bottom_up.out_features}",
-            out_channels=fpn_channels,
-            top_block=L(LastLevelMaxPool)(),
-        ),
+        backbone=resnet_fpn(depth, norm, stride_in_1x1, fpn_channels, freeze_at),
         proposal_generator=L(RPN)(
             in_features=["p2", "p3", "p4", "p5", "p6"],
             head=L(StandardRPNHead)(in_channels=fpn_channels, num_anchors=3),
