@@ -19,6 +19,7 @@ __all__ = [
     "add_seg_d2_config",
     "available_device",
     "choose_device",
+    "config_file_path",
     "class_weights_from_data",
     "get_cfg",
     "load_config",
@@ -273,6 +274,18 @@ def class_weights_from_data(key, weights, dataset_names, num_classes, ignore_val
     return weights
 
 
+def config_file_path(config_file):
+    """``config_file``, or where detectron2's model zoo keeps a config of that name."""
+    if os.path.isfile(config_file):
+        return config_file
+    try:
+        return model_zoo.get_config_file(config_file)
+    except RuntimeError:
+        raise ConfigError(
+            f"config file {config_file!r} is neither a file nor in detectron2's model zoo"
+        ) from None
+
+
 def load_config(config_file, opts=()):
     """A config from a YAML file, which may also be a path inside detectron2's model zoo
     (e.g. ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml``), with ``KEY VALUE``
@@ -280,13 +293,7 @@ def load_config(config_file, opts=()):
     (``scale_lr_to_batch``). Reads the file and nothing else: no dataset is registered
     or read, so a config saved with a run (whose numbers of classes and class weights
     are numbers) loads and builds its model anywhere."""
-    if not os.path.isfile(config_file):
-        try:
-            config_file = model_zoo.get_config_file(config_file)
-        except RuntimeError:
-            raise ConfigError(
-                f"config file {config_file!r} is neither a file nor in detectron2's model zoo"
-            ) from None
+    config_file = config_file_path(config_file)
     cfg = get_cfg()
     _merge(cfg, lambda: cfg.merge_from_file(config_file), config_file)
     _merge(cfg, lambda: cfg.merge_from_list(list(opts)), "command-line override")

@@ -10,13 +10,16 @@ and ``train.clip_gradients`` (``SOLVER.CLIP_GRADIENTS``, with the same keys in l
 """
 
 import difflib
-import os
 
-from detectron2 import model_zoo
 from detectron2.config import LazyConfig
 from omegaconf import DictConfig, OmegaConf
 
-from .config import available_device, class_weights_from_data, num_classes_from_data
+from .config import (
+    available_device,
+    class_weights_from_data,
+    config_file_path,
+    num_classes_from_data,
+)
 from .data.coco import register_coco_format_datasets
 from .errors import ConfigError
 
@@ -53,14 +56,7 @@ def _check_override_keys(cfg, overrides, source):
 def load_lazy_config(config_file, overrides=()):
     """A Python config file (or a ``.py`` path in detectron2's model zoo) with
     ``key=value`` overrides applied; reads the file and nothing else."""
-    if not os.path.isfile(config_file):
-        try:
-            config_file = model_zoo.get_config_file(config_file)
-        except RuntimeError:
-            raise ConfigError(
-                f"config file {config_file!r} is neither a file nor in detectron2's model zoo"
-            ) from None
-    cfg = LazyConfig.load(config_file)
+    cfg = LazyConfig.load(config_file_path(config_file))
     malformed = [override for override in overrides if "=" not in override]
     if malformed:
         raise ConfigError(

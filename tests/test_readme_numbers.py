@@ -111,3 +111,23 @@ def test_the_readme_quotes_the_results_file(phrase, file, keys, printed):
 def test_the_check_tells_a_changed_number_apart():
     phrase, file, keys, printed = QUOTED[0]
     assert printed.format(_value(file, keys) + 0.1) not in _readme_line(phrase)
+
+
+def test_the_readme_shows_the_architecture_comparison_of_its_results_file():
+    from benchmarks.common import median, spread
+
+    with open(os.path.join(REPO, RESULTS, "architectures.json")) as f:
+        runs = json.load(f)["runs"]
+    systems = list(dict.fromkeys(run["system"] for run in runs))
+    assert len(systems) == 7
+    for system in systems:
+        params = next(run["params_M"] for run in runs if run["system"] == system)
+        cells = [
+            system,
+            f"{params:.1f}",
+            spread(runs, system, "mIoU"),
+            f"{median(runs, system, 'train_images_per_s'):.1f}",
+            f"{median(runs, system, 'inference_images_per_s'):.1f}",
+            f"{median(runs, system, 'peak_train_memory_MiB'):.0f}",
+        ]
+        assert _readme_line(f"| {system} |").startswith("| " + " | ".join(cells) + " |")

@@ -1,11 +1,10 @@
 """Python twin of Base-UNet.yaml (ADE20K): the paper-sized U-Net, for GPUs."""
 
-import torch
 from detectron2.config import LazyCall as L
 from detectron2.data import transforms as T
-from detectron2.solver.build import get_default_optimizer_params
 
 from ..common.data import dataloader as build_dataloader
+from ..common.optim import sgd
 from ..common.schedules import cosine
 from ..common.train import train as build_train
 from ..common.unet import unet
@@ -27,11 +26,6 @@ dataloader.train.mapper.augmentations = [
     L(T.RandomCrop)(crop_type="absolute", crop_size=(512, 512)),
     *dataloader.train.mapper.augmentations,
 ]
-optimizer = L(torch.optim.SGD)(
-    params=L(get_default_optimizer_params)(weight_decay_norm=0.0),
-    lr=0.01,
-    momentum=0.9,
-    weight_decay=1e-4,
-)
+optimizer = sgd(lr=0.01)
 lr_multiplier = cosine(max_iter=160000, warmup_iters=1000)
 train = build_train("output/ade20k/unet", max_iter=160000, checkpoint_period=5000, eval_period=5000)

@@ -1,11 +1,8 @@
 """Python twin of Base-MaskRCNN-R50-FPN.yaml: COCO at detectron2's 1x schedule, for GPUs."""
 
-import torch
-from detectron2.config import LazyCall as L
-from detectron2.solver.build import get_default_optimizer_params
-
 from ..common.data import dataloader as build_dataloader
 from ..common.mask_rcnn import mask_rcnn
+from ..common.optim import sgd
 from ..common.schedules import multi_step
 from ..common.train import train as build_train
 
@@ -36,12 +33,7 @@ dataloader = build_dataloader(
     num_workers=4,
     use_instance_mask=True,
 )
-optimizer = L(torch.optim.SGD)(
-    params=L(get_default_optimizer_params)(weight_decay_norm=0.0),
-    lr=0.02,
-    momentum=0.9,
-    weight_decay=1e-4,
-)
+optimizer = sgd(lr=0.02)
 lr_multiplier = multi_step(max_iter=90000, steps=(60000, 80000), warmup_iters=1000)
 train = build_train(
     "output/coco/mask_rcnn_R50_FPN_1x",

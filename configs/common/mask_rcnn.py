@@ -1,16 +1,18 @@
-"""Mask R-CNN with seg_d2's mask head on a ResNet + FPN, from plain arguments: what
-``build_model`` makes of the YAML keys named beside each argument."""
+"""Models on a ResNet + FPN from plain arguments: Mask R-CNN with seg_d2's mask head, and
+detectron2's Semantic FPN; what ``build_model`` makes of the YAML keys named beside
+each argument."""
 
 from seg_d2.modeling import UpsampleMaskHead
 
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
-from detectron2.modeling import GeneralizedRCNN
+from detectron2.modeling import GeneralizedRCNN, SemanticSegmentor
 from detectron2.modeling.anchor_generator import DefaultAnchorGenerator
 from detectron2.modeling.backbone import FPN, BasicStem, ResNet
 from detectron2.modeling.backbone.fpn import LastLevelMaxPool
 from detectron2.modeling.box_regression import Box2BoxTransform
 from detectron2.modeling.matcher import Matcher
+from detectron2.modeling.meta_arch.semantic_seg import SemSegFPNHead
 from detectron2.modeling.poolers import ROIPooler
 from detectron2.modeling.proposal_generator import RPN, StandardRPNHead
 from detectron2.modeling.roi_heads import FastRCNNConvFCHead, FastRCNNOutputLayers, StandardROIHeads
@@ -121,4 +123,25 @@ def mask_rcnn(
         pixel_mean=[103.530, 116.280, 123.675],
         pixel_std=pixel_std,
         input_format="BGR",
+    )
+
+
+def semantic_fpn(*, depth, norm, stride_in_1x1, fpn_channels, freeze_at, conv_dims, head_norm):
+    """detectron2's SemanticSegmentor with its Semantic FPN head (``SemSegFPNHead``) on
+    ``resnet_fpn``; ``MODEL.SEM_SEG_HEAD.CONVS_DIM`` is ``conv_dims``."""
+    return L(SemanticSegmentor)(
+        backbone=resnet_fpn(depth, norm, stride_in_1x1, fpn_channels, freeze_at),
+        sem_seg_head=L(SemSegFPNHead)(
+            input_shape={
+                f"p{level}": ShapeSpec(channels=fpn_channels, stride=2**level)
+                for level in (2, 3, 4, 5)
+            },
+            num_classes=0,  # 0: from the data
+            conv_dims=conv_dims,
+            common_stride=4,
+            norm=head_norm,
+            ignore_value=255,
+        ),
+        pixel_mean=[103.530, 116.280, 123.675],
+        pixel_std=[57.375, 57.120, 58.395],
     )

@@ -1,12 +1,9 @@
 """Python twin of Base-MaskRCNN-R18-FPN.yaml: the same model, data and schedule,
 for tools/train_net.py as detectron2's lazyconfig_train_net.py reads them."""
 
-import torch
-from detectron2.config import LazyCall as L
-from detectron2.solver.build import get_default_optimizer_params
-
 from ..common.data import dataloader as build_dataloader
 from ..common.mask_rcnn import mask_rcnn
+from ..common.optim import sgd
 from ..common.schedules import multi_step
 from ..common.train import train as build_train
 
@@ -38,12 +35,7 @@ dataloader = build_dataloader(
     use_instance_mask=True,
     max_dets_per_image=50,
 )
-optimizer = L(torch.optim.SGD)(
-    params=L(get_default_optimizer_params)(weight_decay_norm=0.0),
-    lr=0.02,
-    momentum=0.9,
-    weight_decay=1e-4,
-)
+optimizer = sgd(lr=0.02)
 lr_multiplier = multi_step(max_iter=1000, steps=(750, 925), warmup_iters=100)
 train = build_train(
     "output/shapes/mask_rcnn_R18_FPN",

@@ -1,10 +1,7 @@
 """Python twin of Base-UNet.yaml: the U-Net sized for a 2-core CPU."""
 
-import torch
-from detectron2.config import LazyCall as L
-from detectron2.solver.build import get_default_optimizer_params
-
 from ..common.data import dataloader as build_dataloader
+from ..common.optim import adamw
 from ..common.schedules import cosine
 from ..common.train import train as build_train
 from ..common.unet import unet
@@ -21,11 +18,7 @@ dataloader = build_dataloader(
     num_workers=0,
     use_instance_mask=False,
 )
-optimizer = L(torch.optim.AdamW)(
-    params=L(get_default_optimizer_params)(weight_decay_norm=0.0),
-    lr=0.002,
-    weight_decay=1e-4,
-)
+optimizer = adamw(lr=0.002)
 lr_multiplier = cosine(max_iter=2100, warmup_iters=50)
 train = build_train(
     "output/shapes/unet",

@@ -7,9 +7,8 @@ from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import PanopticFPN
 
-from ..common.data import dataloader as build_dataloader
 from ..common.schedules import multi_step
-from .base_mask_rcnn_R18_FPN import model, optimizer, train
+from .base_mask_rcnn_R18_FPN import dataloader, model, optimizer, train
 
 model._target_ = PanopticFPN
 model.sem_seg_head = L(UNetHead)(
@@ -21,18 +20,8 @@ model.sem_seg_head = L(UNetHead)(
 model.combine_overlap_thresh = 0.5
 model.combine_stuff_area_thresh = 1024  # pixels of the output image; shapes' are 256x256
 model.combine_instances_score_thresh = 0.5
-dataloader = build_dataloader(
-    "shapes_train_panoptic_separated",
-    "shapes_val_panoptic_separated",
-    min_size_train=(192,),
-    max_size_train=512,
-    min_size_test=192,
-    max_size_test=512,
-    batch_size=4,
-    num_workers=1,
-    use_instance_mask=True,
-    max_dets_per_image=50,
-)
+dataloader.train.dataset.names = "shapes_train_panoptic_separated"
+dataloader.test.dataset.names = "shapes_val_panoptic_separated"
 lr_multiplier = multi_step(max_iter=720, steps=(540, 670), warmup_iters=100)
 train.update(
     output_dir="output/shapes/panoptic_fpn_R18",
