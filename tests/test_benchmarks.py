@@ -465,3 +465,18 @@ def test_architecture_comparison_trains_each_and_tabulates_them(results_dir, ben
     ]
     assert all(math.isfinite(r["mIoU"]) and r["inference_images_per_s"] > 0 for r in runs)
     assert len({round(r["params_M"], 3) for r in runs}) == 2  # two different models
+
+
+def test_architecture_comparison_on_the_nuclei_reads_them_from_the_folder_given(tmp_path):
+    import seg_d2
+    from benchmarks import architectures
+
+    arguments = architectures.nuclei_arguments(str(tmp_path))
+    assert arguments[:2] == ["--name", "architectures_nuclei"]
+    for config in architectures.CONFIGS.values():
+        cfg = seg_d2.load_config(config, arguments[2:])
+        assert cfg.DATASETS.TRAIN == ("nuclei_train_sem_seg",)
+        assert cfg.DATASETS.COCO_FORMAT[0] == (
+            f"nuclei_train={tmp_path}/nuclei_train.json:{tmp_path}/stage1_train"
+        )
+        assert cfg.INPUT.EXTRA_AUGMENTATIONS[0] == "RandomCrop('absolute', (128, 128))"
