@@ -469,6 +469,7 @@ def test_architecture_comparison_trains_each_and_tabulates_them(results_dir, ben
 
 def test_architecture_comparison_on_the_nuclei_reads_them_from_the_folder_given(tmp_path):
     import seg_d2
+
     from benchmarks import architectures
 
     arguments = architectures.nuclei_arguments(str(tmp_path))
