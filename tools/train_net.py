@@ -32,28 +32,29 @@ def setup(args):
 
 
 def train_or_evaluate(cfg, args):
-    """(results, output folder) of the run ``args`` asks for."""
+    """The results of the run ``args`` asks for."""
     if is_lazy_config(cfg):
         if args.eval_only:
-            return test_lazy(cfg, load_lazy_model(cfg, cfg.train.init_checkpoint)), None
-        return train_lazy(cfg, resume=args.resume), cfg.train.output_dir
+            return test_lazy(cfg, load_lazy_model(cfg, cfg.train.init_checkpoint))
+        return train_lazy(cfg, resume=args.resume)
     if args.eval_only:
         model = Trainer.build_model(cfg)
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
         )
-        return Trainer.test(cfg, model), None
+        return Trainer.test(cfg, model)
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=args.resume)
-    return trainer.train(), cfg.OUTPUT_DIR
+    return trainer.train()
 
 
 def main(args):
     cfg = setup(args)
-    results, trained_in = train_or_evaluate(cfg, args)
-    if trained_in and comm.is_main_process():
-        plot_metrics(os.path.join(trained_in, "metrics.json"), os.path.join(trained_in, "plots"))
-    write_results(cfg.train.output_dir if is_lazy_config(cfg) else cfg.OUTPUT_DIR, results)
+    results = train_or_evaluate(cfg, args)
+    output_dir = cfg.train.output_dir if is_lazy_config(cfg) else cfg.OUTPUT_DIR
+    if not args.eval_only and comm.is_main_process():
+        plot_metrics(os.path.join(output_dir, "metrics.json"), os.path.join(output_dir, "plots"))
+    write_results(output_dir, results)
     return results
 
 

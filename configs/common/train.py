@@ -1,5 +1,5 @@
-"""detectron2's ``train`` entries for Python configs (its model zoo's common/train.py)
-with seg_d2's: CPU-friendly defaults and the gradient clipping of ``SOLVER.CLIP_GRADIENTS``."""
+"""detectron2's ``train`` entries for Python configs (its model zoo's common/train.py),
+with the periods and seed the YAML configs set; seg_d2 reads a few more (below)."""
 
 from detectron2.model_zoo import get_config
 

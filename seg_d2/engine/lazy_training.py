@@ -5,7 +5,6 @@
 
 import logging
 
-import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode, instantiate
 from detectron2.engine import default_writers, hooks
@@ -15,7 +14,7 @@ from detectron2.utils import comm
 from omegaconf import OmegaConf
 
 from .checkpoint import AtomicCheckpointer
-from .train_loop import build_train_loop, data_parallel, sync_batch_norm_on_cpu
+from .train_loop import build_train_loop, data_parallel, prepare_model
 
 __all__ = ["build_lazy_model", "load_lazy_model", "test_lazy", "train_lazy"]
 
@@ -24,12 +23,11 @@ def build_lazy_model(cfg):
     """The config's model, on ``train.device``, with random weights; in channels-last
     memory format when ``train.channels_last`` (``MODEL.CHANNELS_LAST``); with SyncBN that
     gloo can run when several processes train on a CPU."""
-    model = instantiate(cfg.model).to(cfg.train.device)
-    if cfg.train.device == "cpu" and comm.get_world_size() > 1:
-        sync_batch_norm_on_cpu(model)
-    if cfg.train.get("channels_last", False):
-        model.to(memory_format=torch.channels_last)
-    return model
+    return prepare_model(
+        instantiate(cfg.model).to(cfg.train.device),
+        device=cfg.train.device,
+        channels_last=cfg.train.get("channels_last", False),
+    )
 
 
 def load_lazy_model(cfg, weights):

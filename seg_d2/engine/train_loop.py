@@ -19,6 +19,7 @@ __all__ = [
     "GradientAccumulationTrainer",
     "build_train_loop",
     "data_parallel",
+    "prepare_model",
     "sync_batch_norm_on_cpu",
 ]
 
@@ -139,9 +140,20 @@ def sync_batch_norm_on_cpu(model):
                 child.track_running_stats,
             )
             naive.load_state_dict(child.state_dict())
-            setattr(model, name, naive.to(next(child.buffers()).device))
+            setattr(model, name, naive)
         else:
             sync_batch_norm_on_cpu(child)
+    return model
+
+
+def prepare_model(model, *, device, channels_last):
+    """A built model made ready for this run, whatever the config kind: SyncBN that gloo
+    can run when several processes train on a CPU, and channels-last memory format when
+    asked (``MODEL.CHANNELS_LAST``, ``train.channels_last``)."""
+    if device == "cpu" and comm.get_world_size() > 1:
+        sync_batch_norm_on_cpu(model)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     return model
 
 

@@ -26,7 +26,7 @@ from ..errors import TRACEBACK_VARIABLE, ConfigError, TrainingDivergedError
 from ..evaluation import build_evaluator
 from ..modeling import inference_model
 from .checkpoint import AtomicCheckpointer
-from .train_loop import build_train_loop, data_parallel, sync_batch_norm_on_cpu
+from .train_loop import build_train_loop, data_parallel, prepare_model
 
 __all__ = ["OPTIMIZERS", "Trainer", "write_results"]
 
@@ -68,12 +68,11 @@ class Trainer(DefaultTrainer):
     def build_model(cls, cfg):
         """detectron2's model; in channels-last format when ``MODEL.CHANNELS_LAST``; with
         SyncBN that gloo can run when several processes train on a CPU."""
-        model = super().build_model(cfg)
-        if cfg.MODEL.DEVICE == "cpu" and comm.get_world_size() > 1:
-            sync_batch_norm_on_cpu(model)
-        if cfg.MODEL.CHANNELS_LAST:
-            model.to(memory_format=torch.channels_last)
-        return model
+        return prepare_model(
+            super().build_model(cfg),
+            device=cfg.MODEL.DEVICE,
+            channels_last=cfg.MODEL.CHANNELS_LAST,
+        )
 
     @classmethod
     def build_train_loader(cls, cfg, start_iter=0):
