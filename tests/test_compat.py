@@ -1,5 +1,6 @@
 """Each gap between detectron2 0.6 and current libraries is closed by seg_d2.compat."""
 
+import builtins
 import importlib
 import importlib.util
 
@@ -9,6 +10,8 @@ from seg_d2 import compat
 import numpy as np
 import pytest
 import torch
+
+OLD_ALIASES = ("int", "float", "bool", "str")
 
 
 def test_data_transforms_import_and_extent_transform_runs():
@@ -116,8 +119,9 @@ def test_old_numpy_reaches_only_detectron2():
     from detectron2.evaluation import sem_seg_evaluation
 
     assert sem_seg_evaluation.np.int is int and sem_seg_evaluation.np.float is float
-    if np.lib.NumpyVersion(np.__version__) >= "1.24.0":  # NumPy itself has no such aliases
-        assert not any(hasattr(np, alias) for alias in ("int", "float", "bool", "str"))
+    # NumPy itself keeps its own: none of Python's types leaks into it (NumPy 2 has a
+    # numpy.bool of its own; NumPy >= 1.24 has no int, float or str)
+    assert not any(getattr(np, alias, None) is getattr(builtins, alias) for alias in OLD_ALIASES)
 
 
 def test_detectron2s_class_histogram_runs_on_current_numpy():

@@ -1,0 +1,271 @@
+"""Mutation testing of seg_d2 against its fast tests, with mutmut: how many small
+deliberate bugs (a flipped comparison, a changed constant, a dropped argument) some test
+catches, per package, and which ones none does.
+
+    python -m benchmarks.mutation [--only seg_d2/modeling seg_d2/data ...] [--max-children N]
+
+mutmut (pinned below) is installed on first use into seg_d2's cache folder, beside the
+environment, not into it. The run happens in a copy of the working tree under
+output/mutation/ (mutmut rewrites the sources it mutates there); the tests are the fast
+ones (``-m "not slow"``), and mutmut runs for each mutant only the tests that call the
+mutated function. Results go to benchmarks/results/mutation.{md,json}; a run over some
+packages replaces only their rows. A mutant that cannot change behaviour is listed with
+its reason in benchmarks/mutation_equivalent.json and counted apart.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+
+from tabulate import tabulate
+
+from .common import REPO, RESULTS, machine
+
+MUTMUT = "mutmut==3.8.1"
+TOOL_FOLDER = os.path.join(
+    os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "seg_d2", "mutmut-3.8.1"
+)
+WORK = os.path.join(REPO, "output", "mutation")
+EQUIVALENT = os.path.join(REPO, "benchmarks", "mutation_equivalent.json")
+PACKAGES = [
+    "seg_d2/modeling",
+    "seg_d2/data",
+    "seg_d2/evaluation",
+    "seg_d2/engine",
+    "seg_d2",  # the package's own modules (config, compat, visualization, ...)
+]
+GOALS = {"seg_d2/modeling": 85, "seg_d2/data": 85, "seg_d2/evaluation": 85, "overall": 70}
+
+# mutmut's exit codes (mutmut/stats.py): what counts as caught. A timeout is caught: the
+# mutant hangs a test, which CI's time limit reports.
+CAUGHT = {1, 3, 36, -24, 24, 152, 255, 37, -11, -9}
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+
+def install_mutmut():
+    if not os.path.isdir(os.path.join(TOOL_FOLDER, "mutmut")):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", TOOL_FOLDER, MUTMUT],
+            check=True,
+        )
+
+
+def tracked_files():
+    """The working tree's files git tracks or would (not the ignored ones)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    ).stdout.splitlines()
+    return [path for path in listed if os.path.isfile(os.path.join(REPO, path))]
+
+
+def package_of(path):
+    """The PACKAGES entry a source file under seg_d2/ belongs to (the first that holds it)."""
+    folder = os.path.dirname(path)
+    return next(p for p in PACKAGES if folder == p or folder.startswith(p + "/"))
+
+
+def mutmut_config(packages, files):
+    """setup.cfg's [mutmut] section for mutating the modules of ``packages`` (listed one by
+    one: mutmut matches its patterns with fnmatch, whose ``*`` also crosses folders)."""
+    modules = [f for f in files if f.endswith(".py") and f.startswith("seg_d2/")]
+    top_level = sorted({path.split("/")[0] for path in files} - {"seg_d2", "tests", "setup.cfg"})
+    lines = [
+        "[mutmut]",
+        "source_paths = seg_d2/",
+        "only_mutate =",
+        *(f"    {m}" for m in modules if package_of(m) in packages),
+        "also_copy =",
+        *(f"    {name}" for name in top_level),
+        "pytest_add_cli_args_test_selection =",
+        "    tests",
+        "pytest_add_cli_args =",
+        "    -m",
+        "    not slow",
+        "    -x",
+        "    -q",
+        # torch is not fork-safe once it has run: fork each mutant from a clean server.
+        "process_isolation = forkserver",
+        "use_git_change_detection = false",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def prepare_work_copy(packages):
+    """The working tree's tracked files (as they are now) under output/mutation/."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    files = tracked_files()
+    for path in files:
+        os.makedirs(os.path.join(WORK, os.path.dirname(path)), exist_ok=True)
+        shutil.copy2(os.path.join(REPO, path), os.path.join(WORK, path))
+    shapes = os.path.join(REPO, "datasets", "shapes")
+    if os.path.isdir(shapes):  # generated once; the copy shares it instead of regenerating
+        os.symlink(shapes, os.path.join(WORK, "datasets", "shapes"))
+    with open(os.path.join(WORK, "setup.cfg"), "w") as f:
+        f.write(mutmut_config(packages, files))
+
+
+def mutmut(*args, capture=False):
+    env = dict(os.environ, PYTHONPATH=TOOL_FOLDER)
+    return subprocess.run(
+        [sys.executable, "-m", "mutmut", *args],
+        cwd=WORK,
+        env=env,
+        check=True,
+        capture_output=capture,
+        text=True,
+    )
+
+
+def exit_codes():
+    """{mutant name: (source path, exit code)} from mutmut's .meta files."""
+    codes = {}
+    mutants = os.path.join(WORK, "mutants")
+    for folder, _, files in os.walk(os.path.join(mutants, "seg_d2")):
+        for name in files:
+            if name.endswith(".py.meta"):
+                meta = os.path.join(folder, name)
+                source = os.path.relpath(meta, mutants)[: -len(".meta")]
+                with open(meta) as f:
+                    for mutant, code in json.load(f)["exit_code_by_key"].items():
+                        codes[mutant] = (source, code)
+    return codes
+
+
+def score_packages(codes, equivalent):
+    """Per package: mutants, caught, survived, no tests, equivalent, score (%)."""
+    counts = {}
+    for mutant, (source, code) in codes.items():
+        row = counts.setdefault(package_of(source), Counter())
+        row["mutants"] += 1
+        if mutant in equivalent:
+            row["equivalent"] += 1
+        elif code in CAUGHT:
+            row["caught"] += 1
+        elif code in SURVIVED:
+            row["survived"] += 1
+        elif code in NO_TESTS:
+            row["no tests"] += 1
+        else:
+            row["other"] += 1
+    return {
+        package: {**row, "score": 100.0 * row["caught"] / (row["mutants"] - row["equivalent"])}
+        for package, row in counts.items()
+    }
+
+
+def survivors(codes, equivalent):
+    """[{mutant, file, status, diff}] of every mutant no test caught and not listed as
+    equivalent."""
+    rows = []
+    for mutant, (source, code) in sorted(codes.items()):
+        if code in CAUGHT or mutant in equivalent:
+            continue
+        shown = mutmut("show", mutant, capture=True).stdout
+        rows.append(
+            {
+                "mutant": mutant,
+                "file": source,
+                "status": "no tests" if code in NO_TESTS else "survived",
+                "diff": shown.split("\n", 1)[1].strip(),
+            }
+        )
+    return rows
+
+
+def overall(packages):
+    caught = sum(row["caught"] for row in packages.values())
+    counted = sum(row["mutants"] - row["equivalent"] for row in packages.values())
+    return 100.0 * caught / counted
+
+
+def write(packages_run, scores, rows, stamp):
+    """Merge this run's packages into mutation.json and write mutation.md from it."""
+    path = os.path.join(RESULTS, "mutation.json")
+    data = {"packages": {}, "survivors": []}
+    if os.path.exists(path):
+        with open(path) as f:
+            data = json.load(f)
+    for package in packages_run:
+        data["packages"][package] = {**scores.get(package, {}), "run": stamp}
+    data["survivors"] = [
+        row for row in data["survivors"] if package_of(row["file"]) not in packages_run
+    ] + rows
+    data["overall"] = overall(data["packages"])
+    data["goals"] = GOALS
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+
+    table = tabulate(
+        [
+            [
+                package,
+                row["mutants"],
+                row["caught"],
+                row.get("survived", 0),
+                row.get("no tests", 0),
+                row.get("equivalent", 0),
+                f"{row['score']:.1f}",
+                GOALS.get(package, ""),
+                row["run"]["commit"],
+            ]
+            for package, row in sorted(data["packages"].items())
+        ]
+        + [["overall", "", "", "", "", "", f"{data['overall']:.1f}", GOALS["overall"], ""]],
+        headers=[
+            "package",
+            "mutants",
+            "caught",
+            "survived",
+            "no tests",
+            "equivalent",
+            "score %",
+            "goal %",
+            "commit",
+        ],
+        tablefmt="github",
+        disable_numparse=True,
+    )
+    listing = "\n\n".join(
+        f"### {row['mutant']} ({row['status']})\n\n```diff\n{row['diff']}\n```"
+        for row in data["survivors"]
+    )
+    with open(os.path.join(RESULTS, "mutation.md"), "w") as f:
+        f.write(
+            "# Mutation testing (mutmut) of seg_d2 against the fast tests\n\n"
+            "Written by `python -m benchmarks.mutation`; score = caught / (mutants - "
+            "equivalent), a timeout counting as caught; equivalent mutants and their reasons "
+            "are in benchmarks/mutation_equivalent.json.\n\n"
+            f"{table}\n\n## Mutants no test catches\n\n{listing}\n"
+        )
+    print(table)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", nargs="+", choices=PACKAGES, default=PACKAGES)
+    parser.add_argument("--max-children", type=int, default=os.cpu_count())
+    args = parser.parse_args(argv)
+
+    install_mutmut()
+    stamp = machine()
+    prepare_work_copy(args.only)
+    mutmut("run", "--max-children", str(args.max_children))
+    with open(EQUIVALENT) as f:
+        equivalent = json.load(f)
+    codes = exit_codes()
+    write(args.only, score_packages(codes, equivalent), survivors(codes, equivalent), stamp)
+
+
+if __name__ == "__main__":
+    main()
