@@ -30,6 +30,46 @@ def test_output_shapes(mode, stages, side):
     assert head.layers(torch.randn(3, 8, 14, 14)).shape == (3, 4, side, side)
 
 
+def _reference_mask_logits(head, x, stages, norm_groups=0):
+    """The head's forward pass written out with functional ops and its own weights: 3x3
+    conv + ReLU per conv, then per stage bilinear x2 (half-pixel centres) + 3x3 conv +
+    ReLU, then the 1x1 class predictor."""
+
+    def conv_relu(conv, x):
+        x = F.conv2d(x, conv.weight, conv.bias, padding=1)
+        if norm_groups:
+            x = F.group_norm(x, norm_groups, conv.norm.weight, conv.norm.bias)
+        return F.relu(x)
+
+    for conv in head.convs:
+        x = conv_relu(conv, x)
+    for stage in range(stages):
+        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        x = conv_relu(head.upsample[stage][1], x)
+    return F.conv2d(x, head.predictor.weight, head.predictor.bias)
+
+
+@pytest.mark.parametrize("stages, side", [(1, 28), (2, 56)])
+@pytest.mark.parametrize("norm", ["", "GN"])
+def test_mask_logits_of_one_roi_equal_a_reference_by_hand(stages, side, norm):
+    torch.manual_seed(0)
+    head = _head(
+        "MODEL.ROI_MASK_HEAD.UPSAMPLE_STAGES", stages, "MODEL.ROI_MASK_HEAD.NORM", norm
+    ).eval()
+    with torch.no_grad():  # a visible predictor (its init is near zero) and norm affines
+        head.predictor.weight.normal_()
+        for module in head.modules():
+            if isinstance(module, torch.nn.GroupNorm):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+    roi = torch.randn(1, 8, 14, 14)
+    with torch.no_grad():
+        logits = head.layers(roi)
+        expected = _reference_mask_logits(head, roi, stages, norm_groups=32 if norm else 0)
+    assert logits.shape == expected.shape == (1, 4, side, side)
+    torch.testing.assert_close(logits, expected)
+
+
 def test_class_agnostic_masks_have_one_channel():
     head = _head("MODEL.ROI_MASK_HEAD.CLS_AGNOSTIC_MASK", True)
     assert head.layers(torch.randn(2, 8, 14, 14)).shape == (2, 1, 28, 28)
