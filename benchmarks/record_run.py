@@ -1,5 +1,5 @@
-"""Record a finished training run under benchmarks/results/runs/NAME/: the results.json
-and config.yaml the run wrote, and run.json with the command, commit, machine and the
+"""Record a finished run under benchmarks/results/runs/NAME/: the results.json and (a
+training run's) config.yaml the run wrote, and run.json with the command, commit, machine and the
 training time and speed from the run's own log, so that a number quoted in the README
 points at the file the run itself wrote.
 
@@ -32,10 +32,12 @@ def _training_time(log_text):
 def record(output_dir, name, command):
     target = os.path.join(RESULTS, name)
     os.makedirs(target, exist_ok=True)
-    for file in ("results.json", "config.yaml"):
-        shutil.copy(os.path.join(output_dir, file), os.path.join(target, file))
-    with open(os.path.join(output_dir, "log.txt"), encoding="utf-8") as f:
-        seconds, per_iteration = _training_time(f.read())
+    shutil.copy(os.path.join(output_dir, "results.json"), target)
+    seconds = per_iteration = None
+    if os.path.exists(os.path.join(output_dir, "config.yaml")):  # a training run's
+        shutil.copy(os.path.join(output_dir, "config.yaml"), target)
+        with open(os.path.join(output_dir, "log.txt"), encoding="utf-8") as f:
+            seconds, per_iteration = _training_time(f.read())
     # config.yaml is the configuration the run used; the commit is the one recorded at.
     run = {
         "command": command,

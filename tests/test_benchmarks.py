@@ -308,6 +308,35 @@ def test_record_run_reads_training_time_from_detectron2s_log(tmp_path):
     assert json.loads(open(os.path.join(target, "results.json")).read()) == {"segm": {"AP": 41.5}}
 
 
+def test_record_run_of_an_evaluation_alone_has_no_training_time(tmp_path):
+    from benchmarks.record_run import record
+
+    output = tmp_path / "posthoc"
+    output.mkdir()
+    (output / "results.json").write_text('{"panoptic_seg": {"PQ": 70.0}}')
+    target = record(str(output), str(tmp_path / "recorded"), "python tools/combine_panoptic.py")
+    run = json.loads(open(os.path.join(target, "run.json")).read())
+    assert run["training_seconds"] is None and run["seconds_per_iteration"] is None
+    assert sorted(os.listdir(target)) == ["results.json", "run.json"]
+
+
+def test_seed_runs_summarize_each_metric_over_the_seeds():
+    from benchmarks.seed_runs import metric, summarize, table
+
+    runs = [
+        {"seed": 0, "metrics": {"segm/AP": 50.04, "bbox/AP": 40.0}, "wall_seconds": 600},
+        {"seed": 1, "metrics": {"segm/AP": 56.0, "bbox/AP": 44.0}, "wall_seconds": 660},
+        {"seed": 2, "metrics": {"segm/AP": 53.0, "bbox/AP": 39.0}, "wall_seconds": 630},
+    ]
+    summary = summarize(runs, ["segm/AP", "bbox/AP"])
+    assert summary["segm/AP"] == {"mean": pytest.approx(53.013333), "min": 50.04, "max": 56.0}
+    assert summary["bbox/AP"] == {"mean": 41.0, "min": 39.0, "max": 44.0}
+    lines = table(runs, summary, ["segm/AP", "bbox/AP"]).splitlines()
+    assert lines[2].split("|")[1:-1] == [" seed 0 ", " 50.0      ", " 40.0      ", " 10.0       "]
+    assert lines[-1].split("|")[1:4] == [" range  ", " 50.0-56.0 ", " 39.0-44.0 "]
+    assert metric({"sem_seg": {"mIoU": 86.5}}, "sem_seg/mIoU") == 86.5
+
+
 def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp_path):
     """`python -m benchmarks run --nuclei DIR` compares on the README's nuclei converted
     into DIR; here a synthetic dataset in their layout, at a tiny schedule."""
