@@ -510,3 +510,28 @@ def test_architecture_comparison_on_the_nuclei_reads_them_from_the_folder_given(
             f"nuclei_train={tmp_path}/nuclei_train.json:{tmp_path}/stage1_train"
         )
         assert cfg.INPUT.EXTRA_AUGMENTATIONS[0] == "RandomCrop('absolute', (128, 128))"
+
+
+def test_inference_profile_times_each_stage_within_the_total(tiny_val):
+    import seg_d2
+    from seg_d2.engine import Trainer
+
+    import torch
+
+    from benchmarks.common import load_test_inputs
+    from benchmarks.profile_inference import profile
+
+    cfg = seg_d2.setup_config(
+        "configs/shapes/mask_rcnn_R18_FPN.yaml",
+        ["DATASETS.TEST", f"('{tiny_val}',)", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"],
+    )
+    model = Trainer.build_model(cfg).eval()
+    inputs = load_test_inputs(cfg, tiny_val, 2)
+    per_image, detections = profile(model, inputs)
+    with torch.no_grad():
+        expected = sum(len(model([image])[0]["instances"]) for image in inputs) / 2
+    assert detections == expected > 0
+    parts = ["backbone", "RPN", "RoI heads", "mask pasting (postprocess)"]
+    assert all(per_image[part] > 0 for part in parts)
+    assert sum(per_image[part] for part in parts) <= per_image["total"]
+    assert 0 < per_image["RoIAlign (in RoI heads)"] < per_image["RoI heads"]

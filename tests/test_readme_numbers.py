@@ -87,6 +87,32 @@ QUOTED = [
 ]
 
 
+# README rows of runs over several seeds (benchmarks/seed_runs.py): the row's label, the
+# seeds file and the metric ("wall" for minutes); the row reads
+# | label | one value per seed | mean | lowest-highest |
+SEED_ROWS = [
+    ("| demo mask AP |", "seeds_shapes_mask_rcnn_R18_FPN.json", "segm/AP"),
+    ("| demo box AP |", "seeds_shapes_mask_rcnn_R18_FPN.json", "bbox/AP"),
+    ("| demo mask AP50 |", "seeds_shapes_mask_rcnn_R18_FPN.json", "segm/AP50"),
+    ("| demo mask AP75 |", "seeds_shapes_mask_rcnn_R18_FPN.json", "segm/AP75"),
+    ("| demo wall time (min) |", "seeds_shapes_mask_rcnn_R18_FPN.json", "wall"),
+    ("| U-Net mIoU |", "seeds_shapes_unet.json", "sem_seg/mIoU"),
+    ("| U-Net fwIoU |", "seeds_shapes_unet.json", "sem_seg/fwIoU"),
+    ("| U-Net pACC |", "seeds_shapes_unet.json", "sem_seg/pACC"),
+    ("| U-Net wall time (min) |", "seeds_shapes_unet.json", "wall"),
+]
+
+
+def _seed_cells(file, metric):
+    runs = _value(file, ("runs",))
+    if metric == "wall":
+        values = [run["wall_seconds"] / 60 for run in runs]
+    else:
+        values = [run["metrics"][metric] for run in runs]
+    mean = sum(values) / len(values)
+    return [f"{v:.1f}" for v in values] + [f"{mean:.1f}", f"{min(values):.1f}-{max(values):.1f}"]
+
+
 def _readme_line(phrase):
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
         lines = [line for line in f if line.startswith(phrase)]
@@ -111,6 +137,26 @@ def test_the_readme_quotes_the_results_file(phrase, file, keys, printed):
 def test_the_check_tells_a_changed_number_apart():
     phrase, file, keys, printed = QUOTED[0]
     assert printed.format(_value(file, keys) + 0.1) not in _readme_line(phrase)
+
+
+@pytest.mark.parametrize("label, file, metric", SEED_ROWS)
+def test_the_readme_shows_every_seed_and_the_spread(label, file, metric):
+    expected = label + " " + " | ".join(_seed_cells(file, metric)) + " |"
+    assert _readme_line(label).startswith(expected), f"README should say {expected!r}"
+
+
+def test_the_seed_check_tells_a_changed_number_apart():
+    label, file, metric = SEED_ROWS[0]
+    cells = _seed_cells(file, metric)
+    cells[1] = f"{float(cells[1]) + 0.1:.1f}"
+    assert not _readme_line(label).startswith(label + " " + " | ".join(cells) + " |")
+
+
+def test_the_demo_a_newcomer_runs_lies_inside_the_seeds_spread():
+    """`make demo` trains with the config's SEED; its recorded run sits within the range."""
+    demo = _value("runs/shapes_mask_rcnn_R18_FPN_demo/results.json", ("segm", "AP"))
+    summary = _value("seeds_shapes_mask_rcnn_R18_FPN.json", ("summary", "segm/AP"))
+    assert summary["min"] <= demo <= summary["max"]
 
 
 def test_the_readme_shows_the_architecture_comparison_of_its_results_file():
