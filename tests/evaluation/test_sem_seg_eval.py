@@ -1,6 +1,8 @@
 """SemSegDiceEvaluator on a fixed prediction: detectron2's mIoU and seg_d2's Dice equal
 a direct per-class count of intersections and unions."""
 
+import warnings
+
 from seg_d2.evaluation import SemSegDiceEvaluator
 
 import numpy as np
@@ -60,3 +62,29 @@ def test_miou_and_dice_equal_a_direct_count(fixed_case):
         assert metrics[f"IoU-{name}"] == pytest.approx(100 * iou, abs=1e-9)
         assert metrics[f"Dice-{name}"] == pytest.approx(100 * dice, abs=1e-9)
     assert metrics["pACC"] == pytest.approx(100 * (truth == prediction)[valid].mean(), abs=1e-9)
+
+
+def test_dice_of_a_one_pixel_class_an_absent_class_and_no_warning():
+    """Rows: prediction, columns: truth, the last of each the ignore label. Class 0: 3
+    pixels right and 1 predicted as class 1; class 1: that single pixel (Dice 0);
+    class 2 neither predicted nor true (NaN, without a division warning)."""
+    from seg_d2.evaluation.sem_seg_dice import dice_from_confusion
+
+    confusion = np.zeros((4, 4), np.int64)
+    confusion[0, 0] = 3
+    confusion[1, 0] = 1
+    confusion[3, 0] = 5  # ignored pixels do not count
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dice = dice_from_confusion(confusion)
+    assert dice[0] == pytest.approx(6 / 7) and dice[1] == 0 and np.isnan(dice[2])
+
+
+def test_mdice_is_nan_without_a_counted_pixel(fixed_case):
+    records, truths, _ = fixed_case
+    evaluator = SemSegDiceEvaluator("eval_test", distributed=False)
+    evaluator.reset()  # nothing processed: every class NaN
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", module="seg_d2")
+        metrics = evaluator.evaluate()["sem_seg"]
+    assert np.isnan(metrics["mDice"]) and all(np.isnan(metrics[f"Dice-{c}"]) for c in CLASSES)
