@@ -168,3 +168,43 @@ def test_inference_sets_pred_masks_of_the_predicted_class():
     (out,) = head(torch.randn(1, 8, 14, 14), [instances])
     assert out.pred_masks.shape == (1, 1, 28, 28)
     assert ((out.pred_masks >= 0) & (out.pred_masks <= 1)).all()
+
+
+def _empty_instances():
+    instances = Instances((32, 32))
+    instances.proposal_boxes = Boxes(torch.zeros(0, 4))
+    instances.gt_classes = torch.zeros(0, dtype=torch.int64)
+    instances.gt_masks = BitMasks(torch.zeros(0, 32, 32, dtype=torch.bool))
+    return instances
+
+
+def test_gt_class_logits_and_targets_pick_each_rois_class_across_images():
+    """Two images with RoIs around one without: RoI k's logits of its ground-truth class,
+    in order, and its mask cropped to the box at the logits' size."""
+    (first,) = _instances()
+    second = Instances((32, 32))
+    second.proposal_boxes = Boxes(torch.tensor([[4.0, 4.0, 20.0, 24.0]]))
+    second.gt_classes = torch.tensor([1])
+    second.gt_masks = BitMasks(first.gt_masks.tensor[1:])
+    logits = torch.arange(3 * 4 * 7 * 7, dtype=torch.float32).reshape(3, 4, 7, 7)
+    chosen, targets = gt_class_logits_and_targets(logits, [first, _empty_instances(), second])
+    assert torch.equal(chosen, torch.stack([logits[0, 2], logits[1, 0], logits[2, 1]]))
+    expected = torch.cat(
+        [
+            first.gt_masks.crop_and_resize(first.proposal_boxes.tensor, 7),
+            second.gt_masks.crop_and_resize(second.proposal_boxes.tensor, 7),
+        ]
+    )
+    assert targets.dtype == torch.float32 and torch.equal(targets, expected.float())
+
+
+def test_gt_class_logits_and_targets_class_agnostic_and_without_rois():
+    (instances,) = _instances()
+    logits = torch.randn(2, 1, 6, 6)
+    chosen, targets = gt_class_logits_and_targets(logits, [instances])
+    assert torch.equal(chosen, logits[:, 0]) and targets.shape == (2, 6, 6)
+    for classes in (4, 1):
+        none, no_targets = gt_class_logits_and_targets(
+            torch.randn(0, classes, 6, 6), [_empty_instances()]
+        )
+        assert none.shape == no_targets.shape == (0, 6, 6)
