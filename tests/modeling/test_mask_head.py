@@ -208,3 +208,32 @@ def test_gt_class_logits_and_targets_class_agnostic_and_without_rois():
             torch.randn(0, classes, 6, 6), [_empty_instances()]
         )
         assert none.shape == no_targets.shape == (0, 6, 6)
+
+
+def test_dice_loss_averages_per_mask():
+    """Two masks: one predicted exactly (loss ~0), one predicted empty against a full
+    target (loss 1 - 1/(16+1)): the mean of the two, not the Dice of their union."""
+    target = torch.zeros(2, 4, 4)
+    target[0, :2] = 1
+    target[1] = 1
+    logits = torch.where(target.bool(), 30.0, -30.0)
+    logits[1] = -30.0
+    expected = (0 + (1 - 1 / 17)) / 2
+    assert binary_dice_loss(logits, target).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_boundary_bce_with_bool_targets_a_wider_band_and_nothing_to_score():
+    target = _square_target()
+    logits = torch.full((1, 8, 8), 2.0)
+    assert boundary_bce_loss(logits, target.bool()).item() == pytest.approx(
+        boundary_bce_loss(logits, target).item()
+    )
+    assert torch.equal(boundary_band(target.bool()), boundary_band(target))
+    # width 2: every pixel of the 8x8 image lies within 2 of the square's edge
+    assert boundary_band(target, 2).all() and not boundary_band(target, 1).all()
+    wide = F.binary_cross_entropy_with_logits(logits[0], target[0])
+    assert boundary_bce_loss(logits, target, 2).item() == pytest.approx(wide.item())
+    # no mask edge (an empty target) or no masks at all: zero, still differentiable
+    nothing = boundary_bce_loss(logits, torch.zeros(1, 8, 8))
+    assert nothing.item() == 0 and nothing.requires_grad is logits.requires_grad
+    assert boundary_bce_loss(torch.zeros(0, 8, 8), torch.zeros(0, 8, 8)).item() == 0

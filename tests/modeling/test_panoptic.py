@@ -37,11 +37,14 @@ EXPECTED_PANOPTIC = np.array(
 
 
 class _Fixed(nn.Module):
+    """A model that returns fixed outputs and keeps the inputs it was given."""
+
     def __init__(self, outputs):
         super().__init__()
         self.outputs = outputs
 
     def forward(self, batched_inputs):
+        self.seen = batched_inputs
         return self.outputs
 
 
@@ -80,7 +83,10 @@ def test_combiner_on_hand_made_predictions():
         stuff_area_threshold=5,
         instances_score_threshold=0.5,
     )
-    output = model([{}])[0]
+    inputs = [{"image": torch.zeros(3, 8, 10)}]
+    output = model(inputs)[0]
+    assert model.instance_model.seen is inputs and model.semantic_model.seen is inputs
+    assert output["instances"] is instances
     panoptic, segments = output["panoptic_seg"]
     np.testing.assert_array_equal(panoptic.numpy(), EXPECTED_PANOPTIC)
     assert [(s["id"], s["isthing"], s["category_id"]) for s in segments] == [

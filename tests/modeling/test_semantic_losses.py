@@ -37,6 +37,7 @@ def test_class_weights_weigh_each_pixel_by_its_label():
 def test_focal_loss_down_weights_confident_pixels():
     expected = ((1 / 4) ** 2 * LOSS_0 + (1 / 2) ** 2 * LOSS_1) / 2
     assert focal_loss(LOGITS, TARGETS, gamma=2).item() == pytest.approx(expected, rel=1e-6)
+    assert focal_loss(LOGITS, TARGETS).item() == pytest.approx(expected, rel=1e-6)  # RetinaNet's 2
     assert focal_loss(LOGITS, TARGETS, gamma=0).item() == pytest.approx(
         (LOSS_0 + LOSS_1) / 2, rel=1e-6
     )

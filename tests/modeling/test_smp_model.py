@@ -89,3 +89,23 @@ def test_logits_head_gives_seg_d2s_losses_and_the_logits():
     assert predictions is logits and no_losses == {}
     with pytest.raises(ValueError, match="4 channels for 3 classes"):
         LogitsHead({"logits": ShapeSpec(channels=4, stride=1)}, num_classes=3, loss=loss)
+
+
+def test_encoder_weights_in_a_checkpoints_state_dict_and_no_pickled_code(tmp_path):
+    """A checkpoint that keeps them under "state_dict" loads too; a file that would run
+    pickled code on loading is refused (torch.load with weights_only)."""
+    trained = SMPModel(architecture="FPN", encoder="resnet18", num_classes=3)
+    path = tmp_path / "checkpoint.pth"
+    torch.save({"state_dict": trained.model.encoder.state_dict()}, path)
+    loaded = SMPModel(
+        architecture="FPN", encoder="resnet18", num_classes=3, encoder_weights=str(path)
+    )
+    name, value = next(iter(trained.model.encoder.state_dict().items()))
+    assert torch.equal(loaded.model.encoder.state_dict()[name], value)
+    torch.save({"state_dict": trained.model.encoder.state_dict(), "code": _Pickled()}, path)
+    with pytest.raises(Exception, match="weights_only"):
+        SMPModel(architecture="FPN", encoder="resnet18", num_classes=3, encoder_weights=str(path))
+
+
+class _Pickled:
+    """An object only a full unpickler rebuilds."""
