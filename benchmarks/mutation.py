@@ -45,6 +45,7 @@ GOALS = {"seg_d2/modeling": 85, "seg_d2/data": 85, "seg_d2/evaluation": 85, "ove
 CAUGHT = {1, 3, 36, -24, 24, 152, 255, 37, -11, -9}
 SURVIVED = {0}
 NO_TESTS = {5, 33}
+NOT_CHECKED = {None}  # the run stopped before it reached them
 
 
 def install_mutmut():
@@ -73,7 +74,7 @@ def package_of(path):
     return next(p for p in PACKAGES if folder == p or folder.startswith(p + "/"))
 
 
-def mutmut_config(packages, files):
+def mutmut_config(packages, files, max_stack_depth=-1):
     """setup.cfg's [mutmut] section for mutating the modules of ``packages`` (listed one by
     one: mutmut matches its patterns with fnmatch, whose ``*`` also crosses folders)."""
     modules = [f for f in files if f.endswith(".py") and f.startswith("seg_d2/")]
@@ -97,11 +98,14 @@ def mutmut_config(packages, files):
         # torch is not fork-safe once it has run: fork each mutant from a clean server.
         "process_isolation = forkserver",
         "use_git_change_detection = false",
+        # -1: every test that reaches a mutated function runs for its mutants; a depth
+        # keeps only tests that call it within that many frames (faster, fewer kills)
+        f"max_stack_depth = {max_stack_depth}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def prepare_work_copy(packages):
+def prepare_work_copy(packages, max_stack_depth):
     """The working tree's tracked files (as they are now) under output/mutation/."""
     shutil.rmtree(WORK, ignore_errors=True)
     files = tracked_files()
@@ -112,7 +116,7 @@ def prepare_work_copy(packages):
     if os.path.isdir(shapes):  # generated once; the copy shares it instead of regenerating
         os.symlink(shapes, os.path.join(WORK, "datasets", "shapes"))
     with open(os.path.join(WORK, "setup.cfg"), "w") as f:
-        f.write(mutmut_config(packages, files))
+        f.write(mutmut_config(packages, files, max_stack_depth))
 
 
 def mutmut(*args, capture=False):
@@ -156,12 +160,19 @@ def score_packages(codes, equivalent):
             row["survived"] += 1
         elif code in NO_TESTS:
             row["no tests"] += 1
+        elif code in NOT_CHECKED:
+            row["not checked"] += 1
         else:
             row["other"] += 1
     return {
-        package: {**row, "score": 100.0 * row["caught"] / (row["mutants"] - row["equivalent"])}
+        package: {**row, "score": 100.0 * row["caught"] / _counted(row)}
         for package, row in counts.items()
     }
+
+
+def _counted(row):
+    """The mutants a score is over: checked ones that can change behaviour."""
+    return row["mutants"] - row.get("equivalent", 0) - row.get("not checked", 0)
 
 
 def survivors(codes, equivalent):
@@ -169,7 +180,7 @@ def survivors(codes, equivalent):
     equivalent."""
     rows = []
     for mutant, (source, code) in sorted(codes.items()):
-        if code in CAUGHT or mutant in equivalent:
+        if code in CAUGHT or code in NOT_CHECKED or mutant in equivalent:
             continue
         shown = mutmut("show", mutant, capture=True).stdout
         rows.append(
@@ -185,7 +196,7 @@ def survivors(codes, equivalent):
 
 def overall(packages):
     caught = sum(row["caught"] for row in packages.values())
-    counted = sum(row["mutants"] - row["equivalent"] for row in packages.values())
+    counted = sum(_counted(row) for row in packages.values())
     return 100.0 * caught / counted
 
 
@@ -215,13 +226,14 @@ def write(packages_run, scores, rows, stamp):
                 row.get("survived", 0),
                 row.get("no tests", 0),
                 row.get("equivalent", 0),
+                row.get("not checked", 0),
                 f"{row['score']:.1f}",
                 GOALS.get(package, ""),
                 row["run"]["commit"],
             ]
             for package, row in sorted(data["packages"].items())
         ]
-        + [["overall", "", "", "", "", "", f"{data['overall']:.1f}", GOALS["overall"], ""]],
+        + [["overall", "", "", "", "", "", "", f"{data['overall']:.1f}", GOALS["overall"], ""]],
         headers=[
             "package",
             "mutants",
@@ -229,6 +241,7 @@ def write(packages_run, scores, rows, stamp):
             "survived",
             "no tests",
             "equivalent",
+            "not checked",
             "score %",
             "goal %",
             "commit",
@@ -244,8 +257,9 @@ def write(packages_run, scores, rows, stamp):
         f.write(
             "# Mutation testing (mutmut) of seg_d2 against the fast tests\n\n"
             "Written by `python -m benchmarks.mutation`; score = caught / (mutants - "
-            "equivalent), a timeout counting as caught; equivalent mutants and their reasons "
-            "are in benchmarks/mutation_equivalent.json.\n\n"
+            "equivalent - not checked), a timeout counting as caught; equivalent mutants and "
+            'their reasons are in benchmarks/mutation_equivalent.json; "not checked": the '
+            "run was stopped before it reached them.\n\n"
             f"{table}\n\n## Mutants no test catches\n\n{listing}\n"
         )
     print(table)
@@ -257,12 +271,23 @@ def main(argv=None):
     )
     parser.add_argument("--only", nargs="+", choices=PACKAGES, default=PACKAGES)
     parser.add_argument("--max-children", type=int, default=os.cpu_count())
+    parser.add_argument("--max-stack-depth", type=int, default=-1, help="mutmut's; -1: no limit")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="only write the results of the run left in output/mutation/ (one stopped early)",
+    )
     args = parser.parse_args(argv)
 
     install_mutmut()
-    stamp = machine()
-    prepare_work_copy(args.only)
-    mutmut("run", "--max-children", str(args.max_children))
+    stamp_file = os.path.join(WORK, "stamp.json")  # the machine and commit of the run
+    if not args.report:
+        prepare_work_copy(args.only, args.max_stack_depth)
+        with open(stamp_file, "w") as f:
+            json.dump(machine(), f)
+        mutmut("run", "--max-children", str(args.max_children))
+    with open(stamp_file) as f:
+        stamp = json.load(f)
     with open(EQUIVALENT) as f:
         equivalent = json.load(f)
     codes = exit_codes()

@@ -55,8 +55,28 @@ def test_stitched_windows_give_the_whole_images_logits_at_the_asked_size():
 
 def test_the_default_stride_is_two_thirds_of_the_window():
     assert SlidingWindowSemanticSegmentor(_PerPixel(), size=300).stride == 200
+    assert SlidingWindowSemanticSegmentor(_PerPixel(), size=300, stride=7).stride == 7
+    # windows of one or two pixels step by one
+    assert [SlidingWindowSemanticSegmentor(_PerPixel(), size=s).stride for s in (1, 2)] == [1, 1]
     with pytest.raises(ValueError, match="SIZE must be positive"):
         SlidingWindowSemanticSegmentor(_PerPixel(), size=0)
+
+
+def test_windows_taller_than_a_wide_image_stitch_its_logits():
+    """A 12 x 70 image under 32-pixel windows: each window is 12 x 32."""
+    torch.manual_seed(0)
+    model = _PerPixel()
+    inputs = [{"image": torch.rand(3, 12, 70) * 255}]
+    with torch.no_grad():
+        whole = model(inputs)[0]["sem_seg"]
+        slid = SlidingWindowSemanticSegmentor(model, size=32, stride=20)(inputs)[0]["sem_seg"]
+    torch.testing.assert_close(slid, whole, rtol=0, atol=1e-5)
+
+
+def test_the_config_sets_the_windows_size_and_stride():
+    cfg, model = _unet("TEST.SLIDING_WINDOW.SIZE", 96, "TEST.SLIDING_WINDOW.STRIDE", 40)
+    windowed = inference_model(cfg, model)
+    assert (windowed.size, windowed.stride) == (96, 40)
 
 
 def _unet(*opts):

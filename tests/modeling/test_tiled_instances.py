@@ -117,3 +117,52 @@ def test_the_config_tiles_mask_rcnn_and_outputs_at_the_image_size():
     assert instances.pred_masks.shape[1:] == (48, 64)
     with pytest.raises(ValueError, match="STRIDE in 1..SIZE"):
         TiledGeneralizedRCNN(model, size=64, stride=80, nms_thresh=0.5, max_detections=10)
+
+
+def _tile_detections(boxes, tile_size=(10, 20)):
+    return Instances(
+        tile_size,
+        pred_boxes=Boxes(torch.tensor(boxes, dtype=torch.float32)),
+        scores=torch.ones(len(boxes)),
+        pred_classes=torch.zeros(len(boxes), dtype=torch.int64),
+    )
+
+
+# A 10 x 20 tile's boxes (x0, y0, x1, y1), each at the 1-pixel margin of one edge (<= and
+# >= count as touching), one inside, one 1.5 px from the left edge
+EDGE_BOXES = [
+    [1.0, 3.0, 5.0, 6.0],  # left
+    [5.0, 1.0, 8.0, 6.0],  # top
+    [5.0, 3.0, 19.0, 6.0],  # right
+    [5.0, 3.0, 8.0, 9.0],  # bottom
+    [5.0, 3.0, 8.0, 6.0],  # inside
+    [1.5, 3.0, 5.0, 6.0],  # near the left edge, beyond the margin
+]
+
+
+@pytest.mark.parametrize(
+    "top, left, image_size, kept",
+    [
+        # the image's top-left tile: its left and top edges are the image's
+        (0, 0, (30, 50), [0, 1, 4, 5]),
+        # inner on the left and top only: right and bottom edges are the image's
+        (1, 1, (11, 21), [2, 3, 4, 5]),
+        # inner on all four sides
+        (5, 5, (40, 60), [4, 5]),
+    ],
+)
+def test_detections_touching_an_inner_tile_edge_are_dropped(top, left, image_size, kept):
+    tiled = TiledGeneralizedRCNN(None, 16, 8, 0.5, 100)  # the default margin: 1 pixel
+    moved = tiled._in_image(_tile_detections(EDGE_BOXES), top, left, image_size)
+    expected = torch.tensor([EDGE_BOXES[k] for k in kept]) + torch.tensor([left, top] * 2)
+    assert moved.image_size == image_size
+    torch.testing.assert_close(moved.pred_boxes.tensor, expected)
+
+
+def test_window_sizes_and_strides_that_tile_and_those_refused():
+    assert TiledGeneralizedRCNN(None, 1, 1, 0.5, 100).stride == 1
+    assert TiledGeneralizedRCNN(None, 4, 4, 0.5, 100).stride == 4  # tiles without overlap
+    assert TiledGeneralizedRCNN(None, 300, 0, 0.5, 100).stride == 200  # the default
+    for size, stride in [(0, 0), (4, 5), (4, -1)]:
+        with pytest.raises(ValueError, match="STRIDE in 1..SIZE"):
+            TiledGeneralizedRCNN(None, size, stride, 0.5, 100)
