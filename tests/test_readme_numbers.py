@@ -73,6 +73,24 @@ QUOTED = [
         "| {:.1f} (",
     ),
     (
+        "| seg_d2/evaluation |",
+        "mutation.json",
+        ("packages", "seg_d2/evaluation", "score"),
+        "| {:.1f} | 85 |",
+    ),
+    (
+        "| seg_d2/modeling |",
+        "mutation.json",
+        ("packages", "seg_d2/modeling", "score"),
+        "| {:.1f} | 85 |",
+    ),
+    (
+        "| seg_d2/modeling |",
+        "mutation.json",
+        ("packages", "seg_d2/modeling", "not checked"),
+        "| {} |",
+    ),
+    (
         "| 2 processes (gloo), 1 core each |",
         "multi_process.json",
         ("speed_up",),

@@ -5,7 +5,12 @@ import math
 
 from seg_d2.config import load_config, setup_config
 from seg_d2.data.class_weights import class_pixel_counts, inverse_frequency_weights
-from seg_d2.modeling.losses import cross_entropy_loss, focal_loss, multiclass_dice_loss
+from seg_d2.modeling.losses import (
+    SemanticSegmentationLoss,
+    cross_entropy_loss,
+    focal_loss,
+    multiclass_dice_loss,
+)
 
 import numpy as np
 import pytest
@@ -136,3 +141,26 @@ def test_class_weights_that_are_not_numbers_are_named():
                 ],
             )
         )
+
+
+def test_the_loss_module_gives_each_term_its_weight_ignore_label_and_class_weights():
+    targets = torch.where(TARGETS == 255, 9, TARGETS)  # 9: this module's ignore label
+    weights = torch.tensor([1.0, 2.0])
+    loss = SemanticSegmentationLoss(
+        ignore_value=9,
+        cross_entropy_weight=0.5,
+        dice_weight=2.0,
+        focal_weight=3.0,
+        focal_gamma=1.0,
+        class_weights=[1.0, 2.0],
+    )
+    terms = loss(LOGITS, targets)
+    expected = {
+        "loss_sem_seg": 0.5 * cross_entropy_loss(LOGITS, TARGETS, class_weights=weights),
+        "loss_sem_seg_dice": 2.0 * multiclass_dice_loss(LOGITS, TARGETS),
+        "loss_sem_seg_focal": 3.0 * focal_loss(LOGITS, TARGETS, gamma=1.0),
+    }
+    assert terms.keys() == expected.keys()
+    for name, value in expected.items():
+        assert terms[name].item() == pytest.approx(value.item(), rel=1e-6), name
+    assert list(SemanticSegmentationLoss(dice_weight=0.0)(LOGITS, TARGETS)) == ["loss_sem_seg"]

@@ -115,6 +115,8 @@ def test_the_config_tiles_mask_rcnn_and_outputs_at_the_image_size():
         ]
     assert 0 < len(instances) <= cfg.TEST.DETECTIONS_PER_IMAGE
     assert instances.pred_masks.shape[1:] == (48, 64)
+    cfg.TEST.SLIDING_WINDOW.STRIDE = 50
+    assert inference_model(cfg, model).stride == 50
     with pytest.raises(ValueError, match="STRIDE in 1..SIZE"):
         TiledGeneralizedRCNN(model, size=64, stride=80, nms_thresh=0.5, max_detections=10)
 
