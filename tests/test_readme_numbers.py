@@ -10,93 +10,15 @@ from conftest import REPO
 
 RESULTS = "benchmarks/results"
 
-# (a phrase of the README line, results file, keys to the value, how it is printed)
-QUOTED = (
+# The U-Net's run the README quotes: its row of results and its speed
+UNET_RUN = (
     [
-        (
-            "| Mask R-CNN, seg_d2's head (the config as it is: 1700 iterations)",
-            "runs/nuclei_mask_rcnn_R18_FPN_1700it_cosine/results.json",
-            ("segm", "AP"),
-            "**mask AP {:.1f}**",
-        ),
-        (
-            "| Mask R-CNN, seg_d2's head (the config as it is: 1700 iterations)",
-            "runs/nuclei_mask_rcnn_R18_FPN_1700it_cosine/results.json",
-            ("bbox", "AP"),
-            "box AP {:.1f}",
-        ),
-        (
-            "| the same config at 850 iterations",
-            "runs/nuclei_mask_rcnn_R18_FPN_850it_cosine/results.json",
-            ("segm", "AP"),
-            "mask AP {:.1f}",
-        ),
-        (
-            "| the same config at 850 iterations",
-            "tta_nuclei_mask_rcnn.json",
-            ("runs", "tta", "metrics", "segm/AP"),
-            "**mask AP {:.1f}**",
-        ),
-        (
-            "| U-Net, nucleus vs background",
-            "runs/nuclei_unet/results.json",
-            ("sem_seg", "mIoU"),
-            "**mIoU {:.1f}**",
-        ),
-        (
-            "| shapes Mask R-CNN, the demo's config",
-            "tta_shapes_mask_rcnn.json",
-            ("runs", "plain", "metrics", "segm/AP"),
-            "| mask AP {:.1f},",
-        ),
-        (
-            "| shapes Mask R-CNN, the demo's config",
-            "tta_shapes_mask_rcnn.json",
-            ("runs", "tta", "metrics", "segm/AP"),
-            "mask AP **{:.1f}**",
-        ),
-        (
-            "| shapes U-Net ([run]",
-            "tta_shapes_unet.json",
-            ("runs", "tta", "metrics", "sem_seg/mIoU"),
-            "mIoU **{:.1f}**",
-        ),
-        (
-            "| shapes Mask R-CNN (raw detections)",
-            "export_shapes_mask_rcnn.json",
-            ("runs", 2, "ms_per_image"),
-            "| {:.1f} (",
-        ),
-        (
-            "| shapes U-Net (logits)",
-            "export_shapes_unet.json",
-            ("runs", 2, "ms_per_image"),
-            "| {:.1f} (",
-        ),
-        (
-            "| 86.5 | 96.3",
-            "runs/shapes_unet_2026-12-02/results.json",
-            ("sem_seg", "mIoU"),
-            "| {:.1f} |",
-        ),
+        ("| 86.5 | 96.3", "runs/shapes_unet_2026-12-02/results.json", ("sem_seg", key), " {:.1f} |")
+        for key in ("mIoU", "fwIoU", "pACC", "IoU-circle", "IoU-triangle", "IoU-square")
     ]
     + [
-        (
-            "| 86.5 | 96.3",
-            "runs/shapes_unet_2026-12-02/results.json",
-            ("sem_seg", key),
-            " {:.1f} |",
-        )
-        for key in (
-            "fwIoU",
-            "pACC",
-            "IoU-circle",
-            "IoU-triangle",
-            "IoU-square",
-            "IoU-star",
-            "IoU-sky",
-            "IoU-ground",
-        )
+        ("| 86.5 | 96.3", "runs/shapes_unet_2026-12-02/results.json", ("sem_seg", key), " {:.1f} |")
+        for key in ("IoU-star", "IoU-sky", "IoU-ground")
     ]
     + [
         (
@@ -104,57 +26,121 @@ QUOTED = (
             "runs/shapes_unet_2026-12-02/run.json",
             ("seconds_per_iteration",),
             "{:.2f} s/iteration",
-        ),
-        (
-            "and seed on an AMD EPYC of family 26",
-            "runs/shapes_mask_rcnn_R18_FPN_2026-12-02/results.json",
-            ("segm", "AP"),
-            "mask AP {:.1f}",
-        ),
-        (
-            "and 1 trained at",
-            "seeds_shapes_mask_rcnn_R18_FPN.json",
-            ("runs", 0, "seconds_per_iteration"),
-            "and 1 trained at {:.1f} s/iteration",
-        ),
-        (
-            "and 1 trained at",
-            "seeds_shapes_mask_rcnn_R18_FPN.json",
-            ("runs", 1, "seconds_per_iteration"),
-            "and 1 trained at {:.1f} s/iteration",
-        ),
-        (
-            "| seg_d2/evaluation |",
-            "mutation.json",
-            ("packages", "seg_d2/evaluation", "score"),
-            "| {:.1f} | 85 |",
-        ),
-        (
-            "| seg_d2/modeling |",
-            "mutation.json",
-            ("packages", "seg_d2/modeling", "score"),
-            "| {:.1f} | 85 |",
-        ),
-        (
-            "| seg_d2/modeling |",
-            "mutation.json",
-            ("packages", "seg_d2/modeling", "not checked"),
-            "| {} |",
-        ),
-        (
-            "| 2 processes (gloo), 1 core each |",
-            "multi_process.json",
-            ("speed_up",),
-            "**{:.2f}x**",
-        ),
-        (
-            "| 8000 x 8000 | windows of 512 |",
-            "large_image.json",
-            ("runs", 2, "peak_MiB"),
-            "| {:.0f} MiB |",
-        ),
+        )
     ]
 )
+
+# (a phrase of the README line, results file, keys to the value, how it is printed)
+QUOTED = [
+    (
+        "| Mask R-CNN, seg_d2's head (the config as it is: 1700 iterations)",
+        "runs/nuclei_mask_rcnn_R18_FPN_1700it_cosine/results.json",
+        ("segm", "AP"),
+        "**mask AP {:.1f}**",
+    ),
+    (
+        "| Mask R-CNN, seg_d2's head (the config as it is: 1700 iterations)",
+        "runs/nuclei_mask_rcnn_R18_FPN_1700it_cosine/results.json",
+        ("bbox", "AP"),
+        "box AP {:.1f}",
+    ),
+    (
+        "| the same config at 850 iterations",
+        "runs/nuclei_mask_rcnn_R18_FPN_850it_cosine/results.json",
+        ("segm", "AP"),
+        "mask AP {:.1f}",
+    ),
+    (
+        "| the same config at 850 iterations",
+        "tta_nuclei_mask_rcnn.json",
+        ("runs", "tta", "metrics", "segm/AP"),
+        "**mask AP {:.1f}**",
+    ),
+    (
+        "| U-Net, nucleus vs background",
+        "runs/nuclei_unet/results.json",
+        ("sem_seg", "mIoU"),
+        "**mIoU {:.1f}**",
+    ),
+    (
+        "| shapes Mask R-CNN, the demo's config",
+        "tta_shapes_mask_rcnn.json",
+        ("runs", "plain", "metrics", "segm/AP"),
+        "| mask AP {:.1f},",
+    ),
+    (
+        "| shapes Mask R-CNN, the demo's config",
+        "tta_shapes_mask_rcnn.json",
+        ("runs", "tta", "metrics", "segm/AP"),
+        "mask AP **{:.1f}**",
+    ),
+    (
+        "| shapes U-Net ([run]",
+        "tta_shapes_unet.json",
+        ("runs", "tta", "metrics", "sem_seg/mIoU"),
+        "mIoU **{:.1f}**",
+    ),
+    (
+        "| shapes Mask R-CNN (raw detections)",
+        "export_shapes_mask_rcnn.json",
+        ("runs", 2, "ms_per_image"),
+        "| {:.1f} (",
+    ),
+    (
+        "| shapes U-Net (logits)",
+        "export_shapes_unet.json",
+        ("runs", 2, "ms_per_image"),
+        "| {:.1f} (",
+    ),
+    (
+        "and seed on an AMD EPYC of family 26",
+        "runs/shapes_mask_rcnn_R18_FPN_2026-12-02/results.json",
+        ("segm", "AP"),
+        "mask AP {:.1f}",
+    ),
+    (
+        "and 1 trained at",
+        "seeds_shapes_mask_rcnn_R18_FPN.json",
+        ("runs", 0, "seconds_per_iteration"),
+        "and 1 trained at {:.1f} s/iteration",
+    ),
+    (
+        "and 1 trained at",
+        "seeds_shapes_mask_rcnn_R18_FPN.json",
+        ("runs", 1, "seconds_per_iteration"),
+        "and 1 trained at {:.1f} s/iteration",
+    ),
+    (
+        "| seg_d2/evaluation |",
+        "mutation.json",
+        ("packages", "seg_d2/evaluation", "score"),
+        "| {:.1f} | 85 |",
+    ),
+    (
+        "| seg_d2/modeling |",
+        "mutation.json",
+        ("packages", "seg_d2/modeling", "score"),
+        "| {:.1f} | 85 |",
+    ),
+    (
+        "| seg_d2/modeling |",
+        "mutation.json",
+        ("packages", "seg_d2/modeling", "not checked"),
+        "| {} |",
+    ),
+    (
+        "| 2 processes (gloo), 1 core each |",
+        "multi_process.json",
+        ("speed_up",),
+        "**{:.2f}x**",
+    ),
+    (
+        "| 8000 x 8000 | windows of 512 |",
+        "large_image.json",
+        ("runs", 2, "peak_MiB"),
+        "| {:.0f} MiB |",
+    ),
+] + UNET_RUN
 
 
 # README rows of runs over several seeds (benchmarks/seed_runs.py): the row's label, the
