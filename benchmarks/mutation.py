@@ -21,14 +21,14 @@ import subprocess
 import sys
 from collections import Counter
 
+from seg_d2.env import cache_folder
+
 from tabulate import tabulate
 
 from .common import REPO, RESULTS, machine
 
 MUTMUT = "mutmut==3.8.1"
-TOOL_FOLDER = os.path.join(
-    os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "seg_d2", "mutmut-3.8.1"
-)
+TOOL_FOLDER = cache_folder("mutmut-3.8.1")
 WORK = os.path.join(REPO, "output", "mutation")
 EQUIVALENT = os.path.join(REPO, "benchmarks", "mutation_equivalent.json")
 PACKAGES = [
@@ -187,11 +187,20 @@ def survivors(codes, equivalent):
             {
                 "mutant": mutant,
                 "file": source,
-                "status": "no tests" if code in NO_TESTS else "survived",
+                "status": _status(code),
                 "diff": shown.split("\n", 1)[1].strip(),
             }
         )
     return rows
+
+
+def _status(code):
+    """How a mutant no test caught ended, in mutmut's words where the code is not its own."""
+    if code in SURVIVED:
+        return "survived"
+    if code in NO_TESTS:
+        return "no tests"
+    return f"mutmut exit code {code}"
 
 
 def overall(packages):

@@ -68,7 +68,8 @@ def profile(model, inputs):
         start = time.perf_counter()
         raw = model.inference([image], do_postprocess=False)
         pasted_from = time.perf_counter()
-        output = model._postprocess(raw, [image], model.preprocess_image([image]).image_sizes)
+        # the sizes the model saw, which its raw detections keep
+        output = model._postprocess(raw, [image], [detections.image_size for detections in raw])
         end = time.perf_counter()
         pasting += end - pasted_from
         total += end - start

@@ -7,7 +7,15 @@ from detectron2.utils.collect_env import collect_env_info as collect_detectron2_
 
 from . import compat
 
-__all__ = ["collect_env_info"]
+__all__ = ["cache_folder", "collect_env_info"]
+
+
+def cache_folder(*parts):
+    """seg_d2's folder in the user's cache, joined with ``parts``: under ``$XDG_CACHE_HOME``,
+    or ``~/.cache`` where that is unset or empty, as tools/env/bootstrap.sh places the
+    environment."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(root, "seg_d2", *parts)
 
 
 def collect_env_info():

@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 
+from seg_d2.env import cache_folder
+
 import pytest
 from conftest import REPO
 
 NUMPY_2 = "2.2.6"
-OVERLAY = os.path.join(
-    os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "seg_d2", f"numpy-{NUMPY_2}"
-)
+OVERLAY = cache_folder(f"numpy-{NUMPY_2}")
 # tests/test_compat.py's tests of detectron2 0.6 code that uses np.int/np.float/np.bool or
 # np.array(copy=False)
 NUMPY_TESTS = [

@@ -31,6 +31,7 @@ from panopticapi.utils import id2rgb
 from PIL import Image
 
 from ..atomic import build_folder_once
+from ..env import cache_folder
 from .masks import segmentation_to_mask
 
 __all__ = [
@@ -74,9 +75,7 @@ def derived_root(json_file):
     cache_dir = os.environ.get(CACHE_DIR_VARIABLE)
     if not cache_dir and os.access(_nearest_existing(folder), os.W_OK):
         return os.path.join(folder, f"{stem}_seg_d2")
-    cache_dir = cache_dir or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "seg_d2", "derived"
-    )
+    cache_dir = cache_dir or cache_folder("derived")
     path_key = hashlib.sha256(json_file.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     return os.path.join(cache_dir, f"{stem}-{path_key}")
 
