@@ -7,6 +7,12 @@ inside it.
         --name shapes_mask_rcnn_R18_FPN --metrics segm/AP bbox/AP --seeds 0 1 2 [-- KEY VALUE ...]
 
 Writes benchmarks/results/runs/NAME_seedK/ per seed and benchmarks/results/seeds_NAME.{md,json}.
+``--command`` runs something else per seed instead of training a config, e.g. the post-hoc
+panoptic combination of each seed's two models; ``{seed}`` and ``{output_dir}`` in it are
+filled in:
+
+    python -m benchmarks.seed_runs --name shapes_posthoc_panoptic --metrics panoptic_seg/PQ \
+        --command "python tools/combine_panoptic.py ... --output-dir {output_dir}"
 """
 
 import argparse
@@ -29,9 +35,11 @@ def metric(results, path):
     return results[group][key]
 
 
-def train(config, seed, output_dir, overrides):
-    """Train ``config`` with ``seed`` through tools/train_net.py; return (command, seconds)."""
-    command = [
+def seed_command(seed, output_dir, config=None, overrides=(), template=None):
+    """The command for one seed: ``template`` filled in, or training ``config`` with that seed."""
+    if template is not None:
+        return shlex.split(template.format(seed=seed, output_dir=output_dir))
+    return [
         "python",
         "tools/train_net.py",
         "--config-file",
@@ -42,9 +50,13 @@ def train(config, seed, output_dir, overrides):
         output_dir,
         *overrides,
     ]
+
+
+def run(command):
+    """Run ``command`` (its "python" being this interpreter) in the repository; its seconds."""
     start = time.perf_counter()
     subprocess.run([sys.executable, *command[1:]], check=True, cwd=REPO)
-    return shlex.join(command), time.perf_counter() - start
+    return time.perf_counter() - start
 
 
 def summarize(runs, metrics):
@@ -82,7 +94,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config-file", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config-file", help="train this config once per seed")
+    source.add_argument("--command", help="run this per seed instead; {seed}, {output_dir}")
     parser.add_argument("--name", required=True, help="runs/NAME_seedK and seeds_NAME.{md,json}")
     parser.add_argument("--metrics", nargs="+", required=True, help="GROUP/KEY of results.json")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -92,34 +106,44 @@ def main(argv=None):
     runs = []
     for seed in args.seeds:
         output_dir = os.path.join("output", "seed_runs", f"{args.name}_seed{seed}")
-        command, seconds = train(args.config_file, seed, output_dir, args.overrides)
-        recorded = record(os.path.join(REPO, output_dir), f"{args.name}_seed{seed}", command)
+        command = seed_command(seed, output_dir, args.config_file, args.overrides, args.command)
+        seconds = run(command)
+        recorded = record(
+            os.path.join(REPO, output_dir), f"{args.name}_seed{seed}", shlex.join(command)
+        )
         with open(os.path.join(recorded, "results.json")) as f:
             results = json.load(f)
         with open(os.path.join(recorded, "run.json")) as f:
-            run = json.load(f)
+            recorded_run = json.load(f)
         runs.append(
             {
                 "seed": seed,
                 "run": os.path.relpath(recorded, os.path.join(REPO, "benchmarks", "results")),
                 "metrics": {path: metric(results, path) for path in args.metrics},
                 "wall_seconds": seconds,
-                "training_seconds": run["training_seconds"],
-                "seconds_per_iteration": run["seconds_per_iteration"],
+                "training_seconds": recorded_run["training_seconds"],
+                "seconds_per_iteration": recorded_run["seconds_per_iteration"],
             }
         )
     summary = summarize(runs, args.metrics)
     markdown = table(runs, summary, args.metrics)
     print(markdown)
+    if args.command is None:
+        made_by = (
+            f"Each seed trained with `python tools/train_net.py --config-file {args.config_file} "
+            f"SEED K {' '.join(args.overrides)}`"
+        )
+    else:
+        made_by = f"Each seed K ran `{args.command}`"
     write_results(
         f"seeds_{args.name}",
-        f"{args.config_file} over seeds {args.seeds}",
-        f"Each seed trained with `python tools/train_net.py --config-file {args.config_file} "
-        f"SEED K {' '.join(args.overrides)}` one after another in one process; wall time "
-        "includes the evaluations; each run's files are under runs/.",
+        f"{args.config_file or args.name} over seeds {args.seeds}",
+        f"{made_by} one after another in one process; wall time includes the evaluations; "
+        "each run's files are under runs/.",
         markdown,
         {
             "config": args.config_file,
+            "command": args.command,
             "overrides": args.overrides,
             "runs": runs,
             "summary": summary,

@@ -337,6 +337,32 @@ def test_seed_runs_summarize_each_metric_over_the_seeds():
     assert metric({"sem_seg": {"mIoU": 86.5}}, "sem_seg/mIoU") == 86.5
 
 
+def test_seed_runs_train_the_config_or_fill_in_the_command_per_seed():
+    from benchmarks.seed_runs import seed_command
+
+    assert seed_command(2, "out/s2", "c.yaml", ["SOLVER.MAX_ITER", "9"]) == [
+        "python",
+        "tools/train_net.py",
+        "--config-file",
+        "c.yaml",
+        "SEED",
+        "2",
+        "OUTPUT_DIR",
+        "out/s2",
+        "SOLVER.MAX_ITER",
+        "9",
+    ]
+    template = "python tools/combine_panoptic.py --w 'a b/m{seed}.pth' --output-dir {output_dir}"
+    assert seed_command(1, "out/s1", template=template) == [
+        "python",
+        "tools/combine_panoptic.py",
+        "--w",
+        "a b/m1.pth",
+        "--output-dir",
+        "out/s1",
+    ]
+
+
 def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp_path):
     """`python -m benchmarks run --nuclei DIR` compares on the README's nuclei converted
     into DIR; here a synthetic dataset in their layout, at a tiny schedule."""
