@@ -77,9 +77,12 @@ def test_instance_comparison(results_dir, bench_datasets):
         "infer ms/img (b=1)",
         "infer ms/img (best b)",
         "peak train MiB",
+        "detections/img",
         "best b",
     ]
     runs = json.loads((results_dir / "instance.json").read_text())["runs"]
+    # a score threshold of 0 keeps every detection up to the config's limit on each image
+    assert [run["detections_per_image"] for run in runs] == [50.0, 50.0]
     assert {run["system"] for run in runs} == set(instance_torchvision.SYSTEMS)
     for run in runs:
         assert all(
