@@ -14,8 +14,11 @@ its reason in benchmarks/mutation_equivalent.json and counted apart.
 """
 
 import argparse
+import ast
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +49,9 @@ CAUGHT = {1, 3, 36, -24, 24, 152, 255, 37, -11, -9}
 SURVIVED = {0}
 NO_TESTS = {5, 33}
 NOT_CHECKED = {None}  # the run stopped before it reached them
+# Keyword arguments whose text only a reader sees (argparse's help); a mutant that changes
+# nothing else is counted apart as "help text", not as a bug the tests missed.
+HELP_KEYWORDS = {"help", "description", "epilog", "prog", "metavar"}
 
 
 def install_mutmut():
@@ -146,14 +152,43 @@ def exit_codes():
     return codes
 
 
+@functools.lru_cache(maxsize=None)
+def _functions(source):
+    """{name: ast.FunctionDef} of a rewritten source under mutants/ (originals and mutants)."""
+    with open(os.path.join(WORK, "mutants", source), encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    return {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+
+
+def _without_help_text(function):
+    """``function``'s AST as text, its name and the values of HELP_KEYWORDS blanked."""
+    function = ast.parse(ast.unparse(function)).body[0]  # a copy
+    function.name = ""
+    for node in ast.walk(function):
+        if isinstance(node, ast.keyword) and node.arg in HELP_KEYWORDS:
+            node.value = ast.Constant("")
+    return ast.dump(function)
+
+
+def changes_help_text_only(mutant, source):
+    """Whether ``mutant`` (mutmut's name, in ``source`` under mutants/) differs from its
+    original function only in the text of a help keyword."""
+    name = mutant.rsplit(".", 1)[1]
+    functions = _functions(source)
+    original = functions[re.sub(r"__mutmut_\d+$", "__mutmut_orig", name)]
+    return _without_help_text(functions[name]) == _without_help_text(original)
+
+
 def score_packages(codes, equivalent):
-    """Per package: mutants, caught, survived, no tests, equivalent, score (%)."""
+    """Per package: mutants, caught, survived, no tests, equivalent, help text, score (%)."""
     counts = {}
     for mutant, (source, code) in codes.items():
         row = counts.setdefault(package_of(source), Counter())
         row["mutants"] += 1
         if mutant in equivalent:
             row["equivalent"] += 1
+        elif code not in CAUGHT and changes_help_text_only(mutant, source):
+            row["help text"] += 1
         elif code in CAUGHT:
             row["caught"] += 1
         elif code in SURVIVED:
@@ -172,15 +207,22 @@ def score_packages(codes, equivalent):
 
 def _counted(row):
     """The mutants a score is over: checked ones that can change behaviour."""
-    return row["mutants"] - row.get("equivalent", 0) - row.get("not checked", 0)
+    return (
+        row["mutants"]
+        - row.get("equivalent", 0)
+        - row.get("help text", 0)
+        - row.get("not checked", 0)
+    )
 
 
 def survivors(codes, equivalent):
-    """[{mutant, file, status, diff}] of every mutant no test caught and not listed as
-    equivalent."""
+    """[{mutant, file, status, diff}] of every mutant no test caught, not listed as
+    equivalent and not only changing help text."""
     rows = []
     for mutant, (source, code) in sorted(codes.items()):
         if code in CAUGHT or code in NOT_CHECKED or mutant in equivalent:
+            continue
+        if changes_help_text_only(mutant, source):
             continue
         shown = mutmut("show", mutant, capture=True).stdout
         rows.append(
@@ -242,6 +284,7 @@ def write(packages_run, scores, rows, stamp):
                 row.get("survived", 0),
                 row.get("no tests", 0),
                 row.get("equivalent", 0),
+                row.get("help text", 0),
                 row.get("not checked", 0),
                 f"{row['score']:.1f}",
                 GOALS.get(package, ""),
@@ -249,7 +292,7 @@ def write(packages_run, scores, rows, stamp):
             ]
             for package, row in sorted(data["packages"].items())
         ]
-        + [["overall", "", "", "", "", "", "", _score(data["overall"]), GOALS["overall"], ""]],
+        + [["overall", "", "", "", "", "", "", "", _score(data["overall"]), GOALS["overall"], ""]],
         headers=[
             "package",
             "mutants",
@@ -257,6 +300,7 @@ def write(packages_run, scores, rows, stamp):
             "survived",
             "no tests",
             "equivalent",
+            "help text",
             "not checked",
             "score %",
             "goal %",
@@ -273,9 +317,11 @@ def write(packages_run, scores, rows, stamp):
         f.write(
             "# Mutation testing (mutmut) of seg_d2 against the fast tests\n\n"
             "Written by `python -m benchmarks.mutation`; score = caught / (mutants - "
-            "equivalent - not checked), a timeout counting as caught; equivalent mutants and "
-            'their reasons are in benchmarks/mutation_equivalent.json; "not checked": the '
-            "run was stopped before it reached them.\n\n"
+            "equivalent - help text - not checked), a timeout counting as caught; equivalent "
+            'mutants and their reasons are in benchmarks/mutation_equivalent.json; "help '
+            'text": mutants that change only the text of an argparse help, description or '
+            'prog (found by comparing ASTs); "not checked": the run was stopped before it '
+            "reached them.\n\n"
             f"{table}\n\n## Mutants no test catches\n\n{listing}\n"
         )
     print(table)

@@ -33,13 +33,13 @@ def _parser():
 
     sub = layout(
         "mask-folders",
-        "ROOT/<sample>/images/<image> + ROOT/<sample>/masks/*.png, one mask per instance",
+        help="ROOT/<sample>/images/<image> + ROOT/<sample>/masks/*.png, one mask per instance",
     )
     sub.add_argument("root")
     sub.add_argument("--category", default="object", help="the class of every instance")
     sub = layout(
         "instance-png",
-        "one instance-id PNG per image (0 = background, k = instance k), named like it",
+        help="one instance-id PNG per image (0 = background, k = instance k), named like it",
     )
     sub.add_argument("images")
     sub.add_argument("instances")
@@ -54,7 +54,8 @@ def _parser():
         help="the class is the image's first folder under IMAGES",
     )
     sub = layout(
-        "semantic-png", "semantic label PNGs named like the images (+ optional instance-id PNGs)"
+        "semantic-png",
+        help="semantic label PNGs named like the images (+ optional instance-id PNGs)",
     )
     sub.add_argument("images")
     sub.add_argument("labels")
@@ -74,12 +75,12 @@ def _parser():
         "(default: connected components)",
     )
     sub.add_argument("--ignore-value", type=int, default=255, help="the label of unlabelled pixels")
-    sub = layout("via", "a VGG Image Annotator (VIA 1/2) JSON export")
+    sub = layout("via", help="a VGG Image Annotator (VIA 1/2) JSON export")
     sub.add_argument("via_json")
     sub.add_argument("images")
     sub.add_argument("--category", default="object", help="the class of every region")
     sub.add_argument("--class-attribute", help="the region attribute that holds the class name")
-    sub = layout("labelme", "a folder of labelme JSON files")
+    sub = layout("labelme", help="a folder of labelme JSON files")
     sub.add_argument("folder")
     sub = layouts.add_parser(
         "split", help="a seeded random train/val split of a COCO JSON, by image"

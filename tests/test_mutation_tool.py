@@ -1,0 +1,52 @@
+"""benchmarks.mutation's reading of mutmut's rewritten sources."""
+
+import textwrap
+
+from benchmarks import mutation
+
+REWRITTEN = textwrap.dedent(
+    """
+    def x__parser__mutmut_orig():
+        parser.add_argument("--seed", type=int, default=0, help="the split's seed")
+        layout("via", help=describe("VIA"))
+
+    def x__parser__mutmut_1():
+        parser.add_argument("--seed", type=int, default=0, help="XXthe split's seedXX")
+        layout("via", help=describe("VIA"))
+
+    def x__parser__mutmut_2():
+        parser.add_argument("--seed", type=int, default=0, help="the split's seed")
+        layout("via", help=None)
+
+    def x__parser__mutmut_3():
+        parser.add_argument("--seed", type=int, default=1, help="the split's seed")
+        layout("via", help=describe("VIA"))
+
+    def x__parser__mutmut_4():
+        parser.add_argument("XX--seedXX", type=int, default=0, help="the split's seed")
+        layout("via", help=describe("VIA"))
+    """
+)
+
+
+def test_only_mutants_that_change_nothing_but_help_text_are_set_apart(tmp_path, monkeypatch):
+    source = "seg_d2/data/convert/__main__.py"
+    (tmp_path / "mutants" / "seg_d2" / "data" / "convert").mkdir(parents=True)
+    (tmp_path / "mutants" / source).write_text(REWRITTEN)
+    monkeypatch.setattr(mutation, "WORK", str(tmp_path))
+    mutation._functions.cache_clear()
+    try:
+        found = {
+            n: mutation.changes_help_text_only(
+                f"seg_d2.data.convert.__main__.x__parser__mutmut_{n}", source
+            )
+            for n in (1, 2, 3, 4)
+        }
+    finally:
+        mutation._functions.cache_clear()
+    assert found == {1: True, 2: True, 3: False, 4: False}
+
+
+def test_help_text_mutants_leave_the_score_and_the_survivors():
+    row = {"mutants": 10, "equivalent": 1, "help text": 2, "not checked": 3}
+    assert mutation._counted(row) == 4
