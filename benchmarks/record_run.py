@@ -18,15 +18,16 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "r
 
 
 def _training_time(log_text):
-    """(seconds, seconds per iteration) from detectron2's "Overall training speed" line."""
-    match = re.search(
+    """(seconds, seconds per iteration) from detectron2's "Overall training speed" line,
+    the last one: detectron2 appends to the log of an output folder used before."""
+    found = re.findall(
         r"Overall training speed: (\d+) iterations in (\d+):(\d\d):(\d\d) \(([\d.]+) s / it\)",
         log_text,
     )
-    if match is None:
+    if not found:
         return None, None
-    hours, minutes, seconds = map(int, match.group(2, 3, 4))
-    return hours * 3600 + minutes * 60 + seconds, float(match.group(5))
+    _, hours, minutes, seconds, per_iteration = found[-1]
+    return int(hours) * 3600 + int(minutes) * 60 + int(seconds), float(per_iteration)
 
 
 def record(output_dir, name, command):
