@@ -17,6 +17,7 @@ from seg_d2.data.convert import (
     from_via,
     split_coco_json,
 )
+from seg_d2.data.convert.__main__ import main as convert_command
 from seg_d2.data.masks import mask_to_segmentation, segmentation_to_mask
 from seg_d2.errors import DatasetError
 
@@ -144,11 +145,22 @@ def _instance_ids(masks):
     return ids
 
 
-def test_instance_pngs_round_trip_with_a_class_map(tmp_path):
+def _instance_pngs_with_a_class_map(tmp_path):
     _image(tmp_path / "images" / "x.jpg")
     _save(str(tmp_path / "ids" / "x.png"), _instance_ids(_masks()))
     class_map = tmp_path / "classes.json"
     class_map.write_text(json.dumps({"x": {"1": "ring", "2": "box", "3": "ring"}}))
+    return class_map
+
+
+def _instance_pngs_in_class_folders(tmp_path):
+    for cls in ("cat", "dog"):
+        _image(tmp_path / "images" / cls / "x.png")
+        _save(str(tmp_path / "ids" / cls / "x.png"), _instance_ids(_masks()[:1]).astype(np.uint8))
+
+
+def test_instance_pngs_round_trip_with_a_class_map(tmp_path):
+    class_map = _instance_pngs_with_a_class_map(tmp_path)
     from_instance_pngs(
         str(tmp_path / "images"), str(tmp_path / "ids"), class_map=str(class_map)
     ).write(str(tmp_path / "out.json"))
@@ -158,9 +170,7 @@ def test_instance_pngs_round_trip_with_a_class_map(tmp_path):
 
 
 def test_instance_pngs_take_the_class_from_the_folder(tmp_path):
-    for cls in ("cat", "dog"):
-        _image(tmp_path / "images" / cls / "x.png")
-        _save(str(tmp_path / "ids" / cls / "x.png"), _instance_ids(_masks()[:1]).astype(np.uint8))
+    _instance_pngs_in_class_folders(tmp_path)
     from_instance_pngs(
         str(tmp_path / "images"), str(tmp_path / "ids"), class_from_folder=True
     ).write(str(tmp_path / "out.json"))
@@ -196,7 +206,9 @@ def test_image_and_label_files_that_do_not_pair_are_named(tmp_path):
     assert "ids/z.png has no image" in str(error.value)
 
 
-def _semantic(tmp_path, with_instances):
+def _semantic_pngs(tmp_path):
+    """An image, its labels (0 background, 1 cell, 2 debris, 255 unlabelled) and the
+    cells' instance ids; the labels."""
     ring, square, parts = _masks()
     labels = np.zeros((H, W), np.uint8)  # 0 = background (stuff)
     labels[ring | square] = 1  # cell
@@ -204,8 +216,12 @@ def _semantic(tmp_path, with_instances):
     labels[0, :] = 255
     _image(tmp_path / "images" / "x.png")
     _save(str(tmp_path / "labels" / "x.png"), labels)
-    if with_instances:
-        _save(str(tmp_path / "ids" / "x.png"), _instance_ids([ring, square]))
+    _save(str(tmp_path / "ids" / "x.png"), _instance_ids([ring, square]))
+    return labels
+
+
+def _semantic(tmp_path, with_instances):
+    labels = _semantic_pngs(tmp_path)
     builder = from_semantic_pngs(
         str(tmp_path / "images"),
         str(tmp_path / "labels"),
@@ -251,7 +267,7 @@ def test_semantic_value_outside_the_classes_is_named(tmp_path):
         )
 
 
-def test_via_regions_become_polygons_and_points_are_counted_skips(tmp_path):
+def _via_export(tmp_path):
     _image(tmp_path / "images" / "x.png")
     via = {
         "x.png1234": {
@@ -288,6 +304,10 @@ def test_via_regions_become_polygons_and_points_are_counted_skips(tmp_path):
         }
     }
     (tmp_path / "via.json").write_text(json.dumps(via))
+
+
+def test_via_regions_become_polygons_and_points_are_counted_skips(tmp_path):
+    _via_export(tmp_path)
     builder = from_via(str(tmp_path / "via.json"), str(tmp_path / "images"), class_attribute="kind")
     builder.write(str(tmp_path / "out.json"))
     decoded = _decoded(tmp_path / "out.json")["x.png"]
@@ -303,7 +323,7 @@ def _png_base64(mask):
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def test_labelme_groups_polygons_and_decodes_masks(tmp_path):
+def _labelme_folder(tmp_path):
     _image(tmp_path / "x.png")
     ring = _masks()[0]
     shapes = [
@@ -324,6 +344,11 @@ def test_labelme_groups_polygons_and_decodes_masks(tmp_path):
         {"label": "cell", "points": [[5, 5]], "group_id": None, "shape_type": "point"},
     ]
     (tmp_path / "x.json").write_text(json.dumps({"imagePath": "x.png", "shapes": shapes}))
+
+
+def test_labelme_groups_polygons_and_decodes_masks(tmp_path):
+    _labelme_folder(tmp_path)
+    ring = _masks()[0]
     builder = from_labelme(str(tmp_path))
     builder.write(str(tmp_path / "out" / "out.json"))
     decoded = _decoded(tmp_path / "out" / "out.json")["x.png"]
@@ -349,27 +374,25 @@ def test_split_puts_every_image_in_one_part(tmp_path):
         assert {a["image_id"] for a in part["annotations"]} <= part_ids
 
 
-def test_command_line_writes_a_dataset_that_registers_and_loads(tmp_path):
+def _convert(capsys, *argv):
+    """``python -m seg_d2.data.convert ARGV`` in this process; what it printed."""
+    convert_command([str(arg) for arg in argv])
+    return capsys.readouterr().out
+
+
+def _same_json(a, b):
+    with open(a) as f, open(b) as g:
+        assert json.load(f) == json.load(g)
+
+
+def test_command_line_writes_a_dataset_that_registers_and_loads(tmp_path, capsys):
     _mask_folders(tmp_path / "data")
     out = tmp_path / "nuclei.json"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "seg_d2.data.convert",
-            "mask-folders",
-            str(tmp_path / "data"),
-            "--category",
-            "nucleus",
-            "--output",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
+    printed = _convert(
+        capsys, "mask-folders", tmp_path / "data", "--category", "nucleus", "--output", out
     )
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "DATASETS.COCO_FORMAT" in run.stdout and "instances: nucleus" in run.stdout
+    assert "instances: nucleus" in printed
+    assert f"DATASETS.COCO_FORMAT \"['nuclei={out}:{tmp_path / 'data'}']\"" in printed
     register_coco_dataset("converted", out, tmp_path / "data")
     try:
         from detectron2.data import DatasetCatalog
@@ -380,6 +403,177 @@ def test_command_line_writes_a_dataset_that_registers_and_loads(tmp_path):
         assert os.path.isfile(semantic[0]["sem_seg_file_name"])
     finally:
         unregister("converted")
+
+
+def test_command_line_class_is_object_unless_given(tmp_path, capsys):
+    _mask_folders(tmp_path / "folders")
+    _convert(capsys, "mask-folders", tmp_path / "folders", "--output", tmp_path / "folders.json")
+    _instance_pngs_in_class_folders(tmp_path)
+    _convert(
+        capsys,
+        "instance-png",
+        tmp_path / "images",
+        tmp_path / "ids",
+        "--output",
+        tmp_path / "ids.json",
+    )
+    _via_export(tmp_path / "via")
+    _convert(
+        capsys,
+        "via",
+        tmp_path / "via" / "via.json",
+        tmp_path / "via" / "images",
+        "--output",
+        tmp_path / "via.json",
+    )
+    for written in ("folders.json", "ids.json", "via.json"):
+        decoded = _decoded(tmp_path / written)
+        assert {name for masks in decoded.values() for name, _ in masks} == {"object"}, written
+
+
+def test_command_line_gives_each_layouts_options_to_its_converter(tmp_path, capsys):
+    class_map = _instance_pngs_with_a_class_map(tmp_path / "mapped")
+    mapped = tmp_path / "mapped"
+    _convert(
+        capsys,
+        "instance-png",
+        mapped / "images",
+        mapped / "ids",
+        "--class-map",
+        class_map,
+        "--output",
+        tmp_path / "mapped.json",
+    )
+    from_instance_pngs(str(mapped / "images"), str(mapped / "ids"), class_map=str(class_map)).write(
+        str(tmp_path / "mapped_ref.json")
+    )
+
+    folders = tmp_path / "folders"
+    _instance_pngs_in_class_folders(folders)
+    _convert(
+        capsys,
+        "instance-png",
+        folders / "images",
+        folders / "ids",
+        "--class-from-folder",
+        "--output",
+        tmp_path / "folders.json",
+    )
+    from_instance_pngs(str(folders / "images"), str(folders / "ids"), class_from_folder=True).write(
+        str(tmp_path / "folders_ref.json")
+    )
+
+    semantic = tmp_path / "semantic"
+    _semantic_pngs(semantic)
+    classes = "0=background,1=cell,2=debris"
+    _convert(
+        capsys,
+        "semantic-png",
+        semantic / "images",
+        semantic / "labels",
+        "--classes",
+        classes,
+        "--things",
+        "cell",
+        "--instances",
+        semantic / "ids",
+        "--output",
+        tmp_path / "semantic.json",
+    )
+    from_semantic_pngs(
+        str(semantic / "images"),
+        str(semantic / "labels"),
+        classes,
+        instances_dir=str(semantic / "ids"),
+        things=["cell"],
+    ).write(str(tmp_path / "semantic_ref.json"))
+
+    via = tmp_path / "via"
+    _via_export(via)
+    _convert(
+        capsys,
+        "via",
+        via / "via.json",
+        via / "images",
+        "--class-attribute",
+        "kind",
+        "--output",
+        tmp_path / "via.json",
+    )
+    from_via(str(via / "via.json"), str(via / "images"), class_attribute="kind").write(
+        str(tmp_path / "via_ref.json")
+    )
+
+    labelme = tmp_path / "labelme"
+    labelme.mkdir()
+    _labelme_folder(labelme)
+    _convert(capsys, "labelme", labelme, "--output", tmp_path / "labelme.json")
+    from_labelme(str(labelme)).write(str(tmp_path / "labelme_ref.json"))
+
+    for layout in ("mapped", "folders", "semantic", "via", "labelme"):
+        _same_json(tmp_path / f"{layout}.json", tmp_path / f"{layout}_ref.json")
+    assert [name for name, _ in _decoded(tmp_path / "mapped.json")["x.jpg"]] == [
+        "ring",
+        "box",
+        "ring",
+    ]
+
+
+def test_command_line_semantic_pngs_ignore_255_and_need_no_things(tmp_path, capsys):
+    _semantic_pngs(tmp_path)
+    out = tmp_path / "out.json"
+    _convert(
+        capsys,
+        "semantic-png",
+        tmp_path / "images",
+        tmp_path / "labels",
+        "--classes",
+        "0=background,1=cell,2=debris",
+        "--output",
+        out,
+    )
+    with open(out) as f:
+        assert {c["name"]: c["isthing"] for c in json.load(f)["categories"]} == {
+            "background": 0,
+            "cell": 0,
+            "debris": 0,
+        }
+    with pytest.raises(DatasetError, match=r"values \[255\] are not in the classes"):
+        _convert(
+            capsys,
+            "semantic-png",
+            tmp_path / "images",
+            tmp_path / "labels",
+            "--classes",
+            "0=background,1=cell,2=debris",
+            "--ignore-value",
+            "7",
+            "--output",
+            out,
+        )
+
+
+def test_command_line_split_defaults_to_a_fifth_with_seed_0(tmp_path, capsys):
+    for sample in "abcdefghij":
+        _image(tmp_path / "data" / sample / "images" / f"{sample}.png")
+        _save(
+            str(tmp_path / "data" / sample / "masks" / "0.png"), _masks()[1].astype(np.uint8) * 255
+        )
+    from_mask_folders(str(tmp_path / "data")).write(str(tmp_path / "all.json"))
+    printed = _convert(capsys, "split", tmp_path / "all.json")
+    with open(tmp_path / "all_val.json") as f:
+        default_val = json.load(f)
+    assert printed == f"wrote {tmp_path / 'all_train.json'}\nwrote {tmp_path / 'all_val.json'}\n"
+    assert len(default_val["images"]) == 2
+    split_coco_json(str(tmp_path / "all.json"), 0.2, seed=0)
+    with open(tmp_path / "all_val.json") as f:
+        assert json.load(f) == default_val
+    _convert(capsys, "split", tmp_path / "all.json", "--val-fraction", "0.5", "--seed", "3")
+    with open(tmp_path / "all_val.json") as f:
+        half = json.load(f)
+    split_coco_json(str(tmp_path / "all.json"), 0.5, seed=3)
+    with open(tmp_path / "all_val.json") as f:
+        assert json.load(f) == half and len(half["images"]) == 5
 
 
 def test_command_line_names_bad_input_without_a_traceback(tmp_path):

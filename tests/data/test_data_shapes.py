@@ -3,7 +3,7 @@
 import hashlib
 import json
 
-from seg_d2.data.shapes import SHAPES_CATEGORIES, generate_shapes_split
+from seg_d2.data.shapes import SHAPES_CATEGORIES, SHAPES_SPLITS, generate_shapes_split
 from seg_d2.data.validate import validate_coco_dataset
 
 import numpy as np
@@ -25,6 +25,18 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     generate_shapes_split(tmp_path / "c", "val", seed=4, num_images=4)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+# Every number the README quotes was measured on these bytes (and opencv-python-headless's
+# JPEG encoder, pinned in requirements.txt): a change to the generator must bump
+# SHAPES_VERSION (older folders are then generated anew), re-measure, and update this.
+FIRST_VAL_IMAGES_SHA256 = "b6395c606438099995021235a76ecf250651ca43058360b64ea229fbf7344c6d"
+
+
+def test_the_generator_still_writes_the_data_the_readme_was_measured_on(tmp_path):
+    assert SHAPES_SPLITS == {"train": (0, 300), "val": (1, 100)}
+    generate_shapes_split(tmp_path, "val", seed=SHAPES_SPLITS["val"][0], num_images=3)
+    assert _digest(tmp_path) == FIRST_VAL_IMAGES_SHA256
 
 
 def test_masks_never_overlap_and_cover_the_image_with_stuff(tmp_path):
