@@ -18,13 +18,15 @@ from seg_d2.data.convert import (
     split_coco_json,
 )
 from seg_d2.data.convert.__main__ import main as convert_command
-from seg_d2.data.masks import mask_to_segmentation, segmentation_to_mask
+from seg_d2.data.convert.builder import CocoBuilder, read_label_png
+from seg_d2.data.masks import mask_to_rle, mask_to_segmentation, segmentation_to_mask
 from seg_d2.errors import DatasetError
 
 import numpy as np
 import pytest
 from conftest import REPO, unregister
 from PIL import Image
+from pycocotools import mask as mask_util
 
 H, W = 40, 48
 
@@ -598,3 +600,252 @@ def test_command_line_names_bad_input_without_a_traceback(tmp_path):
         and "Traceback" not in run.stderr
     )
     assert not (tmp_path / "out.json").exists()
+
+
+def test_builder_numbers_images_instances_and_classes_in_the_order_added(tmp_path):
+    _image(tmp_path / "a.png")
+    _image(tmp_path / "b.png")
+    builder = CocoBuilder(str(tmp_path))
+    a, b = builder.add_image(str(tmp_path / "a.png")), builder.add_image(str(tmp_path / "b.png"))
+    assert (a, b) == (
+        {"id": 1, "file_name": "a.png", "height": H, "width": W},
+        {"id": 2, "file_name": "b.png", "height": H, "width": W},
+    )
+    cell, debris = builder.category_id("cell"), builder.category_id("debris", isthing=False)
+    assert (cell, debris, builder.category_id("cell")) == (1, 2, 1)
+    with pytest.raises(ValueError, match="category 'cell' is given both as a thing and as stuff"):
+        builder.category_id("cell", isthing=False)
+    square = _masks()[1]
+    builder.add_mask(a, cell, square, "square")
+    builder.add_polygons(b, debris, [[2, 2, 10, 2, 10, 6, 2, 6]], "box")
+    dataset = builder.dataset()
+    rle = mask_to_rle(square)
+    assert dataset["annotations"] == [
+        {
+            "id": 1,
+            "image_id": 1,
+            "category_id": 1,
+            "segmentation": mask_to_segmentation(square.astype(np.uint8)),
+            "area": float(square.sum()),
+            "bbox": [float(v) for v in mask_util.toBbox(rle)],
+            "iscrowd": 0,
+        },
+        {
+            "id": 2,
+            "image_id": 2,
+            "category_id": 2,
+            "segmentation": [[2.0, 2.0, 10.0, 2.0, 10.0, 6.0, 2.0, 6.0]],
+            "area": 32.0,
+            "bbox": [2.0, 2.0, 8.0, 4.0],
+            "iscrowd": 0,
+        },
+    ]
+    assert dataset["categories"] == [
+        {"id": 1, "name": "cell", "isthing": 1},
+        {"id": 2, "name": "debris", "isthing": 0},
+    ]
+
+
+def test_builder_counts_logs_and_names_every_skip(tmp_path, caplog):
+    _image(tmp_path / "a.png")
+    _image(tmp_path / "b.png")
+    builder = CocoBuilder(str(tmp_path))
+    a = builder.add_image(str(tmp_path / "a.png"))
+    builder.add_image(str(tmp_path / "b.png"))
+    cell = builder.category_id("cell")
+    builder.add_mask(a, cell, np.zeros((H, W), bool), "m1")
+    builder.add_mask(a, cell, np.zeros((H, W), bool), "m2")
+    builder.add_polygons(a, cell, [[0, 0, 5, 0]], "p1")
+    builder.add_polygons(a, cell, [[0, 0, 5, 0, 10, 0]], "p2")
+    builder.add_mask(a, cell, _masks()[1], "kept")
+    builder.write(str(tmp_path / "out.json"))
+    assert builder.skips == {
+        "empty mask": 2,
+        "polygon of fewer than 3 points": 1,
+        "polygon of zero area": 1,
+    }
+    assert (
+        "skipped 4 unusable mask(s)/shape(s) (2 empty mask, 1 polygon of fewer than 3 points, "
+        "1 polygon of zero area), e.g.: m1: empty mask; m2: empty mask; p1: polygon of fewer "
+        "than 3 points; p2: polygon of zero area"
+    ) in caplog.text
+    assert "1 image(s) have no instance; kept as images without annotations" in caplog.text
+
+
+def test_builder_names_each_image_it_cannot_take_and_writes_nothing(tmp_path):
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "broken.png").write_bytes(b"not an image")
+    _image(tmp_path / "outside.png")
+    builder = CocoBuilder(str(tmp_path / "root"))
+    assert builder.add_image(str(tmp_path / "root" / "broken.png")) is None
+    assert builder.add_image(str(tmp_path / "outside.png")) is None
+    assert builder.images == []
+    with pytest.raises(DatasetError) as error:
+        builder.write(str(tmp_path / "out.json"))
+    assert str(error.value) == (
+        "2 problem(s) in the input; nothing was written:\n"
+        f"  image {tmp_path / 'root' / 'broken.png'} cannot be read (UnidentifiedImageError: "
+        f"cannot identify image file '{tmp_path / 'root' / 'broken.png'}')\n"
+        f"  image {tmp_path / 'outside.png'} is not inside the image root {tmp_path / 'root'}"
+    )
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGB", "RGBA", "LA"])
+def test_label_pngs_read_as_values_or_as_any_colour(tmp_path, mode):
+    values = np.zeros((4, 5), np.uint8)
+    values[1, 2], values[3, 4] = 3, 200
+    if mode in ("L", "P"):  # the values themselves (a palette's indices)
+        image = Image.new(mode, (5, 4))
+        image.putdata(values.ravel().tolist())
+        if mode == "P":
+            image.putpalette([255 - v for v in range(256) for _ in range(3)])
+    else:  # any non-zero colour channel; the alpha channel is not a label
+        pixels = np.zeros((4, 5, len(mode)), np.uint8)
+        pixels[1, 2, 0] = 3
+        pixels[3, 4, 0 if mode != "RGB" else 2] = 200
+        if "A" in mode:
+            pixels[..., -1] = 255
+        image = Image.fromarray(pixels, mode)
+    image.save(tmp_path / "label.png")
+    read = read_label_png(str(tmp_path / "label.png"))
+    assert read.dtype == np.int64
+    np.testing.assert_array_equal(read, values)
+
+
+def _vertices(segmentation):
+    polygon = np.asarray(segmentation[0], float)
+    return polygon[0::2], polygon[1::2]
+
+
+def test_ellipses_and_circles_become_polygons_on_the_curve_from_angle_0(tmp_path):
+    _image(tmp_path / "images" / "x.png")
+    cx, cy, rx, ry, theta = 24.0, 20.0, 12.0, 6.0, 0.5
+    regions = [
+        {
+            "shape_attributes": {
+                "name": "ellipse",
+                "cx": cx,
+                "cy": cy,
+                "rx": rx,
+                "ry": ry,
+                "theta": theta,
+            }
+        },
+        {"shape_attributes": {"name": "ellipse", "cx": cx, "cy": cy, "rx": rx, "ry": ry}},
+        {"shape_attributes": {"name": "circle", "cx": cx, "cy": cy, "r": 9.0}},
+    ]
+    via = {"x.png1": {"filename": "x.png", "regions": regions}}
+    (tmp_path / "via.json").write_text(json.dumps(via))
+    from_via(str(tmp_path / "via.json"), str(tmp_path / "images")).write(str(tmp_path / "out.json"))
+    annotations = json.loads((tmp_path / "out.json").read_text())["annotations"]
+    for annotation, (a, b, turn) in zip(
+        annotations, [(rx, ry, theta), (rx, ry, 0.0), (9.0, 9.0, 0.0)]
+    ):
+        xs, ys = _vertices(annotation["segmentation"])
+        # into the ellipse's own frame: (a cos t, b sin t) with t = 2 pi k / 32
+        u = (xs - cx) * np.cos(turn) + (ys - cy) * np.sin(turn)
+        v = -(xs - cx) * np.sin(turn) + (ys - cy) * np.cos(turn)
+        np.testing.assert_allclose(u, a * np.cos(2 * np.pi * np.arange(32) / 32), atol=1e-9)
+        np.testing.assert_allclose(v, b * np.sin(2 * np.pi * np.arange(32) / 32), atol=1e-9)
+
+
+def test_labelme_circles_pass_through_their_second_point(tmp_path):
+    _image(tmp_path / "x.png")
+    shapes = [{"label": "c", "points": [[20, 15], [26, 23]], "shape_type": "circle"}]
+    (tmp_path / "x.json").write_text(json.dumps({"imagePath": "x.png", "shapes": shapes}))
+    from_labelme(str(tmp_path)).write(str(tmp_path / "out" / "out.json"))
+    (annotation,) = json.loads((tmp_path / "out" / "out.json").read_text())["annotations"]
+    xs, ys = _vertices(annotation["segmentation"])
+    np.testing.assert_allclose(np.hypot(xs - 20, ys - 15), 10.0)
+    assert (xs[0], ys[0]) == (30.0, 15.0)
+
+
+def test_via_projects_with_region_dicts_name_each_region_without_a_class(tmp_path):
+    _image(tmp_path / "images" / "x.png")
+    box = {"name": "rect", "x": 2, "y": 2, "width": 6, "height": 4}
+    regions = {
+        "0": {"shape_attributes": box, "region_attributes": {"kind": "box"}},
+        "1": {"shape_attributes": box, "region_attributes": {}},
+        "2": {"shape_attributes": box, "region_attributes": {"kind": ""}},
+    }
+    project = {
+        "_via_settings": {},
+        "_via_img_metadata": {"x.png9": {"filename": "x.png", "regions": regions}},
+    }
+    (tmp_path / "via.json").write_text(json.dumps(project))
+    from_via(str(tmp_path / "via.json"), str(tmp_path / "images")).write(str(tmp_path / "all.json"))
+    assert [name for name, _ in _decoded(tmp_path / "all.json")["x.png"]] == ["object"] * 3
+    with pytest.raises(DatasetError) as error:
+        from_via(
+            str(tmp_path / "via.json"), str(tmp_path / "images"), class_attribute="kind"
+        ).write(str(tmp_path / "out.json"))
+    missing = "region attribute 'kind' is missing or not a name"
+    assert str(error.value) == (
+        "2 problem(s) in the input; nothing was written:\n"
+        f"  {tmp_path / 'via.json'}: 'x.png9' region 1: {missing}\n"
+        f"  {tmp_path / 'via.json'}: 'x.png9' region 2: {missing}"
+    )
+
+
+def test_via_skips_are_named_by_file_entry_and_region(tmp_path, caplog):
+    _image(tmp_path / "images" / "x.png")
+    regions = [
+        {"shape_attributes": {"name": "point", "cx": 1, "cy": 1}},
+        {"shape_attributes": {"name": "polyline", "all_points_x": [1, 5], "all_points_y": [1, 5]}},
+        {"shape_attributes": {"name": "rect", "x": 2, "y": 2, "width": 6, "height": 4}},
+    ]
+    (tmp_path / "via.json").write_text(
+        json.dumps({"x.png9": {"filename": "x.png", "regions": regions}})
+    )
+    builder = from_via(str(tmp_path / "via.json"), str(tmp_path / "images"))
+    builder.write(str(tmp_path / "out.json"))
+    assert builder.skips == {"point region has no area": 1, "polyline region has no area": 1}
+    assert f"{tmp_path / 'via.json'}: 'x.png9' region 1: polyline region has no area" in caplog.text
+    assert len(_decoded(tmp_path / "out.json")["x.png"]) == 1
+
+
+def test_labelme_names_files_that_are_not_labelmes_and_keeps_ungrouped_shapes_apart(
+    tmp_path, caplog
+):
+    out, tmp_path = tmp_path / "out", tmp_path / "in"  # the output outside the folder read
+    _image(tmp_path / "x.png")
+    box = {"label": "cell", "shape_type": "rectangle", "group_id": None}
+    shapes = [
+        {**box, "points": [[2, 2], [8, 6]]},
+        {**box, "points": [[20, 2], [28, 10]]},
+        {"label": "cell", "points": [[5, 5]], "shape_type": "point"},
+    ]
+    (tmp_path / "x.json").write_text(json.dumps({"imagePath": "x.png", "shapes": shapes}))
+    builder = from_labelme(str(tmp_path))
+    builder.write(str(out / "x.json"))
+    assert [m.sum() for _, m in _decoded(out / "x.json")["x.png"]] == [24, 64]
+    assert f"{tmp_path / 'x.json'}: shape(s) [2] ('cell'): point shape has no area" in caplog.text
+    (tmp_path / "a.json").write_text(json.dumps({"imagePath": "x.png"}))
+    (tmp_path / "b.json").write_text(json.dumps({"shapes": []}))
+    with pytest.raises(DatasetError) as error:
+        from_labelme(str(tmp_path)).write(str(out / "y.json"))
+    assert str(error.value).splitlines()[1:] == [
+        f"  {tmp_path / 'a.json'} is not a labelme file (no imagePath or shapes)",
+        f"  {tmp_path / 'b.json'} is not a labelme file (no imagePath or shapes)",
+    ]
+
+
+def test_labelme_masks_of_one_group_add_up_and_are_cut_at_the_image_edge(tmp_path):
+    _image(tmp_path / "x.png")
+    ones = np.ones((10, 10), np.uint8)  # a mask PNG of 0/1 values
+    buffer = io.BytesIO()
+    Image.fromarray(ones).save(buffer, format="PNG")
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    group = {"label": "cell", "group_id": 4, "shape_type": "mask", "mask": encoded}
+    shapes = [
+        {**group, "points": [[W - 4, H - 6], [W + 5, H + 3]]},  # 4 x 6 inside the image
+        {**group, "points": [[0, 0], [9, 9]]},
+    ]
+    (tmp_path / "x.json").write_text(json.dumps({"imagePath": "x.png", "shapes": shapes}))
+    from_labelme(str(tmp_path)).write(str(tmp_path / "out" / "x.json"))
+    ((_, mask),) = _decoded(tmp_path / "out" / "x.json")["x.png"]
+    expected = np.zeros((H, W), bool)
+    expected[H - 6 :, W - 4 :] = True
+    expected[:10, :10] = True
+    np.testing.assert_array_equal(mask.astype(bool), expected)
