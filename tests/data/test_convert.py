@@ -19,6 +19,7 @@ from seg_d2.data.convert import (
 )
 from seg_d2.data.convert.__main__ import main as convert_command
 from seg_d2.data.convert.builder import CocoBuilder, read_label_png
+from seg_d2.data.convert.masks_layouts import _read_class_names
 from seg_d2.data.masks import mask_to_rle, mask_to_segmentation, segmentation_to_mask
 from seg_d2.errors import DatasetError
 
@@ -849,3 +850,103 @@ def test_labelme_masks_of_one_group_add_up_and_are_cut_at_the_image_edge(tmp_pat
     expected[H - 6 :, W - 4 :] = True
     expected[:10, :10] = True
     np.testing.assert_array_equal(mask.astype(bool), expected)
+
+
+def test_class_names_come_from_pairs_or_from_a_file_of_lines(tmp_path):
+    assert _read_class_names("0=bg, 1 = cell ,7=red cell") == {0: "bg", 1: "cell", 7: "red cell"}
+    by_line = tmp_path / "by_line.txt"
+    by_line.write_text("background\n\nnucleus\ncell wall\n")
+    assert _read_class_names(str(by_line)) == {0: "background", 1: "nucleus", 2: "cell wall"}
+    by_value = tmp_path / "by_value.txt"
+    by_value.write_text("0 background\n5 red blood cell\n")
+    assert _read_class_names(str(by_value)) == {0: "background", 5: "red blood cell"}
+    with pytest.raises(
+        ValueError, match=r"--classes 'bg,cell': expected value=name pairs or a file of class names"
+    ):
+        _read_class_names("bg,cell")
+
+
+def test_semantic_things_must_be_among_the_classes(tmp_path):
+    _semantic_pngs(tmp_path)
+    with pytest.raises(
+        ValueError,
+        match=r"thing classes \['cat', 'dog'\] are not among the classes \['background', 'cell'\]",
+    ):
+        from_semantic_pngs(
+            str(tmp_path / "images"),
+            str(tmp_path / "labels"),
+            "0=background,1=cell",
+            things=["dog", "cell", "cat"],
+        )
+
+
+def test_unpaired_files_and_class_map_mismatches_are_each_named(tmp_path):
+    for stem in ("a", "b", "c", "d"):
+        _image(tmp_path / "images" / f"{stem}.png")
+        _save(str(tmp_path / "ids" / f"{stem}.png"), _instance_ids(_masks()[:2]))
+    _image(tmp_path / "images" / "lonely.png")
+    _save(str(tmp_path / "ids" / "orphan.png"), _instance_ids(_masks()[:2]))
+    class_map = tmp_path / "classes.json"
+    class_map.write_text(
+        json.dumps(
+            {"a": {"1": "x"}, "b": {"1": "x", "2": "x", "3": "x"}, "c": {"1": "x", "3": "x"}}
+        )
+    )
+    with pytest.raises(DatasetError) as error:
+        from_instance_pngs(
+            str(tmp_path / "images"), str(tmp_path / "ids"), class_map=str(class_map)
+        ).write(str(tmp_path / "out.json"))
+    ids = tmp_path / "ids"
+    assert str(error.value).splitlines() == [
+        "6 problem(s) in the input; nothing was written:",
+        f"  image {tmp_path / 'images' / 'lonely.png'} has no instance PNG in {ids}",
+        f"  instance PNG {ids / 'orphan.png'} has no image in {tmp_path / 'images'}",
+        f"  instance PNG {ids / 'a.png'}: instance ids [2] have no class in the class map",
+        f"  instance PNG {ids / 'b.png'}: the class map's ids [3] are not in the PNG",
+        f"  instance PNG {ids / 'c.png'}: instance ids [2] have no class in the class map, "
+        "and its ids [3] are not in the PNG",
+        f"  instance PNG {ids / 'd.png'}: the class map has no entry 'd'",
+    ]
+
+
+def test_images_outside_class_folders_are_named_and_empty_id_pngs_kept(tmp_path):
+    _instance_pngs_in_class_folders(tmp_path)
+    _image(tmp_path / "images" / "cat" / "empty.png")
+    _save(str(tmp_path / "ids" / "cat" / "empty.png"), np.zeros((H, W), np.uint8))
+    builder = from_instance_pngs(
+        str(tmp_path / "images"), str(tmp_path / "ids"), class_from_folder=True
+    )
+    builder.write(str(tmp_path / "out.json"))
+    decoded = _decoded(tmp_path / "out.json")
+    assert {name: len(found) for name, found in decoded.items()} == {
+        "cat/empty.png": 0,
+        "cat/x.png": 1,
+        "dog/x.png": 1,
+    }
+    for top in ("top", "top2"):
+        _image(tmp_path / "images" / f"{top}.png")
+        _save(str(tmp_path / "ids" / f"{top}.png"), _instance_ids(_masks()[:1]).astype(np.uint8))
+    with pytest.raises(DatasetError) as error:
+        from_instance_pngs(
+            str(tmp_path / "images"), str(tmp_path / "ids"), class_from_folder=True
+        ).write(str(tmp_path / "out2.json"))
+    assert str(error.value).splitlines()[1:] == [
+        f"  image {tmp_path / 'images' / top}.png is not in a class folder under "
+        f"{tmp_path / 'images'}"
+        for top in ("top", "top2")
+    ]
+
+
+def test_mask_folders_pass_over_stray_files_and_name_each_broken_sample(tmp_path):
+    _mask_folders(tmp_path / "data")
+    (tmp_path / "data" / "README.txt").write_text("not a sample")
+    from_mask_folders(str(tmp_path / "data")).write(str(tmp_path / "out.json"))
+    assert sorted(_decoded(tmp_path / "out.json")) == ["a/images/a.png", "b/images/b.png"]
+    for sample in ("c", "d"):
+        (tmp_path / "data" / sample / "images").mkdir(parents=True)
+        (tmp_path / "data" / sample / "images" / f"{sample}.png").write_bytes(b"broken")
+    with pytest.raises(DatasetError) as error:
+        from_mask_folders(str(tmp_path / "data")).write(str(tmp_path / "out2.json"))
+    assert [line.split(" cannot be read")[0] for line in str(error.value).splitlines()[1:]] == [
+        f"  image {tmp_path / 'data' / sample / 'images' / sample}.png" for sample in ("c", "d")
+    ]
