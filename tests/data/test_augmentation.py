@@ -173,3 +173,21 @@ def test_extra_geometric_augmentations_recompute_boxes_from_the_masks(tmp_path):
 def test_bad_extra_augmentations_are_named(text, message):
     with pytest.raises(ConfigError, match=f"INPUT.EXTRA_AUGMENTATIONS entry .*{message}"):
         parse_augmentation(text)
+
+
+def test_keyword_arguments_reach_the_augmentation():
+    assert parse_augmentation("RandomRotation([-15, 15], expand=False)").expand is False
+    assert parse_augmentation("RandomRotation([-15, 15])").expand is True
+
+
+def test_boxes_are_recomputed_only_for_instance_masks_with_extras():
+    cfg = get_cfg()
+    cfg.INPUT.CROP.ENABLED = False
+    cfg.INPUT.EXTRA_AUGMENTATIONS = ["RandomBrightness(0.8, 1.2)"]
+    cfg.MODEL.MASK_ON = True
+    assert build_train_mapper(cfg).recompute_boxes is True
+    cfg.MODEL.MASK_ON = False
+    assert build_train_mapper(cfg).recompute_boxes is False
+    cfg.INPUT.EXTRA_AUGMENTATIONS = []
+    cfg.MODEL.MASK_ON = True
+    assert build_train_mapper(cfg).recompute_boxes is False

@@ -950,3 +950,57 @@ def test_mask_folders_pass_over_stray_files_and_name_each_broken_sample(tmp_path
     assert [line.split(" cannot be read")[0] for line in str(error.value).splitlines()[1:]] == [
         f"  image {tmp_path / 'data' / sample / 'images' / sample}.png" for sample in ("c", "d")
     ]
+
+
+def _coco_of(tmp_path, num_images):
+    dataset = {
+        "images": [
+            {"id": i, "file_name": f"{i}.png", "height": 4, "width": 4}
+            for i in range(1, num_images + 1)
+        ],
+        "annotations": [],
+        "categories": [{"id": 1, "name": "x"}],
+    }
+    path = tmp_path / "all.json"
+    path.write_text(json.dumps(dataset))
+    return str(path)
+
+
+def _val_ids(json_file):
+    train, val = split_coco_json(*json_file)
+    with open(val) as f:
+        return sorted(image["id"] for image in json.load(f)["images"])
+
+
+def test_split_keeps_one_image_each_side_at_least_and_depends_on_the_seed(tmp_path):
+    two = _coco_of(tmp_path, 2)
+    assert len(_val_ids((two, 0.1, 0))) == 1  # 0.2 images round to none: one still
+    for fraction in (0, 1):
+        with pytest.raises(ValueError) as error:
+            split_coco_json(two, fraction)
+        assert str(error.value) == (
+            f"the validation fraction must be between 0 and 1, not {fraction}"
+        )
+    (tmp_path / "one").mkdir()
+    one = _coco_of(tmp_path / "one", 1)
+    with pytest.raises(ValueError) as error:
+        split_coco_json(one, 0.5)
+    assert str(error.value) == f"{one}: 1 image(s) are too few to split"
+    many = _coco_of(tmp_path, 40)
+    assert _val_ids((many, 0.25, 0)) == _val_ids((many, 0.25, 0))
+    assert _val_ids((many, 0.25, 0)) != _val_ids((many, 0.25, 1))
+
+
+def test_masks_given_as_booleans_encode_like_uint8(tmp_path):
+    mask = _masks()[0]
+    assert mask_to_rle(mask) == mask_to_rle(mask.astype(np.uint8))
+
+
+def test_random_blobs_round_trip_through_their_polygons():
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        noise = rng.random((24, 30))
+        mask = (noise > 0.55).astype(np.uint8)
+        np.testing.assert_array_equal(
+            segmentation_to_mask(mask_to_segmentation(mask), 24, 30), mask
+        )

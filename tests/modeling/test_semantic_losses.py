@@ -79,8 +79,9 @@ def test_all_pixels_ignored_costs_nothing_and_stays_differentiable():
 
 def test_inverse_frequency_weights():
     assert inverse_frequency_weights([1, 3, 0]).tolist() == pytest.approx([1.5, 0.5, 0.0])
-    with pytest.raises(ValueError, match="no labelled pixels"):
+    with pytest.raises(ValueError) as error:
         inverse_frequency_weights([0, 0])
+    assert str(error.value) == "no labelled pixels: cannot weight classes by frequency"
 
 
 def test_class_pixel_counts_over_a_registered_dataset(tmp_path):
@@ -88,7 +89,8 @@ def test_class_pixel_counts_over_a_registered_dataset(tmp_path):
     records = semantic_records(tmp_path, labels)
     DatasetCatalog.register("count_test", lambda: records)
     try:
-        assert class_pixel_counts(["count_test"], 3).tolist() == [2, 3, 2]
+        counts = class_pixel_counts(["count_test"], 3)
+        assert counts.tolist() == [2, 3, 2] and counts.dtype == np.int64  # exact at any size
         with pytest.raises(ValueError, match=r"0\.png: label 2 is not below NUM_CLASSES=2"):
             class_pixel_counts(["count_test"], 2)
     finally:
