@@ -3,6 +3,7 @@ deliberate bugs (a flipped comparison, a changed constant, a dropped argument) s
 catches, per package, and which ones none does.
 
     python -m benchmarks.mutation [--only seg_d2/modeling seg_d2/data ...] [--max-children N]
+        [--resume | --report]
 
 mutmut (pinned below) is installed on first use into seg_d2's cache folder, beside the
 environment, not into it. The run happens in a copy of the working tree under
@@ -111,16 +112,20 @@ def mutmut_config(packages, files, max_stack_depth=-1):
     return "\n".join(lines) + "\n"
 
 
-def prepare_work_copy(packages, max_stack_depth):
-    """The working tree's tracked files (as they are now) under output/mutation/."""
-    shutil.rmtree(WORK, ignore_errors=True)
+def prepare_work_copy(packages, max_stack_depth, fresh=True):
+    """The working tree's tracked files (as they are now) under output/mutation/; without
+    ``fresh``, over the copy there, keeping mutmut's mutants and results (mutmut makes the
+    mutants of a changed source anew)."""
+    if fresh:
+        shutil.rmtree(WORK, ignore_errors=True)
     files = tracked_files()
     for path in files:
         os.makedirs(os.path.join(WORK, os.path.dirname(path)), exist_ok=True)
         shutil.copy2(os.path.join(REPO, path), os.path.join(WORK, path))
     shapes = os.path.join(REPO, "datasets", "shapes")
-    if os.path.isdir(shapes):  # generated once; the copy shares it instead of regenerating
-        os.symlink(shapes, os.path.join(WORK, "datasets", "shapes"))
+    link = os.path.join(WORK, "datasets", "shapes")
+    if os.path.isdir(shapes) and not os.path.lexists(link):
+        os.symlink(shapes, link)  # generated once; the copy shares it instead of regenerating
     with open(os.path.join(WORK, "setup.cfg"), "w") as f:
         f.write(mutmut_config(packages, files, max_stack_depth))
 
@@ -177,6 +182,15 @@ def changes_help_text_only(mutant, source):
     functions = _functions(source)
     original = functions[re.sub(r"__mutmut_\d+$", "__mutmut_orig", name)]
     return _without_help_text(functions[name]) == _without_help_text(original)
+
+
+def uncaught(codes):
+    """The mutants no test caught that change more than help text, to run again."""
+    return [
+        mutant
+        for mutant, (source, code) in sorted(codes.items())
+        if code not in CAUGHT | NOT_CHECKED and not changes_help_text_only(mutant, source)
+    ]
 
 
 def score_packages(codes, equivalent):
@@ -335,6 +349,12 @@ def main(argv=None):
     parser.add_argument("--max-children", type=int, default=os.cpu_count())
     parser.add_argument("--max-stack-depth", type=int, default=-1, help="mutmut's; -1: no limit")
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run left in output/mutation/ with the working tree as it is now: "
+        "the mutants it did not reach, then again every one no test caught",
+    )
+    parser.add_argument(
         "--report",
         action="store_true",
         help="only write the results of the run left in output/mutation/ (one stopped early)",
@@ -343,17 +363,30 @@ def main(argv=None):
 
     install_mutmut()
     stamp_file = os.path.join(WORK, "stamp.json")  # the machine and commit of the run
-    if not args.report:
+    children = ["--max-children", str(args.max_children)]
+    packages = args.only
+    if args.resume:
+        with open(stamp_file) as f:
+            stamp = json.load(f)
+        packages = stamp.get("packages", packages)  # the run's own
+        prepare_work_copy(packages, args.max_stack_depth, fresh=False)
+        stamp["commit"] = f"{stamp['commit']}, resumed at {machine()['commit']}"
+        with open(stamp_file, "w") as f:
+            json.dump(stamp, f)
+        mutmut("run", *children)
+        mutmut("run", *children, *uncaught(exit_codes()))
+    elif not args.report:
         prepare_work_copy(args.only, args.max_stack_depth)
         with open(stamp_file, "w") as f:
-            json.dump(machine(), f)
-        mutmut("run", "--max-children", str(args.max_children))
+            json.dump({**machine(), "packages": packages}, f)
+        mutmut("run", *children)
     with open(stamp_file) as f:
         stamp = json.load(f)
+    packages = stamp.pop("packages", packages)
     with open(EQUIVALENT) as f:
         equivalent = json.load(f)
     codes = exit_codes()
-    write(args.only, score_packages(codes, equivalent), survivors(codes, equivalent), stamp)
+    write(packages, score_packages(codes, equivalent), survivors(codes, equivalent), stamp)
 
 
 if __name__ == "__main__":

@@ -50,3 +50,9 @@ def test_only_mutants_that_change_nothing_but_help_text_are_set_apart(tmp_path, 
 def test_help_text_mutants_leave_the_score_and_the_survivors():
     row = {"mutants": 10, "equivalent": 1, "help text": 2, "not checked": 3}
     assert mutation._counted(row) == 4
+
+
+def test_a_resumed_run_runs_again_only_what_no_test_caught(monkeypatch):
+    monkeypatch.setattr(mutation, "changes_help_text_only", lambda mutant, source: mutant == "e")
+    codes = {m: ("seg_d2/x.py", code) for m, code in zip("abcdef", [0, 1, None, 33, 0, -9])}
+    assert mutation.uncaught(codes) == ["a", "d"]
