@@ -166,12 +166,12 @@ def _functions(source):
 
 
 def _without_help_text(function):
-    """``function``'s AST as text, its name and the values of HELP_KEYWORDS blanked."""
+    """``function``'s AST as text, without its name and the HELP_KEYWORDS arguments."""
     function = ast.parse(ast.unparse(function)).body[0]  # a copy
     function.name = ""
     for node in ast.walk(function):
-        if isinstance(node, ast.keyword) and node.arg in HELP_KEYWORDS:
-            node.value = ast.Constant("")
+        if isinstance(node, ast.Call):
+            node.keywords = [k for k in node.keywords if k.arg not in HELP_KEYWORDS]
     return ast.dump(function)
 
 

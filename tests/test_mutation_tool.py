@@ -25,6 +25,10 @@ REWRITTEN = textwrap.dedent(
     def x__parser__mutmut_4():
         parser.add_argument("XX--seedXX", type=int, default=0, help="the split's seed")
         layout("via", help=describe("VIA"))
+
+    def x__parser__mutmut_5():
+        parser.add_argument("--seed", type=int, default=0)
+        layout("via", help=describe("VIA"))
     """
 )
 
@@ -40,11 +44,11 @@ def test_only_mutants_that_change_nothing_but_help_text_are_set_apart(tmp_path, 
             n: mutation.changes_help_text_only(
                 f"seg_d2.data.convert.__main__.x__parser__mutmut_{n}", source
             )
-            for n in (1, 2, 3, 4)
+            for n in (1, 2, 3, 4, 5)
         }
     finally:
         mutation._functions.cache_clear()
-    assert found == {1: True, 2: True, 3: False, 4: False}
+    assert found == {1: True, 2: True, 3: False, 4: False, 5: True}
 
 
 def test_help_text_mutants_leave_the_score_and_the_survivors():

@@ -2,7 +2,13 @@
 
 import json
 
-from seg_d2.data.validate import DatasetError, main, validate_coco_dataset
+from seg_d2.data.validate import (
+    DatasetError,
+    ValidationReport,
+    listed_problems,
+    main,
+    validate_coco_dataset,
+)
 
 import numpy as np
 import pytest
@@ -219,3 +225,57 @@ def test_sixteen_bit_images_keep_their_contrast(tmp_path):
     image = read_image(str(tmp_path / "ramp.png"), format="BGR")
     assert image.shape == (16, 16, 3) and image.dtype == np.uint8
     assert np.array_equal(image[..., 0], (ramp >> 8).astype(np.uint8))
+
+
+@pytest.mark.parametrize("count", [1, 20, 21, 22])
+def test_problem_lists_show_twenty_and_count_the_rest(count):
+    errors = [f"problem {k}" for k in range(count)]
+    shown = "".join(f"\n  problem {k}" for k in range(min(count, 20)))
+    more = {21: "\n  ... and 1 more", 22: "\n  ... and 2 more"}.get(count, "")
+    assert listed_problems(errors, "in x.json") == f"{count} problem(s) in x.json:{shown}{more}"
+
+
+def test_the_summary_counts_every_kind_of_region(tmp_path):
+    report = ValidationReport("x.json", num_images=3, num_crowd=1)
+    report.instances_per_class.update({"cell": 2, "box": 1})
+    report.stuff_regions_per_class.update({"sky": 3})
+    report.mask_areas = [10, 20, 30, 40, 50]
+    report.skipped[7] = "mask of zero area"
+    report.errors.append("bad")
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in report.summary().splitlines()
+    ]
+    assert rows[:1] + rows[2:] == [
+        ["", "x.json"],
+        ["images", "3"],
+        ["instances: box", "1"],
+        ["instances: cell", "2"],
+        ["stuff regions: sky", "3"],
+        ["crowd regions", "1"],
+        ["mask area min/25%/50%/75%/max", "10 / 20 / 30 / 40 / 50"],
+        ["skipped annotations", "1"],
+        ["errors", "1"],
+    ]
+    assert "| 0 / 0 / 0 / 0 / 0" in ValidationReport("empty.json").summary()
+
+
+def test_command_prints_errors_and_skips_and_fails(tmp_path, capsys):
+    dataset = _dataset()
+    dataset["annotations"][0]["category_id"] = 5
+    dataset["annotations"][1]["segmentation"] = [[5, 5, 10, 5, 15, 5]]
+    json_file, images = _write(tmp_path, dataset)
+    assert main([str(json_file), str(images)]) == 1
+    printed = capsys.readouterr()
+    lines = printed.out.splitlines()
+    assert lines[-2].startswith(
+        f"error: {json_file}: annotation id 10 of image id 1: category id 5"
+    )
+    assert lines[-1] == "skipped: annotation id 20: mask of zero area"
+    assert printed.err == ""
+    (tmp_path / "broken.json").write_text("{")
+    assert main([str(tmp_path / "broken.json"), str(images)]) == 1
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.startswith(
+        f"{tmp_path / 'broken.json'}: cannot read the COCO JSON:"
+    )
