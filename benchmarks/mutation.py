@@ -332,7 +332,8 @@ def write(packages_run, scores, rows, stamp):
             "# Mutation testing (mutmut) of seg_d2 against the fast tests\n\n"
             "Written by `python -m benchmarks.mutation`; score = caught / (mutants - "
             "equivalent - help text - not checked), a timeout counting as caught; equivalent "
-            'mutants and their reasons are in benchmarks/mutation_equivalent.json; "help '
+            "mutants (and the few that run when a module is imported, before mutmut can switch "
+            'them on) and their reasons are in benchmarks/mutation_equivalent.json; "help '
             'text": mutants that change only the text of an argparse help, description or '
             'prog (found by comparing ASTs); "not checked": the run was stopped before it '
             "reached them.\n\n"
