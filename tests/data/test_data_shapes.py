@@ -3,10 +3,17 @@
 import hashlib
 import json
 
-from seg_d2.data.shapes import SHAPES_CATEGORIES, SHAPES_SPLITS, generate_shapes_split
+from seg_d2.data import shapes
+from seg_d2.data.shapes import (
+    SHAPES_CATEGORIES,
+    SHAPES_SPLITS,
+    generate_shapes_split,
+    shapes_root,
+)
 from seg_d2.data.validate import validate_coco_dataset
 
 import numpy as np
+from conftest import unregister
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from pycocotools import mask as mask_util
 
@@ -67,3 +74,38 @@ def test_shapes_is_registered_with_all_three_tasks():
         ]
         assert MetadataCatalog.get(name + "_panoptic").evaluator_type == "coco_panoptic_seg"
         assert name + "_panoptic" in DatasetCatalog.list()
+
+
+def test_shapes_live_under_seg_d2_datasets_or_the_working_folders_datasets(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEG_D2_DATASETS", str(tmp_path))
+    assert shapes_root() == str(tmp_path / "shapes")
+    monkeypatch.delenv("SEG_D2_DATASETS")
+    monkeypatch.chdir(tmp_path)
+    assert shapes_root() == str(tmp_path / "datasets" / "shapes")
+
+
+def test_registered_shapes_are_generated_where_registered_on_first_use(monkeypatch, tmp_path):
+    monkeypatch.setattr(shapes, "SHAPES_SPLITS", {"train": (0, 2), "val": (1, 1)})
+    for name in ("shapes_train", "shapes_val"):
+        unregister(name)
+    try:
+        shapes.register_shapes(str(tmp_path))
+        assert not (tmp_path / "val").exists()  # nothing is generated until a split is read
+        (record,) = DatasetCatalog.get("shapes_val")
+        assert record["file_name"] == str(tmp_path / "val" / "val_00000.jpg")
+        assert len(DatasetCatalog.get("shapes_train")) == 2
+        generate_shapes_split(tmp_path / "again", "val", seed=1, num_images=1)
+        assert (tmp_path / "annotations" / "instances_val.json").read_bytes() == (
+            tmp_path / "again" / "annotations" / "instances_val.json"
+        ).read_bytes()
+        assert MetadataCatalog.get("shapes_val").thing_classes == [
+            "circle",
+            "triangle",
+            "square",
+            "star",
+        ]
+    finally:
+        for name in ("shapes_train", "shapes_val"):
+            unregister(name)
+        monkeypatch.undo()
+        shapes.register_shapes()
