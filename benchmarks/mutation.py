@@ -16,6 +16,7 @@ its reason in benchmarks/mutation_equivalent.json and counted apart.
 
 import argparse
 import ast
+import filecmp
 import functools
 import json
 import os
@@ -182,6 +183,11 @@ def changes_help_text_only(mutant, source):
     functions = _functions(source)
     original = functions[re.sub(r"__mutmut_\d+$", "__mutmut_orig", name)]
     return _without_help_text(functions[name]) == _without_help_text(original)
+
+
+def changed_since_copied(source):
+    """Whether the working tree's ``source`` differs from the copy the run mutated."""
+    return not filecmp.cmp(os.path.join(WORK, source), os.path.join(REPO, source), shallow=False)
 
 
 def uncaught(codes):
@@ -353,7 +359,7 @@ def main(argv=None):
         "--resume",
         action="store_true",
         help="continue the run left in output/mutation/ with the working tree as it is now: "
-        "the mutants it did not reach, then again every one no test caught",
+        "again every mutant no test caught, then those it did not reach",
     )
     parser.add_argument(
         "--report",
@@ -370,12 +376,17 @@ def main(argv=None):
         with open(stamp_file) as f:
             stamp = json.load(f)
         packages = stamp.get("packages", packages)  # the run's own
+        codes = exit_codes()
+        again = [m for m in uncaught(codes) if not changed_since_copied(codes[m][0])]
         prepare_work_copy(packages, args.max_stack_depth, fresh=False)
         stamp["commit"] = f"{stamp['commit']}, resumed at {machine()['commit']}"
         with open(stamp_file, "w") as f:
             json.dump(stamp, f)
+        # first those no test caught, with the tests as they are now; then the mutants the
+        # run had not reached, with those of sources changed since (made anew by mutmut)
+        if again:
+            mutmut("run", *children, *again)
         mutmut("run", *children)
-        mutmut("run", *children, *uncaught(exit_codes()))
     elif not args.report:
         prepare_work_copy(args.only, args.max_stack_depth)
         with open(stamp_file, "w") as f:

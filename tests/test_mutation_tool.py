@@ -60,3 +60,14 @@ def test_a_resumed_run_runs_again_only_what_no_test_caught(monkeypatch):
     monkeypatch.setattr(mutation, "changes_help_text_only", lambda mutant, source: mutant == "e")
     codes = {m: ("seg_d2/x.py", code) for m, code in zip("abcdef", [0, 1, None, 33, 0, -9])}
     assert mutation.uncaught(codes) == ["a", "d"]
+
+
+def test_sources_changed_since_the_run_copied_them_are_told_apart(tmp_path, monkeypatch):
+    for root, text in (("work", "a = 1\n"), ("repo", "a = 2\n")):
+        (tmp_path / root / "seg_d2").mkdir(parents=True)
+        (tmp_path / root / "seg_d2" / "changed.py").write_text(text)
+        (tmp_path / root / "seg_d2" / "same.py").write_text("b = 1\n")
+    monkeypatch.setattr(mutation, "WORK", str(tmp_path / "work"))
+    monkeypatch.setattr(mutation, "REPO", str(tmp_path / "repo"))
+    assert mutation.changed_since_copied("seg_d2/changed.py")
+    assert not mutation.changed_since_copied("seg_d2/same.py")
