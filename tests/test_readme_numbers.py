@@ -152,6 +152,12 @@ SEED_ROWS = [
     ("| U-Net fwIoU |", "seeds_shapes_unet.json", "sem_seg/fwIoU"),
     ("| U-Net pACC |", "seeds_shapes_unet.json", "sem_seg/pACC"),
     ("| U-Net wall time (min) |", "seeds_shapes_unet.json", "wall"),
+    ("| panoptic PQ |", "seeds_shapes_panoptic_fpn_R18.json", "panoptic_seg/PQ"),
+    ("| panoptic PQ things |", "seeds_shapes_panoptic_fpn_R18.json", "panoptic_seg/PQ_th"),
+    ("| panoptic PQ stuff |", "seeds_shapes_panoptic_fpn_R18.json", "panoptic_seg/PQ_st"),
+    ("| panoptic mask AP |", "seeds_shapes_panoptic_fpn_R18.json", "segm/AP"),
+    ("| panoptic mIoU |", "seeds_shapes_panoptic_fpn_R18.json", "sem_seg/mIoU"),
+    ("| panoptic wall time (min) |", "seeds_shapes_panoptic_fpn_R18.json", "wall"),
 ]
 
 
