@@ -29,6 +29,48 @@ UNET_RUN = [
 # (a phrase of the README line, results file, keys to the value, how it is printed)
 QUOTED = [
     (
+        "- Mask R-CNN inference, profiled",
+        "profile_shapes_mask_rcnn_R18_FPN_seed0.json",
+        ("ms_per_image", "backbone"),
+        "backbone {:.1f} ms",
+    ),
+    (
+        "- Mask R-CNN inference, profiled",
+        "profile_shapes_mask_rcnn_R18_FPN_seed0.json",
+        ("ms_per_image", "RPN"),
+        "RPN {:.1f} ms",
+    ),
+    (
+        "- Mask R-CNN inference, profiled",
+        "profile_shapes_mask_rcnn_R18_FPN_seed0.json",
+        ("ms_per_image", "RoI heads"),
+        "RoI heads {:.1f} ms",
+    ),
+    (
+        "- Mask R-CNN inference, profiled",
+        "profile_shapes_mask_rcnn_R18_FPN_seed0.json",
+        ("ms_per_image", "RoIAlign (in RoI heads)"),
+        "RoIAlign {:.1f} ms of it",
+    ),
+    (
+        "- Mask R-CNN inference, profiled",
+        "profile_shapes_mask_rcnn_R18_FPN_seed0.json",
+        ("ms_per_image", "mask pasting (postprocess)"),
+        "mask pasting {:.1f} ms",
+    ),
+    (
+        "- Mask R-CNN inference, profiled",
+        "profile_shapes_mask_rcnn_R18_FPN_seed0.json",
+        ("ms_per_image", "total"),
+        "{:.1f} ms in all",
+    ),
+    (
+        "- Mask R-CNN inference, profiled",
+        "profile_shapes_mask_rcnn_R18_FPN_seed0.json",
+        ("detections_per_image",),
+        "at {:.1f} detections/image",
+    ),
+    (
         "| Mask R-CNN, seg_d2's head (the config as it is: 1700 iterations)",
         "runs/nuclei_mask_rcnn_R18_FPN_1700it_cosine/results.json",
         ("segm", "AP"),
@@ -158,6 +200,12 @@ SEED_ROWS = [
     ("| panoptic mask AP |", "seeds_shapes_panoptic_fpn_R18.json", "segm/AP"),
     ("| panoptic mIoU |", "seeds_shapes_panoptic_fpn_R18.json", "sem_seg/mIoU"),
     ("| panoptic wall time (min) |", "seeds_shapes_panoptic_fpn_R18.json", "wall"),
+    ("| post-hoc PQ |", "seeds_shapes_posthoc_panoptic.json", "panoptic_seg/PQ"),
+    ("| post-hoc SQ |", "seeds_shapes_posthoc_panoptic.json", "panoptic_seg/SQ"),
+    ("| post-hoc RQ |", "seeds_shapes_posthoc_panoptic.json", "panoptic_seg/RQ"),
+    ("| post-hoc PQ things |", "seeds_shapes_posthoc_panoptic.json", "panoptic_seg/PQ_th"),
+    ("| post-hoc PQ stuff |", "seeds_shapes_posthoc_panoptic.json", "panoptic_seg/PQ_st"),
+    ("| post-hoc wall time (min) |", "seeds_shapes_posthoc_panoptic.json", "wall"),
 ]
 
 
