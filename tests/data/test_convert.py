@@ -525,16 +525,9 @@ def test_command_line_gives_each_layouts_options_to_its_converter(tmp_path, caps
 def test_command_line_semantic_pngs_ignore_255_and_need_no_things(tmp_path, capsys):
     _semantic_pngs(tmp_path)
     out = tmp_path / "out.json"
-    _convert(
-        capsys,
-        "semantic-png",
-        tmp_path / "images",
-        tmp_path / "labels",
-        "--classes",
-        "0=background,1=cell,2=debris",
-        "--output",
-        out,
-    )
+    classes = ["--classes", "0=background,1=cell,2=debris", "--output", out]
+    command = ["semantic-png", tmp_path / "images", tmp_path / "labels", *classes]
+    _convert(capsys, *command)
     with open(out) as f:
         assert {c["name"]: c["isthing"] for c in json.load(f)["categories"]} == {
             "background": 0,
@@ -542,18 +535,7 @@ def test_command_line_semantic_pngs_ignore_255_and_need_no_things(tmp_path, caps
             "debris": 0,
         }
     with pytest.raises(DatasetError, match=r"values \[255\] are not in the classes"):
-        _convert(
-            capsys,
-            "semantic-png",
-            tmp_path / "images",
-            tmp_path / "labels",
-            "--classes",
-            "0=background,1=cell,2=debris",
-            "--ignore-value",
-            "7",
-            "--output",
-            out,
-        )
+        _convert(capsys, *command, "--ignore-value", "7")
 
 
 def test_command_line_split_defaults_to_a_fifth_with_seed_0(tmp_path, capsys):
