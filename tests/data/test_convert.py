@@ -986,3 +986,127 @@ def test_random_blobs_round_trip_through_their_polygons():
         np.testing.assert_array_equal(
             segmentation_to_mask(mask_to_segmentation(mask), 24, 30), mask
         )
+
+
+def test_class_names_keep_everything_after_the_first_equals_sign():
+    assert _read_class_names("0=bg,1=a=b") == {0: "bg", 1: "a=b"}
+
+
+def test_semantic_labels_of_the_wrong_size_are_named_per_region(tmp_path):
+    _image(tmp_path / "images" / "x.png")
+    labels = np.zeros((H + 1, W), np.uint8)
+    labels[2:6, 2:6] = 1
+    _save(str(tmp_path / "labels" / "x.png"), labels)
+    _save(str(tmp_path / "ids" / "x.png"), (labels == 1).astype(np.uint8))
+    label_file = tmp_path / "labels" / "x.png"
+    size = f"the mask is {W}x{H + 1} but its image x.png is {W}x{H}"
+    for instances, cell in ((None, "component 1 of"), (str(tmp_path / "ids"), "instance 1 in")):
+        with pytest.raises(DatasetError) as error:
+            from_semantic_pngs(
+                str(tmp_path / "images"),
+                str(tmp_path / "labels"),
+                "0=bg,1=cell",
+                instances_dir=instances,
+                things=["cell"],
+            ).write(str(tmp_path / "out.json"))
+        assert str(error.value).splitlines()[1:] == [
+            f"  class 'bg' of {label_file}: {size}",
+            f"  {cell} class 'cell' of {label_file}: {size}",
+        ]
+
+
+def test_semantic_pngs_name_every_unpaired_file_and_every_bad_label_file(tmp_path):
+    for stem in ("a", "b", "c"):
+        _image(tmp_path / "images" / f"{stem}.png")
+    _save(str(tmp_path / "labels" / "a.png"), np.full((H, W), 7, np.uint8))
+    _save(str(tmp_path / "labels" / "b.png"), np.full((H, W), 9, np.uint8))
+    _save(str(tmp_path / "labels" / "z.png"), np.zeros((H, W), np.uint8))
+    _save(str(tmp_path / "ids" / "a.png"), np.zeros((H, W), np.uint8))
+    with pytest.raises(DatasetError) as error:
+        from_semantic_pngs(
+            str(tmp_path / "images"),
+            str(tmp_path / "labels"),
+            "0=bg",
+            instances_dir=str(tmp_path / "ids"),
+        ).write(str(tmp_path / "out.json"))
+    images, labels, ids = (tmp_path / d for d in ("images", "labels", "ids"))
+    assert str(error.value).splitlines()[1:] == [
+        f"  image {images / 'b.png'} has no instance PNG in {ids}",
+        f"  image {images / 'c.png'} has no instance PNG in {ids}",
+        f"  image {images / 'c.png'} has no label PNG in {labels}",
+        f"  label PNG {labels / 'z.png'} has no image in {images}",
+        f"  label PNG {labels / 'a.png'}: values [7] are not in the classes",
+        f"  label PNG {labels / 'b.png'}: values [9] are not in the classes",
+    ]
+
+
+def test_masks_of_value_1_count_and_broken_images_do_not_stop_the_others(tmp_path):
+    _image(tmp_path / "images" / "a.png")
+    (tmp_path / "images" / "b.png").write_bytes(b"broken")
+    (tmp_path / "images" / "c.png").write_bytes(b"broken")
+    for stem in "abc":
+        _save(str(tmp_path / "ids" / f"{stem}.png"), _instance_ids(_masks()[:1]).astype(np.uint8))
+    with pytest.raises(DatasetError) as error:
+        from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids")).write(
+            str(tmp_path / "out.json")
+        )
+    assert [line.split(" cannot")[0] for line in str(error.value).splitlines()[1:]] == [
+        f"  image {tmp_path / 'images' / stem}.png" for stem in "bc"
+    ]
+    _mask_folders(tmp_path / "folders")
+    _save(str(tmp_path / "folders" / "b" / "masks" / "0.png"), _masks()[0].astype(np.uint8))
+    from_mask_folders(str(tmp_path / "folders")).write(str(tmp_path / "folders.json"))
+    ((_, mask),) = _decoded(tmp_path / "folders.json")["b/images/b.png"]
+    np.testing.assert_array_equal(mask.astype(bool), _masks()[0])
+
+
+def test_via_entries_without_regions_or_attributes_and_unreadable_images(tmp_path):
+    _image(tmp_path / "images" / "x.png")
+    box = {"name": "rect", "x": 2, "y": 2, "width": 6, "height": 4}
+    via = {
+        "a": {"filename": "missing1.png", "regions": []},
+        "b": {"filename": "missing2.png", "regions": []},
+        "c": {"filename": "x.png"},
+        "d": {"filename": "x.png", "regions": [{"shape_attributes": box}]},
+    }
+    (tmp_path / "via.json").write_text(json.dumps(via))
+    with pytest.raises(DatasetError) as error:
+        from_via(
+            str(tmp_path / "via.json"), str(tmp_path / "images"), class_attribute="kind"
+        ).write(str(tmp_path / "out.json"))
+    lines = str(error.value).splitlines()[1:]
+    assert [line.split(" cannot")[0] for line in lines[:2]] == [
+        f"  image {tmp_path / 'images' / name}" for name in ("missing1.png", "missing2.png")
+    ]
+    assert lines[2:] == [
+        f"  {tmp_path / 'via.json'}: 'd' region 0: region attribute 'kind' is missing or not a name"
+    ]
+
+
+def test_labelme_shapes_without_a_type_are_polygons_and_each_group_is_kept(tmp_path):
+    _image(tmp_path / "in" / "x.png")
+    ones = np.ones((6, 10), np.uint8)  # 10 wide, 6 tall
+    buffer = io.BytesIO()
+    Image.fromarray(ones).save(buffer, format="PNG")
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    shapes = [
+        {"label": "m", "points": [[W - 4, 0], [W + 5, 5]], "shape_type": "mask", "mask": encoded},
+        {"label": "dot", "points": [[5, 5]], "shape_type": "point"},
+        {"label": "p", "points": [[2, 20], [10, 20], [10, 30], [2, 30]]},
+        {"label": "q", "points": [[20, 20], [30, 20], [30, 30]], "shape_type": None},
+    ]
+    (tmp_path / "in" / "x.json").write_text(json.dumps({"imagePath": "x.png", "shapes": shapes}))
+    (tmp_path / "in" / "y.json").write_text(json.dumps({"imagePath": "missing.png", "shapes": []}))
+    (tmp_path / "in" / "z.json").write_text(json.dumps({"imagePath": "gone.png", "shapes": []}))
+    with pytest.raises(DatasetError) as error:
+        from_labelme(str(tmp_path / "in")).write(str(tmp_path / "bad.json"))
+    assert len(str(error.value).splitlines()) == 3  # both missing images named
+    (tmp_path / "in" / "y.json").unlink()
+    (tmp_path / "in" / "z.json").unlink()
+    from_labelme(str(tmp_path / "in")).write(str(tmp_path / "out.json"))
+    decoded = _decoded(tmp_path / "out.json")["x.png"]
+    assert [name for name, _ in decoded] == ["m", "p", "q"]
+    expected = np.zeros((H, W), bool)
+    expected[0:6, W - 4 :] = True
+    np.testing.assert_array_equal(decoded[0][1].astype(bool), expected)
+    assert decoded[1][1].sum() == 8 * 10
