@@ -301,3 +301,51 @@ def test_panoptic_evaluator_scores_the_ground_truth_as_perfect(tiny, tmp_path):
     result = evaluator.evaluate()["panoptic_seg"]
     assert result["PQ"] == pytest.approx(100.0)
     assert result["PQ_th"] == pytest.approx(100.0) and result["PQ_st"] == pytest.approx(100.0)
+
+
+def test_annotations_hidden_by_later_ones_are_counted_once_stuff_regions_not(tmp_path, caplog):
+    json_file, images, dataset = _tiny_coco(tmp_path)
+    square = [[10, 5, 40, 5, 40, 25, 10, 25]]
+    inside = [[12, 7, 20, 7, 20, 15, 12, 15]]
+    sky_left, sky_right = [[0, 0, 5, 0, 5, 5, 0, 5]], [[50, 30, 59, 30, 59, 39, 50, 39]]
+    dataset["categories"].append({"id": 9, "name": "sky", "isthing": 0})
+    dataset["annotations"] = [
+        {"id": 1, "image_id": 1, "category_id": 3, "bbox": [12, 7, 8, 8], "segmentation": inside},
+        {
+            "id": 2,
+            "image_id": 1,
+            "category_id": 7,
+            "iscrowd": 0,
+            "bbox": [10, 5, 30, 20],
+            "segmentation": square,
+        },
+        {
+            "id": 3,
+            "image_id": 1,
+            "category_id": 9,
+            "iscrowd": 0,
+            "bbox": [0, 0, 5, 5],
+            "segmentation": sky_left,
+        },
+        {
+            "id": 4,
+            "image_id": 1,
+            "category_id": 9,
+            "iscrowd": 0,
+            "bbox": [50, 30, 9, 9],
+            "segmentation": sky_right,
+        },
+    ]
+    json_file.write_text(json.dumps(dataset))
+    name = f"hidden_{tmp_path.name}"
+    register_coco_dataset(name, json_file, images)
+    try:
+        with caplog.at_level("WARNING"):
+            records = DatasetCatalog.get(name + "_panoptic")
+        assert [len(r["segments_info"]) for r in records] == [2, 0]  # the dog and one sky
+        assert (
+            ": 1 annotation(s) are covered entirely by later ones and have no panoptic segment"
+            in (caplog.text)
+        )
+    finally:
+        unregister(name)
