@@ -343,6 +343,10 @@ def test_annotations_hidden_by_later_ones_are_counted_once_stuff_regions_not(tmp
         with caplog.at_level("WARNING"):
             records = DatasetCatalog.get(name + "_panoptic")
         assert [len(r["segments_info"]) for r in records] == [2, 0]  # the dog and one sky
+        with open(MetadataCatalog.get(name + "_panoptic").panoptic_json) as f:
+            written = json.load(f)
+        assert [image["id"] for image in written["images"]] == [1, 2]
+        assert [len(a["segments_info"]) for a in written["annotations"]] == [2, 0]
         assert (
             ": 1 annotation(s) are covered entirely by later ones and have no panoptic segment"
             in (caplog.text)
