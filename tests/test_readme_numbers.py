@@ -155,6 +155,48 @@ QUOTED = [
         "| {:.1f} | 85 |",
     ),
     (
+        "| seg_d2/data |",
+        "mutation.json",
+        ("packages", "seg_d2/data", "mutants"),
+        "| {} |",
+    ),
+    (
+        "| seg_d2/data |",
+        "mutation.json",
+        ("packages", "seg_d2/data", "caught"),
+        "| {} |",
+    ),
+    (
+        "| seg_d2/data |",
+        "mutation.json",
+        ("packages", "seg_d2/data", "survived"),
+        "| {} |",
+    ),
+    (
+        "| seg_d2/data |",
+        "mutation.json",
+        ("packages", "seg_d2/data", "equivalent"),
+        "| {} |",
+    ),
+    (
+        "| seg_d2/data |",
+        "mutation.json",
+        ("packages", "seg_d2/data", "help text"),
+        "| {} |",
+    ),
+    (
+        "| seg_d2/data |",
+        "mutation.json",
+        ("packages", "seg_d2/data", "not checked"),
+        "| {} |",
+    ),
+    (
+        "| seg_d2/data |",
+        "mutation.json",
+        ("packages", "seg_d2/data", "score"),
+        "| {:.1f} | 85 |",
+    ),
+    (
         "| seg_d2/modeling |",
         "mutation.json",
         ("packages", "seg_d2/modeling", "score"),
