@@ -239,11 +239,10 @@ def survivors(codes, equivalent):
     """[{mutant, file, status, diff}] of every mutant no test caught, not listed as
     equivalent and not only changing help text."""
     rows = []
-    for mutant, (source, code) in sorted(codes.items()):
-        if code in CAUGHT or code in NOT_CHECKED or mutant in equivalent:
+    for mutant in uncaught(codes):
+        if mutant in equivalent:
             continue
-        if changes_help_text_only(mutant, source):
-            continue
+        source, code = codes[mutant]
         shown = mutmut("show", mutant, capture=True).stdout
         rows.append(
             {
