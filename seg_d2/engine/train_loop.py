@@ -3,6 +3,7 @@ several batches and with CPU autocast, as its AMPTrainer is with CUDA autocast; 
 detectron2's DistributedDataParallel wrapping, for models on the CPU too."""
 
 import contextlib
+import logging
 import time
 
 import torch
@@ -118,11 +119,22 @@ def build_train_loop(model, data_loader, optimizer, *, device, amp=False, accumu
                 "without SOLVER.AMP.ENABLED (detectron2's AMPTrainer steps once per batch)"
             )
         return AMPTrainer(model, data_loader, optimizer)
-    if amp:
+    if amp and cpu_computes_bfloat16():
         return CPUAutocastTrainer(model, data_loader, optimizer, accumulate_steps=accumulate_steps)
+    if amp:
+        logging.getLogger(__name__).warning(
+            "SOLVER.AMP.ENABLED: this CPU has no bfloat16 instructions (AVX512-BF16 or AMX), on "
+            "which autocast would make training slower, not faster: training in float32"
+        )
     if accumulate_steps != 1:
         return GradientAccumulationTrainer(model, data_loader, optimizer, accumulate_steps)
     return SimpleTrainer(model, data_loader, optimizer)
+
+
+def cpu_computes_bfloat16():
+    """Whether oneDNN has bfloat16 kernels for this CPU: without them torch emulates
+    bfloat16 and an autocast step is slower than a float32 one."""
+    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def sync_batch_norm_on_cpu(model):

@@ -223,11 +223,14 @@ def test_channels_last_changes_the_layout_not_the_numbers():
     assert torch.allclose(expected, got, atol=1e-4)
 
 
-def test_amp_on_a_cpu_trains_forwards_in_bfloat16_and_nothing_else(tiny_val, tmp_path):
-    """SOLVER.AMP.ENABLED on a CPU: the inner trainer is CPUAutocastTrainer, whose steps
-    run the model in bfloat16 while weights and gradients stay float32, and the model
-    outside a step (evaluation) runs in float32."""
-    from seg_d2.engine import CPUAutocastTrainer, Trainer
+def test_amp_on_a_cpu_trains_forwards_in_bfloat16_and_nothing_else(tiny_val, tmp_path, monkeypatch):
+    """SOLVER.AMP.ENABLED on a CPU with bfloat16 instructions (assumed here, so that any
+    CPU runs the test): the inner trainer is CPUAutocastTrainer, whose steps run the model
+    in bfloat16 while weights and gradients stay float32, and the model outside a step
+    (evaluation) runs in float32."""
+    from seg_d2.engine import CPUAutocastTrainer, Trainer, train_loop
+
+    monkeypatch.setattr(train_loop, "cpu_computes_bfloat16", lambda: True)
 
     from detectron2.engine import SimpleTrainer
     from detectron2.utils.events import EventStorage
