@@ -131,8 +131,8 @@ def main(argv=None):
         f"Each architecture's configs/shapes/ config with {' '.join(overrides)}: the U-Net's "
         f"data, sizes, batch, optimizer (AdamW) and cosine schedule; seeds {args.seeds}, "
         "alternating the order from seed to seed. mIoU is 'mean ± half range' over seeds; the "
-        "other columns are medians over seeds (train img/s from each run's median step, in "
-        "float32 with detectron2's SimpleTrainer; inference on the first "
+        "other columns are medians over seeds (train img/s from each run's median step, with "
+        "each config's step and memory format as train_net.py trains it; inference on the first "
         f"{TIMED_IMAGES} validation images held in memory, median of 3 passes; peak memory is "
         "the process heap's growth during training).",
         text,

@@ -14,11 +14,12 @@ import time
 import seg_d2  # (first: fixes detectron2 0.6 before anything imports it)
 from seg_d2.data.mapper import DatasetMapper
 from seg_d2.engine import Trainer
+from seg_d2.engine.train_loop import build_train_loop, prepare_model
 
 import numpy as np
 import torch
 from detectron2.data import DatasetCatalog
-from detectron2.engine import HookBase, SimpleTrainer, hooks
+from detectron2.engine import HookBase, hooks
 from detectron2.solver import build_lr_scheduler
 from detectron2.utils.env import seed_all_rng
 
@@ -185,17 +186,28 @@ class _StepTimes(HookBase):
 def train_like_detectron2(system, build, cfg, seed, warmup_steps=5):
     """Build ``system`` with ``build(cfg)`` (any module that takes detectron2's batched
     inputs and returns a loss dict) after seeding every RNG with ``seed``, and train it
-    with train_net.py's data loader (the config's INPUT.EXTRA_AUGMENTATIONS included),
-    detectron2's LR schedule and SimpleTrainer and the config's optimizer. Returns the
-    model (in eval mode) and a result with its size, iterations/s (from the median step,
-    data wait included, after ``warmup_steps``) and the peak memory growth."""
+    as train_net.py would: its data loader (the config's INPUT.EXTRA_AUGMENTATIONS
+    included), detectron2's LR schedule, the config's optimizer, memory format
+    (MODEL.CHANNELS_LAST) and step (SOLVER.AMP.ENABLED: bfloat16 autocast on a CPU), so
+    that every system gets the same speed options. Returns the model (in eval mode) and
+    a result with its size, iterations/s (from the median step, data wait included,
+    after ``warmup_steps``) and the peak memory growth."""
     cfg = cfg.clone()
     cfg.SEED = seed
     seed_all_rng(seed)
-    model = build(cfg)
+    model = prepare_model(
+        build(cfg), device=cfg.MODEL.DEVICE, channels_last=cfg.MODEL.CHANNELS_LAST
+    )
     model.train()
     optimizer = Trainer.build_optimizer(cfg, model)
-    trainer = SimpleTrainer(model, Trainer.build_train_loader(cfg), optimizer)
+    trainer = build_train_loop(
+        model,
+        Trainer.build_train_loader(cfg),
+        optimizer,
+        device=cfg.MODEL.DEVICE,
+        amp=cfg.SOLVER.AMP.ENABLED,
+        accumulate_steps=cfg.SOLVER.ACCUMULATE_GRAD_STEPS,
+    )
     step_times = _StepTimes(cfg.MODEL.DEVICE)
     trainer.register_hooks(
         [hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer)), step_times]

@@ -7,9 +7,10 @@ torchvision's ``MaskRCNN`` is built to match a seg_d2 instance config (by defaul
 demo's): the same ResNet depth (BatchNorm, from scratch), FPN width and levels,
 anchors, RPN and RoI sampling sizes, box head and number of classes; the mask heads
 differ by design (seg_d2's UpsampleMaskHead vs torchvision's deconvolution head).
-Both are trained by detectron2's SimpleTrainer on the same loader (so, per seed, the
-same augmented batches at the same sizes), optimizer, gradient clipping and LR
-schedule, alternating which runs first, and evaluated by train_net's evaluator (COCOEvaluator) on
+Both are trained by the config's step (bfloat16 autocast on a CPU when
+SOLVER.AMP.ENABLED) and memory format on the same loader (so, per seed, the same
+augmented batches at the same sizes), optimizer, gradient clipping and LR schedule,
+alternating which runs first, and evaluated by train_net's evaluator (COCOEvaluator) on
 the config's test dataset. torchvision's model gets detectron2's batches through a
 thin adapter (BGR 0..255 -> RGB 0..1, classes +1), whose cost is counted in its
 timings. Another dataset, e.g. the nuclei of the README from where you keep them:

@@ -77,17 +77,26 @@ def table(runs, summary, metrics):
         [
             f"seed {run['seed']}",
             *(f"{run['metrics'][m]:.1f}" for m in metrics),
-            f"{run['wall_seconds'] / 60:.1f}",
+            _minutes(run["training_seconds"]),
+            _minutes(run["wall_seconds"]),
         ]
         for run in runs
     ]
-    rows.append(["mean", *(f"{summary[m]['mean']:.1f}" for m in metrics), ""])
+    rows.append(["mean", *(f"{summary[m]['mean']:.1f}" for m in metrics), "", ""])
     rows.append(
-        ["range", *(f"{summary[m]['min']:.1f}-{summary[m]['max']:.1f}" for m in metrics), ""]
+        ["range", *(f"{summary[m]['min']:.1f}-{summary[m]['max']:.1f}" for m in metrics), "", ""]
     )
     return tabulate(
-        rows, headers=["run", *metrics, "wall min"], tablefmt="github", disable_numparse=True
+        rows,
+        headers=["run", *metrics, "training min", "wall min"],
+        tablefmt="github",
+        disable_numparse=True,
     )
+
+
+def _minutes(seconds):
+    """A run that only evaluates has no training time: an empty cell."""
+    return "" if seconds is None else f"{seconds / 60:.1f}"
 
 
 def main(argv=None):

@@ -6,7 +6,10 @@ import json
 import math
 import os
 
+import seg_d2
+
 import pytest
+import torch
 from conftest import unregister
 
 pytestmark = pytest.mark.slow
@@ -332,12 +335,20 @@ def test_seed_runs_summarize_each_metric_over_the_seeds():
         {"seed": 1, "metrics": {"segm/AP": 56.0, "bbox/AP": 44.0}, "wall_seconds": 660},
         {"seed": 2, "metrics": {"segm/AP": 53.0, "bbox/AP": 39.0}, "wall_seconds": 630},
     ]
+    for run, training_seconds in zip(runs, (540, 570, None)):  # the last only evaluated
+        run["training_seconds"] = training_seconds
     summary = summarize(runs, ["segm/AP", "bbox/AP"])
     assert summary["segm/AP"] == {"mean": pytest.approx(53.013333), "min": 50.04, "max": 56.0}
     assert summary["bbox/AP"] == {"mean": 41.0, "min": 39.0, "max": 44.0}
     lines = table(runs, summary, ["segm/AP", "bbox/AP"]).splitlines()
-    assert lines[2].split("|")[1:-1] == [" seed 0 ", " 50.0      ", " 40.0      ", " 10.0       "]
-    assert lines[-1].split("|")[1:4] == [" range  ", " 50.0-56.0 ", " 39.0-44.0 "]
+    cells = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines]
+    assert cells[0] == ["run", "segm/AP", "bbox/AP", "training min", "wall min"]
+    assert cells[2:5] == [
+        ["seed 0", "50.0", "40.0", "9.0", "10.0"],
+        ["seed 1", "56.0", "44.0", "9.5", "11.0"],
+        ["seed 2", "53.0", "39.0", "", "10.5"],
+    ]
+    assert cells[-1] == ["range", "50.0-56.0", "39.0-44.0", "", ""]
     assert metric({"sem_seg": {"mIoU": 86.5}}, "sem_seg/mIoU") == 86.5
 
 
@@ -565,3 +576,54 @@ def test_inference_profile_times_each_stage_within_the_total(tiny_val):
     assert all(per_image[part] > 0 for part in parts)
     assert sum(per_image[part] for part in parts) <= per_image["total"]
     assert 0 < per_image["RoIAlign (in RoI heads)"] < per_image["RoI heads"]
+
+
+@pytest.mark.parametrize("speed_options", [False, True])
+def test_every_compared_system_trains_with_the_configs_step_and_memory_format(
+    tiny_val, speed_options
+):
+    """train_like_detectron2 gives any system the config's MODEL.CHANNELS_LAST and
+    SOLVER.AMP.ENABLED (bfloat16 forwards on a CPU), as train_net.py does."""
+    from seg_d2.engine import train_loop
+
+    from benchmarks.common import train_like_detectron2
+
+    seen = {}
+
+    class Probe(torch.nn.Module):
+        def __init__(self, cfg):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+
+        def forward(self, batched_inputs):
+            image = torch.stack([x["image"].float() for x in batched_inputs])
+            seen["weights_channels_last"] = self.conv.weight.is_contiguous(
+                memory_format=torch.channels_last
+            )
+            seen["dtype"] = self.conv(image).dtype
+            return {"loss": self.conv(image).float().mean()}
+
+    flag = str(speed_options)
+    cfg = seg_d2.setup_config(
+        "configs/shapes/unet.yaml",
+        [
+            "DATASETS.TRAIN",
+            f"('{tiny_val}_sem_seg',)",
+            "SOLVER.IMS_PER_BATCH",
+            "2",
+            "SOLVER.MAX_ITER",
+            "2",
+            "MODEL.CHANNELS_LAST",
+            flag,
+            "SOLVER.AMP.ENABLED",
+            flag,
+        ],
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train_loop, "cpu_computes_bfloat16", lambda: True)
+        model, result = train_like_detectron2("probe", Probe, cfg, seed=0, warmup_steps=0)
+    assert seen == {
+        "weights_channels_last": speed_options,
+        "dtype": torch.bfloat16 if speed_options else torch.float32,
+    }
+    assert not model.training and result["system"] == "probe"
