@@ -122,6 +122,11 @@ def test_python_twin_builds_the_same_model(yaml_path):
     assert {name: value.shape for name, value in python_model.state_dict().items()} == shapes
     # Same weights, same image: the same detections, logits or segments, which also
     # compares what has no weights (anchors, poolers, thresholds, test sizes).
+    if hasattr(yaml_model, "proposal_generator"):  # training's proposal counts too
+        for counts in ("pre_nms_topk", "post_nms_topk"):
+            assert getattr(python_model.proposal_generator, counts) == getattr(
+                yaml_model.proposal_generator, counts
+            ), counts
     python_model.load_state_dict(yaml_model.state_dict())
     image = torch.randint(0, 256, (3, 96, 128), generator=torch.Generator().manual_seed(1))
     inputs = [{"image": image.float(), "height": 96, "width": 128}]

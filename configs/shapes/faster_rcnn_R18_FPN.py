@@ -1,6 +1,6 @@
 """Python twin of faster_rcnn_R18_FPN.yaml: the Mask R-CNN without its mask branch."""
 
-from .base_mask_rcnn_R18_FPN import dataloader, lr_multiplier, model, optimizer, train
+from .mask_rcnn_R18_FPN import dataloader, lr_multiplier, model, optimizer, train
 
 model.roi_heads.update(mask_in_features=None, mask_pooler=None, mask_head=None)
 dataloader.train.mapper.use_instance_mask = False

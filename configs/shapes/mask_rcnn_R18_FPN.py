@@ -1,5 +1,14 @@
-"""Python twin of mask_rcnn_R18_FPN.yaml: the default demo's Mask R-CNN."""
+"""Python twin of mask_rcnn_R18_FPN.yaml: the default demo's Mask R-CNN, with its speed
+settings and schedule."""
 
-from .base_mask_rcnn_R18_FPN import dataloader, lr_multiplier, model, optimizer, train
+from ..common.schedules import multi_step
+from .base_mask_rcnn_R18_FPN import dataloader, model, optimizer, train
+
+model.proposal_generator.pre_nms_topk = (500, 500)  # (training, test)
+model.proposal_generator.post_nms_topk = (250, 250)
+model.roi_heads.box_pooler.sampling_ratio = 1
+lr_multiplier = multi_step(max_iter=1400, steps=(1050, 1295), warmup_iters=100)
+train.update(max_iter=1400, eval_period=700)
+train.amp.enabled = True
 
 __all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]

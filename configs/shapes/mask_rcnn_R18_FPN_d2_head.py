@@ -3,7 +3,7 @@
 from detectron2.config import LazyCall as L
 from detectron2.modeling.roi_heads import MaskRCNNConvUpsampleHead
 
-from .base_mask_rcnn_R18_FPN import dataloader, lr_multiplier, model, optimizer, train
+from .mask_rcnn_R18_FPN import dataloader, lr_multiplier, model, optimizer, train
 
 model.roi_heads.mask_head = L(MaskRCNNConvUpsampleHead)(
     input_shape=model.roi_heads.mask_head.input_shape,
