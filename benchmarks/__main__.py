@@ -1,7 +1,7 @@
 """The benchmark suite: every comparison, one after another, and a results page.
 
     python -m benchmarks run [--quick] [--nuclei DIR]
-        [--only instance semantic evaluation data_loading]
+        [--only instance semantic evaluation data_loading architectures training_speed]
 
 Each comparison is a module that can also run alone (``python -m
 benchmarks.<module> --help``); this entry point picks their sizes (``--quick`` fits
@@ -26,6 +26,7 @@ from . import (
     data_loading,
     instance_torchvision,
     semantic_unet,
+    training_speed,
 )
 
 # name -> (module, arguments for --quick, arguments for the full run)
@@ -35,6 +36,7 @@ COMPARISONS = {
     "evaluation": (coco_evaluation, ["--repeats", "2"], []),
     "data_loading": (data_loading, ["--batches", "20", "--repeats", "2"], []),
     "architectures": (architectures, ["--seeds", "0", "1", "--iters", "30"], []),
+    "training_speed": (training_speed, ["--rounds", "2", "--steps", "25"], []),
 }
 # The nuclei comparison's quick size; the full one is the nuclei config's own schedule.
 NUCLEI_QUICK = ["--seeds", "0", "--iters", "60"]

@@ -627,3 +627,33 @@ def test_every_compared_system_trains_with_the_configs_step_and_memory_format(
         "dtype": torch.bfloat16 if speed_options else torch.float32,
     }
     assert not model.training and result["system"] == "probe"
+
+
+def test_training_speed_times_each_setting_and_divides_by_float32(results_dir, bench_datasets):
+    from benchmarks import training_speed
+
+    training_speed.main(
+        [
+            "--rounds",
+            "1",
+            "--steps",
+            "7",
+            "--name",
+            "speed",
+            *bench_datasets,
+            "DATASETS.TRAIN",
+            "('bench_train',)",
+            "INPUT.MIN_SIZE_TRAIN",
+            "(128,)",
+        ]
+    )
+    runs = json.loads((results_dir / "speed.json").read_text())["runs"]
+    assert [run["system"] for run in runs] == list(training_speed.VARIANTS)
+    lines = (results_dir / "speed.md").read_text().splitlines()
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines if "|" in line]
+    assert rows[0] == ["training step", "ms / step (median)", "speed-up over float32"]
+    assert [row[0] for row in rows[2:]] == list(training_speed.VARIANTS)
+    for row, run in zip(rows[2:], runs):
+        assert row[1] == f"{1000 / run['train_iters_per_s']:.0f}"
+        assert row[2] == f"{run['train_iters_per_s'] / runs[0]['train_iters_per_s']:.2f}"
+    assert rows[2][2] == "1.00"
