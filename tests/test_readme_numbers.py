@@ -334,3 +334,68 @@ def test_the_readme_shows_the_architecture_comparison_of_its_results_file():
             f"{median(runs, system, 'peak_train_memory_MiB'):.0f}",
         ]
         assert _readme_line(f"| {system} |").startswith("| " + " | ".join(cells) + " |")
+
+
+def _ratio(file, ours, theirs, key, runs_filter=lambda run: True):
+    from benchmarks.common import median
+
+    runs = [run for run in _value(file, ("runs",)) if runs_filter(run)]
+    return median(runs, ours, key) / median(runs, theirs, key)
+
+
+def test_the_readme_quotes_the_quick_comparisons_of_their_results_files():
+    """The Benchmarks table's ratios, recomputed from each comparison's JSON."""
+    from benchmarks.common import median
+
+    file, ours, theirs = "instance_torchvision.json", "seg_d2 Mask R-CNN", "torchvision MaskRCNN"
+    instance = _readme_line("| Mask R-CNN, the demo's config,")
+    for key, text in (
+        ("train_iters_per_s", "train it/s {:.2f}x"),
+        ("inference_ms_batch1", "inference ms/image {:.2f}x (batch 1)"),
+        ("inference_ms_best_batch", "and {:.2f}x (best batch)"),
+        ("peak_train_memory_MiB", "peak train memory {:.2f}x"),
+    ):
+        assert text.format(_ratio(file, ours, theirs, key)) in instance, key
+    runs = _value(file, ("runs",))
+    detections = [median(runs, system, "detections_per_image") for system in (ours, theirs)]
+    assert "at {:.1f} vs {:.1f} detections/image".format(*detections) in instance
+
+    file, ours, theirs = "semantic_unet.json", "seg_d2 UNet", "smp Unet (vgg13_bn)"
+    semantic = _readme_line("| U-Net, 64 channels capped at 512,")
+    assert f"train images/s {_ratio(file, ours, theirs, 'train_images_per_s'):.2f}x" in semantic
+    assert (
+        f"inference images/s {_ratio(file, ours, theirs, 'inference_images_per_s'):.2f}x"
+        in semantic
+    )
+    runs = _value(file, ("runs",))
+    assert "mIoU {:.1f} vs {:.1f}".format(*(median(runs, s, "mIoU") for s in (ours, theirs))) in (
+        semantic
+    )
+
+    evaluation = _readme_line("| COCO evaluation of 100,000 detections")
+    for iou_type, text in (("bbox", "{:.1f}x faster (bbox)"), ("segm", "{:.1f}x (segm)")):
+        speed_up = _ratio(
+            "coco_evaluation.json",
+            "pycocotools COCOeval",
+            "seg_d2 (COCOEvaluator path)",
+            "seconds",
+            lambda run, iou_type=iou_type: run["iou_type"] == iou_type,
+        )
+        assert text.format(speed_up) in evaluation, iou_type
+
+    loading = _readme_line("| training data loader with augmentation")
+    runs = _value("data_loading.json", ("runs",))
+    for task in ("instance", "semantic"):
+        rates = [median(runs, f"{task}, {n} worker(s)", "images_per_s") for n in (1, 2)]
+        assert "{} {:.1f} / {:.1f} images/s".format(task, *rates) in loading, task
+
+    steps = _readme_line("| Mask R-CNN training step, the demo's speed settings")
+    base = "float32 (base config)"
+    for variant, text in (
+        ("+ bfloat16 autocast", "bfloat16 autocast {:.2f}x"),
+        ("+ channels-last (not in the demo)", "with channels-last too {:.2f}x"),
+        ("+ RPN 500/250 proposals in training", "autocast + RPN 500/250 {:.2f}x"),
+        ("+ 1 RoIAlign sample per box bin (the demo)", "(the demo) {:.2f}x"),
+    ):
+        speed_up = _ratio("training_speed.json", variant, base, "train_iters_per_s")
+        assert text.format(speed_up) in steps, variant
