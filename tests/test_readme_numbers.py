@@ -155,6 +155,24 @@ QUOTED = [
         "| {:.1f} | 85 |",
     ),
     (
+        "| seg_d2/engine |",
+        "mutation.json",
+        ("packages", "seg_d2/engine", "score"),
+        "| {:.1f} | — |",
+    ),
+    (
+        "| seg_d2 (top-level modules) |",
+        "mutation.json",
+        ("packages", "seg_d2", "score"),
+        "| {:.1f} | — |",
+    ),
+    (
+        "| overall (of the mutants checked) |",
+        "mutation.json",
+        ("overall",),
+        "| {:.1f} | 70 |",
+    ),
+    (
         "| seg_d2/data |",
         "mutation.json",
         ("packages", "seg_d2/data", "mutants"),
