@@ -272,10 +272,8 @@ SEED_ROWS = [
 
 def _seed_cells(file, metric):
     runs = _value(file, ("runs",))
-    if metric == "wall":
-        values = [run["wall_seconds"] / 60 for run in runs]
-    elif metric == "training":
-        values = [run["training_seconds"] / 60 for run in runs]
+    if metric in ("wall", "training"):  # minutes, from the run's seconds
+        values = [run[f"{metric}_seconds"] / 60 for run in runs]
     else:
         values = [run["metrics"][metric] for run in runs]
     mean = sum(values) / len(values)
