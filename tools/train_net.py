@@ -10,8 +10,7 @@ import os
 
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
 from seg_d2.cli import run_command
-from seg_d2.compat import launch
-from seg_d2.engine import Trainer, write_results
+from seg_d2.engine import Trainer, launch, write_results
 from seg_d2.engine.lazy_training import load_lazy_model, test_lazy, train_lazy
 from seg_d2.lazy_config import is_lazy_config, setup_lazy_config
 from seg_d2.plots import plot_metrics

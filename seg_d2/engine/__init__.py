@@ -1,3 +1,4 @@
+from .launch import launch
 from .predictor import Predictor, coco_records, load_model, panoptic_segments, semantic_labels
 from .train_loop import CPUAutocastTrainer, GradientAccumulationTrainer
 from .trainer import RESULTS_FILE, Trainer, write_results
@@ -9,6 +10,7 @@ __all__ = [
     "RESULTS_FILE",
     "Trainer",
     "coco_records",
+    "launch",
     "load_model",
     "panoptic_segments",
     "semantic_labels",

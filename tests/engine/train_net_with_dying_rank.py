@@ -9,7 +9,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 
 from seg_d2.cli import run_command  # noqa: E402
-from seg_d2.compat import launch  # noqa: E402
+from seg_d2.engine import launch  # noqa: E402
 
 import train_net  # noqa: E402  (after the tools folder is on the path)
 from detectron2.engine import HookBase, default_argument_parser  # noqa: E402
