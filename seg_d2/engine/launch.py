@@ -3,7 +3,7 @@
 A process that exits with its gloo group still alive can abort in the interpreter's
 shutdown ("terminate called without an active exception", pytorch/pytorch#190489):
 gloo's threads still hold work of the last collectives. detectron2 never destroys the
-group, so about one 2-process run in 20 on a CPU ended with SIGABRT after training.
+group, so now and then a 2-process run on a CPU ended with SIGABRT after training.
 """
 
 import functools
