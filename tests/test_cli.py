@@ -4,6 +4,7 @@ its traceback."""
 
 import seg_d2  # noqa: F401
 from seg_d2.cli import run_command
+from seg_d2.errors import DatasetError
 
 import pytest
 from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
@@ -52,3 +53,36 @@ def test_a_process_that_died_ends_the_command_with_what_happened(exit_code, sign
         f"error: training process 1 ended with {how}; the other processes were stopped. "
         "Continue from the last checkpoint with --resume."
     )
+
+
+def test_the_command_gets_its_arguments_and_gives_back_its_result():
+    assert run_command(lambda *args, **kwargs: (args, kwargs), 1, 2, dist_url="auto") == (
+        (1, 2),
+        {"dist_url": "auto"},
+    )
+
+
+def test_a_seg_d2_error_ends_the_command_with_its_message_unless_a_traceback_is_asked_for(
+    monkeypatch,
+):
+    error = DatasetError("train.json: annotation id 3: no area")
+    assert _exit_message(error) == "error: train.json: annotation id 3: no area"
+    monkeypatch.setenv("SEG_D2_TRACEBACK", "1")
+    with pytest.raises(DatasetError, match="no area"):
+        run_command(lambda: (_ for _ in ()).throw(error))
+
+
+def test_a_seg_d2_error_of_a_loader_worker_ends_with_the_errors_own_line():
+    """torch's DataLoader re-raises a worker's error with its traceback in the message."""
+    error = DatasetError(
+        "Caught DatasetError in DataLoader worker process 0.\n"
+        "Original Traceback (most recent call last):\n"
+        '  File "mapper.py", line 9, in __call__\n'
+        "seg_d2.errors.DatasetError: image a.png: cannot read it: truncated: 2 bytes\n"
+    )
+    assert _exit_message(error) == "error: image a.png: cannot read it: truncated: 2 bytes"
+
+
+def test_a_file_name_that_is_not_utf8_prints_escaped(capfd):
+    run_command(lambda: print("bad name: caf\udce9.png"))
+    assert capfd.readouterr().out == "bad name: caf\\udce9.png\n"
