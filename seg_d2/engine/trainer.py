@@ -165,8 +165,7 @@ class Trainer(DefaultTrainer):
         return (
             f"{kept}. Training diverged: lower SOLVER.BASE_LR, lengthen SOLVER.WARMUP_ITERS or set "
             "SOLVER.CLIP_GRADIENTS.ENABLED True, check the data (python -m seg_d2.data.validate), "
-            "then "
-            "restart, or continue with --resume from that checkpoint."
+            "then restart, or continue with --resume from that checkpoint."
         )
 
     def build_hooks(self):
