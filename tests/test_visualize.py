@@ -521,3 +521,23 @@ def test_metrics_are_read_per_name_past_blank_lines_numbers_only(tmp_path):
         '{"iteration": 2, "lr": 0.25, "segm/AP": 3}\n'
     )
     assert read_metrics(metrics) == {"lr": [(1, 0.5), (2, 0.25)], "segm/AP": [(2, 3)]}
+
+
+def test_semantic_errors_blend_the_error_colour_over_the_image():
+    image = np.full((1, 2, 3), 100, np.uint8)
+    painted = semantic_error_overlay(image, np.array([[0, 1]]), np.array([[0, 2]]))
+    assert painted.dtype == np.uint8
+    assert painted[0, 0].tolist() == [100, 100, 100]
+    # 0.4 of the image and 0.6 of (255, 0, 0)
+    assert np.abs(painted[0, 1].astype(int) - [193, 40, 40]).max() <= 1
+
+
+def test_instance_errors_of_one_prediction_and_one_ground_truth():
+    big, small = np.zeros((10, 10), bool), np.zeros((10, 10), bool)
+    big[2:5, 2:5] = True
+    small[2:4, 2:4] = True
+    assert instance_errors([big], [0], [big], [0]) == ([], [])
+    # IoU 4/9 < 0.5: not a match (as a crowd region the overlap would count as 4/4)
+    assert instance_errors([big], [0], [small], [0]) == ([0], [0])
+    assert instance_errors([], [], [small], [0]) == ([0], [])
+    assert instance_errors([big], [0], [], []) == ([], [0])
