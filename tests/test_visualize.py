@@ -2,6 +2,7 @@
 panel paints exactly the instance's pixels; errors, per-image scores, plots."""
 
 import json
+import math
 import os
 import shutil
 
@@ -541,3 +542,48 @@ def test_instance_errors_of_one_prediction_and_one_ground_truth():
     assert instance_errors([big], [0], [small], [0]) == ([0], [0])
     assert instance_errors([], [], [small], [0]) == ([0], [])
     assert instance_errors([big], [0], [], []) == ([], [0])
+
+
+def test_image_miou_counts_each_class_over_the_pixels_not_ignored():
+    truth = np.array([[0, 0], [0, 1]])
+    assert image_miou(truth, truth.copy(), 2) == pytest.approx(100.0)
+    assert math.isnan(image_miou(np.full((2, 2), 255), np.zeros((2, 2), int), 2))
+
+
+def test_ground_truth_masks_leave_out_crowd_regions():
+    from seg_d2.visualization import _ground_truth_masks
+
+    box = [[1, 1, 4, 1, 4, 2, 1, 2]]  # a polygon, 3 x 1 pixels
+    record = {
+        "height": 3,
+        "width": 5,
+        "annotations": [
+            {"segmentation": box, "category_id": 2},
+            {"segmentation": box, "category_id": 3, "iscrowd": 1},
+            {"segmentation": box, "category_id": 4, "iscrowd": 0},
+        ],
+    }
+    masks, classes = _ground_truth_masks(record)
+    assert classes == [2, 4]
+    assert all(m.dtype == bool and m.shape == (3, 5) and m.sum() > 0 for m in masks)
+    assert _ground_truth_masks({"height": 3, "width": 5}) == ([], [])
+
+
+def test_the_error_panel_paints_missed_and_false_positive_masks_in_the_error_colour():
+    from seg_d2.visualization import instance_error_panel
+
+    from detectron2.data import Metadata
+    from detectron2.structures import Instances
+
+    image = np.full((40, 60, 3), 128, np.uint8)
+    missed, false_positive = np.zeros((40, 60), bool), np.zeros((40, 60), bool)
+    missed[5:20, 5:25] = True
+    false_positive[22:38, 35:58] = True
+    instances = Instances((40, 60))
+    instances.pred_masks = torch.from_numpy(np.stack([false_positive, false_positive]))
+    panel = instance_error_panel(image, instances, [1], [missed], [0], Metadata())
+    redness = panel[..., 0].astype(int) - panel[..., 1]
+    assert redness[missed].mean() > 40 and redness[false_positive].mean() > 40
+    assert np.median(redness[~(missed | false_positive)]) == 0  # outlines and labels aside
+    empty = instance_error_panel(image, instances, [], [missed], [], Metadata())
+    assert np.array_equal(empty, image)
