@@ -1,5 +1,6 @@
 """Which training step SOLVER.AMP.ENABLED gives on a CPU."""
 
+import contextlib
 import logging
 
 from seg_d2.engine import CPUAutocastTrainer, train_loop
@@ -44,3 +45,46 @@ def test_amp_without_bfloat16_instructions_still_accumulates_gradients(step_part
 
 def test_bfloat16_support_is_onednns_answer():
     assert train_loop.cpu_computes_bfloat16() is torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def test_sync_batch_norm_becomes_detectron2s_naive_one_with_its_settings_and_state():
+    from detectron2.layers import NaiveSyncBatchNorm
+
+    inner = torch.nn.SyncBatchNorm(3, eps=1e-3, momentum=0.3, affine=False)
+    inner.running_mean.fill_(2.0)
+    model = torch.nn.Sequential(
+        torch.nn.SyncBatchNorm(4, track_running_stats=False),
+        torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), inner),
+    )
+    converted = train_loop.sync_batch_norm_on_cpu(model)
+    assert converted is model
+    outer, nested = model[0], model[1][1]
+    assert type(outer) is NaiveSyncBatchNorm and type(nested) is NaiveSyncBatchNorm
+    assert (outer.num_features, outer.affine, outer.track_running_stats) == (4, True, False)
+    assert (nested.num_features, nested.eps, nested.momentum) == (3, 1e-3, 0.3)
+    assert not nested.affine and nested.track_running_stats
+    assert torch.all(nested.running_mean == 2.0)
+    assert type(model[1][0]) is torch.nn.Conv2d
+
+
+def test_processes_exchange_gradients_after_the_last_part_of_a_step_only(tmp_path):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 's'}", rank=0, world_size=1)
+    try:
+        model = DistributedDataParallel(torch.nn.Linear(2, 1))
+        loop = train_loop.GradientAccumulationTrainer(
+            model, [], torch.optim.SGD(model.parameters(), lr=0.1), accumulate_steps=2
+        )
+        assert not isinstance(loop._gradients_synchronized(False), contextlib.nullcontext)
+        assert isinstance(loop._gradients_synchronized(True), contextlib.nullcontext)
+        alone = train_loop.GradientAccumulationTrainer(
+            torch.nn.Linear(2, 1),
+            [],
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            accumulate_steps=2,
+        )
+        assert isinstance(alone._gradients_synchronized(False), contextlib.nullcontext)
+    finally:
+        dist.destroy_process_group()
