@@ -137,3 +137,17 @@ def semantic_records(folder, label_maps):
         Image.fromarray(labels).save(path)
         records.append({"file_name": f"image{k}.jpg", "sem_seg_file_name": path})
     return records
+
+
+@pytest.fixture
+def single_process_group(tmp_path):
+    """A gloo process group of this one process, destroyed after the test if the code
+    under test left it alive."""
+    import torch.distributed as dist
+
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    yield
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -3,25 +3,13 @@ before it exits (a gloo group alive at exit can abort the process)."""
 
 import importlib
 
-import pytest
 import torch.distributed as dist
 
 launch_module = importlib.import_module("seg_d2.engine.launch")
 
 
-@pytest.fixture
-def process_group(tmp_path):
-    """A gloo group of this one process, destroyed after the test if it is still alive."""
-    dist.init_process_group(
-        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
-    )
-    yield
-    if dist.is_initialized():
-        dist.destroy_process_group()
-
-
 def test_the_group_is_left_after_the_main_function_after_the_others_are_waited_for(
-    process_group, monkeypatch
+    single_process_group, monkeypatch
 ):
     calls = []
     monkeypatch.setattr(launch_module.comm, "synchronize", lambda: calls.append("wait"))
@@ -43,12 +31,11 @@ def test_a_single_process_without_a_group_runs_the_main_function_alone():
     assert not dist.is_initialized()
 
 
-def test_launch_gives_detectron2_the_main_function_that_leaves_the_group(tmp_path, monkeypatch):
+def test_launch_gives_detectron2_the_main_function_that_leaves_the_group(
+    single_process_group, monkeypatch
+):
     def detectron2_launch(main_func, num_gpus_per_machine, *, num_machines, args):
         assert (num_gpus_per_machine, num_machines) == (2, 1)
-        dist.init_process_group(
-            "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
-        )
         return main_func(*args)
 
     monkeypatch.setattr(launch_module, "detectron2_launch", detectron2_launch)

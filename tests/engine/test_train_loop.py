@@ -67,24 +67,15 @@ def test_sync_batch_norm_becomes_detectron2s_naive_one_with_its_settings_and_sta
     assert type(model[1][0]) is torch.nn.Conv2d
 
 
-def test_processes_exchange_gradients_after_the_last_part_of_a_step_only(tmp_path):
-    import torch.distributed as dist
+def test_processes_exchange_gradients_after_the_last_part_of_a_step_only(single_process_group):
     from torch.nn.parallel import DistributedDataParallel
 
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 's'}", rank=0, world_size=1)
-    try:
-        model = DistributedDataParallel(torch.nn.Linear(2, 1))
-        loop = train_loop.GradientAccumulationTrainer(
-            model, [], torch.optim.SGD(model.parameters(), lr=0.1), accumulate_steps=2
-        )
-        assert not isinstance(loop._gradients_synchronized(False), contextlib.nullcontext)
-        assert isinstance(loop._gradients_synchronized(True), contextlib.nullcontext)
-        alone = train_loop.GradientAccumulationTrainer(
-            torch.nn.Linear(2, 1),
-            [],
-            torch.optim.SGD(model.parameters(), lr=0.1),
-            accumulate_steps=2,
-        )
-        assert isinstance(alone._gradients_synchronized(False), contextlib.nullcontext)
-    finally:
-        dist.destroy_process_group()
+    def accumulating(model):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        return train_loop.GradientAccumulationTrainer(model, [], optimizer, accumulate_steps=2)
+
+    loop = accumulating(DistributedDataParallel(torch.nn.Linear(2, 1)))
+    assert not isinstance(loop._gradients_synchronized(False), contextlib.nullcontext)
+    assert isinstance(loop._gradients_synchronized(True), contextlib.nullcontext)
+    alone = accumulating(torch.nn.Linear(2, 1))
+    assert isinstance(alone._gradients_synchronized(False), contextlib.nullcontext)
