@@ -13,6 +13,7 @@ import torch
 from detectron2.engine import defaults
 from detectron2.modeling import GeneralizedRCNNWithTTA, build_model
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 UNET = "configs/shapes/unet.yaml"
 MASK_RCNN = "configs/shapes/mask_rcnn_R18_FPN.yaml"
@@ -134,3 +135,15 @@ def test_the_trainer_evaluates_the_augmented_model_when_enabled(monkeypatch, ena
     Trainer.test(cfg, model, evaluators=[object()])
     assert isinstance(evaluated[0], SemanticSegmentorWithTTA) == enabled
     assert (evaluated[0] is model) != enabled
+
+
+def test_a_distributed_model_is_augmented_through_its_inner_model(single_process_group):
+    cfg, model = _built(UNET)
+    augmented = with_test_time_augmentation(cfg, DistributedDataParallel(model))
+    assert isinstance(augmented, SemanticSegmentorWithTTA)
+    assert augmented.model is model
+
+
+def test_panoptic_views_keep_the_models_input_format():
+    cfg, model = _built(PANOPTIC, "INPUT.FORMAT", "RGB")
+    assert PanopticFPNWithTTA(cfg, model).instances.model.input_format == "RGB"
