@@ -190,6 +190,16 @@ def changed_since_copied(source):
     return not filecmp.cmp(os.path.join(WORK, source), os.path.join(REPO, source), shallow=False)
 
 
+def forget_which_tests_reach_what():
+    """Delete mutmut's map of which tests call each function, so that a resumed run maps
+    them anew: mutmut 3 maps only tests whose names are new, so a test rewritten under
+    its old name (a subprocess call made in-process) would keep its old, empty reach and
+    never run against the mutants it now catches."""
+    stats = os.path.join(WORK, "mutants", "mutmut-stats.json")
+    if os.path.exists(stats):
+        os.remove(stats)
+
+
 def uncaught(codes):
     """The mutants no test caught that change more than help text, to run again."""
     return [
@@ -378,6 +388,7 @@ def main(argv=None):
         codes = exit_codes()
         again = [m for m in uncaught(codes) if not changed_since_copied(codes[m][0])]
         prepare_work_copy(packages, args.max_stack_depth, fresh=False)
+        forget_which_tests_reach_what()
         stamp["commit"] = f"{stamp['commit']}, resumed at {machine()['commit']}"
         with open(stamp_file, "w") as f:
             json.dump(stamp, f)

@@ -114,6 +114,43 @@ def tiny_shapes(tmp_path_factory):
     return data
 
 
+MASK_RCNN = "configs/shapes/mask_rcnn_R18_FPN.yaml"
+UNET = "configs/shapes/unet.yaml"
+SEMANTIC_DATASETS = ("tiny_train_sem_seg", "tiny_val_sem_seg")
+PANOPTIC_FPN = "configs/shapes/panoptic_fpn_R18.yaml"
+PANOPTIC_DATASETS = ("tiny_train_panoptic_separated", "tiny_val_panoptic_separated")
+
+
+@pytest.fixture(scope="session")
+def trained_panoptic_fpn(tiny_shapes, tmp_path_factory):
+    """A PanopticFPN trained 40 iterations on the tiny split (evaluated at the end): its
+    output folder, shared by the training test and the evaluation tests."""
+    output_dir = tmp_path_factory.mktemp("panoptic_fpn")
+    common = ("SOLVER.MAX_ITER", "40", "SOLVER.STEPS", "()")
+    train_net(PANOPTIC_FPN, output_dir, tiny_shapes, *common, datasets=PANOPTIC_DATASETS)
+    return output_dir
+
+
+@pytest.fixture(scope="session")
+def trained_mask_rcnn(tiny_shapes, tmp_path_factory):
+    """The demo's Mask R-CNN trained 40 iterations on the tiny split: its output folder and
+    log. Tests that train on from it work in a copy."""
+    output_dir = tmp_path_factory.mktemp("mask_rcnn")
+    log = train_net(
+        MASK_RCNN, output_dir, tiny_shapes, "SOLVER.MAX_ITER", "40", "SOLVER.STEPS", "()"
+    )
+    return output_dir, log
+
+
+@pytest.fixture(scope="session")
+def trained_unet(tiny_shapes, tmp_path_factory):
+    """The demo's U-Net trained 40 iterations on the tiny split: its output folder."""
+    output_dir = tmp_path_factory.mktemp("unet")
+    common = ("SOLVER.MAX_ITER", "40", "SOLVER.BASE_LR", "0.002")
+    train_net(UNET, output_dir, tiny_shapes, *common, datasets=SEMANTIC_DATASETS)
+    return output_dir
+
+
 @pytest.fixture(scope="session")
 def tiny_val(tiny_shapes):
     """The tiny validation split registered in-process, with all its variants."""

@@ -71,3 +71,13 @@ def test_sources_changed_since_the_run_copied_them_are_told_apart(tmp_path, monk
     monkeypatch.setattr(mutation, "REPO", str(tmp_path / "repo"))
     assert mutation.changed_since_copied("seg_d2/changed.py")
     assert not mutation.changed_since_copied("seg_d2/same.py")
+
+
+def test_a_resumed_run_maps_every_test_anew(tmp_path, monkeypatch):
+    (tmp_path / "mutants").mkdir()
+    stats = tmp_path / "mutants" / "mutmut-stats.json"
+    stats.write_text("{}")
+    monkeypatch.setattr(mutation, "WORK", str(tmp_path))
+    mutation.forget_which_tests_reach_what()
+    assert not stats.exists()
+    mutation.forget_which_tests_reach_what()  # nothing to forget: no error

@@ -95,34 +95,6 @@ def test_divergence_names_the_iteration_and_keeps_the_last_good_checkpoint(tiny_
     assert _sha256(good) == fingerprint
 
 
-@pytest.mark.slow
-def test_same_seed_same_losses_on_cpu(tiny_shapes, tmp_path):
-    runs = []
-    for name in ("first", "second"):
-        train_net(
-            "configs/shapes/unet.yaml",
-            tmp_path / name,
-            tiny_shapes,
-            "SOLVER.MAX_ITER",
-            "20",
-            "TEST.EVAL_PERIOD",
-            "0",
-            "MODEL.UNET.DEPTH",
-            "2",
-            "SEED",
-            "7",
-            datasets=("tiny_train_sem_seg", "tiny_val_sem_seg"),
-        )
-        runs.append(
-            [
-                (m["iteration"], m["total_loss"], m["loss_sem_seg"])
-                for m in metrics(tmp_path / name)
-                if "total_loss" in m
-            ]
-        )
-    assert runs[0] and runs[0] == runs[1]
-
-
 # Runs tools/train_net.py and SIGKILLs it from inside at a chosen point:
 #   iteration N   after iteration N has drawn its batch, before the update
 #   checkpoint N  half way through writing the N-th checkpoint file
@@ -234,7 +206,7 @@ def uninterrupted(tiny_shapes, tmp_path_factory):
         datasets=_SEMANTIC,
         size=64,
     )
-    return _final(output_dir)
+    return output_dir
 
 
 def _assert_same_run(resumed, uninterrupted):
@@ -257,7 +229,7 @@ def test_killed_mid_iteration_resumes_as_if_never_stopped(tiny_shapes, tmp_path,
     assert (tmp_path / "last_checkpoint").read_text() == "model_0000009.pth"
     log = _resume(tiny_shapes, tmp_path)
     assert "Starting training from iteration 10" in log
-    _assert_same_run(_final(tmp_path), uninterrupted)
+    _assert_same_run(_final(tmp_path), _final(uninterrupted))
 
 
 @pytest.mark.slow
@@ -272,8 +244,24 @@ def test_killed_mid_checkpoint_resumes_from_the_last_complete_one(
     assert (tmp_path / "last_checkpoint").read_text() == "model_0000009.pth"
     log = _resume(tiny_shapes, tmp_path)
     assert "Starting training from iteration 10" in log
-    _assert_same_run(_final(tmp_path), uninterrupted)
+    _assert_same_run(_final(tmp_path), _final(uninterrupted))
     assert not half_written.exists()  # overwritten, then renamed, by the resumed run's save
+
+
+@pytest.mark.slow
+def test_same_seed_same_losses_on_cpu(tiny_shapes, tmp_path, uninterrupted):
+    train_net(
+        "configs/shapes/unet.yaml", tmp_path, tiny_shapes, *_RESUMABLE, datasets=_SEMANTIC, size=64
+    )
+    runs = [
+        [
+            (m["iteration"], m["total_loss"], m["loss_sem_seg"])
+            for m in metrics(output_dir)
+            if "total_loss" in m
+        ]
+        for output_dir in (uninterrupted, tmp_path)
+    ]
+    assert runs[0] and runs[0] == runs[1]
 
 
 def test_resumed_loader_continues_the_data_stream(tiny_val):

@@ -4,21 +4,20 @@ augmentation) and --resume work."""
 
 import json
 import os
+import shutil
 
 import pytest
 import torch
-from conftest import metrics, train_net
+from conftest import MASK_RCNN, metrics, train_net
 
 pytestmark = pytest.mark.slow
 
-CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
+CONFIG = MASK_RCNN
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tiny_shapes, tmp_path_factory):
-    output = tmp_path_factory.mktemp("output")
-    log = train_net(CONFIG, output, tiny_shapes, "SOLVER.MAX_ITER", "40", "SOLVER.STEPS", "()")
-    return tiny_shapes, output, log
+@pytest.fixture
+def tiny_run(tiny_shapes, trained_mask_rcnn):
+    return tiny_shapes, *trained_mask_rcnn
 
 
 def test_training_lowers_the_loss_and_writes_the_expected_files(tiny_run):
@@ -72,8 +71,10 @@ def test_eval_only_with_test_time_augmentation_scores_the_augmented_model(tiny_r
     assert evaluated["segm"]["AP"] != pytest.approx(trained["segm"]["AP"], abs=1e-9)
 
 
-def test_resume_continues_from_the_last_iteration(tiny_run):
-    data, output, _ = tiny_run
+def test_resume_continues_from_the_last_iteration(tiny_run, tmp_path):
+    data, trained, _ = tiny_run
+    output = tmp_path / "resumed"
+    shutil.copytree(trained, output)
     final = torch.load(output / "model_final.pth", map_location="cpu", weights_only=False)
     assert final["iteration"] == 39
     log = train_net(CONFIG, output, data, "--resume", "SOLVER.STEPS", "()", "SOLVER.MAX_ITER", "50")

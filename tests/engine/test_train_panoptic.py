@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, metrics, train_net
+from conftest import REPO, metrics
 
 pytestmark = pytest.mark.slow
 
@@ -24,33 +24,17 @@ def _assert_all_three_metric_groups(results):
     assert set(results["sem_seg"]) >= {"IoU-things", "IoU-sky", "IoU-ground"}
 
 
-def test_panoptic_fpn_trains_and_reports_ap_miou_and_pq(tiny_shapes, tmp_path):
-    train_net(
-        "configs/shapes/panoptic_fpn_R18.yaml",
-        tmp_path,
-        tiny_shapes,
-        "SOLVER.MAX_ITER",
-        "40",
-        "SOLVER.STEPS",
-        "()",
-        datasets=("tiny_train_panoptic_separated", "tiny_val_panoptic_separated"),
-    )
-    losses = [m["total_loss"] for m in metrics(tmp_path) if "total_loss" in m]
+def test_panoptic_fpn_trains_and_reports_ap_miou_and_pq(trained_panoptic_fpn):
+    losses = [m["total_loss"] for m in metrics(trained_panoptic_fpn) if "total_loss" in m]
     assert len(losses) == 2 and losses[-1] < losses[0]
-    assert "loss_sem_seg" in metrics(tmp_path)[-2]
-    _assert_all_three_metric_groups(json.loads((tmp_path / "results.json").read_text()))
+    assert "loss_sem_seg" in metrics(trained_panoptic_fpn)[-2]
+    _assert_all_three_metric_groups(json.loads((trained_panoptic_fpn / "results.json").read_text()))
 
 
-def test_combine_panoptic_joins_models_trained_apart(tiny_shapes, tmp_path):
-    common = ("SOLVER.MAX_ITER", "10", "SOLVER.STEPS", "()", "TEST.EVAL_PERIOD", "0")
-    train_net("configs/shapes/mask_rcnn_R18_FPN.yaml", tmp_path / "instance", tiny_shapes, *common)
-    train_net(
-        "configs/shapes/unet.yaml",
-        tmp_path / "semantic",
-        tiny_shapes,
-        *common,
-        datasets=("tiny_train_sem_seg", "tiny_val_sem_seg"),
-    )
+def test_combine_panoptic_joins_models_trained_apart(
+    tiny_shapes, tmp_path, trained_mask_rcnn, trained_unet
+):
+    instance, _ = trained_mask_rcnn
     dataset_line = f"['tiny_val={tiny_shapes}/annotations/instances_val.json:{tiny_shapes}/val']"
     run = subprocess.run(
         [
@@ -59,11 +43,11 @@ def test_combine_panoptic_joins_models_trained_apart(tiny_shapes, tmp_path):
             "--instance-config",
             os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"),
             "--instance-weights",
-            str(tmp_path / "instance" / "model_final.pth"),
+            str(instance / "model_final.pth"),
             "--semantic-config",
             os.path.join(REPO, "configs/shapes/unet.yaml"),
             "--semantic-weights",
-            str(tmp_path / "semantic" / "model_final.pth"),
+            str(trained_unet / "model_final.pth"),
             "--dataset",
             "tiny_val_panoptic_separated",
             "--output-dir",

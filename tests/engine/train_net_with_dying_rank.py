@@ -1,4 +1,4 @@
-"""tools/train_net.py whose process of rank 1 exits at iteration 3, as a process killed
+"""tools/train_net.py whose process of rank 1 exits after iteration 1, as a process killed
 by the system would: how a multi-process job ends, and that --resume continues it.
 The patch is at module level so that the spawned processes, which import this file
 again, have it too."""
@@ -15,7 +15,7 @@ import train_net  # noqa: E402  (after the tools folder is on the path)
 from detectron2.engine import HookBase, default_argument_parser  # noqa: E402
 from detectron2.utils import comm  # noqa: E402
 
-DYING_RANK, AT_ITERATION, EXIT_CODE = 1, 3, 7
+DYING_RANK, AT_ITERATION, EXIT_CODE = 1, 1, 7
 
 
 class _ExitAtIteration(HookBase):
