@@ -1110,3 +1110,68 @@ def test_labelme_shapes_without_a_type_are_polygons_and_each_group_is_kept(tmp_p
     expected[0:6, W - 4 :] = True
     np.testing.assert_array_equal(decoded[0][1].astype(bool), expected)
     assert decoded[1][1].sum() == 8 * 10
+
+
+_CONVERT_UNDER_AN_ASCII_LOCALE = """
+import sys
+from seg_d2.data.convert import from_instance_pngs, from_labelme, from_semantic_pngs, from_via
+
+root = sys.argv[1]
+from_via(f"{root}/via/via.json", f"{root}/via/images", class_attribute="kind").write(
+    f"{root}/via.json"
+)
+from_labelme(f"{root}/labelme").write(f"{root}/labelme.json")
+from_instance_pngs(
+    f"{root}/mapped/images", f"{root}/mapped/ids", class_map=f"{root}/mapped/classes.json"
+).write(f"{root}/mapped.json")
+from_semantic_pngs(
+    f"{root}/semantic/images", f"{root}/semantic/labels", f"{root}/classes.txt", things=["Zelle"]
+).write(f"{root}/semantic.json")
+"""
+
+
+def _rewrite_in_utf8(path, replace):
+    text = path.read_text(encoding="utf-8")
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_converters_read_their_inputs_as_utf8_whatever_the_locale(tmp_path):
+    """Class names in UTF-8 (as VIA, labelme and editors write them) under a locale whose
+    default encoding is ASCII, as on a machine or container without a UTF-8 locale."""
+    _via_export(tmp_path / "via")
+    _rewrite_in_utf8(tmp_path / "via" / "via.json", {'"disc"': '"Scheibe \u00e4"'})
+    (tmp_path / "labelme").mkdir()
+    _labelme_folder(tmp_path / "labelme")
+    _rewrite_in_utf8(tmp_path / "labelme" / "x.json", {'"ring"': '"anneau \u00e9"'})
+    _rewrite_in_utf8(
+        _instance_pngs_with_a_class_map(tmp_path / "mapped"), {'"box"': '"bo\u00eete"'}
+    )
+    _semantic_pngs(tmp_path / "semantic")
+    (tmp_path / "classes.txt").write_text("Hintergrund\nZelle\nTr\u00fcmmer\n", encoding="utf-8")
+    ascii_locale = {
+        **os.environ,
+        "LC_ALL": "C",
+        "LANG": "C",
+        "PYTHONUTF8": "0",
+        "PYTHONCOERCECLOCALE": "0",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", _CONVERT_UNDER_AN_ASCII_LOCALE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=ascii_locale,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    names = {}
+    for layout in ("via", "labelme", "mapped", "semantic"):
+        with open(tmp_path / f"{layout}.json", encoding="utf-8") as f:
+            names[layout] = sorted(c["name"] for c in json.load(f)["categories"])
+    assert names == {
+        "via": ["Scheibe \u00e4", "box"],
+        "labelme": ["anneau \u00e9", "cell"],
+        "mapped": ["bo\u00eete", "ring"],
+        "semantic": ["Hintergrund", "Tr\u00fcmmer", "Zelle"],
+    }
