@@ -165,7 +165,9 @@ def _kept_annotations(dataset, skipped_ids):
     return [a for a in dataset.get("annotations", []) if a["id"] not in skipped_ids]
 
 
-def _write_pixels(target, dataset, layout, skipped_ids):
+def _write_pixels(target, json_file, dataset, layout, skipped_ids):
+    """The PNGs and panoptic JSON into ``target``; a warning naming ``json_file`` counts
+    the annotations no pixel is left to (``target`` is a folder renamed when complete)."""
     images = sorted(dataset["images"], key=lambda image: image["id"])
     per_image = {image["id"]: [] for image in images}
     for annotation in _kept_annotations(dataset, skipped_ids):
@@ -198,7 +200,7 @@ def _write_pixels(target, dataset, layout, skipped_ids):
     if hidden:
         logger.warning(
             "%s: %d annotation(s) are covered entirely by later ones and have no panoptic segment",
-            target,
+            json_file,
             hidden,
         )
     with open(os.path.join(target, "panoptic.json"), "w") as f:
@@ -244,7 +246,7 @@ def derive_pixel_ground_truth(paths, json_file, dataset, layout, skipped_ids):
 
     def build(folder):
         logger.info("deriving semantic and panoptic ground truth of %s into %s", json_file, root)
-        _write_pixels(folder, dataset, layout, skipped_ids)
+        _write_pixels(folder, json_file, dataset, layout, skipped_ids)
 
     build_folder_once(root, _stamp(json_file), build)
     return paths

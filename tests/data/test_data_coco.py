@@ -348,8 +348,8 @@ def test_annotations_hidden_by_later_ones_are_counted_once_stuff_regions_not(tmp
         assert [image["id"] for image in written["images"]] == [1, 2]
         assert [len(a["segments_info"]) for a in written["annotations"]] == [2, 0]
         assert (
-            ": 1 annotation(s) are covered entirely by later ones and have no panoptic segment"
-            in (caplog.text)
+            f"{json_file}: 1 annotation(s) are covered entirely by later ones and have no "
+            "panoptic segment" in caplog.text
         )
     finally:
         unregister(name)

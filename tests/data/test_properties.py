@@ -101,14 +101,15 @@ def annotated_images(draw, categories):
     for k in range(draw(st.integers(0, 5))):
         mask = draw(st.lists(st.booleans(), min_size=height * width, max_size=height * width))
         mask = np.asarray(mask, bool).reshape(height, width)
-        annotations.append(
-            {
-                "id": k + 1,
-                "category_id": draw(st.sampled_from([c["id"] for c in categories])),
-                "iscrowd": int(draw(st.integers(0, 5)) == 0),
-                "segmentation": mask_util.encode(np.asfortranarray(mask.astype(np.uint8))),
-            }
-        )
+        annotation = {
+            "id": k + 1,
+            "category_id": draw(st.sampled_from([c["id"] for c in categories])),
+            "iscrowd": int(draw(st.integers(0, 5)) == 0),
+            "segmentation": mask_util.encode(np.asfortranarray(mask.astype(np.uint8))),
+        }
+        if not annotation["iscrowd"] and draw(st.booleans()):
+            del annotation["iscrowd"]  # COCO's default: not a crowd
+        annotations.append(annotation)
     return {"height": height, "width": width}, annotations
 
 
@@ -117,9 +118,9 @@ def _reference_painting(image, annotations, layout):
     things in annotation order, each covering what came before."""
     things = set(layout.thing_ids)
     order = (
-        [a for a in annotations if a["category_id"] not in things and not a["iscrowd"]]
-        + [a for a in annotations if a["iscrowd"]]
-        + [a for a in annotations if a["category_id"] in things and not a["iscrowd"]]
+        [a for a in annotations if a["category_id"] not in things and not a.get("iscrowd", 0)]
+        + [a for a in annotations if a.get("iscrowd", 0)]
+        + [a for a in annotations if a["category_id"] in things and not a.get("iscrowd", 0)]
     )
     fill = (
         layout.contiguous_id[layout.background_id]
@@ -132,7 +133,7 @@ def _reference_painting(image, annotations, layout):
         mask = mask_util.decode(annotation["segmentation"]).astype(bool)
         semantic[mask] = (
             IGNORE_LABEL
-            if annotation["iscrowd"]
+            if annotation.get("iscrowd", 0)
             else layout.contiguous_id[annotation["category_id"]]
         )
         owner[mask] = annotation["id"]
@@ -154,6 +155,10 @@ def test_derived_ground_truth_agrees_with_the_instance_masks(categories, data):
     for segment in segments:
         pixels = panoptic == segment["id"]
         assert segment["area"] == int(pixels.sum()) > 0
+        ys, xs = np.nonzero(pixels)
+        width, height = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+        assert segment["bbox"] == [xs.min(), ys.min(), width, height]
+        assert segment["iscrowd"] in (0, 1)
         if segment["category_id"] in layout.thing_ids or segment["iscrowd"]:
             # a thing or crowd segment is its annotation's mask less what later ones cover
             owners = set(np.unique(owner[pixels]).tolist())
