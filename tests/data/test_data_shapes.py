@@ -28,7 +28,8 @@ def _digest(folder):
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     generate_shapes_split(tmp_path / "a", "val", seed=3, num_images=4)
-    generate_shapes_split(tmp_path / "b", "val", seed=3, num_images=4)
+    generate_shapes_split(tmp_path / "b", "val", seed=4, num_images=4)
+    generate_shapes_split(tmp_path / "b", "val", seed=3, num_images=4)  # over the other
     generate_shapes_split(tmp_path / "c", "val", seed=4, num_images=4)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
@@ -109,3 +110,19 @@ def test_registered_shapes_are_generated_where_registered_on_first_use(monkeypat
             unregister(name)
         monkeypatch.undo()
         shapes.register_shapes()
+
+
+def test_each_shape_stays_at_least_half_visible_under_the_later_ones():
+    """_place_things' promise, checked on the masks it returns: each shape, less every
+    shape drawn after it, keeps at least half its pixels and at least _MIN_AREA of them."""
+    for seed in range(40):
+        placed = shapes._place_things(np.random.default_rng(seed))
+        masks = [mask for _, mask, _ in placed]
+        assert len(masks) >= 1
+        for index, mask in enumerate(masks):
+            covered = np.zeros_like(mask)
+            for later in masks[index + 1 :]:
+                covered |= later
+            visible = int((mask & ~covered).sum())
+            assert mask.sum() >= shapes._MIN_AREA
+            assert visible >= max(0.5 * mask.sum(), shapes._MIN_AREA), (seed, index)
