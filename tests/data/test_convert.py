@@ -395,6 +395,7 @@ def test_command_line_writes_a_dataset_that_registers_and_loads(tmp_path, capsys
         capsys, "mask-folders", tmp_path / "data", "--category", "nucleus", "--output", out
     )
     assert "instances: nucleus" in printed
+    assert str(out) in printed.splitlines()[0]  # the summary's header names the JSON written
     assert f"DATASETS.COCO_FORMAT \"['nuclei={out}:{tmp_path / 'data'}']\"" in printed
     register_coco_dataset("converted", out, tmp_path / "data")
     try:
@@ -641,17 +642,19 @@ def test_builder_counts_logs_and_names_every_skip(tmp_path, caplog):
     builder.add_polygons(a, cell, [[0, 0, 5, 0]], "p1")
     builder.add_polygons(a, cell, [[0, 0, 5, 0, 10, 0]], "p2")
     builder.add_mask(a, cell, _masks()[1], "kept")
+    builder.add_mask(a, cell, np.zeros((H, W), bool), "m3")
+    builder.add_mask(a, cell, np.zeros((H, W), bool), "m4")
     builder.write(str(tmp_path / "out.json"))
     assert builder.skips == {
-        "empty mask": 2,
+        "empty mask": 4,
         "polygon of fewer than 3 points": 1,
         "polygon of zero area": 1,
     }
     assert (
-        "skipped 4 unusable mask(s)/shape(s) (2 empty mask, 1 polygon of fewer than 3 points, "
+        "skipped 6 unusable mask(s)/shape(s) (4 empty mask, 1 polygon of fewer than 3 points, "
         "1 polygon of zero area), e.g.: m1: empty mask; m2: empty mask; p1: polygon of fewer "
-        "than 3 points; p2: polygon of zero area"
-    ) in caplog.text
+        "than 3 points; p2: polygon of zero area; m3: empty mask\n"
+    ) in caplog.text  # five examples at most
     assert "1 image(s) have no instance; kept as images without annotations" in caplog.text
 
 
@@ -1112,21 +1115,23 @@ def test_labelme_shapes_without_a_type_are_polygons_and_each_group_is_kept(tmp_p
     assert decoded[1][1].sum() == 8 * 10
 
 
+# What ``python -m seg_d2.data.convert ...`` runs (run_command(main)), for four layouts in
+# one process.
 _CONVERT_UNDER_AN_ASCII_LOCALE = """
 import sys
-from seg_d2.data.convert import from_instance_pngs, from_labelme, from_semantic_pngs, from_via
+from seg_d2.cli import run_command
+from seg_d2.data.convert.__main__ import main
 
 root = sys.argv[1]
-from_via(f"{root}/via/via.json", f"{root}/via/images", class_attribute="kind").write(
-    f"{root}/via.json"
-)
-from_labelme(f"{root}/labelme").write(f"{root}/labelme.json")
-from_instance_pngs(
-    f"{root}/mapped/images", f"{root}/mapped/ids", class_map=f"{root}/mapped/classes.json"
-).write(f"{root}/mapped.json")
-from_semantic_pngs(
-    f"{root}/semantic/images", f"{root}/semantic/labels", f"{root}/classes.txt", things=["Zelle"]
-).write(f"{root}/semantic.json")
+for argv in (
+    ["via", f"{root}/via/via.json", f"{root}/via/images", "--class-attribute", "kind"],
+    ["labelme", f"{root}/labelme"],
+    ["instance-png", f"{root}/mapped/images", f"{root}/mapped/ids",
+     "--class-map", f"{root}/mapped/classes.json"],
+    ["semantic-png", f"{root}/semantic/images", f"{root}/semantic/labels",
+     "--classes", f"{root}/classes.txt", "--things", "Zelle"],
+):
+    run_command(main, [*argv, "--output", f"{root}/{argv[0]}.json"])
 """
 
 
@@ -1137,9 +1142,10 @@ def _rewrite_in_utf8(path, replace):
     path.write_text(text, encoding="utf-8")
 
 
-def test_converters_read_their_inputs_as_utf8_whatever_the_locale(tmp_path):
+def test_convert_command_reads_its_inputs_as_utf8_whatever_the_locale(tmp_path):
     """Class names in UTF-8 (as VIA, labelme and editors write them) under a locale whose
-    default encoding is ASCII, as on a machine or container without a UTF-8 locale."""
+    default encoding is ASCII, as on a machine or container without a UTF-8 locale; the
+    command's own process, so its log lines too."""
     _via_export(tmp_path / "via")
     _rewrite_in_utf8(tmp_path / "via" / "via.json", {'"disc"': '"Scheibe \u00e4"'})
     (tmp_path / "labelme").mkdir()
@@ -1165,13 +1171,17 @@ def test_converters_read_their_inputs_as_utf8_whatever_the_locale(tmp_path):
         env=ascii_locale,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "instances: Scheibe \\xe4" in run.stdout  # escaped for the ASCII terminal
+    # the command's log lines: level and message
+    assert "WARNING skipped 1 unusable mask(s)/shape(s) (1 point region has no area)" in run.stderr
+    assert "WARNING skipped 1 unusable mask(s)/shape(s) (1 point shape has no area)" in run.stderr
     names = {}
-    for layout in ("via", "labelme", "mapped", "semantic"):
+    for layout in ("via", "labelme", "instance-png", "semantic-png"):
         with open(tmp_path / f"{layout}.json", encoding="utf-8") as f:
             names[layout] = sorted(c["name"] for c in json.load(f)["categories"])
     assert names == {
         "via": ["Scheibe \u00e4", "box"],
         "labelme": ["anneau \u00e9", "cell"],
-        "mapped": ["bo\u00eete", "ring"],
-        "semantic": ["Hintergrund", "Tr\u00fcmmer", "Zelle"],
+        "instance-png": ["bo\u00eete", "ring"],
+        "semantic-png": ["Hintergrund", "Tr\u00fcmmer", "Zelle"],
     }
