@@ -551,7 +551,7 @@ def test_command_line_split_defaults_to_a_fifth_with_seed_0(tmp_path, capsys):
         default_val = json.load(f)
     assert printed == f"wrote {tmp_path / 'all_train.json'}\nwrote {tmp_path / 'all_val.json'}\n"
     assert len(default_val["images"]) == 2
-    split_coco_json(str(tmp_path / "all.json"), 0.2, seed=0)
+    split_coco_json(str(tmp_path / "all.json"), 0.2)  # the function's default seed is 0 too
     with open(tmp_path / "all_val.json") as f:
         assert json.load(f) == default_val
     _convert(capsys, "split", tmp_path / "all.json", "--val-fraction", "0.5", "--seed", "3")
@@ -780,14 +780,26 @@ def test_via_skips_are_named_by_file_entry_and_region(tmp_path, caplog):
         {"shape_attributes": {"name": "point", "cx": 1, "cy": 1}},
         {"shape_attributes": {"name": "polyline", "all_points_x": [1, 5], "all_points_y": [1, 5]}},
         {"shape_attributes": {"name": "rect", "x": 2, "y": 2, "width": 6, "height": 4}},
+        {
+            "shape_attributes": {
+                "name": "polygon",
+                "all_points_x": [1, 5, 9],
+                "all_points_y": [1, 5, 9],
+            }
+        },
     ]
     (tmp_path / "via.json").write_text(
         json.dumps({"x.png9": {"filename": "x.png", "regions": regions}})
     )
     builder = from_via(str(tmp_path / "via.json"), str(tmp_path / "images"))
     builder.write(str(tmp_path / "out.json"))
-    assert builder.skips == {"point region has no area": 1, "polyline region has no area": 1}
+    assert builder.skips == {
+        "point region has no area": 1,
+        "polyline region has no area": 1,
+        "polygon of zero area": 1,
+    }
     assert f"{tmp_path / 'via.json'}: 'x.png9' region 1: polyline region has no area" in caplog.text
+    assert f"{tmp_path / 'via.json'}: 'x.png9' region 3: polygon of zero area" in caplog.text
     assert len(_decoded(tmp_path / "out.json")["x.png"]) == 1
 
 
@@ -1185,3 +1197,119 @@ def test_convert_command_reads_its_inputs_as_utf8_whatever_the_locale(tmp_path):
         "instance-png": ["bo\u00eete", "ring"],
         "semantic-png": ["Hintergrund", "Tr\u00fcmmer", "Zelle"],
     }
+
+
+def test_labelme_shapes_without_pixels_are_skipped_by_file_shape_and_label(tmp_path, caplog):
+    _image(tmp_path / "x.png")
+    shapes = [
+        {"label": "cell", "points": [[1, 1], [5, 5], [9, 9]], "shape_type": "polygon"},
+        {
+            "label": "ring",
+            "points": [[0, 0], [3, 3]],
+            "shape_type": "mask",
+            "mask": _png_base64(np.zeros((4, 4), bool)),
+        },
+        {"label": "cell", "points": [[2, 2], [10, 2], [10, 10], [2, 10]], "shape_type": "polygon"},
+    ]
+    (tmp_path / "x.json").write_text(json.dumps({"imagePath": "x.png", "shapes": shapes}))
+    builder = from_labelme(str(tmp_path))
+    builder.write(str(tmp_path / "out" / "out.json"))
+    assert builder.skips == {"polygon of zero area": 1, "empty mask": 1}
+    json_file = tmp_path / "x.json"
+    assert f"{json_file}: shape(s) [0] ('cell'): polygon of zero area" in caplog.text
+    assert f"{json_file}: shape(s) [1] ('ring'): empty mask" in caplog.text
+    assert [name for name, _ in _decoded(tmp_path / "out" / "out.json")["x.png"]] == ["cell"]
+
+
+def test_instance_pngs_of_another_size_than_their_image_are_named(tmp_path):
+    _image(tmp_path / "images" / "x.png")
+    _save(str(tmp_path / "ids" / "x.png"), np.ones((H + 1, W), np.uint8))
+    with pytest.raises(DatasetError) as error:
+        from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids")).write(
+            str(tmp_path / "out.json")
+        )
+    assert str(error.value).splitlines()[1:] == [
+        f"  instance 1 of {tmp_path / 'ids' / 'x.png'}: the mask is {W}x{H + 1} but its image "
+        f"x.png is {W}x{H}"
+    ]
+
+
+def test_converters_called_without_a_class_name_it_is_object(tmp_path):
+    _mask_folders(tmp_path / "folders")
+    from_mask_folders(str(tmp_path / "folders")).write(str(tmp_path / "folders.json"))
+    _image(tmp_path / "images" / "x.png")
+    _save(str(tmp_path / "ids" / "x.png"), _instance_ids(_masks()))
+    from_instance_pngs(str(tmp_path / "images"), str(tmp_path / "ids")).write(
+        str(tmp_path / "ids.json")
+    )
+    for written in ("folders.json", "ids.json"):
+        with open(tmp_path / written) as f:
+            assert [c["name"] for c in json.load(f)["categories"]] == ["object"], written
+
+
+def test_every_sample_without_one_image_and_every_unreadable_image_is_named(tmp_path):
+    for sample, count in (("a", 0), ("b", 2)):
+        (tmp_path / "data" / sample / "images").mkdir(parents=True)
+        for k in range(count):
+            _image(tmp_path / "data" / sample / "images" / f"{k}.png")
+    with pytest.raises(DatasetError) as error:
+        from_mask_folders(str(tmp_path / "data")).write(str(tmp_path / "out.json"))
+    assert str(error.value).splitlines()[1:] == [
+        f"  {tmp_path / 'data' / sample / 'images'} holds {count} images, not 1"
+        for sample, count in (("a", 0), ("b", 2))
+    ]
+    for stem in "ab":
+        (tmp_path / "images" / f"{stem}.png").parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "images" / f"{stem}.png").write_bytes(b"broken")
+        _save(str(tmp_path / "labels" / f"{stem}.png"), np.zeros((H, W), np.uint8))
+    with pytest.raises(DatasetError) as error:
+        from_semantic_pngs(str(tmp_path / "images"), str(tmp_path / "labels"), "0=bg").write(
+            str(tmp_path / "out.json")
+        )
+    assert [line.split(" cannot")[0] for line in str(error.value).splitlines()[1:]] == [
+        f"  image {tmp_path / 'images' / stem}.png" for stem in "ab"
+    ]
+
+
+def test_command_line_requires_a_layout_its_output_and_semantic_classes(tmp_path, capsys):
+    for argv, missing in (
+        ([], "layout"),
+        (["labelme", str(tmp_path)], "--output"),
+        (["semantic-png", "images", "labels", "--output", "out.json"], "--classes"),
+    ):
+        with pytest.raises(SystemExit) as exit:
+            convert_command(argv)
+        assert exit.value.code == 2
+        assert f"the following arguments are required: {missing}" in capsys.readouterr().err
+
+
+def test_command_line_semantic_things_and_ignore_value(tmp_path, capsys):
+    """--things is a comma-separated list; --ignore-value is a label value like any
+    other (here 2: the debris pixels are then unlabelled, not a class)."""
+    _semantic_pngs(tmp_path)
+    out = tmp_path / "out.json"
+    command = ["semantic-png", tmp_path / "images", tmp_path / "labels", "--output", out]
+    _convert(
+        capsys, *command, "--classes", "0=background,1=cell,2=debris", "--things", "cell,debris"
+    )
+    with open(out) as f:
+        assert {c["name"]: c["isthing"] for c in json.load(f)["categories"]} == {
+            "background": 0,
+            "cell": 1,
+            "debris": 1,
+        }
+    labels = np.asarray(Image.open(tmp_path / "labels" / "x.png")).copy()
+    labels[labels == 255] = 0
+    _save(str(tmp_path / "labels" / "x.png"), labels)
+    _convert(capsys, *command, "--classes", "0=background,1=cell", "--ignore-value", "2")
+    assert [name for name, _ in _decoded(out)["x.png"]] == ["background", "cell"]
+
+
+def test_command_line_help_shows_the_docstring_as_written(capsys):
+    from seg_d2.data import validate
+    from seg_d2.data.convert import __main__ as convert
+
+    for module in (convert, validate):
+        with pytest.raises(SystemExit):
+            module.main(["--help"])
+        assert module.__doc__.strip() in capsys.readouterr().out, module.__name__

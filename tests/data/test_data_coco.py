@@ -303,7 +303,7 @@ def test_panoptic_evaluator_scores_the_ground_truth_as_perfect(tiny, tmp_path):
     assert result["PQ_th"] == pytest.approx(100.0) and result["PQ_st"] == pytest.approx(100.0)
 
 
-def test_annotations_hidden_by_later_ones_are_counted_once_stuff_regions_not(tmp_path, caplog):
+def test_annotations_hidden_by_later_ones_are_counted_crowd_regions_too_stuff_not(tmp_path, caplog):
     json_file, images, dataset = _tiny_coco(tmp_path)
     square = [[10, 5, 40, 5, 40, 25, 10, 25]]
     inside = [[12, 7, 20, 7, 20, 15, 12, 15]]
@@ -319,21 +319,23 @@ def test_annotations_hidden_by_later_ones_are_counted_once_stuff_regions_not(tmp
             "bbox": [10, 5, 30, 20],
             "segmentation": square,
         },
-        {
-            "id": 3,
-            "image_id": 1,
-            "category_id": 9,
-            "iscrowd": 0,
-            "bbox": [0, 0, 5, 5],
-            "segmentation": sky_left,
-        },
+        # stuff without an iscrowd key (COCO's 0): the two skies share one segment
+        {"id": 3, "image_id": 1, "category_id": 9, "bbox": [0, 0, 5, 5], "segmentation": sky_left},
         {
             "id": 4,
             "image_id": 1,
             "category_id": 9,
-            "iscrowd": 0,
             "bbox": [50, 30, 9, 9],
             "segmentation": sky_right,
+        },
+        # a crowd region of sky, its own segment, all under the later square
+        {
+            "id": 5,
+            "image_id": 1,
+            "category_id": 9,
+            "iscrowd": 1,
+            "bbox": [30, 15, 8, 8],
+            "segmentation": [[30, 15, 38, 15, 38, 23, 30, 23]],
         },
     ]
     json_file.write_text(json.dumps(dataset))
@@ -348,7 +350,7 @@ def test_annotations_hidden_by_later_ones_are_counted_once_stuff_regions_not(tmp
         assert [image["id"] for image in written["images"]] == [1, 2]
         assert [len(a["segments_info"]) for a in written["annotations"]] == [2, 0]
         assert (
-            f"{json_file}: 1 annotation(s) are covered entirely by later ones and have no "
+            f"{json_file}: 2 annotation(s) are covered entirely by later ones and have no "
             "panoptic segment" in caplog.text
         )
     finally:

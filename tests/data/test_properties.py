@@ -4,7 +4,7 @@ instance masks, the loss functions' invariants, and mIoU against a confusion mat
 
 import tempfile
 
-from seg_d2.data.categories import CategoryLayout
+from seg_d2.data.categories import CategoryLayout, thing_dataset_ids
 from seg_d2.data.derived import IGNORE_LABEL, paint_image
 from seg_d2.data.masks import segmentation_to_mask, segmentation_to_rle
 from seg_d2.evaluation import SemSegDiceEvaluator
@@ -20,6 +20,7 @@ import pytest
 import torch
 from conftest import semantic_records
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data.catalog import Metadata
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_util
@@ -173,6 +174,28 @@ def test_derived_ground_truth_agrees_with_the_instance_masks(categories, data):
                 IGNORE_LABEL if segment["iscrowd"] else layout.contiguous_id[segment["category_id"]]
             )
             assert (semantic[pixels] == expected).all()
+
+
+def test_an_annotation_without_pixels_painted_last_gets_no_segment():
+    """Its segment id is the highest and no pixel carries it: dropped, like a hidden one."""
+    layout = CategoryLayout.from_coco_categories(CATEGORIES)
+    square, empty = np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8)
+    square[1:3, 1:3] = 1
+    annotations = [
+        {"id": k, "category_id": 1, "segmentation": mask_util.encode(np.asfortranarray(m))}
+        for k, m in ((1, square), (2, empty))
+    ]
+    _, panoptic, segments = paint_image({"height": 4, "width": 4}, annotations, layout)
+    assert [(s["id"], s["area"]) for s in segments] == [(1, 4)]
+    assert set(np.unique(panoptic)) == {0, 1}
+
+
+def test_thing_dataset_ids_invert_the_thing_mapping_and_are_empty_without_things():
+    assert thing_dataset_ids(Metadata(thing_dataset_id_to_contiguous_id={5: 0, 9: 1})) == {
+        0: 5,
+        1: 9,
+    }
+    assert thing_dataset_ids(Metadata(stuff_classes=["sky"])) == {}
 
 
 @st.composite
