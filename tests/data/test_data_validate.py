@@ -153,7 +153,10 @@ def test_degenerate_polygons_are_skipped_counted_and_logged(tmp_path, caplog):
     assert report.skipped == {10: "polygon with fewer than 3 points", 20: "mask of zero area"}
     with caplog.at_level("WARNING"):
         report.log_skips()
-    assert "skipping 2 unusable annotation(s)" in caplog.text and "[10, 20]" in caplog.text
+    assert caplog.messages == [
+        f"{json_file}: skipping 2 unusable annotation(s) (1 polygon with fewer than 3 points, "
+        "1 mask of zero area); ids: [10, 20]"
+    ]
 
 
 def test_skipped_annotations_do_not_reach_training(tmp_path):

@@ -190,6 +190,21 @@ def test_an_annotation_without_pixels_painted_last_gets_no_segment():
     assert set(np.unique(panoptic)) == {0, 1}
 
 
+def test_panoptic_metadata_of_both_layouts():
+    """Unified: every class is a stuff class too (detectron2's COCO panoptic convention).
+    Separated: label 0 is "things", dataset id 0 unless a category uses 0."""
+    layout = CategoryLayout.from_coco_categories(CATEGORIES)
+    unified, separated = layout.panoptic_metadata(), layout.separated_metadata()
+    assert unified["stuff_classes"] == ["a", "b", "road"]
+    assert unified["stuff_dataset_id_to_contiguous_id"] == {1: 0, 3: 1, 8: 2}
+    assert separated["stuff_classes"] == ["things", "road"]
+    assert separated["stuff_dataset_id_to_contiguous_id"] == {0: 0, 8: 1}
+    with_zero = CategoryLayout.from_coco_categories(
+        [{"id": 0, "name": "z", "isthing": 1}, *CATEGORIES]
+    ).separated_metadata()
+    assert with_zero["stuff_dataset_id_to_contiguous_id"] == {9: 0, 8: 1}
+
+
 def test_thing_dataset_ids_invert_the_thing_mapping_and_are_empty_without_things():
     assert thing_dataset_ids(Metadata(thing_dataset_id_to_contiguous_id={5: 0, 9: 1})) == {
         0: 5,
