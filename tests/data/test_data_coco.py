@@ -239,6 +239,20 @@ def test_config_line_registers_a_dataset(tmp_path):
         unregister("tiny_cfg")
 
 
+def test_every_variant_knows_its_json_and_image_folder(tmp_path):
+    json_file, images, _ = _tiny_coco(tmp_path)
+    name = f"roots_{tmp_path.name}"
+    register_coco_dataset(name, json_file, images)
+    try:
+        for suffix in ("", "_sem_seg", "_panoptic", "_panoptic_separated"):
+            metadata = MetadataCatalog.get(name + suffix)
+            assert (metadata.image_root, metadata.source_json_file) == (str(images), str(json_file)), suffix
+    finally:
+        unregister(name)
+    with pytest.raises(ValueError, match="give both panoptic_json and panoptic_root, or neither"):
+        register_coco_dataset(name, json_file, images, panoptic_json=str(json_file))
+
+
 def test_malformed_config_line_is_named():
     with pytest.raises(ValueError, match="not-a-dataset"):
         seg_d2.setup_config(
@@ -351,7 +365,7 @@ def test_annotations_hidden_by_later_ones_are_counted_crowd_regions_too_stuff_no
         assert [len(a["segments_info"]) for a in written["annotations"]] == [2, 0]
         assert (
             f"{json_file}: 2 annotation(s) are covered entirely by later ones and have no "
-            "panoptic segment" in caplog.text
+            "panoptic segment" in caplog.messages
         )
     finally:
         unregister(name)
