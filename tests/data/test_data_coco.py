@@ -333,8 +333,15 @@ def test_annotations_hidden_by_later_ones_are_counted_crowd_regions_too_stuff_no
             "bbox": [10, 5, 30, 20],
             "segmentation": square,
         },
-        # stuff without an iscrowd key (COCO's 0): the two skies share one segment
+        # stuff without an iscrowd key (COCO's 0): the three skies share one segment
         {"id": 3, "image_id": 1, "category_id": 9, "bbox": [0, 0, 5, 5], "segmentation": sky_left},
+        {
+            "id": 6,
+            "image_id": 1,
+            "category_id": 9,
+            "bbox": [0, 34, 5, 5],
+            "segmentation": [[0, 34, 5, 34, 5, 39, 0, 39]],
+        },
         {
             "id": 4,
             "image_id": 1,
