@@ -246,7 +246,10 @@ def test_every_variant_knows_its_json_and_image_folder(tmp_path):
     try:
         for suffix in ("", "_sem_seg", "_panoptic", "_panoptic_separated"):
             metadata = MetadataCatalog.get(name + suffix)
-            assert (metadata.image_root, metadata.source_json_file) == (str(images), str(json_file)), suffix
+            assert (metadata.image_root, metadata.source_json_file) == (
+                str(images),
+                str(json_file),
+            ), suffix
     finally:
         unregister(name)
     with pytest.raises(ValueError, match="give both panoptic_json and panoptic_root, or neither"):
