@@ -123,16 +123,22 @@ def _place_things(rng):
             mask = _draw_mask(category["name"], center, radius, rng.uniform(0, 2 * np.pi))
             if mask.sum() < _MIN_AREA:
                 continue
-            if all(
-                (earlier & ~mask & ~_later_union(placed, i)).sum()
-                >= max(_MIN_VISIBLE_FRACTION * earlier.sum(), _MIN_AREA)
-                for i, (_, earlier, _) in enumerate(placed)
-            ):
+            if _keeps_placed_visible(placed, mask):
                 colour = rng.integers(0, 256, 3)
                 kind = ["solid", "stripes", "noise"][rng.integers(3)]
                 placed.append((category, mask, _texture(rng, colour, kind)))
                 break
     return placed
+
+
+def _keeps_placed_visible(placed, mask):
+    """Whether each placed shape, less ``mask`` and the shapes drawn after it, keeps at
+    least half its pixels and _MIN_AREA of them, so that no annotation is a sliver."""
+    return all(
+        (earlier & ~mask & ~_later_union(placed, i)).sum()
+        >= max(_MIN_VISIBLE_FRACTION * earlier.sum(), _MIN_AREA)
+        for i, (_, earlier, _) in enumerate(placed)
+    )
 
 
 def _later_union(placed, index):

@@ -126,3 +126,25 @@ def test_each_shape_stays_at_least_half_visible_under_the_later_ones():
             visible = int((mask & ~covered).sum())
             assert mask.sum() >= shapes._MIN_AREA
             assert visible >= max(0.5 * mask.sum(), shapes._MIN_AREA), (seed, index)
+
+
+def _square(top, left, height, width):
+    mask = np.zeros((shapes.IMAGE_SIZE, shapes.IMAGE_SIZE), bool)
+    mask[top : top + height, left : left + width] = True
+    return mask
+
+
+def test_a_new_shape_may_cover_an_earlier_one_down_to_exactly_its_bound():
+    """The visibility bound is inclusive, on both of its terms (half the pixels, and
+    _MIN_AREA), counting what the shapes drawn later already cover."""
+    one_more_pixel = _square(19, 19, 1, 1)
+    large = [(None, _square(0, 0, 20, 20), None)]  # 400 pixels: half of them is the bound
+    assert shapes._keeps_placed_visible(large, _square(0, 0, 10, 20))  # 200 left
+    assert not shapes._keeps_placed_visible(large, _square(0, 0, 10, 20) | one_more_pixel)
+    small = [(None, _square(0, 0, 10, 20), None)]  # 200 pixels: _MIN_AREA (120) is the bound
+    assert shapes._keeps_placed_visible(small, _square(0, 0, 4, 20))  # 120 left
+    assert not shapes._keeps_placed_visible(small, _square(0, 0, 4, 20) | _square(9, 19, 1, 1))
+    # a shape drawn later (120 pixels, all of them left) already covers 120 of the large one's
+    layered = large + [(None, _square(14, 0, 6, 20), None)]
+    assert shapes._keeps_placed_visible(layered, _square(0, 0, 4, 20))  # 200 left
+    assert not shapes._keeps_placed_visible(layered, _square(0, 0, 4, 20) | _square(10, 0, 1, 1))
