@@ -22,6 +22,7 @@ timings. Another dataset, e.g. the nuclei of the README from where you keep them
 
 import argparse
 import tempfile
+import time
 
 import seg_d2
 from seg_d2.engine import Trainer
@@ -48,6 +49,7 @@ from .common import (
     train_like_detectron2,
     write_results,
 )
+from .profile_inference import StageClock, stages
 
 CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 BATCH_SIZES = (1, 2, 4, 8)
@@ -103,6 +105,16 @@ class TorchvisionMaskRCNN(nn.Module):
         self.device = torch.device(cfg.MODEL.DEVICE)
         self.to(self.device)
 
+    def stages(self):
+        """The modules timed, by the names profile_inference.stages gives seg_d2's."""
+        heads = self.network.roi_heads
+        return {
+            "backbone": [self.network.backbone],
+            "RPN": [self.network.rpn],
+            "RoI heads": [heads],
+            "RoIAlign (in RoI heads)": [heads.box_roi_pool, heads.mask_roi_pool],
+        }
+
     def _images(self, batched_inputs):
         return [x["image"].to(self.device)[[2, 1, 0]].float() / 255 for x in batched_inputs]
 
@@ -146,6 +158,10 @@ class TorchvisionMaskRCNN(nn.Module):
 
 
 SYSTEMS = {"seg_d2 Mask R-CNN": build_model, "torchvision MaskRCNN": TorchvisionMaskRCNN}
+# Stages that do not nest: what they leave of the total is normalisation, padding, mask
+# pasting and (for torchvision) the adapter's conversions.
+OUTER_STAGES = ("backbone", "RPN", "RoI heads")
+OUTSIDE_THE_STAGES = "rest (normalise, pad, paste masks)"
 
 
 def run(system, cfg, seed, inputs):
@@ -168,7 +184,27 @@ def run(system, cfg, seed, inputs):
         inference_ms_best_batch=per_batch[best],
         detections_per_image=detections_per_image(model, timed),
     )
+    # last: the clock's hooks stay on the model
+    result["stage_ms_batch1"] = stage_ms_per_image(
+        model, stages(model) if system == "seg_d2 Mask R-CNN" else model.stages(), timed
+    )
     return result
+
+
+@torch.no_grad()
+def stage_ms_per_image(model, timed_stages, inputs):
+    """Where batch-1 inference time goes, in ms per image: the stages, and the rest."""
+    model.eval()
+    model([inputs[0]])  # warm-up
+    clock = StageClock(timed_stages)
+    start = time.perf_counter()
+    for one in inputs:
+        model([one])
+    total = 1000 * (time.perf_counter() - start) / len(inputs)
+    per_image = {name: 1000 * seconds / len(inputs) for name, seconds in clock.seconds.items()}
+    per_image[OUTSIDE_THE_STAGES] = total - sum(per_image[name] for name in OUTER_STAGES)
+    per_image["total"] = total
+    return per_image
 
 
 @torch.no_grad()
@@ -216,10 +252,26 @@ def table(runs):
             "",
         ]
     )
-    return tabulate(
+    comparison = tabulate(
         rows,
         headers=["model", "params (M)", "seeds", "mask AP", "box AP", *KEYS.values(), "best b"],
         tablefmt="github",
+    )
+    return f"{comparison}\n\nInference at batch 1 by stage (ms per image):\n\n{stage_table(runs)}"
+
+
+def stage_table(runs):
+    """Medians over seeds of each stage's ms per image, side by side, with their ratio."""
+    ours, theirs = SYSTEMS
+    rows = []
+    for stage in runs[0]["stage_ms_batch1"]:
+        times = [
+            float(np.median([run["stage_ms_batch1"][stage] for run in runs if run["system"] == s]))
+            for s in (ours, theirs)
+        ]
+        rows.append([stage, *(f"{ms:.1f}" for ms in times), f"{times[0] / times[1]:.2f}"])
+    return tabulate(
+        rows, headers=["stage", ours, theirs, "ratio"], tablefmt="github", disable_numparse=True
     )
 
 

@@ -99,6 +99,22 @@ def test_instance_comparison(results_dir, bench_datasets):
             )
         )
         assert run["best_batch_size"] in instance_torchvision.BATCH_SIZES
+        stages = run["stage_ms_batch1"]
+        outer = [stages[name] for name in ("backbone", "RPN", "RoI heads")]
+        assert all(ms > 0 for ms in outer), run["system"]
+        assert 0 < stages["RoIAlign (in RoI heads)"] < stages["RoI heads"]
+        rest = stages["rest (normalise, pad, paste masks)"]
+        assert rest > 0 and sum(outer) + rest == pytest.approx(stages["total"])
+    # the stage table: one row per stage, each system's ms and their ratio
+    markdown = (results_dir / "instance.md").read_text()
+    stage_rows = markdown.split("Inference at batch 1 by stage")[1].splitlines()
+    total_row = next(row for row in stage_rows if row.startswith("| total"))
+    ours, theirs = (
+        next(run["stage_ms_batch1"]["total"] for run in runs if run["system"] == system)
+        for system in instance_torchvision.SYSTEMS
+    )
+    cells = [cell.strip() for cell in total_row.strip("|").split("|")]
+    assert cells == ["total", f"{ours:.1f}", f"{theirs:.1f}", f"{ours / theirs:.2f}"]
 
 
 def test_semantic_comparison(results_dir, bench_datasets):
