@@ -4,6 +4,7 @@ from seg_d2.modeling.layers import upsample_block
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 
 def _identity_conv(block):
@@ -22,6 +23,18 @@ def test_bilinear_mode_interpolates_then_convolves():
     _identity_conv(block)
     out = block(torch.tensor([[[[0.0, 4.0]]]]))
     assert torch.allclose(out, torch.tensor([[[[0.0, 1.0, 3.0, 4.0]] * 2]]))
+
+
+def test_bilinear_mode_on_a_cpu_interpolates_channels_last_to_the_same_numbers():
+    """The CPU path hands F.interpolate channels-last maps (no conversion in and out of
+    NCHW, which cost ~10x the interpolation on RoI-sized maps): same values as NCHW."""
+    interpolate = upsample_block("bilinear", 64, 64)[0]
+    rois = torch.randn(50, 64, 14, 14)
+    out = interpolate(rois)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(
+        out, F.interpolate(rois, scale_factor=2, mode="bilinear", align_corners=False)
+    )
 
 
 def test_deconv_mode_copies_each_pixel_into_its_factor_by_factor_cell():

@@ -53,16 +53,20 @@ def _reference_mask_logits(head, x, stages, norm_groups=0):
 @pytest.mark.parametrize("norm", ["", "GN"])
 def test_mask_logits_of_one_roi_equal_a_reference_by_hand(stages, side, norm):
     torch.manual_seed(0)
-    head = _head(
-        "MODEL.ROI_MASK_HEAD.UPSAMPLE_STAGES", stages, "MODEL.ROI_MASK_HEAD.NORM", norm
-    ).eval()
+    # in float64: the head's CPU kernels (channels-last after the upsampling) and the
+    # reference's sum in another order, which float32 rounding would show
+    head = (
+        _head("MODEL.ROI_MASK_HEAD.UPSAMPLE_STAGES", stages, "MODEL.ROI_MASK_HEAD.NORM", norm)
+        .double()
+        .eval()
+    )
     with torch.no_grad():  # a visible predictor (its init is near zero) and norm affines
         head.predictor.weight.normal_()
         for module in head.modules():
             if isinstance(module, torch.nn.GroupNorm):
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.uniform_(-0.5, 0.5)
-    roi = torch.randn(1, 8, 14, 14)
+    roi = torch.randn(1, 8, 14, 14, dtype=torch.float64)
     with torch.no_grad():
         logits = head.layers(roi)
         expected = _reference_mask_logits(head, roi, stages, norm_groups=32 if norm else 0)
