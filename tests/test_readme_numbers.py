@@ -287,6 +287,15 @@ def _readme_line(phrase):
     return lines[0]
 
 
+def _readme_bullet(phrase):
+    """The README bullet that starts with ``phrase``, its lines joined by single spaces."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.index(phrase)
+    end = text.find("\n- ", start)
+    return " ".join(text[start:end].split())
+
+
 def _value(file, keys):
     with open(os.path.join(REPO, RESULTS, file)) as f:
         value = json.load(f)
@@ -415,3 +424,28 @@ def test_the_readme_quotes_the_quick_comparisons_of_their_results_files():
     ):
         speed_up = _ratio("training_speed.json", variant, base, "train_iters_per_s")
         assert text.format(speed_up) in steps, variant
+
+
+def test_the_readme_quotes_the_inference_stages_side_by_side():
+    """The "Where seg_d2 loses" bullet on Mask R-CNN inference quotes the stage table of
+    instance_torchvision.json: each stage's median over seeds, seg_d2's then torchvision's."""
+    import numpy as np
+
+    runs = _value("instance_torchvision.json", ("runs",))
+
+    def stage(name):
+        return [
+            float(np.median([r["stage_ms_batch1"][name] for r in runs if r["system"] == system]))
+            for system in ("seg_d2 Mask R-CNN", "torchvision MaskRCNN")
+        ]
+
+    heads, roi_align = stage("RoI heads"), stage("RoIAlign (in RoI heads)")
+    bullet = _readme_bullet("- Mask R-CNN inference, side by side")
+    for printed, values in (
+        ("({:.1f} vs {:.1f} ms)", stage("backbone")),
+        ("RPN {:.1f} vs {:.1f} ms", stage("RPN")),
+        ("({:.1f} vs {:.1f} ms: one sample", roi_align),
+        ("({:.1f} vs {:.1f} ms: the mask head", [h - r for h, r in zip(heads, roi_align)]),
+        ("{:.1f} vs {:.1f} ms in all", stage("total")),
+    ):
+        assert printed.format(*values) in bullet, printed

@@ -42,8 +42,8 @@ class _Interpolate(nn.Module):
     def forward(self, x):
         if x.device.type == "cpu":
             # PyTorch's CPU kernel works in channels-last: on NCHW input it converts in and
-            # out, ~10x the interpolation's own time on RoI-sized maps (README, Benchmarks).
-            # Channels-last input skips both copies; the results are the same numbers.
+            # out, which costs more than the interpolation itself on RoI-sized maps (README,
+            # "Where seg_d2 loses"). Channels-last input skips both copies, same numbers.
             x = x.contiguous(memory_format=torch.channels_last)
         return F.interpolate(x, scale_factor=self.factor, mode="bilinear", align_corners=False)
 

@@ -27,7 +27,7 @@ def test_bilinear_mode_interpolates_then_convolves():
 
 def test_bilinear_mode_on_a_cpu_interpolates_channels_last_to_the_same_numbers():
     """The CPU path hands F.interpolate channels-last maps (no conversion in and out of
-    NCHW, which cost ~10x the interpolation on RoI-sized maps): same values as NCHW."""
+    NCHW, which costs more than the interpolation on RoI-sized maps): same values."""
     interpolate = upsample_block("bilinear", 64, 64)[0]
     rois = torch.randn(50, 64, 14, 14)
     out = interpolate(rois)
