@@ -158,6 +158,8 @@ class TorchvisionMaskRCNN(nn.Module):
 
 
 SYSTEMS = {"seg_d2 Mask R-CNN": build_model, "torchvision MaskRCNN": TorchvisionMaskRCNN}
+# each system's modules to time, by stage
+STAGES = {"seg_d2 Mask R-CNN": stages, "torchvision MaskRCNN": TorchvisionMaskRCNN.stages}
 # Stages that do not nest: what they leave of the total is normalisation, padding, mask
 # pasting and (for torchvision) the adapter's conversions.
 OUTER_STAGES = ("backbone", "RPN", "RoI heads")
@@ -185,9 +187,7 @@ def run(system, cfg, seed, inputs):
         detections_per_image=detections_per_image(model, timed),
     )
     # last: the clock's hooks stay on the model
-    result["stage_ms_batch1"] = stage_ms_per_image(
-        model, stages(model) if system == "seg_d2 Mask R-CNN" else model.stages(), timed
-    )
+    result["stage_ms_batch1"] = stage_ms_per_image(model, STAGES[system](model), timed)
     return result
 
 

@@ -397,8 +397,7 @@ def test_seed_runs_train_the_config_or_fill_in_the_command_per_seed():
 def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp_path):
     """`python -m benchmarks run --nuclei DIR` compares on the README's nuclei converted
     into DIR; here a synthetic dataset in their layout, at a tiny schedule."""
-    import subprocess
-    import sys
+    from seg_d2.data.convert.__main__ import main as convert
 
     import numpy as np
     from test_own_data import _nuclei_like
@@ -408,23 +407,8 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
 
     folder = tmp_path / "nuclei"
     _nuclei_like(folder / "stage1_train", np.random.default_rng(0))
-    convert = [sys.executable, "-m", "seg_d2.data.convert"]
-    subprocess.run(
-        [
-            *convert,
-            "mask-folders",
-            str(folder / "stage1_train"),
-            "--output",
-            str(folder / "nuclei.json"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [*convert, "split", str(folder / "nuclei.json"), "--val-fraction", "0.25"],
-        check=True,
-        capture_output=True,
-    )
+    convert(["mask-folders", str(folder / "stage1_train"), "--output", str(folder / "nuclei.json")])
+    convert(["split", str(folder / "nuclei.json"), "--val-fraction", "0.25"])
     arguments = suite.nuclei_arguments(str(folder))
     tiny = ["SOLVER.IMS_PER_BATCH", "2", "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu"]
     # An untrained model keeps the config's 400 detections per image: slow to time.
