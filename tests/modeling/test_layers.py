@@ -25,16 +25,18 @@ def test_bilinear_mode_interpolates_then_convolves():
     assert torch.allclose(out, torch.tensor([[[[0.0, 1.0, 3.0, 4.0]] * 2]]))
 
 
-def test_bilinear_mode_on_a_cpu_interpolates_channels_last_to_the_same_numbers():
-    """The CPU path hands F.interpolate channels-last maps (no conversion in and out of
-    NCHW, which costs more than the interpolation on RoI-sized maps): same values."""
+def test_bilinear_mode_on_a_cpu_interpolates_channels_last_in_inference_to_the_same_numbers():
+    """In inference the CPU path hands F.interpolate channels-last maps (no conversion in
+    and out of NCHW, which costs more than the interpolation on RoI-sized maps), same
+    values; training keeps the maps as they come."""
     interpolate = upsample_block("bilinear", 64, 64)[0]
     rois = torch.randn(50, 64, 14, 14)
-    out = interpolate(rois)
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(
-        out, F.interpolate(rois, scale_factor=2, mode="bilinear", align_corners=False)
-    )
+    expected = F.interpolate(rois, scale_factor=2, mode="bilinear", align_corners=False)
+    trained = interpolate.train()(rois)
+    assert trained.is_contiguous() and torch.equal(trained, expected)
+    inferred = interpolate.eval()(rois)
+    assert inferred.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(inferred, expected)
 
 
 def test_deconv_mode_copies_each_pixel_into_its_factor_by_factor_cell():
