@@ -263,12 +263,10 @@ def table(runs):
 def stage_table(runs):
     """Medians over seeds of each stage's ms per image, side by side, with their ratio."""
     ours, theirs = SYSTEMS
+    stage_runs = [{"system": run["system"], **run["stage_ms_batch1"]} for run in runs]
     rows = []
     for stage in runs[0]["stage_ms_batch1"]:
-        times = [
-            float(np.median([run["stage_ms_batch1"][stage] for run in runs if run["system"] == s]))
-            for s in (ours, theirs)
-        ]
+        times = [median(stage_runs, system, stage) for system in (ours, theirs)]
         rows.append([stage, *(f"{ms:.1f}" for ms in times), f"{times[0] / times[1]:.2f}"])
     return tabulate(
         rows, headers=["stage", ours, theirs, "ratio"], tablefmt="github", disable_numparse=True

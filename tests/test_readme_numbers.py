@@ -429,14 +429,16 @@ def test_the_readme_quotes_the_quick_comparisons_of_their_results_files():
 def test_the_readme_quotes_the_inference_stages_side_by_side():
     """The "Where seg_d2 loses" bullet on Mask R-CNN inference quotes the stage table of
     instance_torchvision.json: each stage's median over seeds, seg_d2's then torchvision's."""
-    import numpy as np
+    from benchmarks.common import median
 
-    runs = _value("instance_torchvision.json", ("runs",))
+    runs = [
+        {"system": run["system"], **run["stage_ms_batch1"]}
+        for run in _value("instance_torchvision.json", ("runs",))
+    ]
 
     def stage(name):
         return [
-            float(np.median([r["stage_ms_batch1"][name] for r in runs if r["system"] == system]))
-            for system in ("seg_d2 Mask R-CNN", "torchvision MaskRCNN")
+            median(runs, system, name) for system in ("seg_d2 Mask R-CNN", "torchvision MaskRCNN")
         ]
 
     heads, roi_align = stage("RoI heads"), stage("RoIAlign (in RoI heads)")
