@@ -1,7 +1,8 @@
 """The benchmark suite: every comparison, one after another, and a results page.
 
     python -m benchmarks run [--quick] [--nuclei DIR]
-        [--only instance semantic evaluation data_loading architectures training_speed]
+        [--only instance semantic semantic_nearest evaluation data_loading architectures
+                training_speed]
 
 Each comparison is a module that can also run alone (``python -m
 benchmarks.<module> --help``); this entry point picks their sizes (``--quick`` fits
@@ -29,10 +30,37 @@ from . import (
     training_speed,
 )
 
-# name -> (module, arguments for --quick, arguments for the full run)
+# The U-Net against smp with smp's decoder layout (nearest-neighbour upsampling, no conv
+# before the skip joins), to tell the decoder's cost from the rest.
+NEAREST_DECODER = ["MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", "nearest"]
+# name -> (module, arguments for --quick, arguments for the full run). The full runs of
+# the peer comparisons (instance, semantic, semantic_nearest) take about 1.5 hours
+# together on a 2-core CPU and write their own files (`*_full`) beside the quick ones.
 COMPARISONS = {
-    "instance": (instance_torchvision, ["--seeds", "0", "1", "--iters", "40"], []),
-    "semantic": (semantic_unet, ["--seeds", "0", "1", "--iters", "12"], []),
+    "instance": (
+        instance_torchvision,
+        ["--seeds", "0", "1", "--iters", "40"],
+        ["--seeds", "0", "1", "--iters", "1000", "--name", "instance_torchvision_full"],
+    ),
+    "semantic": (
+        semantic_unet,
+        ["--seeds", "0", "1", "--iters", "12"],
+        ["--seeds", "0", "1", "--iters", "300", "--name", "semantic_unet_full"],
+    ),
+    "semantic_nearest": (
+        semantic_unet,
+        ["--seeds", "0", "1", "--iters", "12", "--name", "semantic_unet_nearest", *NEAREST_DECODER],
+        [
+            "--seeds",
+            "0",
+            "1",
+            "--iters",
+            "300",
+            "--name",
+            "semantic_unet_nearest_full",
+            *NEAREST_DECODER,
+        ],
+    ),
     "evaluation": (coco_evaluation, ["--repeats", "2"], []),
     "data_loading": (data_loading, ["--batches", "20", "--repeats", "2"], []),
     # The quick run writes its own file: architectures.md is the full-length table the
@@ -71,8 +99,9 @@ def nuclei_arguments(folder):
 
 
 def write_page(sections, quick):
-    """Collect the (name, Markdown path, seconds) sections into results/README.md."""
-    page = os.path.join(common.RESULTS, "README.md")
+    """Collect the (name, Markdown path, seconds) sections into results/README.md, or
+    results/full_length.md for a full run."""
+    page = os.path.join(common.RESULTS, "README.md" if quick else "full_length.md")
     stamp = ", ".join(f"{key}: {value}" for key, value in common.machine().items())
     with open(page, "w") as f:
         f.write(

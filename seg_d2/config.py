@@ -96,7 +96,9 @@ def add_seg_d2_config(cfg):
     # UNetHead (seg_d2/modeling/unet_head.py), on any backbone's IN_FEATURES; detectron2's
     # NUM_CLASSES, IGNORE_VALUE, NORM and LOSS_WEIGHT (a factor on every term) apply too.
     sem = cfg.MODEL.SEM_SEG_HEAD
-    sem.UPSAMPLE_MODE = "bilinear"  # or "deconv", the U-Net paper's 2x2 up-convolution
+    # "bilinear" (interpolation + 3x3 conv), "deconv" (the U-Net paper's 2x2
+    # up-convolution) or "nearest" (interpolation alone, no conv: smp's Unet decoder).
+    sem.UPSAMPLE_MODE = "bilinear"
     # Width of each decoder level, finest first, one per IN_FEATURES but the coarsest
     # (as smp's decoder_channels); empty: each as wide as the skip feature it joins.
     sem.DECODER_CHANNELS = []

@@ -43,7 +43,8 @@ class UNetHead(nn.Module):
         Args:
             input_shape: the features to use, by name.
             loss: the loss terms, which also know the ignore label.
-            upsample_mode: "bilinear" (interpolate + 3x3 conv) or "deconv".
+            upsample_mode: "bilinear" (interpolate + 3x3 conv), "deconv", or "nearest"
+                (nearest-neighbour interpolation alone, as smp's Unet).
             decoder_channels: the width of each decoder level, finest first, one per
                 feature but the coarsest; empty: as wide as the skip feature each joins
                 (the U-Net paper's; on a ResNet that means 1024- and 2048-wide convolutions).
@@ -76,12 +77,18 @@ class UNetHead(nn.Module):
                 raise ValueError(
                     f"feature strides {finer.stride} and {coarser.stride} are not nested"
                 )
-            self.upsamples.append(
-                upsample_block(
-                    upsample_mode, channels, width, norm, factor=coarser.stride // finer.stride
+            factor = coarser.stride // finer.stride
+            if upsample_mode == "nearest":
+                # smp's decoder: the coarser features join the skip as they are, which
+                # saves a convolution per level (README, "Where seg_d2 loses").
+                self.upsamples.append(nn.Upsample(scale_factor=factor, mode="nearest"))
+                joining = channels
+            else:
+                self.upsamples.append(
+                    upsample_block(upsample_mode, channels, width, norm, factor=factor)
                 )
-            )
-            self.fuses.append(double_conv(finer.channels + width, width, norm))
+                joining = width
+            self.fuses.append(double_conv(finer.channels + joining, width, norm))
             channels = width
         self.predictor = Conv2d(channels, num_classes, kernel_size=1)
         # MSRA, as SemSegFPNHead: a near-zero classifier (as mask heads use) starves

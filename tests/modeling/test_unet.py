@@ -38,7 +38,7 @@ def test_max_channels_caps_the_doubling():
 
 
 @pytest.mark.parametrize("depth", [2, 3, 4])
-@pytest.mark.parametrize("mode", ["bilinear", "deconv"])
+@pytest.mark.parametrize("mode", ["bilinear", "deconv", "nearest"])
 def test_semantic_logits_have_the_input_size(depth, mode):
     features = [f"level{k}" for k in range(depth + 1)]
     model = _unet(
@@ -65,6 +65,23 @@ def test_semantic_logits_have_the_input_size(depth, mode):
     assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules()) == (
         mode == "deconv"
     )
+
+
+@pytest.mark.parametrize("mode, convs_per_level", [("bilinear", 3), ("nearest", 2)])
+def test_the_nearest_decoder_joins_the_coarser_features_without_a_convolution(
+    mode, convs_per_level
+):
+    head = _unet(
+        "MODEL.UNET.BASE_CHANNELS", 4, "MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", mode
+    ).sem_seg_head
+    convs = [m for m in head.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == convs_per_level * len(head.fuses) + 1  # + the classifier
+    coarse = torch.randn(1, 64, 3, 5)  # level4 of 4 base channels
+    upsampled = head.upsamples[0](coarse)
+    if mode == "nearest":
+        assert torch.equal(upsampled, coarse.repeat_interleave(2, 2).repeat_interleave(2, 3))
+    # the finest fusion takes the skip (4 channels) and what joins it
+    assert head.fuses[-1][0].in_channels == 4 + {"bilinear": 4, "nearest": 8}[mode]
 
 
 def test_training_on_an_odd_size_returns_finite_losses_and_gradients():
