@@ -471,6 +471,33 @@ def test_the_full_nuclei_comparison_trains_the_nuclei_configs_schedule():
     assert suite.nuclei_sizes(quick=True)[-2:] == ["--iters", "60"]
 
 
+def _named(arguments, module):
+    """The file name a comparison's arguments write to (--name, else the module's default)."""
+    if "--name" in arguments:
+        return arguments[arguments.index("--name") + 1]
+    return module.main.__module__.rsplit(".", 1)[1]
+
+
+def test_full_runs_write_beside_the_quick_files_not_over_them(results_dir):
+    from benchmarks import __main__ as suite
+
+    for name in ("instance", "semantic", "semantic_nearest"):
+        module, quick, full = suite.COMPARISONS[name]
+        assert _named(full, module) == _named(quick, module) + "_full", name
+        assert full[full.index("--iters") + 1] != quick[quick.index("--iters") + 1], name
+    # the U-Net against smp with smp's decoder layout, at both sizes
+    for arguments in suite.COMPARISONS["semantic_nearest"][1:]:
+        assert arguments[-2:] == ["MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", "nearest"]
+    section = results_dir / "section.md"
+    section.write_text("# title\n\nbody\n")
+    assert os.path.basename(suite.write_page([("x", str(section), 60)], quick=False)) == (
+        "full_length.md"
+    )
+    assert os.path.basename(suite.write_page([("x", str(section), 60)], quick=True)) == (
+        "README.md"
+    )
+
+
 def test_multi_process_compares_one_and_two_processes_alternately(results_dir, monkeypatch):
     from benchmarks import multi_process
 
