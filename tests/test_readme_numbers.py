@@ -373,7 +373,7 @@ def test_the_readme_quotes_the_quick_comparisons_of_their_results_files():
     from benchmarks.common import median
 
     file, ours, theirs = "instance_torchvision.json", "seg_d2 Mask R-CNN", "torchvision MaskRCNN"
-    instance = _readme_line("| Mask R-CNN, the demo's config,")
+    instance = _readme_line("| Mask R-CNN, the demo's config, same loader")
     for key, text in (
         ("train_iters_per_s", "train it/s {:.2f}x"),
         ("inference_ms_batch1", "inference ms/image {:.2f}x (batch 1)"),
@@ -386,7 +386,7 @@ def test_the_readme_quotes_the_quick_comparisons_of_their_results_files():
     assert "at {:.1f} vs {:.1f} detections/image".format(*detections) in instance
 
     file, ours, theirs = "semantic_unet.json", "seg_d2 UNet", "smp Unet (vgg13_bn)"
-    semantic = _readme_line("| U-Net, 64 channels capped at 512,")
+    semantic = _readme_line("| U-Net, 64 channels capped at 512, same loader")
     assert f"train images/s {_ratio(file, ours, theirs, 'train_images_per_s'):.2f}x" in semantic
     assert (
         f"inference images/s {_ratio(file, ours, theirs, 'inference_images_per_s'):.2f}x"
@@ -451,3 +451,60 @@ def test_the_readme_quotes_the_inference_stages_side_by_side():
         ("{:.1f} vs {:.1f} ms in all", stage("total")),
     ):
         assert printed.format(*values) in bullet, printed
+
+
+@pytest.mark.parametrize(
+    "phrase, file, ours, theirs, accuracy, speeds",
+    [
+        (
+            "| Mask R-CNN, the demo's config, 1000 iterations",
+            "instance_torchvision_full.json",
+            "seg_d2 Mask R-CNN",
+            "torchvision MaskRCNN",
+            (("mask AP {} vs {}", "mask_AP"), ("(box AP {} vs {})", "box_AP")),
+            (
+                ("train it/s {:.2f}x", "train_iters_per_s"),
+                ("inference ms/image {:.2f}x (batch 1)", "inference_ms_batch1"),
+                ("and {:.2f}x (best batch)", "inference_ms_best_batch"),
+            ),
+        ),
+        (
+            "| U-Net, 64 channels capped at 512, 300 iterations",
+            "semantic_unet_full.json",
+            "seg_d2 UNet",
+            "smp Unet (vgg13_bn)",
+            (("mIoU {} vs {}", "mIoU"),),
+            (
+                ("train images/s {:.2f}x", "train_images_per_s"),
+                ("inference images/s {:.2f}x", "inference_images_per_s"),
+            ),
+        ),
+        (
+            "| the same U-Net with smp's decoder layout",
+            "semantic_unet_nearest_full.json",
+            "seg_d2 UNet",
+            "smp Unet (vgg13_bn)",
+            (("mIoU {} vs {}", "mIoU"),),
+            (
+                ("train images/s {:.2f}x", "train_images_per_s"),
+                ("inference images/s {:.2f}x", "inference_images_per_s"),
+            ),
+        ),
+    ],
+)
+def test_the_readme_quotes_the_full_length_comparisons(
+    phrase, file, ours, theirs, accuracy, speeds
+):
+    """The full-length table's accuracy ('mean ± half range' over seeds) and speed ratios
+    (medians over seeds), recomputed from each comparison's JSON."""
+    from benchmarks.common import median, spread
+
+    row = _readme_line(phrase)
+    runs = _value(file, ("runs",))
+    for printed, key in accuracy:
+        assert printed.format(spread(runs, ours, key), spread(runs, theirs, key)) in row, key
+    for printed, key in speeds:
+        assert printed.format(_ratio(file, ours, theirs, key)) in row, key
+    if "detections_per_image" in runs[0]:
+        detections = [median(runs, system, "detections_per_image") for system in (ours, theirs)]
+        assert "at {:.1f} vs {:.1f} detections/image".format(*detections) in row
