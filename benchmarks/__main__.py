@@ -34,7 +34,7 @@ from . import (
 # before the skip joins), to tell the decoder's cost from the rest.
 NEAREST_DECODER = ["MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", "nearest"]
 # name -> (module, arguments for --quick, arguments for the full run). The full runs of
-# the peer comparisons (instance, semantic, semantic_nearest) take about 1.5 hours
+# the peer comparisons (instance, semantic, semantic_nearest) took 1 h 56 min
 # together on a 2-core CPU and write their own files (`*_full`) beside the quick ones.
 COMPARISONS = {
     "instance": (

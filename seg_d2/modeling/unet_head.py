@@ -20,7 +20,7 @@ from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
 from torch import nn
 from torch.nn import functional as F
 
-from .layers import double_conv, upsample_block
+from .layers import UPSAMPLE_MODES, double_conv, upsample_block
 from .losses import SemanticSegmentationLoss
 
 __all__ = ["UNetHead"]
@@ -68,6 +68,11 @@ class UNetHead(nn.Module):
                 f"{len(shapes)} features {self.in_features}: give one per feature but the coarsest"
             )
 
+        if upsample_mode not in (*UPSAMPLE_MODES, "nearest"):
+            raise ValueError(
+                "MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE must be one of "
+                f"{(*UPSAMPLE_MODES, 'nearest')}, not {upsample_mode!r}"
+            )
         self.upsamples, self.fuses = nn.ModuleList(), nn.ModuleList()
         channels = shapes[-1].channels
         for finer, coarser, width in zip(

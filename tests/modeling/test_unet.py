@@ -84,6 +84,11 @@ def test_the_nearest_decoder_joins_the_coarser_features_without_a_convolution(
     assert head.fuses[-1][0].in_channels == 4 + {"bilinear": 4, "nearest": 8}[mode]
 
 
+def test_an_unknown_upsampling_mode_names_the_key_and_the_choices():
+    with pytest.raises(ValueError, match=r"UPSAMPLE_MODE must be one of .*'nearest'.*'bicubic'"):
+        _unet("MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", "bicubic")
+
+
 def test_training_on_an_odd_size_returns_finite_losses_and_gradients():
     model = _unet("MODEL.UNET.BASE_CHANNELS", 4)
     model.train()
