@@ -29,6 +29,30 @@ UNET_RUN = [
 # (a phrase of the README line, results file, keys to the value, how it is printed)
 QUOTED = [
     (
+        "- `MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE nearest`",
+        "runs/shapes_unet_trial_nearest/results.json",
+        ("sem_seg", "mIoU"),
+        "mIoU {:.1f}",
+    ),
+    (
+        "- `MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE nearest`",
+        "runs/shapes_unet_trial_nearest/run.json",
+        ("seconds_per_iteration",),
+        "at {} s/iteration",
+    ),
+    (
+        "- `MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE nearest`",
+        "runs/shapes_unet_seed0/run.json",
+        ("seconds_per_iteration",),
+        " at {} (",
+    ),
+    (
+        "- `MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE nearest`",
+        "runs/shapes_unet_seed0/results.json",
+        ("sem_seg", "mIoU"),
+        "against seed 0's {:.1f} at",
+    ),
+    (
         "- autocast alone for 1200 iterations:",
         "runs/shapes_demo_trial_amp_1200it/results.json",
         ("segm", "AP"),
