@@ -25,6 +25,10 @@ from .losses import SemanticSegmentationLoss
 
 __all__ = ["UNetHead"]
 
+# The shared upsampling blocks, and nearest-neighbour interpolation alone (smp's decoder),
+# which only a U-Net decoder can use: its convolutions after the join set the width.
+UNET_UPSAMPLE_MODES = (*UPSAMPLE_MODES, "nearest")
+
 
 @SEM_SEG_HEADS_REGISTRY.register()
 class UNetHead(nn.Module):
@@ -68,10 +72,10 @@ class UNetHead(nn.Module):
                 f"{len(shapes)} features {self.in_features}: give one per feature but the coarsest"
             )
 
-        if upsample_mode not in (*UPSAMPLE_MODES, "nearest"):
+        if upsample_mode not in UNET_UPSAMPLE_MODES:
             raise ValueError(
-                "MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE must be one of "
-                f"{(*UPSAMPLE_MODES, 'nearest')}, not {upsample_mode!r}"
+                f"MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE must be one of {UNET_UPSAMPLE_MODES}, "
+                f"not {upsample_mode!r}"
             )
         self.upsamples, self.fuses = nn.ModuleList(), nn.ModuleList()
         channels = shapes[-1].channels
