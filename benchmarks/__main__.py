@@ -33,6 +33,8 @@ from . import (
 # The U-Net against smp with smp's decoder layout (nearest-neighbour upsampling, no conv
 # before the skip joins), to tell the decoder's cost from the rest.
 NEAREST_DECODER = ["MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", "nearest"]
+SEMANTIC_QUICK = ["--seeds", "0", "1", "--iters", "12"]
+SEMANTIC_FULL = ["--seeds", "0", "1", "--iters", "300"]
 # name -> (module, arguments for --quick, arguments for the full run). The full runs of
 # the peer comparisons (instance, semantic, semantic_nearest) took 1 h 56 min
 # together on a 2-core CPU and write their own files (`*_full`) beside the quick ones.
@@ -44,22 +46,13 @@ COMPARISONS = {
     ),
     "semantic": (
         semantic_unet,
-        ["--seeds", "0", "1", "--iters", "12"],
-        ["--seeds", "0", "1", "--iters", "300", "--name", "semantic_unet_full"],
+        SEMANTIC_QUICK,
+        [*SEMANTIC_FULL, "--name", "semantic_unet_full"],
     ),
     "semantic_nearest": (
         semantic_unet,
-        ["--seeds", "0", "1", "--iters", "12", "--name", "semantic_unet_nearest", *NEAREST_DECODER],
-        [
-            "--seeds",
-            "0",
-            "1",
-            "--iters",
-            "300",
-            "--name",
-            "semantic_unet_nearest_full",
-            *NEAREST_DECODER,
-        ],
+        [*SEMANTIC_QUICK, "--name", "semantic_unet_nearest", *NEAREST_DECODER],
+        [*SEMANTIC_FULL, "--name", "semantic_unet_nearest_full", *NEAREST_DECODER],
     ),
     "evaluation": (coco_evaluation, ["--repeats", "2"], []),
     "data_loading": (data_loading, ["--batches", "20", "--repeats", "2"], []),
