@@ -22,12 +22,15 @@ from .common import REPO, write_results
 
 CONFIG = os.path.join(REPO, "configs", "shapes", "mask_rcnn_R18_FPN.yaml")
 
+# The heads are compared under the per-pixel BCE alone (detectron2's head has no other
+# term); the demo's Dice term is one of the loss variants.
+BCE_ONLY = ["MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT", "0.0"]
 VARIANTS = {
     "detectron2 (deconv)": ["MODEL.ROI_MASK_HEAD.NAME", "MaskRCNNConvUpsampleHead"],
-    "seg_d2 bilinear 28": [],
-    "seg_d2 bilinear 56": ["MODEL.ROI_MASK_HEAD.UPSAMPLE_STAGES", "2"],
+    "seg_d2 bilinear 28": BCE_ONLY,
+    "seg_d2 bilinear 56": [*BCE_ONLY, "MODEL.ROI_MASK_HEAD.UPSAMPLE_STAGES", "2"],
     "seg_d2 28 + Dice": ["MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT", "1.0"],
-    "seg_d2 28 + boundary": ["MODEL.ROI_MASK_HEAD.BOUNDARY_LOSS_WEIGHT", "1.0"],
+    "seg_d2 28 + boundary": [*BCE_ONLY, "MODEL.ROI_MASK_HEAD.BOUNDARY_LOSS_WEIGHT", "1.0"],
 }
 
 

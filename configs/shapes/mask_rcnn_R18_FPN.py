@@ -1,5 +1,5 @@
-"""Python twin of mask_rcnn_R18_FPN.yaml: the default demo's Mask R-CNN, with its speed
-settings and schedule."""
+"""Python twin of mask_rcnn_R18_FPN.yaml: the default demo's Mask R-CNN, with its Dice
+term, speed settings and schedule."""
 
 from ..common.schedules import multi_step
 from .base_mask_rcnn_R18_FPN import dataloader, model, optimizer, train
@@ -7,8 +7,9 @@ from .base_mask_rcnn_R18_FPN import dataloader, model, optimizer, train
 model.proposal_generator.pre_nms_topk = (500, 500)  # (training, test)
 model.proposal_generator.post_nms_topk = (250, 250)
 model.roi_heads.box_pooler.sampling_ratio = 1
-lr_multiplier = multi_step(max_iter=1400, steps=(1050, 1295), warmup_iters=100)
-train.update(max_iter=1400, eval_period=700)
+model.roi_heads.mask_head.dice_weight = 1.0
+lr_multiplier = multi_step(max_iter=1250, steps=(940, 1155), warmup_iters=100)
+train.update(max_iter=1250, eval_period=625)
 train.amp.enabled = True
 
 __all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
