@@ -91,9 +91,6 @@ def add_seg_d2_config(cfg):
     cfg.MODEL.UNET.MAX_CHANNELS = 0  # a cap on that doubling (VGG's is 512); 0: none
     cfg.MODEL.UNET.NORM = "BN"
     cfg.MODEL.UNET.DOWNSAMPLE = "maxpool"  # or "conv", a strided 3x3 convolution
-    # k > 1: the input's k x k pixel blocks regrouped into channels before level0
-    # (PixelUnshuffle), which then runs at stride k yet sees every input pixel.
-    cfg.MODEL.UNET.INPUT_UNSHUFFLE = 1
     cfg.MODEL.UNET.OUT_FEATURES = []  # empty: every level
 
     # UNetHead (seg_d2/modeling/unet_head.py), on any backbone's IN_FEATURES; detectron2's

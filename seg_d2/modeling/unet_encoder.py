@@ -15,15 +15,10 @@ DOWNSAMPLE_MODES = ("maxpool", "conv")
 
 @BACKBONE_REGISTRY.register()
 class UNetEncoder(Backbone):
-    """Level ``k`` (feature ``"level{k}"``) has stride ``input_unshuffle * 2**k`` and
-    ``base_channels * 2**k`` channels, at most ``max_channels`` if that is set (as
-    VGG-style encoders cap at 512): a double 3x3 conv at the input's resolution, then
-    ``depth`` times a x2 down-sampling followed by a double conv.
-
-    ``input_unshuffle`` > 1 regroups each block of that many pixels squared into channels
-    first (torch's PixelUnshuffle): the levels run at a fraction of the input's
-    resolution, at nearly that fraction's cost, yet see every input pixel, the detail
-    that a smaller input would have averaged away (small shapes told apart)."""
+    """Level ``k`` (feature ``"level{k}"``) has stride ``2**k`` and ``base_channels * 2**k``
+    channels, at most ``max_channels`` if that is set (as VGG-style encoders cap at 512):
+    a double 3x3 conv at full resolution, then ``depth`` times a x2 down-sampling
+    followed by a double conv."""
 
     @configurable
     def __init__(
@@ -35,16 +30,11 @@ class UNetEncoder(Backbone):
         max_channels=0,
         norm="BN",
         downsample="maxpool",
-        input_unshuffle=1,
         out_features=None,
     ):
         super().__init__()
         if depth < 1:
             raise ValueError(f"MODEL.UNET.DEPTH must be at least 1, not {depth}")
-        if input_unshuffle < 1:
-            raise ValueError(
-                f"MODEL.UNET.INPUT_UNSHUFFLE must be at least 1, not {input_unshuffle}"
-            )
         if downsample not in DOWNSAMPLE_MODES:
             raise ValueError(
                 f"MODEL.UNET.DOWNSAMPLE must be one of {DOWNSAMPLE_MODES}, not {downsample!r}"
@@ -57,9 +47,7 @@ class UNetEncoder(Backbone):
         self._out_features = out_features
         self._out_feature_strides, self._out_feature_channels = {}, {}
         self.levels = nn.ModuleList()
-        self.unshuffle = nn.PixelUnshuffle(input_unshuffle)
-        self._input_unshuffle = input_unshuffle
-        channels = in_channels * input_unshuffle**2
+        channels = in_channels
         for k, name in enumerate(names):
             width = base_channels * 2**k
             if max_channels > 0:
@@ -74,8 +62,7 @@ class UNetEncoder(Backbone):
                 ]
             )
             self.levels.append(nn.Sequential(*down, double_conv(channels, width, norm)))
-            self._out_feature_strides[name] = input_unshuffle * 2**k
-            self._out_feature_channels[name] = width
+            self._out_feature_strides[name], self._out_feature_channels[name] = 2**k, width
             channels = width
         self._names = names
 
@@ -89,16 +76,14 @@ class UNetEncoder(Backbone):
             "max_channels": unet.MAX_CHANNELS,
             "norm": unet.NORM,
             "downsample": unet.DOWNSAMPLE,
-            "input_unshuffle": unet.INPUT_UNSHUFFLE,
             "out_features": unet.OUT_FEATURES,
         }
 
     @property
     def size_divisibility(self):
-        return self._input_unshuffle * 2 ** (len(self._names) - 1)
+        return 2 ** (len(self._names) - 1)
 
     def forward(self, x):
-        x = self.unshuffle(x)
         outputs = {}
         for name, level in zip(self._names, self.levels):
             x = level(x)

@@ -18,12 +18,9 @@ def _unet(*opts):
 
 @pytest.mark.parametrize("depth", [2, 3, 5])
 @pytest.mark.parametrize("downsample", ["maxpool", "conv"])
-@pytest.mark.parametrize("unshuffle", [1, 2])
-def test_encoder_features_match_their_declared_shapes(depth, downsample, unshuffle):
-    encoder = UNetEncoder(
-        depth=depth, base_channels=4, downsample=downsample, input_unshuffle=unshuffle
-    )
-    assert encoder.size_divisibility == unshuffle * 2**depth
+def test_encoder_features_match_their_declared_shapes(depth, downsample):
+    encoder = UNetEncoder(depth=depth, base_channels=4, downsample=downsample)
+    assert encoder.size_divisibility == 2**depth
     padded = ImageList.from_tensors([torch.randn(3, 97, 131)], encoder.size_divisibility).tensor
     features = encoder(padded)
     assert list(features) == [f"level{k}" for k in range(depth + 1)]
@@ -31,30 +28,6 @@ def test_encoder_features_match_their_declared_shapes(depth, downsample, unshuff
         n, channels, height, width = features[name].shape
         assert channels == shape.channels == 4 * 2 ** int(name[5:])
         assert (height * shape.stride, width * shape.stride) == padded.shape[-2:]
-
-
-def test_an_unshuffled_input_reaches_level0_pixel_by_pixel():
-    """Two images with the same 2x2 block averages (what a half-size input would keep)
-    still give different level0 features, at half the input's resolution."""
-    encoder = UNetEncoder(depth=2, base_channels=4, input_unshuffle=2).eval()
-    image = torch.rand(1, 3, 16, 16)
-    swapped = image.clone()
-    swapped[..., 0::2, :], swapped[..., 1::2, :] = image[..., 1::2, :], image[..., 0::2, :]
-    assert torch.allclose(
-        torch.nn.functional.avg_pool2d(image, 2), torch.nn.functional.avg_pool2d(swapped, 2)
-    )
-    with torch.no_grad():
-        level0, level0_swapped = encoder(image)["level0"], encoder(swapped)["level0"]
-    assert level0.shape[-2:] == (8, 8)
-    assert not torch.allclose(level0, level0_swapped, atol=1e-4)
-
-
-def test_an_unshuffling_unet_returns_logits_at_the_input_size():
-    model = _unet("MODEL.UNET.INPUT_UNSHUFFLE", 2, "MODEL.UNET.BASE_CHANNELS", 4).eval()
-    with torch.no_grad():
-        out = model([{"image": torch.rand(3, 97, 131) * 255}])
-    assert out[0]["sem_seg"].shape == (6, 97, 131)
-    assert model.backbone.output_shape()["level0"].stride == 2
 
 
 def test_max_channels_caps_the_doubling():
@@ -227,8 +200,6 @@ def test_losses_take_logits_at_any_resolution_as_a_coarse_head():
 def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="MODEL.UNET.DOWNSAMPLE"):
         UNetEncoder(downsample="avgpool")
-    with pytest.raises(ValueError, match="MODEL.UNET.INPUT_UNSHUFFLE"):
-        UNetEncoder(input_unshuffle=0)
     with pytest.raises(ValueError, match="level7"):
         UNetEncoder(depth=2, out_features=["level7"])
     with pytest.raises(ValueError, match="2 class weights given for 6 classes"):
