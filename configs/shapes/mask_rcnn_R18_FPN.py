@@ -8,8 +8,9 @@ model.proposal_generator.pre_nms_topk = (500, 500)  # (training, test)
 model.proposal_generator.post_nms_topk = (250, 250)
 model.roi_heads.box_pooler.sampling_ratio = 1
 model.roi_heads.mask_head.dice_weight = 1.0
-lr_multiplier = multi_step(max_iter=1200, steps=(900, 1110), warmup_iters=100)
-train.update(max_iter=1200, eval_period=600, channels_last=True)
+dataloader.train.num_workers = 0
+lr_multiplier = multi_step(max_iter=1300, steps=(975, 1200), warmup_iters=100)
+train.update(max_iter=1300, eval_period=650, channels_last=True)
 train.amp.enabled = True
 
 __all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
