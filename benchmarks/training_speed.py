@@ -1,8 +1,9 @@
 """What each of the demo's speed settings buys per Mask R-CNN training step, side by side
 in one run: the float32 base config, then the settings the demo adds, one at a time,
-and channels-last, which the demo leaves out. Every variant trains the same steps on the
-same batches per round (train_like_detectron2), alternating the order from round to
-round; the table gives the median step of each and its speed-up over the base.
+each row keeping the ones above it; the last row is the demo's config (its Dice term
+included). Every variant trains the same steps on the same batches per round
+(train_like_detectron2), alternating the order from round to round; the table gives the
+median step of each and its speed-up over the base.
 
     python -m benchmarks.training_speed [--rounds 2] [--steps 40] [KEY VALUE ...]
 """
@@ -20,12 +21,23 @@ CONFIG = "configs/shapes/Base-MaskRCNN-R18-FPN.yaml"
 AUTOCAST = ["SOLVER.AMP.ENABLED", "True"]
 FEWER_PROPOSALS = ["MODEL.RPN.PRE_NMS_TOPK_TRAIN", "500", "MODEL.RPN.POST_NMS_TOPK_TRAIN", "250"]
 ONE_SAMPLE = ["MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO", "1"]
+CHANNELS_LAST = ["MODEL.CHANNELS_LAST", "True"]
+LOADING_IN_PROCESS = ["DATALOADER.NUM_WORKERS", "0"]
+DICE = ["MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT", "1.0"]
 VARIANTS = {
     "float32 (base config)": [],
     "+ bfloat16 autocast": AUTOCAST,
-    "+ channels-last (not in the demo)": [*AUTOCAST, "MODEL.CHANNELS_LAST", "True"],
     "+ RPN 500/250 proposals in training": [*AUTOCAST, *FEWER_PROPOSALS],
-    "+ 1 RoIAlign sample per box bin (the demo)": [*AUTOCAST, *FEWER_PROPOSALS, *ONE_SAMPLE],
+    "+ 1 RoIAlign sample per box bin": [*AUTOCAST, *FEWER_PROPOSALS, *ONE_SAMPLE],
+    "+ channels-last": [*AUTOCAST, *FEWER_PROPOSALS, *ONE_SAMPLE, *CHANNELS_LAST],
+    "+ loading in the training process, Dice term (the demo)": [
+        *AUTOCAST,
+        *FEWER_PROPOSALS,
+        *ONE_SAMPLE,
+        *CHANNELS_LAST,
+        *LOADING_IN_PROCESS,
+        *DICE,
+    ],
 }
 
 

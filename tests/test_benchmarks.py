@@ -677,6 +677,20 @@ def test_every_compared_system_trains_with_the_configs_step_and_memory_format(
     assert not model.training and result["system"] == "probe"
 
 
+def test_the_last_training_speed_row_is_the_demos_config():
+    """The row the README calls the demo trains what `make demo` trains, but for the
+    schedule (the benchmark times a few steps)."""
+    from benchmarks import training_speed
+
+    last = list(training_speed.VARIANTS)[-1]
+    row = seg_d2.setup_config(training_speed.CONFIG, training_speed.VARIANTS[last])
+    demo = seg_d2.setup_config("configs/shapes/mask_rcnn_R18_FPN.yaml", [])
+    for cfg in (row, demo):
+        cfg.defrost()
+        cfg.SOLVER.MAX_ITER, cfg.SOLVER.STEPS, cfg.TEST.EVAL_PERIOD = 0, (), 0
+    assert row.dump() == demo.dump()
+
+
 def test_training_speed_times_each_setting_and_divides_by_float32(results_dir, bench_datasets):
     from benchmarks import training_speed
 

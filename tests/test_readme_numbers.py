@@ -53,6 +53,66 @@ QUOTED = [
         "against seed 0's {:.1f} at",
     ),
     (
+        "- the Dice term with channels-last at 1400 iterations",
+        "runs/shapes_demo_trial_dice_1400it/results.json",
+        ("segm", "AP"),
+        "mask AP {:.1f}",
+    ),
+    (
+        "- the Dice term with channels-last at 1400 iterations",
+        "runs/shapes_demo_trial_dice_1400it/run.json",
+        ("training_seconds",),
+        "{} s of training",
+    ),
+    (
+        "- the same at 1200 iterations with a loader process",
+        "runs/shapes_demo_trial_dice_1200it/results.json",
+        ("segm", "AP"),
+        "mask AP {:.1f}",
+    ),
+    (
+        "- the same at 1200 iterations with a loader process",
+        "runs/shapes_demo_trial_dice_1200it/run.json",
+        ("training_seconds",),
+        "in {} s",
+    ),
+    (
+        "its 0.4842 s/iteration against seed 0's",
+        "runs/shapes_mask_rcnn_R18_FPN_seed2/run.json",
+        ("seconds_per_iteration",),
+        "its {} s/iteration",
+    ),
+    (
+        "its 0.4842 s/iteration against seed 0's",
+        "runs/shapes_mask_rcnn_R18_FPN_seed0/run.json",
+        ("seconds_per_iteration",),
+        "seed 0's {},",
+    ),
+    (
+        "- Where the mIoU is lost: the nearest trial's model",
+        "runs/shapes_unet_trial_nearest_train_vs_val/results.json",
+        ("shapes_train_sem_seg", "sem_seg", "mIoU"),
+        "scores mIoU {:.1f} on its own training images",
+    ),
+    (
+        "- Where the mIoU is lost: the nearest trial's model",
+        "runs/shapes_unet_trial_nearest_train_vs_val/results.json",
+        ("shapes_val_sem_seg", "sem_seg", "mIoU"),
+        "against {:.1f} on `shapes_val`",
+    ),
+    (
+        "- The full-resolution detail for those small shapes",
+        "runs/shapes_unet_trial_unshuffle2_256px/results.json",
+        ("sem_seg", "mIoU"),
+        "mIoU {:.1f} in",
+    ),
+    (
+        "- The full-resolution detail for those small shapes",
+        "runs/shapes_unet_trial_unshuffle2_256px/run.json",
+        ("training_seconds",),
+        "in {} s of training",
+    ),
+    (
         "- autocast alone for 1200 iterations:",
         "runs/shapes_demo_trial_amp_1200it/results.json",
         ("segm", "AP"),
@@ -442,9 +502,10 @@ def test_the_readme_quotes_the_quick_comparisons_of_their_results_files():
     base = "float32 (base config)"
     for variant, text in (
         ("+ bfloat16 autocast", "bfloat16 autocast {:.2f}x"),
-        ("+ channels-last (not in the demo)", "with channels-last too {:.2f}x"),
-        ("+ RPN 500/250 proposals in training", "autocast + RPN 500/250 {:.2f}x"),
-        ("+ 1 RoIAlign sample per box bin (the demo)", "(the demo) {:.2f}x"),
+        ("+ RPN 500/250 proposals in training", "+ RPN 500/250 {:.2f}x"),
+        ("+ 1 RoIAlign sample per box bin", "+ one RoIAlign sample per box bin {:.2f}x"),
+        ("+ channels-last", "+ channels-last {:.2f}x"),
+        ("+ loading in the training process, Dice term (the demo)", "(the demo) {:.2f}x"),
     ):
         speed_up = _ratio("training_speed.json", variant, base, "train_iters_per_s")
         assert text.format(speed_up) in steps, variant
