@@ -157,7 +157,7 @@ def test_training_losses_agree_with_mask_rcnn_loss_and_the_terms():
 
 
 def test_without_extra_weights_only_the_mask_rcnn_loss_is_returned():
-    head = _head()
+    head = _head("MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT", 0.0)  # the demo's config sets 1.0
     head.train()
     with EventStorage(0):
         assert set(head(torch.randn(2, 8, 14, 14), _instances())) == {"loss_mask"}
