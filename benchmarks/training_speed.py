@@ -24,20 +24,18 @@ ONE_SAMPLE = ["MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO", "1"]
 CHANNELS_LAST = ["MODEL.CHANNELS_LAST", "True"]
 LOADING_IN_PROCESS = ["DATALOADER.NUM_WORKERS", "0"]
 DICE = ["MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT", "1.0"]
+# Each setting the demo adds, in order; each row keeps the settings of the rows above.
+SETTINGS = [
+    ("float32 (base config)", []),
+    ("+ bfloat16 autocast", AUTOCAST),
+    ("+ RPN 500/250 proposals in training", FEWER_PROPOSALS),
+    ("+ 1 RoIAlign sample per box bin", ONE_SAMPLE),
+    ("+ channels-last", CHANNELS_LAST),
+    ("+ loading in the training process, Dice term (the demo)", [*LOADING_IN_PROCESS, *DICE]),
+]
 VARIANTS = {
-    "float32 (base config)": [],
-    "+ bfloat16 autocast": AUTOCAST,
-    "+ RPN 500/250 proposals in training": [*AUTOCAST, *FEWER_PROPOSALS],
-    "+ 1 RoIAlign sample per box bin": [*AUTOCAST, *FEWER_PROPOSALS, *ONE_SAMPLE],
-    "+ channels-last": [*AUTOCAST, *FEWER_PROPOSALS, *ONE_SAMPLE, *CHANNELS_LAST],
-    "+ loading in the training process, Dice term (the demo)": [
-        *AUTOCAST,
-        *FEWER_PROPOSALS,
-        *ONE_SAMPLE,
-        *CHANNELS_LAST,
-        *LOADING_IN_PROCESS,
-        *DICE,
-    ],
+    name: [option for _, added in SETTINGS[: row + 1] for option in added]
+    for row, (name, _) in enumerate(SETTINGS)
 }
 
 
