@@ -30,8 +30,10 @@ from . import (
     training_speed,
 )
 
-# The U-Net against smp with smp's decoder layout (nearest-neighbour upsampling, no conv
-# before the skip joins), to tell the decoder's cost from the rest.
+# The U-Net against smp with each decoder layout: seg_d2's bilinear upsampling + conv, and
+# smp's (nearest-neighbour upsampling, no conv before the skip joins; unet.yaml's), to tell
+# the decoder's cost from the rest.
+BILINEAR_DECODER = ["MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", "bilinear"]
 NEAREST_DECODER = ["MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", "nearest"]
 SEMANTIC_QUICK = ["--seeds", "0", "1", "--iters", "12"]
 SEMANTIC_FULL = ["--seeds", "0", "1", "--iters", "300"]
@@ -46,8 +48,8 @@ COMPARISONS = {
     ),
     "semantic": (
         semantic_unet,
-        SEMANTIC_QUICK,
-        [*SEMANTIC_FULL, "--name", "semantic_unet_full"],
+        [*SEMANTIC_QUICK, *BILINEAR_DECODER],
+        [*SEMANTIC_FULL, "--name", "semantic_unet_full", *BILINEAR_DECODER],
     ),
     "semantic_nearest": (
         semantic_unet,

@@ -485,9 +485,10 @@ def test_full_runs_write_beside_the_quick_files_not_over_them(results_dir):
         module, quick, full = suite.COMPARISONS[name]
         assert _named(full, module) == _named(quick, module) + "_full", name
         assert full[full.index("--iters") + 1] != quick[quick.index("--iters") + 1], name
-    # the U-Net against smp with smp's decoder layout, at both sizes
-    for arguments in suite.COMPARISONS["semantic_nearest"][1:]:
-        assert arguments[-2:] == ["MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", "nearest"]
+    # the U-Net against smp with each decoder layout, at both sizes
+    for name, mode in (("semantic", "bilinear"), ("semantic_nearest", "nearest")):
+        for arguments in suite.COMPARISONS[name][1:]:
+            assert arguments[-2:] == ["MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE", mode], name
     section = results_dir / "section.md"
     section.write_text("# title\n\nbody\n")
     assert os.path.basename(suite.write_page([("x", str(section), 60)], quick=False)) == (

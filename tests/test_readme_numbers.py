@@ -42,15 +42,21 @@ QUOTED = [
     ),
     (
         "- `MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE nearest`",
-        "runs/shapes_unet_seed0/run.json",
+        "runs/shapes_unet_bilinear_seed0/run.json",
         ("seconds_per_iteration",),
-        " at {} (",
+        " and {} (",
     ),
     (
         "- `MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE nearest`",
-        "runs/shapes_unet_seed0/results.json",
+        "runs/shapes_unet_bilinear_seed0/results.json",
         ("sem_seg", "mIoU"),
-        "against seed 0's {:.1f} at",
+        "seed 0 at {:.1f} and",
+    ),
+    (
+        "- Against the overfitting, more augmentation",
+        "runs/shapes_unet_trial_vflip_colour/results.json",
+        ("sem_seg", "mIoU"),
+        "mIoU {:.1f} (",
     ),
     (
         "- the Dice term with channels-last at 1400 iterations",
@@ -339,6 +345,12 @@ SEED_ROWS = [
     ("| U-Net fwIoU |", "seeds_shapes_unet.json", "sem_seg/fwIoU"),
     ("| U-Net pACC |", "seeds_shapes_unet.json", "sem_seg/pACC"),
     ("| U-Net wall time (min) |", "seeds_shapes_unet.json", "wall"),
+    ("| U-Net mIoU, bilinear decoder |", "seeds_shapes_unet_bilinear.json", "sem_seg/mIoU"),
+    (
+        "| U-Net wall time (min), bilinear decoder |",
+        "seeds_shapes_unet_bilinear.json",
+        "wall",
+    ),
     ("| panoptic PQ |", "seeds_shapes_panoptic_fpn_R18.json", "panoptic_seg/PQ"),
     ("| panoptic PQ things |", "seeds_shapes_panoptic_fpn_R18.json", "panoptic_seg/PQ_th"),
     ("| panoptic PQ stuff |", "seeds_shapes_panoptic_fpn_R18.json", "panoptic_seg/PQ_st"),

@@ -167,8 +167,14 @@ def test_decoder_widths_are_set_per_level_and_default_to_the_skip_features():
         8,
         4,
     ]  # coarse to fine
+    # the bilinear decoder's upsampling convolutions take each level to its width
     narrow = _unet(
-        "MODEL.UNET.BASE_CHANNELS", 4, "MODEL.SEM_SEG_HEAD.DECODER_CHANNELS", "[3, 5, 7, 9]"
+        "MODEL.UNET.BASE_CHANNELS",
+        4,
+        "MODEL.SEM_SEG_HEAD.DECODER_CHANNELS",
+        "[3, 5, 7, 9]",
+        "MODEL.SEM_SEG_HEAD.UPSAMPLE_MODE",
+        "bilinear",
     )
     head = narrow.sem_seg_head
     assert [fuse[0].out_channels for fuse in head.fuses] == [9, 7, 5, 3]
