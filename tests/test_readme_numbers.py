@@ -53,6 +53,18 @@ QUOTED = [
         "seed 0 at {:.1f} and",
     ),
     (
+        "- Twice the budget: the config at 4200 iterations",
+        "runs/shapes_unet_trial_4200it/results.json",
+        ("sem_seg", "mIoU"),
+        "mIoU {:.1f} in",
+    ),
+    (
+        "- Twice the budget: the config at 4200 iterations",
+        "runs/shapes_unet_trial_4200it/run.json",
+        ("training_seconds",),
+        "in {} s of training",
+    ),
+    (
         "- Against the overfitting, more augmentation",
         "runs/shapes_unet_trial_vflip_colour/results.json",
         ("sem_seg", "mIoU"),
