@@ -41,6 +41,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 
 from .common import (
+    BATCH_SIZES,
     compare_on_test_split,
     evaluate,
     inference_ms_per_image,
@@ -52,7 +53,6 @@ from .common import (
 from .profile_inference import StageClock, stages
 
 CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
-BATCH_SIZES = (1, 2, 4, 8)
 TIMED_IMAGES = 8
 
 

@@ -251,13 +251,19 @@ def test_export_speed_compares_three_runtimes_on_the_same_model(results_dir, ben
     assert _header(results_dir / "export.md") == [
         "runtime",
         "ms/image (median)",
+        "images/s",
         "speed-up vs eager",
         "largest difference",
     ]
     runs = json.loads((results_dir / "export.json").read_text())["runs"]
-    assert [run["runtime"] for run in runs] == ["eager (PyTorch)", "TorchScript", "ONNX Runtime"]
-    assert runs[0]["largest_difference"] == 0.0
-    assert all(run["largest_difference"] < 1e-3 and run["ms_per_image"] > 0 for run in runs)
+    traced, batched = runs[:3], runs[3]
+    assert [run["runtime"] for run in traced] == ["eager (PyTorch)", "TorchScript", "ONNX Runtime"]
+    assert traced[0]["largest_difference"] == 0.0
+    assert all(run["largest_difference"] < 1e-3 and run["ms_per_image"] > 0 for run in traced)
+    by_batch = {int(b): ms for b, ms in batched["ms_per_image_by_batch"].items()}
+    assert sorted(by_batch) == [1, 2, 4, 8]
+    assert batched["ms_per_image"] == min(by_batch.values())
+    assert batched["runtime"].endswith(f"batch {min(by_batch, key=by_batch.get)}")
 
 
 def test_evaluation_comparison_agrees_with_pycocotools(results_dir):
@@ -409,7 +415,7 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
     _nuclei_like(folder / "stage1_train", np.random.default_rng(0))
     convert(["mask-folders", str(folder / "stage1_train"), "--output", str(folder / "nuclei.json")])
     convert(["split", str(folder / "nuclei.json"), "--val-fraction", "0.25"])
-    arguments = suite.nuclei_arguments(str(folder))
+    arguments = ["--name", "instance_nuclei", *suite.nuclei_arguments(str(folder))]
     tiny = ["SOLVER.IMS_PER_BATCH", "2", "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu"]
     # An untrained model keeps the config's 400 detections per image: slow to time.
     few_detections = ["TEST.DETECTIONS_PER_IMAGE", "20"]
@@ -456,7 +462,7 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
     assert float(ratio_row.strip("| ").rsplit("|", 1)[1]) == pytest.approx(ratio, abs=0.005)
 
 
-def test_the_full_nuclei_comparison_trains_the_nuclei_configs_schedule():
+def test_the_full_nuclei_comparison_trains_two_seeds_of_half_the_nuclei_schedule():
     import yaml
 
     from benchmarks import __main__ as suite
@@ -467,8 +473,17 @@ def test_the_full_nuclei_comparison_trains_the_nuclei_configs_schedule():
         )
     ) as f:
         schedule = yaml.safe_load(f)["SOLVER"]["MAX_ITER"]
-    assert suite.nuclei_sizes(quick=False)[-2:] == ["--iters", str(schedule)]
-    assert suite.nuclei_sizes(quick=True)[-2:] == ["--iters", "60"]
+    full, quick = suite.nuclei_sizes(quick=False), suite.nuclei_sizes(quick=True)
+    assert full == [
+        "--seeds",
+        "0",
+        "1",
+        "--iters",
+        str(schedule // 2),
+        "--name",
+        "instance_nuclei_full",
+    ]
+    assert quick == ["--seeds", "0", "--iters", "60", "--name", "instance_nuclei"]
 
 
 def _named(arguments, module):
