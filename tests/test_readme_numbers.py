@@ -562,32 +562,31 @@ def test_the_readme_quotes_the_inference_stages_side_by_side():
         assert printed.format(*values) in bullet, printed
 
 
+# A Mask R-CNN comparison's systems and quoted columns (the shapes and the nuclei rows).
+MASK_RCNN_COMPARISON = (
+    "seg_d2 Mask R-CNN",
+    "torchvision MaskRCNN",
+    (("mask AP {} vs {}", "mask_AP"), ("(box AP {} vs {})", "box_AP")),
+    (
+        ("train it/s {:.2f}x", "train_iters_per_s"),
+        ("inference ms/image {:.2f}x (batch 1)", "inference_ms_batch1"),
+        ("and {:.2f}x (best batch)", "inference_ms_best_batch"),
+    ),
+)
+
+
 @pytest.mark.parametrize(
     "phrase, file, ours, theirs, accuracy, speeds",
     [
         (
             "| Mask R-CNN, the demo's config, 1000 iterations",
             "instance_torchvision_full.json",
-            "seg_d2 Mask R-CNN",
-            "torchvision MaskRCNN",
-            (("mask AP {} vs {}", "mask_AP"), ("(box AP {} vs {})", "box_AP")),
-            (
-                ("train it/s {:.2f}x", "train_iters_per_s"),
-                ("inference ms/image {:.2f}x (batch 1)", "inference_ms_batch1"),
-                ("and {:.2f}x (best batch)", "inference_ms_best_batch"),
-            ),
+            *MASK_RCNN_COMPARISON,
         ),
         (
             "| Mask R-CNN on the real nuclei, the nuclei config at 850 iterations",
             "instance_nuclei_full.json",
-            "seg_d2 Mask R-CNN",
-            "torchvision MaskRCNN",
-            (("mask AP {} vs {}", "mask_AP"), ("(box AP {} vs {})", "box_AP")),
-            (
-                ("train it/s {:.2f}x", "train_iters_per_s"),
-                ("inference ms/image {:.2f}x (batch 1)", "inference_ms_batch1"),
-                ("and {:.2f}x (best batch)", "inference_ms_best_batch"),
-            ),
+            *MASK_RCNN_COMPARISON,
         ),
         (
             "| U-Net, 64 channels capped at 512, 300 iterations",
