@@ -27,11 +27,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 
 __all__ = [
+    "BATCH_SIZES",
     "REPO",
     "RESULTS",
     "PeakMemory",
     "compare_on_test_split",
     "evaluate",
+    "inference_ms_by_batch",
     "inference_ms_per_image",
     "load_test_inputs",
     "machine",
@@ -253,6 +255,12 @@ def inference_ms_per_image(model, inputs, batch_size, device, repeats=3):
             torch.cuda.synchronize()
         passes.append((time.perf_counter() - start) * 1000 / len(inputs))
     return float(np.median(passes))
+
+
+def inference_ms_by_batch(model, inputs, device, repeats=3):
+    """Milliseconds per image at each of BATCH_SIZES, and the fastest batch size."""
+    per_batch = {b: inference_ms_per_image(model, inputs, b, device, repeats) for b in BATCH_SIZES}
+    return per_batch, min(per_batch, key=per_batch.get)
 
 
 @torch.no_grad()

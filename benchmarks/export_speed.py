@@ -22,7 +22,7 @@ import onnxruntime
 import torch
 from tabulate import tabulate
 
-from .common import BATCH_SIZES, inference_ms_per_image, load_test_inputs, write_results
+from .common import BATCH_SIZES, inference_ms_by_batch, load_test_inputs, write_results
 
 
 def _runners(model, images, folder):
@@ -63,8 +63,7 @@ def largest_difference(run, reference, images):
 
 
 def _best_batch_run(model, inputs, device, repeats):
-    per_batch = {b: inference_ms_per_image(model, inputs, b, device, repeats) for b in BATCH_SIZES}
-    best = min(per_batch, key=per_batch.get)
+    per_batch, best = inference_ms_by_batch(model, inputs, device, repeats)
     return {
         "runtime": f"eager, as the Predictor runs it, batch {best}",
         "ms_per_image": per_batch[best],

@@ -44,7 +44,7 @@ from .common import (
     BATCH_SIZES,
     compare_on_test_split,
     evaluate,
-    inference_ms_per_image,
+    inference_ms_by_batch,
     median,
     spread,
     train_like_detectron2,
@@ -178,8 +178,7 @@ def run(system, cfg, seed, inputs):
         box_AP=metrics.get("bbox", {}).get("AP", 0.0),
     )
     timed = inputs[:TIMED_IMAGES]
-    per_batch = {b: inference_ms_per_image(model, timed, b, cfg.MODEL.DEVICE) for b in BATCH_SIZES}
-    best = min(per_batch, key=per_batch.get)
+    per_batch, best = inference_ms_by_batch(model, timed, cfg.MODEL.DEVICE)
     result.update(
         inference_ms_batch1=per_batch[1],
         best_batch_size=best,
