@@ -6,6 +6,7 @@ import os
 import re
 
 import torch
+import yaml
 from detectron2 import model_zoo
 from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg as get_detectron2_cfg
@@ -288,6 +289,20 @@ def config_file_path(config_file):
         ) from None
 
 
+def _merge_file_safely(cfg, config_file):
+    """``cfg.merge_from_file`` with YAML's safe loader only: a config may come from
+    anywhere, and fvcore would otherwise construct the Python objects a tag names (and so
+    run code), with no more than a log line."""
+    try:
+        cfg.merge_from_file(config_file, allow_unsafe=False)
+    except yaml.YAMLError as error:
+        problem = str(error).replace("\n", " ")
+        raise ConfigError(
+            f"{config_file}: cannot read it as a config ({problem}); seg_d2 reads YAML configs "
+            "with a safe loader, which refuses tags that construct Python objects"
+        ) from None
+
+
 def load_config(config_file, opts=()):
     """A config from a YAML file, which may also be a path inside detectron2's model zoo
     (e.g. ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml``), with ``KEY VALUE``
@@ -297,7 +312,7 @@ def load_config(config_file, opts=()):
     are numbers) loads and builds its model anywhere."""
     config_file = config_file_path(config_file)
     cfg = get_cfg()
-    _merge(cfg, lambda: cfg.merge_from_file(config_file), config_file)
+    _merge(cfg, lambda: _merge_file_safely(cfg, config_file), config_file)
     _merge(cfg, lambda: cfg.merge_from_list(list(opts)), "command-line override")
     weights = cfg.MODEL.WEIGHTS
     if weights and "://" not in weights and not os.path.isfile(weights):

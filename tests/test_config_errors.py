@@ -157,3 +157,21 @@ def test_a_diverged_loss_is_logged_without_its_traceback(caplog, monkeypatch):
         except FloatingPointError:
             logger.exception("Exception during training:")
     assert caplog.records[-1].exc_info is not None
+
+
+def test_a_yaml_tag_that_would_run_code_is_an_error_naming_the_file(tmp_path):
+    """fvcore falls back to ``yaml.unsafe_load`` for such a tag; seg_d2 never does, also
+    for a tag in a file the config inherits from."""
+    from seg_d2.config import load_config
+
+    marker = tmp_path / "touched"
+    base = tmp_path / "base.yaml"
+    base.write_text(
+        f"_BASE_: {UNET}\nSOLVER: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
+    child = tmp_path / "child.yaml"
+    child.write_text("_BASE_: base.yaml\n")
+    for config in (base, child):
+        with pytest.raises(ConfigError, match=rf"{config}: cannot read it as a config .*safe"):
+            load_config(str(config))
+    assert not marker.exists()

@@ -101,3 +101,30 @@ def test_the_tool_writes_the_file_and_checks_it(format, file, tmp_path, tiny_val
     )
     assert path == str(tmp_path / "exported" / file)
     assert difference < 1e-4
+
+
+def test_the_tool_writes_safetensors_weights_that_load_as_the_model(tmp_path):
+    from seg_d2.engine.checkpoint import load_weights
+
+    cfg, model = _model(UNET)
+    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("trained")
+    path, _ = load_module("tools/export_model.py").main(
+        [
+            "--config-file",
+            UNET,
+            "--output",
+            str(tmp_path / "exported"),
+            "--format",
+            "safetensors",
+            "MODEL.DEVICE",
+            "cpu",
+            "MODEL.WEIGHTS",
+            str(tmp_path / "trained.pth"),
+        ]
+    )
+    assert path == str(tmp_path / "exported" / "model.safetensors")
+    assert sorted(p.name for p in (tmp_path / "exported").iterdir()) == ["model.safetensors"]
+    torch.manual_seed(1)
+    reloaded = load_weights(build_model(cfg), path).state_dict()
+    for name, value in model.state_dict().items():
+        assert torch.equal(reloaded[name], value), name

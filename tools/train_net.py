@@ -11,11 +11,11 @@ import os
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
 from seg_d2.cli import run_command
 from seg_d2.engine import Trainer, launch, write_results
+from seg_d2.engine.checkpoint import SafeCheckpointer
 from seg_d2.engine.lazy_training import load_lazy_model, test_lazy, train_lazy
 from seg_d2.lazy_config import is_lazy_config, setup_lazy_config
 from seg_d2.plots import plot_metrics
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, default_setup
 from detectron2.utils import comm
 
@@ -38,7 +38,7 @@ def train_or_evaluate(cfg, args):
         return train_lazy(cfg, resume=args.resume)
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+        SafeCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
         )
         return Trainer.test(cfg, model)

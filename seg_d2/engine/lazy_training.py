@@ -5,7 +5,6 @@
 
 import logging
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode, instantiate
 from detectron2.engine import default_writers, hooks
 from detectron2.evaluation import inference_on_dataset, print_csv_format
@@ -13,7 +12,7 @@ from detectron2.solver.build import maybe_add_gradient_clipping
 from detectron2.utils import comm
 from omegaconf import OmegaConf
 
-from .checkpoint import AtomicCheckpointer
+from .checkpoint import SafeCheckpointer, load_weights
 from .train_loop import build_train_loop, data_parallel, prepare_model
 
 __all__ = ["build_lazy_model", "load_lazy_model", "test_lazy", "train_lazy"]
@@ -33,8 +32,7 @@ def build_lazy_model(cfg):
 def load_lazy_model(cfg, weights):
     """The config's model with ``weights``, in eval mode."""
     model = build_lazy_model(cfg)
-    DetectionCheckpointer(model).load(weights)
-    return model.eval()
+    return load_weights(model, weights).eval()
 
 
 def test_lazy(cfg, model):
@@ -76,7 +74,7 @@ def train_lazy(cfg, resume=False):
         amp=cfg.train.amp.enabled,
         accumulate_steps=cfg.train.get("accumulate_grad_steps", 1),
     )
-    checkpointer = AtomicCheckpointer(
+    checkpointer = SafeCheckpointer(
         model, cfg.train.output_dir, optimizer=optimizer, trainer=trainer
     )
     last_results = {}

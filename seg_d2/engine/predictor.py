@@ -11,7 +11,6 @@ folders or arrays whose colour order is said, with ``TEST.SLIDING_WINDOW`` and
 
 import numpy as np
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import instantiate
 from detectron2.data import Metadata, MetadataCatalog
 from detectron2.data import transforms as T
@@ -22,6 +21,7 @@ from ..data.categories import thing_dataset_ids
 from ..data.image_io import ImageReadError, list_image_files, read_image
 from ..lazy_config import is_lazy_config, setup_lazy_config
 from ..modeling import inference_model
+from .checkpoint import load_weights
 from .lazy_training import load_lazy_model
 from .trainer import Trainer
 
@@ -137,8 +137,7 @@ class Predictor:
 def load_model(cfg):
     """The config's model with its MODEL.WEIGHTS, in eval mode."""
     model = Trainer.build_model(cfg)
-    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
-    return model.eval()
+    return load_weights(model, cfg.MODEL.WEIGHTS).eval()
 
 
 def coco_records(output, image_id, metadata):

@@ -25,7 +25,7 @@ from ..data.samplers import ContinuedSampler
 from ..errors import TRACEBACK_VARIABLE, ConfigError, TrainingDivergedError
 from ..evaluation import build_evaluator
 from ..modeling import inference_model
-from .checkpoint import AtomicCheckpointer
+from .checkpoint import SafeCheckpointer
 from .train_loop import build_train_loop, data_parallel, prepare_model
 
 __all__ = ["OPTIMIZERS", "Trainer", "write_results"]
@@ -58,7 +58,7 @@ class Trainer(DefaultTrainer):
         )
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
         # Atomic, so that every checkpoint detectron2's hooks write is whole or absent.
-        self.checkpointer = AtomicCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.checkpointer = SafeCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
@@ -176,7 +176,7 @@ class Trainer(DefaultTrainer):
             # restart from there instead of from the last iteration.
             best_dir = os.path.join(self.cfg.OUTPUT_DIR, "best")
             os.makedirs(best_dir, exist_ok=True)
-            best = AtomicCheckpointer(self.checkpointer.model, best_dir)
+            best = SafeCheckpointer(self.checkpointer.model, best_dir)
             # After EvalHook, which produces the metric it reads.
             ret.append(
                 hooks.BestCheckpointer(
