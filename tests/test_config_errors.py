@@ -166,9 +166,7 @@ def test_a_yaml_tag_that_would_run_code_is_an_error_naming_the_file(tmp_path):
 
     marker = tmp_path / "touched"
     base = tmp_path / "base.yaml"
-    base.write_text(
-        f"_BASE_: {UNET}\nSOLVER: !!python/object/apply:os.system ['touch {marker}']\n"
-    )
+    base.write_text(f"_BASE_: {UNET}\nSOLVER: !!python/object/apply:os.system ['touch {marker}']\n")
     child = tmp_path / "child.yaml"
     child.write_text("_BASE_: base.yaml\n")
     for config in (base, child):

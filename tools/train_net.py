@@ -13,6 +13,7 @@ from seg_d2.cli import run_command
 from seg_d2.engine import Trainer, launch, write_results
 from seg_d2.engine.checkpoint import SafeCheckpointer
 from seg_d2.engine.lazy_training import load_lazy_model, test_lazy, train_lazy
+from seg_d2.engine.run_lock import hold_output_folder
 from seg_d2.lazy_config import is_lazy_config, setup_lazy_config
 from seg_d2.plots import plot_metrics
 
@@ -21,13 +22,21 @@ from detectron2.utils import comm
 
 
 def setup(args):
+    """The config, with its output folder held by this run (``hold_output_folder``) before
+    detectron2's set-up writes its config and log there."""
     if is_lazy_config(args.config_file):
         cfg = setup_lazy_config(args.config_file, args.opts)
     else:
         cfg = seg_d2.setup_config(args.config_file, args.opts)
         cfg.freeze()
+    if comm.is_main_process():
+        hold_output_folder(output_folder(cfg))
     default_setup(cfg, args)
     return cfg
+
+
+def output_folder(cfg):
+    return cfg.train.output_dir if is_lazy_config(cfg) else cfg.OUTPUT_DIR
 
 
 def train_or_evaluate(cfg, args):
@@ -50,7 +59,7 @@ def train_or_evaluate(cfg, args):
 def main(args):
     cfg = setup(args)
     results = train_or_evaluate(cfg, args)
-    output_dir = cfg.train.output_dir if is_lazy_config(cfg) else cfg.OUTPUT_DIR
+    output_dir = output_folder(cfg)
     if not args.eval_only and comm.is_main_process():
         plot_metrics(os.path.join(output_dir, "metrics.json"), os.path.join(output_dir, "plots"))
     write_results(output_dir, results)

@@ -102,8 +102,7 @@ class SafeCheckpointer(DetectionCheckpointer):
                 os.remove(partial)
             if isinstance(error, OSError):
                 raise CheckpointError(
-                    f"cannot write checkpoint {final} ({error.strerror or error}); "
-                    f"{self._kept()}"
+                    f"cannot write checkpoint {final} ({error.strerror or error}); {self._kept()}"
                 ) from error
             raise
         self.tag_last_checkpoint(f"{name}.pth")
@@ -111,9 +110,7 @@ class SafeCheckpointer(DetectionCheckpointer):
     def tag_last_checkpoint(self, last_filename_basename):
         if _PARTIAL in last_filename_basename:
             return  # not yet: it is tagged once renamed
-        write_text_atomically(
-            os.path.join(self.save_dir, _LAST_CHECKPOINT), last_filename_basename
-        )
+        write_text_atomically(os.path.join(self.save_dir, _LAST_CHECKPOINT), last_filename_basename)
 
     def _kept(self, other_than=None):
         """Which checkpoint of this run's folder is left to resume from, and how."""

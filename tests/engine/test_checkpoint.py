@@ -6,7 +6,6 @@ import os
 import pickle
 import subprocess
 
-import numpy as np
 from seg_d2.engine.checkpoint import (
     CheckpointError,
     SafeCheckpointer,
@@ -14,6 +13,7 @@ from seg_d2.engine.checkpoint import (
     remove_partial_checkpoints,
 )
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, train_net_command
@@ -69,9 +69,7 @@ def test_model_zoo_pickles_still_load(tmp_path):
     bias = np.array([1.0, 2.0, 3.0], dtype=np.float32)
     zoo = tmp_path / "zoo.pkl"
     zoo.write_bytes(
-        pickle.dumps(
-            {"model": {"weight": weight, "bias": bias}, "__author__": "zoo"}, protocol=2
-        )
+        pickle.dumps({"model": {"weight": weight, "bias": bias}, "__author__": "zoo"}, protocol=2)
     )
     model = load_weights(nn.Linear(2, 3), str(zoo))
     assert torch.equal(model.weight, torch.from_numpy(weight))
