@@ -26,9 +26,10 @@ from .derived import (
     derive_evaluation_json,
     derive_pixel_ground_truth,
     derived_ground_truth_paths,
+    derived_png_name,
     png_name,
 )
-from .validate import read_coco_json, validate_coco_dataset
+from .validate import read_coco_json, validate_coco_dataset, well_formed_categories
 
 __all__ = [
     "ensure_derived_files",
@@ -116,10 +117,11 @@ def load_coco_instances(source):
 def _load_semantic(source, sem_seg_root):
     dataset, _ = source.load()
     root = sem_seg_root or source.derive_pixels().sem_seg_root
+    label_name = png_name if sem_seg_root else derived_png_name
     return [
         {
             "file_name": os.path.join(source.image_root, image["file_name"]),
-            "sem_seg_file_name": os.path.join(root, png_name(image["file_name"])),
+            "sem_seg_file_name": os.path.join(root, label_name(image["file_name"])),
             "height": image["height"],
             "width": image["width"],
             "image_id": image["id"],
@@ -133,7 +135,7 @@ def _load_separated(source):
     root = source.derive_pixels().panoptic_stuff_root
     for record in records:
         relative = os.path.relpath(record["file_name"], source.image_root)
-        record["sem_seg_file_name"] = os.path.join(root, png_name(relative))
+        record["sem_seg_file_name"] = os.path.join(root, derived_png_name(relative))
     return records
 
 
@@ -201,7 +203,7 @@ def register_coco_dataset(
         for path in (sem_seg_root, panoptic_json, panoptic_root)
     )
     if categories is None:
-        categories = read_coco_json(json_file)["categories"]
+        categories = well_formed_categories(json_file, read_coco_json(json_file))
     layout = CategoryLayout.from_coco_categories(categories)
     source = _CocoSource(json_file, image_root, layout, prepare)
     derived = source.derived

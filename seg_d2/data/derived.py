@@ -32,10 +32,12 @@ from PIL import Image
 
 from ..atomic import build_folder_once
 from ..env import cache_folder
+from .image_io import relative_image_path
 from .masks import segmentation_to_mask
 
 __all__ = [
     "DerivedGroundTruth",
+    "derived_png_name",
     "derive_evaluation_json",
     "derive_pixel_ground_truth",
     "derived_ground_truth_paths",
@@ -46,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 IGNORE_LABEL = 255
 # Bump when the derivation changes, so caches built by older code are rebuilt.
-_DERIVATION_VERSION = "3"
+_DERIVATION_VERSION = "4"
 CACHE_DIR_VARIABLE = "SEG_D2_CACHE_DIR"
 
 
@@ -92,7 +94,14 @@ def derived_ground_truth_paths(json_file):
 
 
 def png_name(file_name):
+    """The label PNG of an image, as a dataset's own label folders name them."""
     return os.path.splitext(file_name)[0] + ".png"
+
+
+def derived_png_name(file_name):
+    """The derived PNG of a dataset image: its path in the image folder, extension included
+    (``a.jpg`` and ``a.png`` get ``a.jpg.png`` and ``a.png.png``, never one file)."""
+    return relative_image_path(file_name) + ".png"
 
 
 def _stamp(json_file):
@@ -182,13 +191,13 @@ def _write_pixels(target, json_file, dataset, layout, skipped_ids):
     hidden = 0
     for image in images:
         semantic, panoptic, segments_info = paint_image(image, per_image[image["id"]], layout)
-        name = png_name(image["file_name"])
+        name = derived_png_name(image["file_name"])
         for folder, array in (
             ("sem_seg", semantic),
             ("panoptic_stuff", stuff_only[semantic]),
             ("panoptic", id2rgb(panoptic)),
         ):
-            path = os.path.join(target, folder, name)
+            path = os.path.join(target, folder, name)  # inside: validation refused others
             os.makedirs(os.path.dirname(path), exist_ok=True)
             Image.fromarray(array).save(path)
         panoptic_annotations.append(

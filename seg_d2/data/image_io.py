@@ -9,7 +9,14 @@ from PIL import Image
 
 from ..errors import DatasetError
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "list_image_files", "read_image"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageReadError",
+    "list_image_files",
+    "output_names",
+    "read_image",
+    "relative_image_path",
+]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -39,8 +46,23 @@ def read_image(file_name, format=None):
         ) from e
 
 
+def relative_image_path(file_name):
+    """A dataset image's ``file_name``, normalised; ValueError when it is not a path inside
+    the image folder (absolute, or climbing out with ``..``): files derived from an image
+    are named by this path, and must stay inside the folders seg_d2 writes."""
+    if not isinstance(file_name, str) or not file_name:
+        raise ValueError("'file_name' must be a non-empty string (a path in the image folder)")
+    if os.path.isabs(file_name):
+        raise ValueError("'file_name' is absolute; it must be relative to the image folder")
+    normalised = os.path.normpath(file_name)
+    if normalised == os.curdir or normalised.split(os.sep)[0] == os.pardir:
+        raise ValueError("'file_name' leaves the image folder ('..')")
+    return normalised
+
+
 def list_image_files(paths):
-    """The given files, and the images (by extension, sorted) in the given folders."""
+    """The given files, and the images (by extension, sorted) in the given folders; each
+    file once."""
     files = []
     for path in paths:
         if os.path.isdir(path):
@@ -51,4 +73,17 @@ def list_image_files(paths):
             )
         else:
             files.append(path)
-    return files
+    return list(dict.fromkeys(files))
+
+
+def output_names(files, inputs):
+    """A name for what is written for each of ``files`` (found in ``inputs``, files and
+    folders): its path relative to the folder that holds all the inputs, extension
+    included, so that no two files share one (``a/x.png`` and ``b/x.png``, ``x.png`` and
+    ``x.jpg``)."""
+    folders = [
+        os.path.abspath(path) if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+        for path in inputs
+    ]
+    common = os.path.commonpath(folders) if folders else os.getcwd()
+    return [os.path.relpath(os.path.abspath(f), common) for f in files]

@@ -16,14 +16,17 @@ import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Dict, List
 
+import faster_coco_eval.core.mask as checked_mask
 import numpy as np
 from PIL import Image, ImageOps
 from pycocotools import mask as mask_util
 from tabulate import tabulate
 
 from ..errors import DatasetError
+from .image_io import relative_image_path
 from .masks import segmentation_to_rle, usable_polygons
 
 __all__ = [
@@ -33,6 +36,8 @@ __all__ = [
     "listed_problems",
     "validate_coco_dataset",
     "read_coco_json",
+    "well_formed_categories",
+    "well_formed_sections",
 ]
 
 logger = logging.getLogger(__name__)
@@ -123,8 +128,8 @@ def _fully_decodes(path):
 
 
 def _check_image(report, image, image_root, decode):
-    where = f"image id {image['id']} ({image.get('file_name')!r})"
-    path = os.path.join(image_root, image.get("file_name", ""))
+    where = f"image id {image['id']} ({image['file_name']!r})"
+    path = os.path.join(image_root, image["file_name"])
     if not os.path.isfile(path):
         report.error(f"{where}: image file {path} is missing")
         return
@@ -147,26 +152,25 @@ def _segmentation_area(report, annotation, image, where):
     segm = annotation.get("segmentation")
     height, width = image["height"], image["width"]
     if isinstance(segm, list):
-        numbers = [v for polygon in segm for v in polygon]
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):
-            report.error(f"{where}: polygon coordinates must be finite numbers")
-            return None
         if not usable_polygons(segm):
             report.skip(annotation, "polygon with fewer than 3 points")
             return None
-    elif isinstance(segm, dict):
-        if list(segm.get("size", [])) != [height, width]:
+    else:
+        if list(segm["size"]) != [height, width]:
             report.error(
-                f"{where}: RLE size {segm.get('size')} differs from the image's [{height}, {width}]"
+                f"{where}: RLE size {segm['size']} differs from the image's [{height}, {width}]"
             )
             return None
-        counts = segm.get("counts")
+        counts = segm["counts"]
         if isinstance(counts, list) and sum(counts) != height * width:
             report.error(f"{where}: RLE counts cover {sum(counts)} pixels, not {height}*{width}")
             return None
-    else:
-        report.error(f"{where}: no segmentation (polygon list or RLE) given")
-        return None
+        if not isinstance(counts, list):
+            try:  # faster-coco-eval's decoder checks that the counts cover the mask exactly
+                checked_mask.decode({"size": segm["size"], "counts": counts})
+            except (ValueError, RuntimeError) as error:
+                report.error(f"{where}: RLE counts cannot be decoded ({error})")
+                return None
     area = float(mask_util.area(segmentation_to_rle(segm, height, width)))
     if area == 0:
         report.skip(annotation, "mask of zero area")
@@ -184,25 +188,17 @@ def _check_annotation(report, annotation, images, categories):
     if category is None:
         report.error(f"{where}: category id {annotation.get('category_id')} is not in 'categories'")
         return
-    bbox = annotation.get("bbox")
-    if bbox is not None:
-        if len(bbox) != 4 or not all(
-            isinstance(v, (int, float)) and math.isfinite(v) for v in bbox
-        ):
-            report.error(f"{where}: bbox {bbox} is not 4 finite numbers")
-            return
-        x, y, w, h = bbox
-        if (
-            w < 0
-            or h < 0
-            or x < -_BOX_TOLERANCE
-            or y < -_BOX_TOLERANCE
-            or (x + w > image["width"] + _BOX_TOLERANCE or y + h > image["height"] + _BOX_TOLERANCE)
-        ):
-            report.error(
-                f"{where}: bbox {bbox} lies outside the {image['width']}x{image['height']} image"
-            )
-            return
+    bbox = annotation["bbox"]
+    x, y, w, h = bbox
+    if (
+        x < -_BOX_TOLERANCE
+        or y < -_BOX_TOLERANCE
+        or (x + w > image["width"] + _BOX_TOLERANCE or y + h > image["height"] + _BOX_TOLERANCE)
+    ):
+        report.error(
+            f"{where}: bbox {bbox} lies outside the {image['width']}x{image['height']} image"
+        )
+        return
     area = _segmentation_area(report, annotation, image, where)
     if area is None:
         return
@@ -213,6 +209,154 @@ def _check_annotation(report, annotation, images, categories):
         report.instances_per_class[category["name"]] += 1
     else:
         report.stuff_regions_per_class[category["name"]] += 1
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _id_problem(item, key="id"):
+    if key not in item:
+        return f"'{key}' is missing"
+    if not _is_int(item[key]):
+        return f"'{key}' must be an integer, not {item[key]!r}"
+    return None
+
+
+def _image_problems(image):
+    problems = [problem for problem in (_id_problem(image),) if problem]
+    try:
+        relative_image_path(image.get("file_name"))
+    except ValueError as error:
+        problems.append(str(error))
+    for key in ("width", "height"):
+        if not (_is_int(image.get(key)) and image[key] > 0):
+            problems.append(f"'{key}' must be a positive integer, not {image.get(key)!r}")
+    return problems
+
+
+def _category_problems(category):
+    problems = [problem for problem in (_id_problem(category),) if problem]
+    if not (isinstance(category.get("name"), str) and category["name"]):
+        problems.append(f"'name' must be a non-empty string, not {category.get('name')!r}")
+    if category.get("isthing", 1) not in (0, 1):
+        problems.append(f"'isthing' must be 0 or 1, not {category['isthing']!r}")
+    return problems
+
+
+def _segmentation_problems(segm):
+    if isinstance(segm, list):
+        if any(not isinstance(polygon, list) for polygon in segm):
+            return [
+                "'segmentation' must be a list of polygons, each a list [x1, y1, x2, y2, ...] "
+                "(a flat list of numbers is one polygon too few brackets)"
+            ]
+        problems = []
+        for index, polygon in enumerate(segm):
+            if not all(_is_number(v) for v in polygon):
+                problems.append(f"polygon coordinates must be finite numbers (polygon {index})")
+            elif len(polygon) % 2:
+                problems.append(
+                    f"polygon {index} has an odd number of coordinates ({len(polygon)}), "
+                    "not (x, y) pairs"
+                )
+        return problems
+    if isinstance(segm, dict):
+        size, counts = segm.get("size"), segm.get("counts")
+        if not (isinstance(size, list) and len(size) == 2 and all(map(_is_int, size))):
+            return [f"RLE 'size' must be [height, width], not {size!r}"]
+        if isinstance(counts, list):
+            if not all(_is_int(c) and c >= 0 for c in counts):
+                return ["RLE 'counts' must be non-negative integers"]
+        elif not isinstance(counts, str):
+            return [f"RLE 'counts' must be a list of integers or a string, not {counts!r}"]
+        return []
+    return ["no segmentation (polygon list or RLE) given"]
+
+
+def _annotation_problems(annotation):
+    problems = [
+        problem
+        for problem in (_id_problem(annotation), *map(partial(_id_problem, annotation), _REFS))
+        if problem
+    ]
+    bbox = annotation.get("bbox")
+    if bbox is None:
+        problems.append("'bbox' is missing (detectron2 trains on [x, y, width, height] boxes)")
+    elif not (isinstance(bbox, list) and len(bbox) == 4 and all(map(_is_number, bbox))):
+        problems.append(f"bbox {bbox!r} is not 4 finite numbers")
+    elif bbox[2] < 0 or bbox[3] < 0:
+        problems.append(f"bbox {bbox} has a negative width or height")
+    if annotation.get("iscrowd", 0) not in (0, 1):
+        problems.append(f"'iscrowd' must be 0 or 1, not {annotation['iscrowd']!r}")
+    if "area" in annotation and not (_is_number(annotation["area"]) and annotation["area"] >= 0):
+        problems.append(f"'area' must be a number of pixels, not {annotation['area']!r}")
+    return problems + _segmentation_problems(annotation.get("segmentation"))
+
+
+_REFS = ("image_id", "category_id")
+
+# Section of the JSON -> (what its items are called, their problems).
+_SECTIONS = {
+    "images": ("image", _image_problems),
+    "annotations": ("annotation", _annotation_problems),
+    "categories": ("category", _category_problems),
+}
+
+
+def _describe(kind, index, item):
+    if kind == "image" and _is_int(item.get("id")):
+        return f"image id {item['id']} ({item.get('file_name')!r})"
+    if kind == "annotation" and _is_int(item.get("id")):
+        return f"annotation id {item['id']} of image id {item.get('image_id')}"
+    if _is_int(item.get("id")):
+        return f"{kind} id {item['id']}"
+    return f"{kind} #{index} of the list"
+
+
+def well_formed_sections(report, dataset, sections=("images", "annotations", "categories")):
+    """The items of each of ``sections`` that have every field seg_d2 reads, of the right
+    type; each problem of the others is a located error in ``report``. None when the
+    JSON's shape itself is wrong."""
+    if not isinstance(dataset, dict):
+        report.error(
+            f"the top level must be a JSON object with 'images', 'annotations' and 'categories', "
+            f"not a {type(dataset).__name__}"
+        )
+        return None
+    if "categories" in sections and "categories" not in dataset:
+        report.error("'categories' is missing: list the classes as [{'id': 1, 'name': ...}]")
+        return None
+    kept = []
+    for section in sections:
+        items = dataset.get(section, [])
+        if not isinstance(items, list):
+            report.error(f"'{section}' must be a list, not a {type(items).__name__}")
+            return None
+        kind, problems_of = _SECTIONS[section]
+        well_formed = []
+        for index, item in enumerate(items):
+            problems = problems_of(item) if isinstance(item, dict) else ["is not a JSON object"]
+            for problem in problems:
+                report.error(
+                    f"{_describe(kind, index, item if isinstance(item, dict) else {})}: {problem}"
+                )
+            if not problems:
+                well_formed.append(item)
+        kept.append(well_formed)
+    return kept
+
+
+def well_formed_categories(json_file, dataset):
+    """The dataset's category list, or a DatasetError naming each malformed category."""
+    report = ValidationReport(str(json_file))
+    sections = well_formed_sections(report, dataset, ("categories",))
+    report.raise_if_errors()
+    return sections[0]
 
 
 def _duplicates(items):
@@ -228,26 +372,29 @@ def validate_coco_dataset(json_file, image_root, *, decode_images=False, dataset
     """
     report = ValidationReport(str(json_file))
     dataset = read_coco_json(json_file) if dataset is None else dataset
-    images_list = dataset.get("images", [])
-    report.num_images = len(images_list)
-    if not images_list:
+    sections = well_formed_sections(report, dataset)
+    if sections is None:
+        return report
+    images_list, annotations, categories_list = sections
+    report.num_images = len(dataset["images"])
+    if not dataset["images"]:
         report.error("the dataset is empty: 'images' lists no image")
         return report
-    if not dataset.get("annotations"):
+    if not annotations and not report.errors:
         # A COCO file without instances is an image list (for tools/predict.py), not a dataset.
         report.error("'annotations' is empty: there is no instance to train or evaluate on")
     for kind, items in (
         ("image", images_list),
-        ("annotation", dataset.get("annotations", [])),
-        ("category", dataset.get("categories", [])),
+        ("annotation", annotations),
+        ("category", categories_list),
     ):
         for duplicate in _duplicates(items):
             report.error(f"{kind} id {duplicate} appears more than once")
     images = {image["id"]: image for image in images_list}
-    categories = {c["id"]: c for c in dataset.get("categories", [])}
+    categories = {c["id"]: c for c in categories_list}
     for image in images_list:
         _check_image(report, image, image_root, decode_images)
-    for annotation in dataset.get("annotations", []):
+    for annotation in annotations:
         _check_annotation(report, annotation, images, categories)
     return report
 

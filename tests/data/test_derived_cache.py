@@ -119,8 +119,8 @@ def test_two_processes_deriving_pixels_at_once_agree(tmp_path):
     context = multiprocessing.get_context("spawn")
     with context.Pool(2) as pool:
         roots = pool.starmap(_derive, [(json_file, str(tmp_path / "cache"))] * 2)
-    assert roots[0] == roots[1] and os.listdir(roots[0]) == ["a.png"]
-    labels = np.asarray(Image.open(os.path.join(roots[0], "a.png")))
+    assert roots[0] == roots[1] and os.listdir(roots[0]) == ["a.png.png"]
+    labels = np.asarray(Image.open(os.path.join(roots[0], "a.png.png")))
     assert labels[10, 10] == 0 and labels[0, 0] == 1  # the thing, then background
 
 
@@ -155,6 +155,6 @@ def test_a_dataset_made_after_registration_derives_where_its_metadata_says(tmp_p
         sem_seg_root = MetadataCatalog.get("later_sem_seg").sem_seg_root
     finally:
         unregister("later")
-    assert os.path.isfile(evaluation_json) and os.listdir(sem_seg_root) == ["a.png"]
+    assert os.path.isfile(evaluation_json) and os.listdir(sem_seg_root) == ["a.png.png"]
     # The folder it would be made in is writable, so the cache sits beside the JSON.
     assert evaluation_json.startswith(os.path.join(folder, "instances_seg_d2"))
