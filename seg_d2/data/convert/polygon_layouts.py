@@ -1,6 +1,7 @@
 """Layouts that give instances as polygons: VIA (VGG Image Annotator) and labelme JSON."""
 
 import base64
+import binascii
 import io
 import json
 import math
@@ -16,6 +17,34 @@ __all__ = ["from_labelme", "from_via"]
 _CIRCLE_POINTS = 32
 
 
+class _ShapeError(ValueError):
+    """A malformed shape; the converter reports it with the file and the shape."""
+
+
+def _number(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _ShapeError(f"{what} must be a finite number, not {value!r}")
+    return value
+
+
+def _fields(shape, kind, names):
+    missing = [name for name in names if name not in shape]
+    if missing:
+        raise _ShapeError(f"a {kind} needs {', '.join(names)}; {', '.join(missing)} missing")
+    return [_number(shape[name], f"{kind} {name}") for name in names]
+
+
+def _points(points, kind, count=None):
+    """``points`` as [[x, y], ...], checked: pairs of numbers, ``count`` of them if given."""
+    if not isinstance(points, list) or not all(
+        isinstance(point, list) and len(point) == 2 for point in points
+    ):
+        raise _ShapeError(f"{kind} points must be a list of [x, y] pairs, not {points!r}")
+    if count is not None and len(points) != count:
+        raise _ShapeError(f"a {kind} has {count} points, not {len(points)}")
+    return [[_number(v, f"{kind} coordinate") for v in point] for point in points]
+
+
 def _ellipse(cx, cy, rx, ry, theta=0.0):
     angles = np.linspace(0, 2 * math.pi, _CIRCLE_POINTS, endpoint=False)
     x, y = rx * np.cos(angles), ry * np.sin(angles)
@@ -26,16 +55,27 @@ def _ellipse(cx, cy, rx, ry, theta=0.0):
 
 def _via_polygon(shape):
     """A VIA region's shape as one polygon, or None for a shape that has no area."""
+    if not isinstance(shape, dict):
+        raise _ShapeError(f"'shape_attributes' must be an object, not {shape!r}")
     kind = shape.get("name")
     if kind == "polygon":
-        return [v for xy in zip(shape["all_points_x"], shape["all_points_y"]) for v in xy]
+        xs, ys = shape.get("all_points_x"), shape.get("all_points_y")
+        if not (isinstance(xs, list) and isinstance(ys, list)):
+            raise _ShapeError("a polygon needs the lists all_points_x and all_points_y")
+        if len(xs) != len(ys):
+            raise _ShapeError(
+                f"all_points_x has {len(xs)} values and all_points_y {len(ys)}: not (x, y) pairs"
+            )
+        return [_number(v, "polygon coordinate") for xy in zip(xs, ys) for v in xy]
     if kind == "rect":
-        x, y, w, h = shape["x"], shape["y"], shape["width"], shape["height"]
+        x, y, w, h = _fields(shape, kind, ("x", "y", "width", "height"))
         return [x, y, x + w, y, x + w, y + h, x, y + h]
     if kind == "circle":
-        return _ellipse(shape["cx"], shape["cy"], shape["r"], shape["r"])
+        cx, cy, r = _fields(shape, kind, ("cx", "cy", "r"))
+        return _ellipse(cx, cy, r, r)
     if kind == "ellipse":
-        return _ellipse(shape["cx"], shape["cy"], shape["rx"], shape["ry"], shape.get("theta", 0.0))
+        cx, cy, rx, ry = _fields(shape, kind, ("cx", "cy", "rx", "ry"))
+        return _ellipse(cx, cy, rx, ry, _number(shape.get("theta", 0.0), "ellipse theta"))
     return None
 
 
@@ -55,7 +95,14 @@ def from_via(via_json, images_dir, category="object", class_attribute=None):
         regions = list(regions.values()) if isinstance(regions, dict) else regions
         for index, region in enumerate(regions):
             where = f"{via_json}: {key!r} region {index}"
-            polygon = _via_polygon(region["shape_attributes"])
+            if not isinstance(region, dict) or "shape_attributes" not in region:
+                builder.error(f"{where}: the region has no 'shape_attributes'")
+                continue
+            try:
+                polygon = _via_polygon(region["shape_attributes"])
+            except _ShapeError as error:
+                builder.error(f"{where}: {error}")
+                continue
             if polygon is None:
                 builder.skip(f"{region['shape_attributes'].get('name')} region has no area", where)
                 continue
@@ -73,8 +120,12 @@ def from_via(via_json, images_dir, category="object", class_attribute=None):
 
 def _labelme_mask(shape, height, width):
     """A labelme 5 "mask" shape: a PNG of the box between its two points."""
-    (x0, y0), _ = shape["points"]
-    box = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape["mask"])))) > 0
+    (x0, y0), _ = _points(shape.get("points"), "mask", 2)
+    try:
+        box = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape["mask"], validate=True))))
+    except (KeyError, TypeError, binascii.Error, OSError) as error:
+        raise _ShapeError(f"its 'mask' is not a base64 PNG ({type(error).__name__})") from None
+    box = box > 0
     mask = np.zeros((height, width), dtype=bool)
     x0, y0 = int(round(x0)), int(round(y0))
     mask[y0 : y0 + box.shape[0], x0 : x0 + box.shape[1]] = box[: height - y0, : width - x0]
@@ -82,15 +133,14 @@ def _labelme_mask(shape, height, width):
 
 
 def _labelme_polygon(shape):
-    points = shape["points"]
     kind = shape.get("shape_type") or "polygon"
     if kind == "polygon":
-        return [v for point in points for v in point]
+        return [v for point in _points(shape.get("points"), kind) for v in point]
     if kind == "rectangle":
-        (x0, y0), (x1, y1) = points
+        (x0, y0), (x1, y1) = _points(shape.get("points"), kind, 2)
         return [x0, y0, x1, y0, x1, y1, x0, y1]
     if kind == "circle":
-        (cx, cy), (px, py) = points
+        (cx, cy), (px, py) = _points(shape.get("points"), "circle (centre, a point on it)", 2)
         r = math.hypot(px - cx, py - cy)
         return _ellipse(cx, cy, r, r)
     return None
@@ -115,22 +165,32 @@ def from_labelme(folder):
             continue
         groups = {}
         for index, shape in enumerate(content["shapes"]):
-            key = (shape["label"], index if shape.get("group_id") is None else shape["group_id"])
+            label = shape.get("label") if isinstance(shape, dict) else None
+            if not isinstance(label, str) or not label:
+                builder.error(f"{json_file}: shape {index}: 'label' must be a name, not {label!r}")
+                continue
+            key = (label, index if shape.get("group_id") is None else shape["group_id"])
             groups.setdefault(key, []).append((index, shape))
         for (label, _), shapes in groups.items():
             where = f"{json_file}: shape(s) {[i for i, _ in shapes]} ({label!r})"
-            category_id = builder.category_id(label)
-            if any(shape.get("shape_type") == "mask" for _, shape in shapes):
-                mask = np.zeros((image["height"], image["width"]), dtype=bool)
-                for _, shape in shapes:
-                    mask |= _labelme_mask(shape, image["height"], image["width"])
-                builder.add_mask(image, category_id, mask, where)
-                continue
-            polygons = [
-                p for p in (_labelme_polygon(shape) for _, shape in shapes) if p is not None
-            ]
-            if not polygons:
-                builder.skip(f"{shapes[0][1].get('shape_type')} shape has no area", where)
-                continue
-            builder.add_polygons(image, category_id, polygons, where)
+            try:
+                _add_labelme_instance(builder, image, label, [shape for _, shape in shapes], where)
+            except _ShapeError as error:
+                builder.error(f"{where}: {error}")
     return builder
+
+
+def _add_labelme_instance(builder, image, label, shapes, where):
+    """One instance of ``shapes`` (the parts of one object) into ``builder``."""
+    category_id = builder.category_id(label)
+    if any(shape.get("shape_type") == "mask" for shape in shapes):
+        mask = np.zeros((image["height"], image["width"]), dtype=bool)
+        for shape in shapes:
+            mask |= _labelme_mask(shape, image["height"], image["width"])
+        builder.add_mask(image, category_id, mask, where)
+        return
+    polygons = [p for p in map(_labelme_polygon, shapes) if p is not None]
+    if not polygons:
+        builder.skip(f"{shapes[0].get('shape_type')} shape has no area", where)
+        return
+    builder.add_polygons(image, category_id, polygons, where)
