@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from seg_d2.config import setup_config
-from seg_d2.engine.trainer import _divergence_logged_without_traceback
+from seg_d2.engine.trainer import _told_errors_logged_without_traceback
 from seg_d2.errors import ConfigError
 
 import pytest
@@ -141,7 +141,7 @@ def test_train_net_ends_a_config_mistake_with_one_line():
 def test_a_diverged_loss_is_logged_without_its_traceback(caplog, monkeypatch):
     monkeypatch.delenv("SEG_D2_TRACEBACK", raising=False)
     logger = logging.getLogger("detectron2.engine.train_loop")
-    with _divergence_logged_without_traceback():
+    with _told_errors_logged_without_traceback():
         for error in (FloatingPointError("Loss became infinite or NaN"), KeyError("other")):
             try:
                 raise error
@@ -151,7 +151,7 @@ def test_a_diverged_loss_is_logged_without_its_traceback(caplog, monkeypatch):
     assert diverged.exc_info is None and "SEG_D2_TRACEBACK=1" in diverged.getMessage()
     assert other.exc_info is not None  # any other error keeps its traceback
     monkeypatch.setenv("SEG_D2_TRACEBACK", "1")
-    with _divergence_logged_without_traceback():
+    with _told_errors_logged_without_traceback():
         try:
             raise FloatingPointError("again")
         except FloatingPointError:

@@ -22,7 +22,7 @@ from ..compat import reset_data_loader
 from ..data.augmentation import build_train_mapper
 from ..data.mapper import DatasetMapper
 from ..data.samplers import ContinuedSampler
-from ..errors import TRACEBACK_VARIABLE, ConfigError, TrainingDivergedError
+from ..errors import TRACEBACK_VARIABLE, ConfigError, SegD2Error, TrainingDivergedError
 from ..evaluation import build_evaluator
 from ..modeling import inference_model
 from .checkpoint import SafeCheckpointer
@@ -151,7 +151,7 @@ class Trainer(DefaultTrainer):
         """Train, and return the last evaluation's results (DefaultTrainer returns
         them only when TEST.EXPECTED_RESULTS is set)."""
         try:
-            with _divergence_logged_without_traceback():
+            with _told_errors_logged_without_traceback():
                 super().train()
         except FloatingPointError as error:
             raise TrainingDivergedError(f"{error}\n{self._divergence_advice()}") from error
@@ -202,21 +202,24 @@ def images_per_batch_part(cfg):
     return total // steps
 
 
-class _WithoutFloatingPointTraceback(logging.Filter):
+class _WithoutTracebackOfToldErrors(logging.Filter):
+    """A diverged loss, or one of seg_d2's errors (a checkpoint the disk had no room for),
+    is told by the command's one message; its traceback in the log only hides that."""
+
     def filter(self, record):
-        if record.exc_info and isinstance(record.exc_info[1], FloatingPointError):
+        if record.exc_info and isinstance(record.exc_info[1], (FloatingPointError, SegD2Error)):
             record.exc_info = None
             record.msg = f"{record.msg} ({TRACEBACK_VARIABLE}=1 shows the traceback)"
         return True
 
 
 @contextlib.contextmanager
-def _divergence_logged_without_traceback():
+def _told_errors_logged_without_traceback():
     """detectron2 logs a training error with its traceback before re-raising it; for a
-    diverged loss that hides the advice under 40 lines, so the traceback is left out
-    unless SEG_D2_TRACEBACK=1 asks for it."""
+    diverged loss or a SegD2Error that hides the message's advice under 40 lines, so the
+    traceback is left out unless SEG_D2_TRACEBACK=1 asks for it."""
     logger = logging.getLogger("detectron2.engine.train_loop")
-    quiet = _WithoutFloatingPointTraceback()
+    quiet = _WithoutTracebackOfToldErrors()
     if os.environ.get(TRACEBACK_VARIABLE) != "1":
         logger.addFilter(quiet)
     try:

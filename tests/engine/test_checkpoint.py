@@ -160,3 +160,42 @@ def test_eval_only_with_a_malicious_pickle_stops_before_running_it(tiny_shapes, 
     assert f"error: cannot read weights file {str(weights)!r}" in run.stderr
     assert "Traceback" not in run.stderr
     assert not marker.exists()
+
+
+# tools/train_net.py with a disk that fills up at the first checkpoint.
+_DISK_FILLS_UP = """
+import errno, os, runpy, sys
+import torch
+def disk_fills_up(data, f, *args, **kwargs):
+    f.write(b"x" * 1000)
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+torch.save = disk_fills_up
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_full_disk_during_training_is_one_message_and_leaves_no_partial_file(
+    tiny_shapes, tmp_path
+):
+    command = train_net_command(
+        "configs/shapes/unet.yaml",
+        tmp_path,
+        tiny_shapes,
+        "SOLVER.MAX_ITER",
+        "3",
+        "SOLVER.CHECKPOINT_PERIOD",
+        "2",
+        datasets=("tiny_train_sem_seg", "tiny_val_sem_seg"),
+        size=64,
+    )
+    run = subprocess.run(
+        [command[0], "-c", _DISK_FILLS_UP, *command[1:]], capture_output=True, text=True, cwd=REPO
+    )
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"error: cannot write checkpoint {tmp_path / 'model_0000001.pth'} (No space left on "
+        "device); no other checkpoint is there to resume from"
+    )
+    assert "Traceback" not in run.stdout + run.stderr
+    assert not list(tmp_path.glob("*.pth")) and not list(tmp_path.glob("*.partial*"))
