@@ -334,7 +334,7 @@ def test_plots_from_a_sample_metrics_file(tmp_path):
     "config, written",
     [
         ("configs/shapes/mask_rcnn_R18_FPN.yaml", "coco_instances_results.json"),
-        ("configs/shapes/unet.yaml", "sem_seg/val_00000.png.png"),
+        ("configs/shapes/unet.yaml", "sem_seg/val_00000.jpg.png"),
     ],
 )
 def test_predict_command_skips_a_corrupt_image_and_names_it(
@@ -364,10 +364,10 @@ def test_predict_command_skips_a_corrupt_image_and_names_it(
     assert status == 1
     assert "broken.jpg" in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path / "out" / "overlays")) == [
-        "val_00000.png.png",
-        "val_00001.png.png",
+        "val_00000.jpg.png",
+        "val_00001.jpg.png",
     ]
-    assert _png_sizes([tmp_path / "out" / "overlays" / "val_00000.png.png"]) == [(SIDE, SIDE)]
+    assert _png_sizes([tmp_path / "out" / "overlays" / "val_00000.jpg.png"]) == [(SIDE, SIDE)]
     assert (tmp_path / "out" / written).is_file()
     images = json.loads((tmp_path / "out" / "images.json").read_text())
     assert [os.path.basename(i["file_name"]) for i in images] == ["val_00000.jpg", "val_00001.jpg"]

@@ -84,8 +84,7 @@ def relative_image_path(file_name):
 
 
 def list_image_files(paths):
-    """The given files, and the images (by extension, sorted) in the given folders; each
-    file once."""
+    """The given files, and the images (by extension, sorted) in the given folders."""
     files = []
     for path in paths:
         if os.path.isdir(path):
@@ -96,7 +95,7 @@ def list_image_files(paths):
             )
         else:
             files.append(path)
-    return list(dict.fromkeys(files))
+    return files
 
 
 def output_names(files, inputs):
