@@ -3,7 +3,7 @@ deliberate bugs (a flipped comparison, a changed constant, a dropped argument) s
 catches, per package, and which ones none does.
 
     python -m benchmarks.mutation [--only seg_d2/modeling seg_d2/data ...] [--max-children N]
-        [--resume | --report]
+        [--resume | --report | --rescore]
 
 mutmut (pinned below) is installed on first use into seg_d2's cache folder, beside the
 environment, not into it. The run happens in a copy of the working tree under
@@ -11,7 +11,9 @@ output/mutation/ (mutmut rewrites the sources it mutates there); the tests are t
 ones (``-m "not slow"``), and mutmut runs for each mutant only the tests that call the
 mutated function. Results go to benchmarks/results/mutation.{md,json}; a run over some
 packages replaces only their rows. A mutant that cannot change behaviour is listed with
-its reason in benchmarks/mutation_equivalent.json and counted apart.
+its reason in benchmarks/mutation_equivalent.json and counted apart. A mutant no test
+reached (the run stopped first) counts as surviving: a score never leaves out what was
+not tested.
 """
 
 import argparse
@@ -43,7 +45,14 @@ PACKAGES = [
     "seg_d2/engine",
     "seg_d2",  # the package's own modules (config, compat, visualization, ...)
 ]
-GOALS = {"seg_d2/modeling": 85, "seg_d2/data": 85, "seg_d2/evaluation": 85, "overall": 70}
+GOALS = {
+    "seg_d2/modeling": 85,
+    "seg_d2/data": 85,
+    "seg_d2/evaluation": 85,
+    "seg_d2/engine": 70,
+    "seg_d2": 70,
+    "overall": 70,
+}
 
 # mutmut's exit codes (mutmut/stats.py): what counts as caught. A timeout is caught: the
 # mutant hangs a test, which CI's time limit reports.
@@ -229,20 +238,17 @@ def score_packages(codes, equivalent):
             row["not checked"] += 1
         else:
             row["other"] += 1
-    return {
-        package: {**row, "score": 100.0 * row["caught"] / _counted(row)}
-        for package, row in counts.items()
-    }
+    return {package: {**row, "score": _package_score(row)} for package, row in counts.items()}
+
+
+def _package_score(row):
+    return 100.0 * row["caught"] / _counted(row)
 
 
 def _counted(row):
-    """The mutants a score is over: checked ones that can change behaviour."""
-    return (
-        row["mutants"]
-        - row.get("equivalent", 0)
-        - row.get("help text", 0)
-        - row.get("not checked", 0)
-    )
+    """The mutants a score is over: those that can change behaviour, reached or not (a
+    mutant the run did not reach counts as surviving)."""
+    return row["mutants"] - row.get("equivalent", 0) - row.get("help text", 0)
 
 
 def survivors(codes, equivalent):
@@ -296,6 +302,8 @@ def write(packages_run, scores, rows, stamp):
             data = json.load(f)
     for package in packages_run:
         data["packages"][package] = {**scores.get(package, {}), "run": stamp}
+    for row in data["packages"].values():  # every row by the formula of today
+        row["score"] = _package_score(row)
     data["survivors"] = [
         row for row in data["survivors"] if package_of(row["file"]) not in packages_run
     ] + rows
@@ -330,7 +338,7 @@ def write(packages_run, scores, rows, stamp):
             "no tests",
             "equivalent",
             "help text",
-            "not checked",
+            "not reached",
             "score %",
             "goal %",
             "commit",
@@ -346,11 +354,12 @@ def write(packages_run, scores, rows, stamp):
         f.write(
             "# Mutation testing (mutmut) of seg_d2 against the fast tests\n\n"
             "Written by `python -m benchmarks.mutation`; score = caught / (mutants - "
-            "equivalent - help text - not checked), a timeout counting as caught; equivalent "
+            "equivalent - help text), a timeout counting as caught and a mutant not reached "
+            "(the run stopped before it) as surviving; equivalent "
             "mutants (and the few that run when a module is imported, before mutmut can switch "
             'them on) and their reasons are in benchmarks/mutation_equivalent.json; "help '
             'text": mutants that change only the text of an argparse help, description or '
-            'prog (found by comparing ASTs); "not checked": the run was stopped before it '
+            'prog (found by comparing ASTs); "not reached": the run was stopped before it '
             "reached them.\n\n"
             f"{table}\n\n## Mutants no test catches\n\n{listing}\n"
         )
@@ -375,7 +384,15 @@ def main(argv=None):
         action="store_true",
         help="only write the results of the run left in output/mutation/ (one stopped early)",
     )
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="only rewrite mutation.{md,json} from the counts mutation.json holds",
+    )
     args = parser.parse_args(argv)
+    if args.rescore:
+        write([], {}, [], None)
+        return
 
     install_mutmut()
     stamp_file = os.path.join(WORK, "stamp.json")  # the machine and commit of the run

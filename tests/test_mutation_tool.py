@@ -51,9 +51,10 @@ def test_only_mutants_that_change_nothing_but_help_text_are_set_apart(tmp_path, 
     assert found == {1: True, 2: True, 3: False, 4: False, 5: True}
 
 
-def test_help_text_mutants_leave_the_score_and_the_survivors():
-    row = {"mutants": 10, "equivalent": 1, "help text": 2, "not checked": 3}
-    assert mutation._counted(row) == 4
+def test_help_text_mutants_leave_the_score_and_unreached_ones_count_as_surviving():
+    row = {"mutants": 10, "caught": 4, "equivalent": 1, "help text": 2, "not checked": 3}
+    assert mutation._counted(row) == 7
+    assert mutation._package_score(row) == 100.0 * 4 / 7
 
 
 def test_a_resumed_run_runs_again_only_what_no_test_caught(monkeypatch):

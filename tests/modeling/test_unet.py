@@ -301,3 +301,42 @@ def test_amp_on_a_cpu_trains_forwards_in_bfloat16_and_nothing_else(tiny_val, tmp
     with torch.no_grad():
         (output,) = model([{"image": torch.rand(3, 32, 48) * 255}])
     assert dtypes[-1] == torch.float32 and output["sem_seg"].dtype == torch.float32
+
+
+def test_logits_of_a_coarse_finest_feature_are_resized_bilinearly():
+    """On a backbone whose finest feature has stride 4, the head's last step is a bilinear
+    resize of its predictor's logits to the input size (nearest would leave 4x4 blocks)."""
+    model = _unet_on_resnet()
+    logits = {}
+    model.sem_seg_head.predictor.register_forward_hook(
+        lambda module, args, output: logits.update(coarse=output)
+    )
+    features = model.backbone(torch.rand(1, 3, 64, 96) * 255)
+    with torch.no_grad():
+        fine = model.sem_seg_head.layers(features, (64, 96))
+    expected = torch.nn.functional.interpolate(
+        logits["coarse"], size=(64, 96), mode="bilinear", align_corners=False
+    )
+    assert logits["coarse"].shape[-2:] == (16, 24)
+    torch.testing.assert_close(fine, expected)
+
+
+def _unet_on_resnet():
+    cfg = seg_d2.setup_config(
+        "configs/shapes/mask_rcnn_R18_FPN.yaml",
+        [
+            "MODEL.DEVICE",
+            "cpu",
+            "MODEL.META_ARCHITECTURE",
+            "SemanticSegmentor",
+            "MODEL.BACKBONE.NAME",
+            "build_resnet_backbone",
+            "MODEL.SEM_SEG_HEAD.NAME",
+            "UNetHead",
+            "MODEL.SEM_SEG_HEAD.IN_FEATURES",
+            "['res2', 'res3']",
+            "MODEL.SEM_SEG_HEAD.NUM_CLASSES",
+            3,
+        ],
+    )
+    return build_model(cfg).eval()

@@ -1,0 +1,101 @@
+"""The engine's promises, each checked in a fraction of a second (the fast tier), not
+only by the slow end-to-end runs: accumulated gradients equal the whole batch's, the
+best checkpoint keeps the highest metric, and a checkpoint is named current only once
+it is whole."""
+
+import os
+
+import seg_d2
+from seg_d2.engine import Trainer, train_loop
+from seg_d2.engine.checkpoint import CheckpointError, SafeCheckpointer
+
+import pytest
+import torch
+from detectron2.engine import DefaultTrainer, hooks
+from detectron2.utils.events import EventStorage
+from torch import nn
+
+
+class _MeanSquare(nn.Module):
+    """A model whose loss is a mean over its batch, as detectron2's losses are."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 1)
+
+    def forward(self, batch):
+        inputs, targets = batch
+        return {"loss": ((self.linear(inputs).squeeze(1) - targets) ** 2).mean()}
+
+
+def _batches(parts):
+    torch.manual_seed(0)
+    inputs, targets = torch.randn(8, 3), torch.randn(8)
+    return [(i, t) for i, t in zip(inputs.chunk(parts), targets.chunk(parts))]
+
+
+@pytest.mark.parametrize("parts", [2, 4])
+def test_accumulated_parts_step_as_the_whole_batch_does(parts):
+    def one_step(batches, accumulate_steps):
+        torch.manual_seed(1)
+        model = _MeanSquare()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        loop = train_loop.GradientAccumulationTrainer(
+            model, iter(batches), optimizer, accumulate_steps
+        )
+        loop.iter = 0
+        with EventStorage(0) as storage:
+            loop.storage = storage
+            loop.run_step()
+            (loss, _), *_ = storage.history("total_loss").values()
+        return model.linear.weight.detach().clone(), loss
+
+    whole, whole_loss = one_step(_batches(1), 1)
+    accumulated, mean_loss = one_step(_batches(parts), parts)
+    torch.testing.assert_close(accumulated, whole, rtol=1e-5, atol=1e-6)
+    assert mean_loss == pytest.approx(whole_loss, rel=1e-5)
+
+
+def test_the_best_checkpoint_is_the_one_of_the_highest_metric(tmp_path, monkeypatch):
+    """The hook Trainer.build_hooks adds, fed evaluations 0.3, 0.7, 0.5: best/ holds the
+    model as it was at 0.7."""
+    cfg = seg_d2.load_config(
+        "configs/shapes/unet.yaml",
+        ["OUTPUT_DIR", str(tmp_path), "TEST.EVAL_PERIOD", "1", "MODEL.DEVICE", "cpu"],
+    )
+    model = nn.Linear(1, 1)
+    trainer = Trainer.__new__(Trainer)  # the hooks' owner, without a model to train
+    trainer.cfg, trainer.checkpointer = cfg, SafeCheckpointer(model, str(tmp_path))
+    trainer.max_iter = 10
+    monkeypatch.setattr(DefaultTrainer, "build_hooks", lambda self: [])
+    (best,) = Trainer.build_hooks(trainer)
+    assert isinstance(best, hooks.BestCheckpointer)
+    best.trainer = trainer
+    with EventStorage(0) as storage:
+        trainer.storage = storage
+        for iteration, metric in enumerate([0.3, 0.7, 0.5]):
+            model.weight.data.fill_(metric)
+            storage.iter = trainer.iter = iteration
+            storage.put_scalar(cfg.TEST.BEST_CHECKPOINT_METRIC, metric, smoothing_hint=False)
+            best.after_step()
+    kept = torch.load(tmp_path / "best" / "model_best.pth", weights_only=True)["model"]
+    assert kept["weight"].item() == pytest.approx(0.7)
+
+
+def test_a_checkpoint_is_named_current_only_after_it_is_renamed_into_place(tmp_path, monkeypatch):
+    checkpointer = SafeCheckpointer(nn.Linear(2, 2), str(tmp_path))
+    checkpointer.save("model_0000009")
+    pointer = tmp_path / "last_checkpoint"
+    seen = []
+
+    def replace_and_look(source, target):
+        seen.append(pointer.read_text())
+        if str(target).endswith("model_0000019.pth"):
+            raise OSError(28, "No space left on device")
+        os.rename(source, target)
+
+    monkeypatch.setattr(os, "replace", replace_and_look)
+    with pytest.raises(CheckpointError):
+        checkpointer.save("model_0000019")
+    assert seen[-1] == "model_0000009.pth"  # not yet re-pointed when the rename came
+    assert pointer.read_text() == "model_0000009.pth"
