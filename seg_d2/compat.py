@@ -41,7 +41,14 @@ import numpy
 import torch
 import torch.distributed as dist
 
-__all__ = ["HAS_COMPILED_OPS", "COMPILED_OPS_MISSING", "launch", "reset_data_loader"]
+__all__ = [
+    "HAS_COMPILED_OPS",
+    "COMPILED_OPS_MISSING",
+    "create_local_process_group",
+    "launch",
+    "reset_data_loader",
+    "share_cpu_among_workers",
+]
 
 COMPILED_OPS_MISSING = "not built: this detectron2 has no compiled ops (seg_d2 stand-in)"
 
@@ -229,16 +236,14 @@ def _distributed_worker_on_cpu_or_gpu(
     local_rank, main_func, world_size, workers_per_machine, machine_rank, dist_url, args, timeout
 ):
     """Later detectron2's ``_distributed_worker``: NCCL and one GPU per process where there
-    are GPUs, gloo on the CPU otherwise. On the CPU each of a machine's processes gets an
-    equal share of its cores (torch would give each all of them) unless OMP_NUM_THREADS
-    says otherwise."""
+    are GPUs, gloo on the CPU otherwise (each process with its share of the cores)."""
     from detectron2.utils import comm
 
     has_gpu = torch.cuda.is_available()
     if has_gpu:
         assert workers_per_machine <= torch.cuda.device_count()
-    elif "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers_per_machine))
+    else:
+        share_cpu_among_workers(workers_per_machine)
     global_rank = machine_rank * workers_per_machine + local_rank
     try:
         dist.init_process_group(
@@ -251,15 +256,35 @@ def _distributed_worker_on_cpu_or_gpu(
     except Exception:
         logging.getLogger(__name__).error("Process group URL: %s", dist_url)
         raise
-    for machine in range(world_size // workers_per_machine):
-        ranks = list(range(machine * workers_per_machine, (machine + 1) * workers_per_machine))
-        group = dist.new_group(ranks)
-        if machine == machine_rank:
-            comm._LOCAL_PROCESS_GROUP = group
+    create_local_process_group(workers_per_machine)
     if has_gpu:
         torch.cuda.set_device(local_rank)
     comm.synchronize()
     main_func(*args)
+
+
+def share_cpu_among_workers(workers_per_machine):
+    """On the CPU each of a machine's processes gets an equal share of its cores (torch would
+    give each all of them) unless OMP_NUM_THREADS says otherwise."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers_per_machine))
+
+
+def create_local_process_group(workers_per_machine):
+    """later detectron2's ``comm.create_local_process_group``: the group of this machine's
+    processes, which ``comm.get_local_rank`` and ``get_local_size`` read. Every process
+    calls it (each group is created by all); machines hold equal numbers of processes."""
+    from detectron2.utils import comm
+
+    if hasattr(comm, "create_local_process_group"):
+        comm.create_local_process_group(workers_per_machine)
+        return
+    machine_rank = dist.get_rank() // workers_per_machine
+    for machine in range(dist.get_world_size() // workers_per_machine):
+        ranks = list(range(machine * workers_per_machine, (machine + 1) * workers_per_machine))
+        group = dist.new_group(ranks)
+        if machine == machine_rank:
+            comm._LOCAL_PROCESS_GROUP = group
 
 
 def launch(main_func, num_gpus_per_machine, *args, **kwargs):

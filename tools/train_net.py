@@ -4,6 +4,9 @@ Python config as its tools/lazyconfig_train_net.py does.
 
 python tools/train_net.py --config-file configs/....yaml [--eval-only] [--resume] [KEY VALUE ...]
 python tools/train_net.py --config-file configs/....py [--eval-only] [--resume] [key=value ...]
+
+Several processes: --num-gpus N [--num-machines M --machine-rank R --dist-url URL], or
+started by torchrun or SLURM's srun, whose job each process joins (seg_d2/engine/launch.py).
 """
 
 import os
@@ -12,12 +15,13 @@ import seg_d2  # noqa: F401  (first: registers seg_d2's components, fixes detect
 from seg_d2.cli import run_command
 from seg_d2.engine import Trainer, launch, write_results
 from seg_d2.engine.checkpoint import SafeCheckpointer
+from seg_d2.engine.launch import argument_parser, resume_after_restart
 from seg_d2.engine.lazy_training import load_lazy_model, test_lazy, train_lazy
 from seg_d2.engine.run_lock import hold_output_folder
 from seg_d2.lazy_config import is_lazy_config, setup_lazy_config
 from seg_d2.plots import plot_metrics
 
-from detectron2.engine import default_argument_parser, default_setup
+from detectron2.engine import default_setup
 from detectron2.utils import comm
 
 
@@ -57,6 +61,7 @@ def train_or_evaluate(cfg, args):
 
 
 def main(args):
+    resume_after_restart(args)
     cfg = setup(args)
     results = train_or_evaluate(cfg, args)
     output_dir = output_folder(cfg)
@@ -67,7 +72,7 @@ def main(args):
 
 
 if __name__ == "__main__":
-    args = default_argument_parser().parse_args()
+    args = argument_parser().parse_args()
     run_command(
         launch,
         main,

@@ -2,12 +2,14 @@
 detectron2's launch: 2 processes x 2 images equal 1 process x 4 images, gradient
 accumulation equals the larger batch, SyncBN over 2 processes equals BatchNorm over
 their images in one, evaluation gathers the same numbers, two "machines" train together,
-and a process that dies ends the job with a message, after which --resume continues."""
+a process that dies ends the job with a message, after which --resume continues; torchrun
+and SLURM's srun start one job the same way, and torchrun restarts a lost one."""
 
 import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -272,3 +274,107 @@ def test_a_bad_dataset_stops_every_process_with_the_located_error(tiny_shapes, t
     assert "error: " in run.stderr
     assert "bad.json: annotation id 1 of image id 1: category id 999" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def _torchrun(*torchrun_flags, script=None):
+    """The torchrun command line that starts ``script`` (default tools/train_net.py) as one
+    job, for ``train_net_command``'s arguments after its own script."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        *torchrun_flags,
+        script or os.path.join(REPO, "tools", "train_net.py"),
+    ]
+
+
+def _unet_command(output_dir, data, *args):
+    return train_net_command(
+        "configs/shapes/unet_ce.yaml",
+        output_dir,
+        data,
+        *args,
+        *WITHOUT_BATCH_STATISTICS,
+        datasets=SEMANTIC,
+        size=128,
+    )
+
+
+def _run(command, **kwargs):
+    run = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600, **kwargs)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout + run.stderr
+
+
+def test_torchrun_starts_one_job_that_trains_and_evaluates_as_one_process(
+    tiny_shapes, tmp_path, one_process, two_processes
+):
+    log = _run(_torchrun() + _unet_command(tmp_path, tiny_shapes)[2:])
+    assert "Rank of current process: 0. World size: 2" in log
+    _assert_same_weights(_weights(two_processes), _weights(tmp_path))
+    _assert_same_weights(_weights(one_process), _weights(tmp_path))
+    assert _results(tmp_path)["sem_seg"] == pytest.approx(
+        _results(one_process)["sem_seg"], rel=1e-4, abs=1e-4
+    )
+
+
+def test_srun_tasks_join_one_job(tiny_shapes, tmp_path, one_process):
+    command = _unet_command(tmp_path, tiny_shapes)
+    step = {
+        "SLURM_JOB_ID": "77",
+        "SLURM_STEP_ID": "0",
+        "SLURM_NTASKS": "2",
+        "SLURM_STEP_TASKS_PER_NODE": "2",
+        "SLURM_STEP_NODELIST": "localhost",
+        "MASTER_PORT": str(_free_port()),
+    }
+    tasks = [
+        subprocess.Popen(
+            command,
+            env={**os.environ, **step, "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for rank in (0, 1)
+    ]
+    for task in tasks:
+        _, stderr = task.communicate(timeout=600)
+        assert task.returncode == 0, stderr[-3000:]
+    _assert_same_weights(_weights(one_process), _weights(tmp_path))
+    assert (tmp_path / "log.txt.rank1").exists()
+
+
+def test_num_gpus_that_disagrees_with_torchrun_is_refused(tiny_shapes, tmp_path):
+    run = subprocess.run(
+        _torchrun() + _unet_command(tmp_path, tiny_shapes, "--num-gpus", "4")[2:],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+    assert run.returncode != 0
+    assert (
+        "error: --num-gpus 4 disagrees with the torchrun job this process belongs to (2 "
+        "process(es) per machine on 1 machine(s))" in run.stderr
+    )
+    assert not (tmp_path / "model_final.pth").exists()
+
+
+def test_torchrun_restarts_a_lost_worker_from_the_last_checkpoint(
+    tiny_shapes, tmp_path, one_process
+):
+    """Rank 1 exits after iteration 1 of the first attempt (checkpoints after every
+    iteration); torchrun restarts the job, which goes on from the last checkpoint."""
+    dying = os.path.join(REPO, "tests", "engine", "train_net_with_dying_rank.py")
+    command = _unet_command(tmp_path, tiny_shapes, "SOLVER.CHECKPOINT_PERIOD", "1")
+    log = _run(_torchrun("--max-restarts", "1", script=dying) + command[2:])
+    assert "restart 1 of this torchrun job: resuming from the last checkpoint" in log
+    assert (
+        "Starting training from iteration 1" in log or "Starting training from iteration 2" in log
+    )
+    _assert_same_weights(_weights(one_process), _weights(tmp_path))

@@ -1,5 +1,6 @@
-"""tools/train_net.py whose process of rank 1 exits after iteration 1, as a process killed
-by the system would: how a multi-process job ends, and that --resume continues it.
+"""tools/train_net.py whose process of rank 1 exits after iteration 1 (of a job's first
+attempt, under torchrun), as a process killed by the system would: how a multi-process
+job ends, and that --resume (or torchrun's restart) continues it.
 The patch is at module level so that the spawned processes, which import this file
 again, have it too."""
 
@@ -12,7 +13,7 @@ from seg_d2.cli import run_command  # noqa: E402
 from seg_d2.engine import launch  # noqa: E402
 
 import train_net  # noqa: E402  (after the tools folder is on the path)
-from detectron2.engine import HookBase, default_argument_parser  # noqa: E402
+from detectron2.engine import HookBase  # noqa: E402
 from detectron2.utils import comm  # noqa: E402
 
 DYING_RANK, AT_ITERATION, EXIT_CODE = 1, 1, 7
@@ -20,7 +21,8 @@ DYING_RANK, AT_ITERATION, EXIT_CODE = 1, 1, 7
 
 class _ExitAtIteration(HookBase):
     def after_step(self):
-        if comm.get_rank() == DYING_RANK and self.trainer.iter == AT_ITERATION:
+        first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
+        if first_attempt and comm.get_rank() == DYING_RANK and self.trainer.iter == AT_ITERATION:
             os._exit(EXIT_CODE)
 
 
@@ -28,5 +30,5 @@ _build_hooks = train_net.Trainer.build_hooks
 train_net.Trainer.build_hooks = lambda self: [*_build_hooks(self), _ExitAtIteration()]
 
 if __name__ == "__main__":
-    args = default_argument_parser().parse_args()
+    args = train_net.argument_parser().parse_args()
     run_command(launch, train_net.main, args.num_gpus, dist_url=args.dist_url, args=(args,))
