@@ -3,12 +3,14 @@ before it exits (a gloo group alive at exit can abort the process)."""
 
 import importlib
 import os
+import re
 from types import SimpleNamespace
 
 from seg_d2.errors import ConfigError
 
 import pytest
 import torch.distributed as dist
+from conftest import REPO
 
 launch_module = importlib.import_module("seg_d2.engine.launch")
 
@@ -133,3 +135,12 @@ def test_a_job_of_one_process_runs_without_a_group_or_detectron2s_launch(monkeyp
     monkeypatch.setattr(launch_module, "detectron2_launch", None)  # not called
     assert launch_module.launch(lambda x: x + 1, None, args=(1,)) == 2
     assert not dist.is_initialized()
+
+
+def test_the_sbatch_script_runs_one_task_per_gpu_through_train_net():
+    script = open(os.path.join(REPO, "tools", "slurm", "train.sbatch")).read()
+    options = dict(re.findall(r"^#SBATCH --([\w-]+)=(\S+)", script, re.MULTILINE))
+    assert options["gpus-per-node"] == options["ntasks-per-node"]
+    assert script.rstrip().splitlines()[-1] == (
+        'srun python tools/train_net.py --config-file "$config" "$@"'
+    )
