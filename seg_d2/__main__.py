@@ -1,10 +1,7 @@
-"""``python -m seg_d2 env``: print the environment table for bug reports."""
+"""``python -m seg_d2 COMMAND``: the ``seg-d2`` command (seg_d2.cli)."""
 
-import argparse
+import sys
 
-from seg_d2 import collect_env_info
+from seg_d2.cli import main
 
-parser = argparse.ArgumentParser(prog="python -m seg_d2", description=__doc__)
-parser.add_argument("command", choices=["env"])
-parser.parse_args()
-print(collect_env_info())
+sys.exit(main())

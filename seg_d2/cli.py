@@ -1,6 +1,7 @@
-"""What seg_d2's commands share: a bad input ends them with a message that names it,
-not with a traceback (unless ``SEG_D2_TRACEBACK=1``)."""
+"""The ``seg-d2`` command, and what seg_d2's commands share: a bad input ends them with a
+message that names it, not with a traceback (unless ``SEG_D2_TRACEBACK=1``)."""
 
+import importlib
 import os
 import re
 import sys
@@ -9,7 +10,7 @@ from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
 
 from .errors import TRACEBACK_VARIABLE, SegD2Error
 
-__all__ = ["run_command"]
+__all__ = ["COMMANDS", "main", "run_command"]
 
 # How torch's DataLoader re-raises an error from a worker process: the worker's
 # traceback inside the message, the error's own line last.
@@ -60,3 +61,47 @@ def run_command(main, *args, **kwargs):
         sys.exit(f"error: {_message(error)}")
     except (ProcessExitedException, ProcessRaisedException) as error:
         _exit_for_process_failure(error)
+
+
+# seg-d2 COMMAND -> (the module whose ``run(argv)`` it is, what it does). The modules are
+# imported only when their command runs, so that ``seg-d2 --help`` answers at once.
+COMMANDS = {
+    "train": ("seg_d2.commands.train", "train a model from a config, and evaluate it"),
+    "eval": ("seg_d2.commands.train", "evaluate trained weights (train --eval-only)"),
+    "predict": ("seg_d2.commands.predict", "predict on image files: COCO results, overlays, PNGs"),
+    "visualize": ("seg_d2.commands.visualize", "draw ground truth, predictions and errors"),
+    "convert": ("seg_d2.data.convert.__main__", "convert masks, VIA or labelme to COCO JSON"),
+    "validate": ("seg_d2.data.validate", "check a COCO JSON and its images before training"),
+    "export": ("seg_d2.commands.export", "export to TorchScript, ONNX or safetensors"),
+    "combine-panoptic": ("seg_d2.commands.combine_panoptic", "panoptic from two trained models"),
+    "plot": ("seg_d2.commands.plot_metrics", "plot a run's losses and metrics"),
+    "env": ("seg_d2.env", "print the environment, for a bug report"),
+}
+
+
+def _usage():
+    width = max(map(len, COMMANDS))
+    listing = "\n".join(f"  {name:<{width}}  {what}" for name, (_, what) in COMMANDS.items())
+    return (
+        "usage: seg-d2 COMMAND [ARGS ...]\n\n"
+        "Instance, semantic and panoptic segmentation on detectron2.\n\n"
+        f"commands:\n{listing}\n\n"
+        "seg-d2 COMMAND --help shows a command's arguments, with examples."
+    )
+
+
+def main(argv=None):
+    """``seg-d2 COMMAND ARGS``: run the command's module; its exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    name, *arguments = argv
+    if name not in COMMANDS:
+        print(f"{_usage()}\n\nerror: unknown command {name!r}", file=sys.stderr)
+        return 2
+    if name == "eval":
+        arguments = ["--eval-only", *arguments]
+    sys.argv[0] = f"seg-d2 {name}"  # the prog name argparse shows
+    status = importlib.import_module(COMMANDS[name][0]).run(arguments)
+    return status if isinstance(status, int) else 0

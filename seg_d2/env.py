@@ -34,3 +34,15 @@ def collect_env_info():
         f"detectron2 compiled ops: {compiled}\n"
     )
     return header + collect_detectron2_env_info()
+
+
+def run(argv=None):
+    """``seg-d2 env``: print the table."""
+    import argparse
+
+    argparse.ArgumentParser(
+        description="Print seg_d2's and detectron2's environment, for a bug report.",
+        epilog="example: seg-d2 env > env.txt",
+    ).parse_args(argv)
+    print(collect_env_info())
+    return 0

@@ -12,7 +12,10 @@ import subprocess
 import sys
 import time
 
-import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
+# This clone's seg_d2 first, whatever clone the shared environment was installed from.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import seg_d2  # noqa: F401, E402  (first: fixes detectron2 0.6 before anything imports it)
 from seg_d2.cli import run_command
 from seg_d2.data.coco import ensure_derived_files
 from seg_d2.data.derived import png_name

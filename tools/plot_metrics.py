@@ -1,31 +1,15 @@
 #!/usr/bin/env python
-"""PNG plots of a training run's losses, learning rate and evaluated metrics.
+"""``seg-d2 plot`` as a script of this clone: see seg_d2/commands/plot_metrics.py."""
 
-    python tools/plot_metrics.py OUTPUT_DIR [--output OUTPUT_DIR/plots]
-
-(tools/train_net.py writes them at the end of each training run too.)
-"""
-
-import argparse
 import os
+import sys
 
-from seg_d2.plots import plot_metrics
+# This clone's seg_d2 first, whatever clone the shared environment was installed from.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from seg_d2.commands.plot_metrics import main, run  # noqa: E402
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("output_dir", help="a training run's OUTPUT_DIR, holding metrics.json")
-    parser.add_argument("--output", help="where the PNGs go (default OUTPUT_DIR/plots)")
-    args = parser.parse_args(argv)
-    paths = plot_metrics(
-        os.path.join(args.output_dir, "metrics.json"),
-        args.output or os.path.join(args.output_dir, "plots"),
-    )
-    for path in paths:
-        print(path)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run())

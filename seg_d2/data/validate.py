@@ -5,7 +5,8 @@ at fault. Annotations that are well-formed but unusable (a polygon of fewer than
 3 points, a mask of zero area) are skipped by policy: counted, logged, and
 reported, never dropped silently.
 
-    python -m seg_d2.data.validate path/to/instances.json path/to/images [--decode]
+    seg-d2 validate path/to/instances.json path/to/images [--decode]
+    (or python -m seg_d2.data.validate ...)
 """
 
 import argparse
@@ -25,6 +26,7 @@ from PIL import Image
 from pycocotools import mask as mask_util
 from tabulate import tabulate
 
+from ..cli import run_command
 from ..errors import DatasetError
 from .image_io import ImageReadError, read_image, relative_image_path
 from .masks import segmentation_to_rle, usable_polygons
@@ -404,7 +406,7 @@ def validate_coco_dataset(json_file, image_root, *, decode_images=False, dataset
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m seg_d2.data.validate",
+        prog="seg-d2 validate",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -425,5 +427,10 @@ def main(argv=None):
     return 1 if report.errors else 0
 
 
+def run(argv=None):
+    """``main`` as a command: a bad input ends it with one message, exit status 1."""
+    return run_command(main, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

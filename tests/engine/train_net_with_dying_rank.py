@@ -7,14 +7,11 @@ again, have it too."""
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from seg_d2.commands import train
+from seg_d2.engine import Trainer
 
-from seg_d2.cli import run_command  # noqa: E402
-from seg_d2.engine import launch  # noqa: E402
-
-import train_net  # noqa: E402  (after the tools folder is on the path)
-from detectron2.engine import HookBase  # noqa: E402
-from detectron2.utils import comm  # noqa: E402
+from detectron2.engine import HookBase
+from detectron2.utils import comm
 
 DYING_RANK, AT_ITERATION, EXIT_CODE = 1, 1, 7
 
@@ -26,9 +23,8 @@ class _ExitAtIteration(HookBase):
             os._exit(EXIT_CODE)
 
 
-_build_hooks = train_net.Trainer.build_hooks
-train_net.Trainer.build_hooks = lambda self: [*_build_hooks(self), _ExitAtIteration()]
+_build_hooks = Trainer.build_hooks
+Trainer.build_hooks = lambda self: [*_build_hooks(self), _ExitAtIteration()]
 
 if __name__ == "__main__":
-    args = train_net.argument_parser().parse_args()
-    run_command(launch, train_net.main, args.num_gpus, dist_url=args.dist_url, args=(args,))
+    sys.exit(train.run())

@@ -1,7 +1,9 @@
-"""python -m seg_d2.data.convert LAYOUT ... --output instances.json
+"""seg-d2 convert LAYOUT ... --output instances.json   (or python -m seg_d2.data.convert)
 
 Each layout writes one COCO instances JSON (validated before it is written); ``split``
-divides one into ``_train`` and ``_val`` JSONs. See datasets/README.md."""
+divides one into ``_train`` and ``_val`` JSONs. See datasets/README.md. For example:
+
+    seg-d2 convert mask-folders datasets/nuclei/stage1_train --output nuclei.json"""
 
 import argparse
 import logging
@@ -20,7 +22,7 @@ from . import (
 
 def _parser():
     parser = argparse.ArgumentParser(
-        prog="python -m seg_d2.data.convert",
+        prog="seg-d2 convert",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -128,5 +130,10 @@ def main(argv=None):
     )
 
 
+def run(argv=None):
+    """``main`` as a command: a bad input ends it with one message, exit status 1."""
+    return run_command(main, argv)
+
+
 if __name__ == "__main__":
-    run_command(main)
+    run()

@@ -1,0 +1,133 @@
+"""Run a trained model on image files: COCO results JSON, overlays, label PNGs.
+
+    seg-d2 predict --config-file CFG --input IMAGE_OR_FOLDER [...] --output DIR \\
+        [--batch-size 4] [--device cpu|cuda] [--score-threshold 0.5] MODEL.WEIGHTS model_final.pth
+
+Writes into DIR: ``overlays/<name>.png`` (predictions drawn on each image; ``<name>`` is
+the image's path relative to the folder holding all inputs, extension included, so
+``a/x.jpg`` gives ``overlays/a/x.jpg.png`` and no two images share an output),
+``images.json`` (image id -> file), and what the model predicts:
+``coco_instances_results.json`` (instances, category ids of the test dataset's
+metadata), ``sem_seg/<name>.png`` (labels), ``panoptic/<name>.png`` + ``panoptic.json``
+(COCO panoptic). An image that cannot be read is reported and skipped; the others
+are still predicted, and the command then lists the failures and exits with status 1.
+
+``python tools/predict.py`` runs the same command.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import seg_d2
+from seg_d2.atomic import write_text_atomically
+from seg_d2.cli import run_command
+from seg_d2.data.derived import derived_png_name
+from seg_d2.data.image_io import list_image_files, output_names
+from seg_d2.engine import Predictor, coco_records, panoptic_segments, semantic_labels
+from seg_d2.visualization import prediction_panel
+
+from panopticapi.utils import id2rgb
+from PIL import Image
+from tqdm import tqdm
+
+
+def _write_json(path, data):
+    write_text_atomically(path, json.dumps(data))
+
+
+class Outputs:
+    """Everything written for the images, each file whole: PNGs per image as they
+    come, the JSON files at the end."""
+
+    def __init__(self, folder, metadata, score_threshold):
+        self.folder, self.metadata, self.score_threshold = folder, metadata, score_threshold
+        self.instances, self.panoptic, self.images = [], [], []
+
+    def _png(self, kind, name, array):
+        path = os.path.join(self.folder, kind, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        Image.fromarray(array).save(path)
+
+    def add(self, image_id, file_name, name, image_rgb, output):
+        """``name``: the PNG name of the image's outputs."""
+        self.images.append(
+            {
+                "id": image_id,
+                "file_name": file_name,
+                "height": image_rgb.shape[0],
+                "width": image_rgb.shape[1],
+            }
+        )
+        self._png(
+            "overlays",
+            name,
+            prediction_panel(image_rgb, output, self.metadata, self.score_threshold),
+        )
+        if "instances" in output:
+            self.instances += coco_records(output, image_id, self.metadata)
+        if "sem_seg" in output:
+            self._png("sem_seg", name, semantic_labels(output))
+        if "panoptic_seg" in output:
+            ids, segments = panoptic_segments(output)
+            self._png("panoptic", name, id2rgb(ids))
+            self.panoptic.append(
+                {"image_id": image_id, "file_name": name, "segments_info": segments}
+            )
+
+    def close(self):
+        _write_json(os.path.join(self.folder, "images.json"), self.images)
+        if self.instances or not self.panoptic:
+            _write_json(os.path.join(self.folder, "coco_instances_results.json"), self.instances)
+        if self.panoptic:
+            _write_json(os.path.join(self.folder, "panoptic.json"), {"annotations": self.panoptic})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument(
+        "--input", nargs="+", required=True, help="image files and/or folders of images"
+    )
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--device", help="cpu or cuda (default: MODEL.DEVICE)")
+    parser.add_argument("--score-threshold", type=float, default=0.5, help="for the overlays")
+    parser.add_argument(
+        "opts", nargs="*", help="KEY VALUE config overrides, e.g. MODEL.WEIGHTS path.pth"
+    )
+    args = parser.parse_intermixed_args(argv)
+
+    cfg = seg_d2.setup_config(
+        args.config_file, args.opts + (["MODEL.DEVICE", args.device] if args.device else [])
+    )
+    predictor = Predictor(cfg)
+    outputs = Outputs(args.output, predictor.metadata, args.score_threshold)
+    files = list_image_files(args.input)
+    if not files:
+        raise SystemExit(f"no images found in {args.input}")
+    names = dict(zip(files, map(derived_png_name, output_names(files, args.input))))
+    failures = []
+    predictions = predictor.predict_files(files, args.batch_size, skipped=failures)
+    for image_id, (file_name, image_rgb, output) in enumerate(
+        tqdm(predictions, desc="predicting", unit="image", total=len(files)), 1
+    ):
+        outputs.add(image_id, file_name, names[file_name], image_rgb, output)
+    outputs.close()
+    print(f"predictions for {len(files) - len(failures)} image(s) written to {args.output}")
+    if failures:
+        print(
+            f"{len(failures)} image(s) could not be read, no prediction for them:", file=sys.stderr
+        )
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(argv=None):
+    """``main`` as a command: a bad input ends it with one message, exit status 1."""
+    return run_command(main, argv)

@@ -1,0 +1,107 @@
+"""The ``seg-d2`` command: every subcommand named in its help, each with an example in its
+own help; the tools as scripts of their own clone; a clear word without detectron2."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+from seg_d2.cli import COMMANDS, main
+
+import pytest
+from conftest import REPO
+
+
+def test_the_help_names_every_command_and_an_unknown_one_is_refused(capsys):
+    assert main(["--help"]) == 0
+    listing = capsys.readouterr().out
+    for name, (_, what) in COMMANDS.items():
+        assert f"  {name}" in listing and what in listing
+    assert main(["trian"]) == 2
+    assert "error: unknown command 'trian'" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_commands_help_has_an_example(name, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["seg-d2"])
+    with pytest.raises(SystemExit) as ended:
+        main([name, "--help"])
+    assert ended.value.code == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith(f"usage: seg-d2 {name}")
+    assert f"seg-d2 {'train' if name == 'eval' else name}" in shown.split("\n", 1)[1]
+
+
+def test_eval_is_train_with_eval_only(monkeypatch):
+    seen = []
+    monkeypatch.setattr("seg_d2.commands.train.run", lambda argv: seen.append(argv) or 0)
+    assert main(["eval", "--config-file", "c.yaml"]) == 0
+    assert seen == [["--eval-only", "--config-file", "c.yaml"]]
+
+
+def test_a_tool_imports_the_seg_d2_of_its_own_clone(tmp_path):
+    """A second clone whose seg_d2 says so: its tool imports it, not the seg_d2 the shared
+    environment was installed from (this clone)."""
+    other = tmp_path / "other_clone"
+    shutil.copytree(os.path.join(REPO, "tools"), other / "tools")
+    shutil.copytree(
+        os.path.join(REPO, "seg_d2"), other / "seg_d2", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    with open(other / "seg_d2" / "__init__.py", "a") as f:
+        f.write('\nprint("seg_d2 of the other clone")\n')
+    run = subprocess.run(
+        [sys.executable, str(other / "tools" / "plot_metrics.py"), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("seg_d2 of the other clone\n")
+
+
+def test_without_detectron2_importing_seg_d2_says_how_to_install_it():
+    run = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['detectron2'] = None; import seg_d2"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        "ModuleNotFoundError: seg_d2 needs detectron2, which PyPI does not carry: install it "
+        "first (docs/install.md: `python tools/env/install_detectron2.py` from seg_d2's "
+        "repository, or detectron2 built from source), then seg_d2"
+    )
+
+
+def test_pip_install_gives_a_working_seg_d2_command(tmp_path):
+    """``pip install .`` beside an installed detectron2 (this environment's; --no-deps, and
+    no build isolation, so nothing is downloaded) installs the ``seg-d2`` script."""
+    source = tmp_path / "clone"
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        os.makedirs(source, exist_ok=True)
+        shutil.copy(os.path.join(REPO, name), source / name)
+    shutil.copytree(
+        os.path.join(REPO, "seg_d2"),
+        source / "seg_d2",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    target = tmp_path / "installed"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+        + ["--target", str(target), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    run = subprocess.run(
+        [str(target / "bin" / "seg-d2"), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(target)},
+    )
+    assert run.returncode == 0, run.stderr
+    assert all(f"  {name} " in run.stdout for name in COMMANDS)
+    assert run.stdout.startswith("usage: seg-d2 COMMAND")
