@@ -10,7 +10,7 @@ from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
 
 from .errors import TRACEBACK_VARIABLE, SegD2Error
 
-__all__ = ["COMMANDS", "main", "run_command"]
+__all__ = ["COMMANDS", "exit_status", "main", "run_command"]
 
 # How torch's DataLoader re-raises an error from a worker process: the worker's
 # traceback inside the message, the error's own line last.
@@ -103,5 +103,10 @@ def main(argv=None):
     if name == "eval":
         arguments = ["--eval-only", *arguments]
     sys.argv[0] = f"seg-d2 {name}"  # the prog name argparse shows
-    status = importlib.import_module(COMMANDS[name][0]).run(arguments)
-    return status if isinstance(status, int) else 0
+    return importlib.import_module(COMMANDS[name][0]).run(arguments)
+
+
+def exit_status(result):
+    """What a command's ``main`` returned, as its exit status: a number as it is, anything
+    else (results, files written) 0."""
+    return result if isinstance(result, int) else 0

@@ -18,7 +18,7 @@ pairs apply to the instance config, e.g. MODEL.PANOPTIC_FPN.COMBINE.STUFF_AREA_L
 import argparse
 import json
 
-from seg_d2.cli import run_command
+from seg_d2.cli import exit_status, run_command
 from seg_d2.engine import Predictor, Trainer, write_results
 from seg_d2.modeling import PosthocPanoptic
 
@@ -62,4 +62,4 @@ def main(argv=None):
 
 def run(argv=None):
     """``main`` as a command: a bad input ends it with one message, exit status 1."""
-    return run_command(main, argv)
+    return exit_status(run_command(main, argv))

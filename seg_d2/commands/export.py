@@ -16,7 +16,7 @@ import argparse
 import os
 
 import seg_d2
-from seg_d2.cli import run_command
+from seg_d2.cli import exit_status, run_command
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import Predictor, load_model
 from seg_d2.engine.checkpoint import save_safetensors
@@ -66,4 +66,4 @@ def main(argv=None):
 
 def run(argv=None):
     """``main`` as a command: a bad input ends it with one message, exit status 1."""
-    return run_command(main, argv)
+    return exit_status(run_command(main, argv))

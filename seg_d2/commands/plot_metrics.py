@@ -10,7 +10,7 @@
 import argparse
 import os
 
-from seg_d2.cli import run_command
+from seg_d2.cli import exit_status, run_command
 from seg_d2.plots import plot_metrics
 
 
@@ -31,4 +31,4 @@ def main(argv=None):
 
 def run(argv=None):
     """``main`` as a command: a bad input ends it with one message, exit status 1."""
-    return run_command(main, argv)
+    return exit_status(run_command(main, argv))

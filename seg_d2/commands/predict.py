@@ -22,7 +22,7 @@ import sys
 
 import seg_d2
 from seg_d2.atomic import write_text_atomically
-from seg_d2.cli import run_command
+from seg_d2.cli import exit_status, run_command
 from seg_d2.data.derived import derived_png_name
 from seg_d2.data.image_io import list_image_files, output_names
 from seg_d2.engine import Predictor, coco_records, panoptic_segments, semantic_labels
@@ -130,4 +130,4 @@ def main(argv=None):
 
 def run(argv=None):
     """``main`` as a command: a bad input ends it with one message, exit status 1."""
-    return run_command(main, argv)
+    return exit_status(run_command(main, argv))

@@ -85,7 +85,7 @@ def run(argv=None):
     """Parse ``argv`` as detectron2's tools do, then train (or evaluate) in every process of
     the job (``seg_d2.engine.launch``)."""
     args = argument_parser(EXAMPLES).parse_args(argv)
-    return run_command(
+    run_command(
         launch,
         main,
         args.num_gpus,
@@ -94,3 +94,4 @@ def run(argv=None):
         dist_url=args.dist_url,
         args=(args,),
     )
+    return 0

@@ -20,7 +20,7 @@ import os
 from collections import defaultdict
 
 import seg_d2
-from seg_d2.cli import run_command
+from seg_d2.cli import exit_status, run_command
 from seg_d2.data.coco import ensure_derived_files
 from seg_d2.data.derived import derived_png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, output_names, read_image
@@ -206,4 +206,4 @@ def _panel(args, item, metadata, output_for, coco_gt):
 
 def run(argv=None):
     """``main`` as a command: a bad input ends it with one message, exit status 1."""
-    return run_command(main, argv)
+    return exit_status(run_command(main, argv))

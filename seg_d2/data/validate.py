@@ -26,7 +26,7 @@ from PIL import Image
 from pycocotools import mask as mask_util
 from tabulate import tabulate
 
-from ..cli import run_command
+from ..cli import exit_status, run_command
 from ..errors import DatasetError
 from .image_io import ImageReadError, read_image, relative_image_path
 from .masks import segmentation_to_rle, usable_polygons
@@ -429,7 +429,7 @@ def main(argv=None):
 
 def run(argv=None):
     """``main`` as a command: a bad input ends it with one message, exit status 1."""
-    return run_command(main, argv)
+    return exit_status(run_command(main, argv))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 
 * ``torchrun`` (``torch.distributed.run``) starts every process itself and says in its
   environment which one each is (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
-  ``LOCAL_WORLD_SIZE``); the process joins through torchrun's own store (``env://``).
+  ``LOCAL_WORLD_SIZE``); the processes meet in torchrun's own store (``MASTER_ADDR``,
+  ``MASTER_PORT``), under a prefix of their attempt: a restarted job must not read the
+  addresses the processes of the attempt before it left there.
 * SLURM's ``srun`` starts one task per process (``SLURM_PROCID``, ``SLURM_NTASKS``,
   ``SLURM_LOCALID``, the tasks per node, the node list of the step); the processes meet
   at the step's first node, on ``MASTER_PORT`` or else on port 20000 + the job id modulo
@@ -56,7 +58,10 @@ class ClusterJob:
     world_size: int
     local_rank: int
     local_world_size: int
-    init_method: str
+    master_addr: str
+    master_port: int
+    # Whether the launcher's agent serves the store (torchrun), else rank 0 does.
+    agent_store: bool = False
     restart: int = 0
 
     def check_agrees(self, num_gpus, num_machines):
@@ -80,9 +85,16 @@ class ClusterJob:
         has_gpu = torch.cuda.is_available()
         if not has_gpu:
             share_cpu_among_workers(self.local_world_size)
+        store = dist.TCPStore(
+            self.master_addr,
+            self.master_port,
+            self.world_size,
+            is_master=not self.agent_store and self.rank == 0,
+            timeout=timeout,
+        )
         dist.init_process_group(
             backend="NCCL" if has_gpu else "GLOO",
-            init_method=self.init_method,
+            store=dist.PrefixStore(f"seg_d2/attempt_{self.restart}", store),
             world_size=self.world_size,
             rank=self.rank,
             timeout=timeout,
@@ -130,19 +142,21 @@ def cluster_job(environ=None):
             world_size=world_size,
             local_rank=int(environ["LOCAL_RANK"]),
             local_world_size=int(environ.get("LOCAL_WORLD_SIZE", world_size)),
-            init_method="env://",
+            master_addr=environ.get("MASTER_ADDR", "127.0.0.1"),
+            master_port=int(environ.get("MASTER_PORT", 29500)),
+            agent_store=environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True",
             restart=int(environ.get("TORCHELASTIC_RESTART_COUNT", 0)),
         )
     if "SLURM_STEP_ID" in environ and "SLURM_PROCID" in environ:
         nodes = environ.get("SLURM_STEP_NODELIST") or environ["SLURM_JOB_NODELIST"]
-        address = environ.get("MASTER_ADDR") or _first_host(nodes)
         return ClusterJob(
             "SLURM",
             rank=int(environ["SLURM_PROCID"]),
             world_size=int(environ.get("SLURM_STEP_NUM_TASKS") or environ["SLURM_NTASKS"]),
             local_rank=int(environ["SLURM_LOCALID"]),
             local_world_size=_tasks_per_node(environ),
-            init_method=f"tcp://{address}:{slurm_port(environ)}",
+            master_addr=environ.get("MASTER_ADDR") or _first_host(nodes),
+            master_port=slurm_port(environ),
             restart=int(environ.get("SLURM_RESTART_COUNT", 0)),
         )
     return None
@@ -186,7 +200,7 @@ def resume_after_restart(args):
     on from its last checkpoint."""
     job = cluster_job()
     if job is not None and job.restart > 0 and not args.resume:
-        logging.getLogger(__name__).info(
+        logging.getLogger(__name__).warning(
             "restart %d of this %s job: resuming from the last checkpoint",
             job.restart,
             job.launcher,

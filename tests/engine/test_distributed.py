@@ -90,8 +90,12 @@ def test_two_processes_of_two_images_train_as_one_of_four(one_process, two_proce
     trained = _weights(one_process)
     assert not torch.equal(trained["sem_seg_head.predictor.weight"], torch.zeros(1))
     _assert_same_weights(trained, _weights(two_processes))
+    # The weights agree to float rounding (gradients summed in another order), which moves
+    # a few near-tie pixels of this barely trained model: on one CPU (AMD EPYC family 25)
+    # mIoU 13.5097 against 13.5113, 1.2e-4 relative. The evaluation itself is exact under
+    # two processes on the same weights (test_evaluation_under_two_processes_equals_one).
     assert _results(two_processes)["sem_seg"] == pytest.approx(
-        _results(one_process)["sem_seg"], rel=1e-4, abs=1e-4
+        _results(one_process)["sem_seg"], rel=1e-3, abs=1e-3
     )
     # One process wrote the checkpoints, the results and the plots.
     assert (two_processes / "best" / "model_best.pth").exists()
@@ -296,8 +300,8 @@ def _unet_command(output_dir, data, *args):
         "configs/shapes/unet_ce.yaml",
         output_dir,
         data,
-        *args,
         *WITHOUT_BATCH_STATISTICS,
+        *args,
         datasets=SEMANTIC,
         size=128,
     )
@@ -309,16 +313,22 @@ def _run(command, **kwargs):
     return run.stdout + run.stderr
 
 
-def test_torchrun_starts_one_job_that_trains_and_evaluates_as_one_process(
+def test_torchrun_starts_one_job_that_trains_as_num_gpus_2_and_as_one_process(
     tiny_shapes, tmp_path, one_process, two_processes
 ):
     log = _run(_torchrun() + _unet_command(tmp_path, tiny_shapes)[2:])
     assert "Rank of current process: 0. World size: 2" in log
     _assert_same_weights(_weights(two_processes), _weights(tmp_path))
     _assert_same_weights(_weights(one_process), _weights(tmp_path))
-    assert _results(tmp_path)["sem_seg"] == pytest.approx(
-        _results(one_process)["sem_seg"], rel=1e-4, abs=1e-4
-    )
+    assert _results(tmp_path) == _results(two_processes)
+
+
+def test_evaluation_under_torchrun_gives_the_single_process_results(
+    tiny_shapes, tmp_path, one_process
+):
+    weights = ("--eval-only", "MODEL.WEIGHTS", str(one_process / "model_final.pth"))
+    _run(_torchrun() + _unet_command(tmp_path, tiny_shapes, *weights)[2:])
+    assert _results(tmp_path) == _results(one_process)
 
 
 def test_srun_tasks_join_one_job(tiny_shapes, tmp_path, one_process):

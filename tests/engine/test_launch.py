@@ -66,14 +66,22 @@ SRUN_STEP = {
 
 
 def test_a_torchrun_process_knows_its_place_and_joins_through_torchruns_store():
-    job = launch_module.cluster_job({**TORCHRUN, "TORCHELASTIC_RESTART_COUNT": "1"})
-    assert job == launch_module.ClusterJob(
+    environ = {
+        **TORCHRUN,
+        "MASTER_ADDR": "head",
+        "MASTER_PORT": "29400",
+        "TORCHELASTIC_USE_AGENT_STORE": "True",
+        "TORCHELASTIC_RESTART_COUNT": "1",
+    }
+    assert launch_module.cluster_job(environ) == launch_module.ClusterJob(
         "torchrun",
         rank=3,
         world_size=4,
         local_rank=1,
         local_world_size=2,
-        init_method="env://",
+        master_addr="head",
+        master_port=29400,
+        agent_store=True,
         restart=1,
     )
 
@@ -87,10 +95,10 @@ def test_an_srun_task_meets_the_others_at_the_first_node_on_a_port_of_its_job():
         0,
         2,
     )
-    assert job.init_method == "tcp://gpu07:24242"
+    assert (job.master_addr, job.master_port, job.agent_store) == ("gpu07", 24242, False)
     assert launch_module.slurm_port({"SLURM_JOB_ID": "123456"}) == 20000 + 123456 % 20000
     given = launch_module.cluster_job({**SRUN_STEP, "MASTER_ADDR": "head", "MASTER_PORT": "999"})
-    assert given.init_method == "tcp://head:999"
+    assert (given.master_addr, given.master_port) == ("head", 999)
 
 
 @pytest.mark.parametrize(

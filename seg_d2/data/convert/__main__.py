@@ -9,7 +9,7 @@ import argparse
 import logging
 import os
 
-from ...cli import run_command
+from ...cli import exit_status, run_command
 from . import (
     from_instance_pngs,
     from_labelme,
@@ -132,7 +132,7 @@ def main(argv=None):
 
 def run(argv=None):
     """``main`` as a command: a bad input ends it with one message, exit status 1."""
-    return run_command(main, argv)
+    return exit_status(run_command(main, argv))
 
 
 if __name__ == "__main__":
