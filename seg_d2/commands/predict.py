@@ -2,6 +2,11 @@
 
     seg-d2 predict --config-file CFG --input IMAGE_OR_FOLDER [...] --output DIR \\
         [--batch-size 4] [--device cpu|cuda] [--score-threshold 0.5] MODEL.WEIGHTS model_final.pth
+    seg-d2 predict --run OUTPUT_DIR [--weights best/model_best.pth] --input ... --output DIR
+
+``--run`` takes a training run's folder alone (its config.yaml, metadata.json and
+weights; model_final.pth unless ``--weights`` names another file there): the training
+data need not be present.
 
 Writes into DIR: ``overlays/<name>.png`` (predictions drawn on each image; ``<name>`` is
 the image's path relative to the folder holding all inputs, extension included, so
@@ -88,7 +93,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config-file", required=True)
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--config-file", help="the model's config (and MODEL.WEIGHTS)")
+    model.add_argument("--run", help="a training run's OUTPUT_DIR, the model it trained")
+    parser.add_argument(
+        "--weights", default="model_final.pth", help="with --run: the weights file in the run"
+    )
     parser.add_argument(
         "--input", nargs="+", required=True, help="image files and/or folders of images"
     )
@@ -101,10 +111,11 @@ def main(argv=None):
     )
     args = parser.parse_intermixed_args(argv)
 
-    cfg = seg_d2.setup_config(
-        args.config_file, args.opts + (["MODEL.DEVICE", args.device] if args.device else [])
-    )
-    predictor = Predictor(cfg)
+    opts = args.opts + (["MODEL.DEVICE", args.device] if args.device else [])
+    if args.run:
+        predictor = Predictor.from_run(args.run, args.weights, opts)
+    else:
+        predictor = Predictor(seg_d2.setup_config(args.config_file, opts))
     outputs = Outputs(args.output, predictor.metadata, args.score_threshold)
     files = list_image_files(args.input)
     if not files:

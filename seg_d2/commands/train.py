@@ -18,6 +18,7 @@ from seg_d2.engine import Trainer, launch, write_results
 from seg_d2.engine.checkpoint import SafeCheckpointer
 from seg_d2.engine.launch import argument_parser, resume_after_restart
 from seg_d2.engine.lazy_training import load_lazy_model, test_lazy, train_lazy
+from seg_d2.engine.run_folder import write_run_metadata
 from seg_d2.engine.run_lock import hold_output_folder
 from seg_d2.lazy_config import is_lazy_config, setup_lazy_config
 from seg_d2.plots import plot_metrics
@@ -37,6 +38,8 @@ def setup(args):
     if comm.is_main_process():
         hold_output_folder(output_folder(cfg))
     default_setup(cfg, args)
+    if not is_lazy_config(cfg):  # config.yaml (default_setup's) and metadata: a model
+        write_run_metadata(cfg.OUTPUT_DIR, (cfg.DATASETS.TEST or cfg.DATASETS.TRAIN)[0])
     return cfg
 
 

@@ -23,6 +23,7 @@ from ..lazy_config import is_lazy_config, setup_lazy_config
 from ..modeling import inference_model
 from .checkpoint import load_weights
 from .lazy_training import load_lazy_model
+from .run_folder import load_run
 from .trainer import Trainer
 
 __all__ = ["Predictor", "coco_records", "load_model", "panoptic_segments", "semantic_labels"]
@@ -31,7 +32,7 @@ COLOUR_ORDERS = ("RGB", "BGR")
 
 
 class Predictor:
-    def __init__(self, cfg, model=None, test_time_augmentation=None):
+    def __init__(self, cfg, model=None, test_time_augmentation=None, metadata=None):
         """
         Args:
             cfg: a set-up config: YAML (``seg_d2.setup_config``), whose MODEL.WEIGHTS are
@@ -40,6 +41,8 @@ class Predictor:
             model: an already loaded model (e.g. ``PosthocPanoptic``) to run instead.
             test_time_augmentation: True/False to override ``TEST.AUG.ENABLED``
                 (``TEST.SLIDING_WINDOW`` applies as configured); YAML configs only.
+            metadata: the classes' metadata, when the test dataset is not registered
+                (a run folder's, ``from_run``).
         """
         lazy = is_lazy_config(cfg)
         self.cfg = cfg if lazy else cfg.clone()  # the config the model was built from
@@ -68,7 +71,9 @@ class Predictor:
                 model = load_model(cfg)
             self.model = inference_model(cfg, model, test_time_augmentation)
         self.model.eval()
-        self.metadata = MetadataCatalog.get(dataset) if dataset else Metadata()
+        if metadata is None:
+            metadata = MetadataCatalog.get(dataset) if dataset else Metadata()
+        self.metadata = metadata
 
     @classmethod
     def from_config_file(cls, config_file, weights, opts=(), **kwargs):
@@ -80,6 +85,13 @@ class Predictor:
                 **kwargs,
             )
         return cls(setup_config(config_file, [*opts, "MODEL.WEIGHTS", weights]), **kwargs)
+
+    @classmethod
+    def from_run(cls, folder, weights="model_final.pth", opts=(), **kwargs):
+        """A predictor for a training run's folder alone (``seg_d2.engine.run_folder``):
+        its config, its ``weights`` file and its classes, no dataset needed."""
+        cfg, metadata = load_run(folder, weights, opts)
+        return cls(cfg, metadata=metadata, **kwargs)
 
     def __call__(self, image, format):
         """The output of one HxWx3 uint8 image whose channels are in ``format`` order."""

@@ -1,0 +1,58 @@
+"""A run folder is a model: once its training data is gone, its config, metadata and
+weights still predict, with the dataset's class names and category ids."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+from seg_d2.engine import Predictor
+from seg_d2.errors import ConfigError
+
+import pytest
+from conftest import MASK_RCNN, REPO, train_net_command
+
+
+@pytest.fixture(scope="module")
+def run_without_its_data(tiny_shapes, tmp_path_factory):
+    data = tmp_path_factory.mktemp("data_then_deleted")
+    shutil.copytree(tiny_shapes, data, dirs_exist_ok=True)
+    run = tmp_path_factory.mktemp("run")
+    command = train_net_command(
+        MASK_RCNN, run, data, "SOLVER.MAX_ITER", "2", "TEST.EVAL_PERIOD", "0"
+    )
+    trained = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    shutil.rmtree(data)
+    return run
+
+
+def test_the_run_folder_holds_the_test_datasets_classes(run_without_its_data):
+    saved = json.loads((run_without_its_data / "metadata.json").read_text())
+    assert saved["dataset"] == "tiny_val"
+    assert saved["thing_classes"] == ["circle", "triangle", "square", "star"]
+    predictor = Predictor.from_run(str(run_without_its_data), opts=["MODEL.DEVICE", "cpu"])
+    assert predictor.metadata.thing_classes == saved["thing_classes"]
+    assert predictor.metadata.thing_dataset_id_to_contiguous_id == {1: 0, 2: 1, 4: 2, 7: 3}
+
+
+def test_predict_from_the_run_folder_alone(run_without_its_data, tiny_shapes, tmp_path):
+    images = tmp_path / "images"
+    shutil.copytree(tiny_shapes / "val", images)
+    run = subprocess.run(
+        [sys.executable, "tools/predict.py", "--run", str(run_without_its_data)]
+        + ["--input", str(images), "--output", str(tmp_path / "out")]
+        + ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0", "MODEL.DEVICE", "cpu"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "coco_instances_results.json").read_text())
+    assert results and {r["category_id"] for r in results} <= {1, 2, 4, 7}  # shapes' own ids
+    assert len(list((tmp_path / "out" / "overlays").iterdir())) == 4
+
+
+def test_a_folder_that_is_not_a_run_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=rf"{tmp_path} is not a seg_d2 run folder: it has no "):
+        Predictor.from_run(str(tmp_path))
