@@ -186,7 +186,26 @@ def _merge(cfg, merge, source):
     """``merge()``, an unknown key reported with the nearest valid one."""
     try:
         merge()
+    except ValueError as error:  # yacs: a value of another type than the key's default
+        mismatch = re.search(
+            r"Type mismatch \(<class '(\w+)'> vs\. <class '\w+'>\) with values \((.*) vs\. "
+            r"(.*)\) for config key: ([\w.]+)",
+            str(error),
+        )
+        if mismatch is None:
+            raise
+        kind, default, given, key = mismatch.groups()
+        raise ConfigError(
+            f"{source}: {key} takes a value of type {kind} (the config has {default}), "
+            f"not {given!r}"
+        ) from None
     except (KeyError, AssertionError) as error:
+        odd = re.search(r"Override list has odd length: (.*); it must", str(error))
+        if odd is not None:
+            raise ConfigError(
+                f"{source}: overrides come in KEY VALUE pairs, and {odd.group(1)} has an odd "
+                "number of words"
+            ) from None
         renamed = re.search(
             r"Key ([\w.]+) was renamed to ([\w.]+);[^.]*\.(?: Note: (.*))?", str(error).strip("'\"")
         )

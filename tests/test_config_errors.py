@@ -173,3 +173,19 @@ def test_a_yaml_tag_that_would_run_code_is_an_error_naming_the_file(tmp_path):
         with pytest.raises(ConfigError, match=rf"{config}: cannot read it as a config .*safe"):
             load_config(str(config))
     assert not marker.exists()
+
+
+def test_a_value_of_the_wrong_type_or_a_key_without_value_is_one_message():
+    from seg_d2.config import load_config
+
+    with pytest.raises(
+        ConfigError,
+        match=r"^command-line override: SOLVER.MAX_ITER takes a value of type int \(the config "
+        r"has 2100\), not 'ten'$",
+    ):
+        load_config(UNET, ["SOLVER.MAX_ITER", "ten"])
+    with pytest.raises(
+        ConfigError,
+        match=r"KEY VALUE pairs, and \['SOLVER.MAX_ITER'\] has an odd number of words$",
+    ):
+        load_config(UNET, ["SOLVER.MAX_ITER"])

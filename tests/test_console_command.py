@@ -105,3 +105,23 @@ def test_pip_install_gives_a_working_seg_d2_command(tmp_path):
     assert run.returncode == 0, run.stderr
     assert all(f"  {name} " in run.stdout for name in COMMANDS)
     assert run.stdout.startswith("usage: seg-d2 COMMAND")
+
+
+def test_train_without_a_config_file_says_so(capsys):
+    with pytest.raises(SystemExit) as ended:
+        main(["train"])
+    assert ended.value.code == 2
+    assert "error: --config-file is required, e.g. configs/shapes/mask_rcnn_R18_FPN.yaml" in (
+        capsys.readouterr().err
+    )
+
+
+def test_importing_seg_d2_warns_of_nothing():
+    run = subprocess.run(
+        [sys.executable, "-W", "error", "-c", "import seg_d2"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""

@@ -10,7 +10,9 @@ started by torchrun or SLURM's srun, whose job each process joins (seg_d2/engine
 ``python tools/train_net.py`` runs the same command.
 """
 
+import logging
 import os
+import sys
 
 import seg_d2
 from seg_d2.cli import run_command
@@ -25,6 +27,7 @@ from seg_d2.plots import plot_metrics
 
 from detectron2.engine import default_setup
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 
 def setup(args):
@@ -37,10 +40,35 @@ def setup(args):
         cfg.freeze()
     if comm.is_main_process():
         hold_output_folder(output_folder(cfg))
+    _keep_dumps_off_the_console(output_folder(cfg))
     default_setup(cfg, args)
     if not is_lazy_config(cfg):  # config.yaml (default_setup's) and metadata: a model
         write_run_metadata(cfg.OUTPUT_DIR, (cfg.DATASETS.TEST or cfg.DATASETS.TRAIN)[0])
     return cfg
+
+
+# Log records of hundreds of lines each (the environment, the config file, the full
+# config, the model) that go to OUTPUT_DIR/log.txt (and config.yaml) but not to the console.
+_FILES_ONLY = (
+    "Environment info:",
+    "Contents of args.config_file",
+    "Running with full config",
+    "Model:\n",
+)
+
+
+class _FilesOnly(logging.Filter):
+    def filter(self, record):
+        return not str(record.msg).startswith(_FILES_ONLY)
+
+
+def _keep_dumps_off_the_console(output_dir):
+    """detectron2's logger as ``default_setup`` makes it (the same call, so the same cached
+    logger), its console handler told to leave the dumps to the log file."""
+    logger = setup_logger(output_dir, distributed_rank=comm.get_rank())
+    for handler in logger.handlers:  # detectron2 writes log.txt through a StreamHandler too
+        if getattr(handler, "stream", None) in (sys.stdout, sys.stderr):
+            handler.addFilter(_FilesOnly())
 
 
 def output_folder(cfg):
@@ -87,7 +115,10 @@ EXAMPLES = """examples:
 def run(argv=None):
     """Parse ``argv`` as detectron2's tools do, then train (or evaluate) in every process of
     the job (``seg_d2.engine.launch``)."""
-    args = argument_parser(EXAMPLES).parse_args(argv)
+    parser = argument_parser(EXAMPLES)
+    args = parser.parse_args(argv)
+    if not args.config_file:
+        parser.error("--config-file is required, e.g. configs/shapes/mask_rcnn_R18_FPN.yaml")
     run_command(
         launch,
         main,

@@ -25,6 +25,7 @@ from seg_d2.data.coco import ensure_derived_files
 from seg_d2.data.derived import derived_png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, output_names, read_image
 from seg_d2.engine import Predictor
+from seg_d2.errors import ConfigError
 from seg_d2.visualization import (
     coco_ground_truth,
     compare_panel,
@@ -119,6 +120,12 @@ def main(argv=None):
     if not args.images and not args.dataset:
         args.dataset = cfg.DATASETS.TEST[0] if cfg else parser.error("give --dataset")
     dataset = args.dataset if args.dataset else cfg.DATASETS.TEST[0]
+    if dataset not in DatasetCatalog.list():
+        raise ConfigError(
+            f"dataset {dataset!r} is not registered: give the --config-file whose "
+            "DATASETS.COCO_FORMAT registers it, or a registered dataset, e.g. "
+            + ", ".join(name for name in DatasetCatalog.list() if name.startswith("shapes_"))
+        )
     ensure_derived_files(dataset)  # the evaluation JSON that --compare reads
     metadata = MetadataCatalog.get(dataset)
     coco_gt = (

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 # Rounding in annotation tools puts boxes up to a pixel past the border.
 _BOX_TOLERANCE = 1.0
 _MAX_ERRORS_SHOWN = 20
+# More missing image files than this are told as one error: the image folder is wrong.
+_MISSING_LISTED = 5
 
 
 def listed_problems(errors, where):
@@ -133,11 +135,11 @@ def _fully_decodes(path):
 
 
 def _check_image(report, image, image_root, decode):
+    """Check the image file; False when it is missing (reported by the caller)."""
     where = f"image id {image['id']} ({image['file_name']!r})"
     path = os.path.join(image_root, image["file_name"])
     if not os.path.isfile(path):
-        report.error(f"{where}: image file {path} is missing")
-        return
+        return False
     try:
         width, height = displayed_size(path)
         if decode:
@@ -150,6 +152,7 @@ def _check_image(report, image, image_root, decode):
             f"{where}: the JSON says {image.get('width')}x{image.get('height')} "
             f"but {path} is {width}x{height}"
         )
+    return True
 
 
 def _segmentation_area(report, annotation, image, where):
@@ -397,8 +400,20 @@ def validate_coco_dataset(json_file, image_root, *, decode_images=False, dataset
             report.error(f"{kind} id {duplicate} appears more than once")
     images = {image["id"]: image for image in images_list}
     categories = {c["id"]: c for c in categories_list}
-    for image in images_list:
-        _check_image(report, image, image_root, decode_images)
+    missing = [
+        image for image in images_list if not _check_image(report, image, image_root, decode_images)
+    ]
+    if len(missing) > _MISSING_LISTED:  # a wrong image folder, rather than lost files
+        report.error(
+            f"{len(missing)} of {len(images_list)} image files are missing under {image_root} "
+            f"(the first: {missing[0]['file_name']!r}): is it the image folder of this JSON?"
+        )
+    else:
+        for image in missing:
+            path = os.path.join(image_root, image["file_name"])
+            report.error(
+                f"image id {image['id']} ({image['file_name']!r}): image file {path} is missing"
+            )
     for annotation in annotations:
         _check_annotation(report, annotation, images, categories)
     return report

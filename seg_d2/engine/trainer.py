@@ -4,6 +4,7 @@ which checkpoint is best."""
 import contextlib
 import json
 import logging
+import math
 import os
 import weakref
 
@@ -234,5 +235,17 @@ def write_results(output_dir, results):
         return None
     path = os.path.join(output_dir, RESULTS_FILE)
     os.makedirs(output_dir, exist_ok=True)
-    write_text_atomically(path, json.dumps(results, indent=2))
+    write_text_atomically(path, json.dumps(_strict_json(results), indent=2, allow_nan=False))
     return path
+
+
+def _strict_json(value):
+    """``value`` with NaN and infinities (a metric of a class no image has) as null:
+    JSON has no NaN, and strict parsers refuse the ``NaN`` Python writes."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(item) for item in value]
+    return value

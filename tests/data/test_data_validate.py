@@ -282,3 +282,18 @@ def test_command_prints_errors_and_skips_and_fails(tmp_path, capsys):
     assert printed.out == "" and printed.err.startswith(
         f"{tmp_path / 'broken.json'}: cannot read the COCO JSON:"
     )
+
+
+def test_a_wrong_image_folder_is_one_error_not_one_per_image(tmp_path):
+    dataset = _dataset()
+    dataset["images"] += [
+        {"id": i, "file_name": f"{i}.png", "height": H, "width": W} for i in range(3, 9)
+    ]
+    json_file, _ = _write(tmp_path, dataset)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    report = validate_coco_dataset(json_file, elsewhere)
+    assert report.errors == [
+        f"{json_file}: 8 of 8 image files are missing under {elsewhere} (the first: 'a.png'): "
+        "is it the image folder of this JSON?"
+    ]

@@ -24,10 +24,19 @@ def run_without_its_data(tiny_shapes, tmp_path_factory):
     trained = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert trained.returncode == 0, trained.stderr[-3000:]
     shutil.rmtree(data)
-    return run
+    return run, trained.stdout
+
+
+def test_the_config_and_model_dumps_go_to_the_log_file_not_the_console(run_without_its_data):
+    run, console = run_without_its_data
+    log = (run / "log.txt").read_text()
+    for dump in ("Running with full config:", "Environment info:", "Model:\n"):
+        assert dump in log and dump not in console
+    assert "Starting training from iteration 0" in console
 
 
 def test_the_run_folder_holds_the_test_datasets_classes(run_without_its_data):
+    run_without_its_data, _ = run_without_its_data
     saved = json.loads((run_without_its_data / "metadata.json").read_text())
     assert saved["dataset"] == "tiny_val"
     assert saved["thing_classes"] == ["circle", "triangle", "square", "star"]
@@ -37,6 +46,7 @@ def test_the_run_folder_holds_the_test_datasets_classes(run_without_its_data):
 
 
 def test_predict_from_the_run_folder_alone(run_without_its_data, tiny_shapes, tmp_path):
+    run_without_its_data, _ = run_without_its_data
     images = tmp_path / "images"
     shutil.copytree(tiny_shapes / "val", images)
     run = subprocess.run(

@@ -32,3 +32,17 @@ def test_a_diverged_run_says_what_to_change_and_what_it_kept():
         "The last good checkpoint, /runs/a/model_0000199.pth, is intact" + advice
     )
     assert _advice(None) == "No checkpoint had been written yet" + advice
+
+
+def test_results_json_is_strict_json_with_null_for_nan(tmp_path):
+    import json
+    import math
+
+    results = {"sem_seg": {"mIoU": 50.0, "IoU-star": math.nan, "per": [1.0, math.inf]}}
+    path = trainer.write_results(str(tmp_path), results)
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    written = json.loads(open(path).read(), parse_constant=refuse)
+    assert written == {"sem_seg": {"mIoU": 50.0, "IoU-star": None, "per": [1.0, None]}}
