@@ -2,6 +2,7 @@
 image, semantic label PNGs (+ optional instance-id PNGs)."""
 
 import json
+import logging
 import os
 
 import cv2
@@ -13,6 +14,22 @@ from .builder import CocoBuilder, read_label_png
 __all__ = ["from_instance_pngs", "from_mask_folders", "from_semantic_pngs"]
 
 LABEL_EXTENSIONS = (".png", ".tif", ".tiff", ".bmp")
+# Suffixes a label file's name may add to its image's, as published datasets name them.
+LABEL_SUFFIXES = (
+    "_mask",
+    "_masks",
+    "-mask",
+    "_label",
+    "_labels",
+    "_instances",
+    "_instance",
+    "_ids",
+    "_gt",
+    "_seg",
+    "_annotation",
+)
+
+logger = logging.getLogger(__name__)
 
 
 def _files_by_stem(folder, extensions):
@@ -27,11 +44,37 @@ def _files_by_stem(folder, extensions):
     return dict(sorted(found.items()))
 
 
+def _by_image_stem(images, labels):
+    """``labels`` keyed by the image stem each belongs to, and the suffix that was removed
+    for it: names as the images', or with one suffix of ``LABEL_SUFFIXES`` more (PennFudan's
+    ``FudanPed00001_mask.png`` for ``FudanPed00001.png``), whichever pairs the most."""
+    best, best_suffix = labels, ""
+    paired = len(images.keys() & labels.keys())
+    for suffix in LABEL_SUFFIXES:
+        stripped = {
+            stem[: -len(suffix)] if stem.endswith(suffix) else stem: path
+            for stem, path in labels.items()
+        }
+        if len(images.keys() & stripped.keys()) > paired:
+            best, best_suffix, paired = stripped, suffix, len(images.keys() & stripped.keys())
+    return best, best_suffix
+
+
 def _paired(builder, images_dir, labels_dir, what):
-    """(image path, label path) pairs matched by relative path; an image without its
-    label file, or a label file without its image, is an error."""
+    """(image path, label path) pairs matched by relative path, with or without a suffix of
+    the label's (``_by_image_stem``, logged); an image without its label file, or a label
+    file without its image, is an error, and no pair at all is one."""
     images = _files_by_stem(images_dir, IMAGE_EXTENSIONS)
-    labels = _files_by_stem(labels_dir, LABEL_EXTENSIONS)
+    labels, suffix = _by_image_stem(images, _files_by_stem(labels_dir, LABEL_EXTENSIONS))
+    if suffix:
+        logger.info("%s files matched to their images by name with %r removed", what, suffix)
+    if images and labels and not images.keys() & labels.keys():
+        builder.error(
+            f"no image in {images_dir} has its {what} in {labels_dir} by name (images such as "
+            f"{os.path.basename(next(iter(images.values())))}, {what}s such as "
+            f"{os.path.basename(next(iter(labels.values())))}): are these the right folders?"
+        )
+        return []
     for stem in sorted(images.keys() - labels.keys()):
         builder.error(f"image {images[stem]} has no {what} in {labels_dir}")
     for stem in sorted(labels.keys() - images.keys()):
