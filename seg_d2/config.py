@@ -152,6 +152,11 @@ def add_seg_d2_config(cfg):
     # when TEST.EVAL_PERIOD > 0.
     cfg.TEST.BEST_CHECKPOINT_METRIC = "segm/AP"
 
+    # Early stopping: training ends after this many evaluations (TEST.EVAL_PERIOD) in a
+    # row without a gain in TEST.BEST_CHECKPOINT_METRIC, as ultralytics' ``patience``;
+    # best/model_best.pth keeps the best weights. 0: train for SOLVER.MAX_ITER.
+    cfg.SOLVER.PATIENCE = 0
+
     # Inference in windows of SIZE x SIZE pixels of the resized test image, STRIDE
     # apart: a semantic model's logits averaged where they overlap (MMSegmentation's
     # "slide" mode), a Mask R-CNN's detections merged (those cut by a window's inner

@@ -27,6 +27,7 @@ from ..errors import TRACEBACK_VARIABLE, ConfigError, SegD2Error, TrainingDiverg
 from ..evaluation import build_evaluator
 from ..modeling import inference_model
 from .checkpoint import SafeCheckpointer
+from .early_stopping import EarlyStopping, TrainingStoppedEarly
 from .train_loop import build_train_loop, data_parallel, prepare_model
 
 __all__ = ["OPTIMIZERS", "Trainer", "write_results"]
@@ -156,6 +157,8 @@ class Trainer(DefaultTrainer):
                 super().train()
         except FloatingPointError as error:
             raise TrainingDivergedError(f"{error}\n{self._divergence_advice()}") from error
+        except TrainingStoppedEarly:
+            pass  # the last evaluation's results, as at the end of a full run
         return getattr(self, "_last_eval_results", None)
 
     def _divergence_advice(self):
@@ -186,6 +189,14 @@ class Trainer(DefaultTrainer):
                     self.cfg.TEST.BEST_CHECKPOINT_METRIC,
                 )
             )
+        if self.cfg.TEST.EVAL_PERIOD > 0 and self.cfg.SOLVER.PATIENCE > 0:
+            ret.append(
+                EarlyStopping(
+                    self.cfg.TEST.EVAL_PERIOD,
+                    self.cfg.TEST.BEST_CHECKPOINT_METRIC,
+                    self.cfg.SOLVER.PATIENCE,
+                )
+            )
         return ret
 
 
@@ -205,9 +216,12 @@ def images_per_batch_part(cfg):
 
 class _WithoutTracebackOfToldErrors(logging.Filter):
     """A diverged loss, or one of seg_d2's errors (a checkpoint the disk had no room for),
-    is told by the command's one message; its traceback in the log only hides that."""
+    is told by the command's one message; its traceback in the log only hides that. An
+    early stop is no error at all."""
 
     def filter(self, record):
+        if record.exc_info and isinstance(record.exc_info[1], TrainingStoppedEarly):
+            return False
         if record.exc_info and isinstance(record.exc_info[1], (FloatingPointError, SegD2Error)):
             record.exc_info = None
             record.msg = f"{record.msg} ({TRACEBACK_VARIABLE}=1 shows the traceback)"

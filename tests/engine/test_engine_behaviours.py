@@ -4,6 +4,7 @@ best checkpoint keeps the highest metric, and a checkpoint is named current only
 it is whole."""
 
 import os
+from types import SimpleNamespace
 
 import seg_d2
 from seg_d2.engine import Trainer, train_loop
@@ -11,6 +12,7 @@ from seg_d2.engine.checkpoint import CheckpointError, SafeCheckpointer
 
 import pytest
 import torch
+from conftest import metrics
 from detectron2.engine import DefaultTrainer, hooks
 from detectron2.utils.events import EventStorage
 from torch import nn
@@ -99,3 +101,52 @@ def test_a_checkpoint_is_named_current_only_after_it_is_renamed_into_place(tmp_p
         checkpointer.save("model_0000019")
     assert seen[-1] == "model_0000009.pth"  # not yet re-pointed when the rename came
     assert pointer.read_text() == "model_0000009.pth"
+
+
+def test_early_stopping_counts_evaluations_without_gain(tmp_path):
+    from seg_d2.engine.early_stopping import EarlyStopping, TrainingStoppedEarly
+
+    trainer = SimpleNamespace(
+        max_iter=100, checkpointer=SafeCheckpointer(nn.Linear(1, 1), str(tmp_path))
+    )
+    hook = EarlyStopping(eval_period=10, metric="segm/AP", patience=2)
+    hook.trainer = trainer
+    with EventStorage(0) as storage:
+        trainer.storage = storage
+        for evaluation, metric in enumerate([30.0, 35.0, 34.0, 36.0, 36.0]):
+            storage.iter = trainer.iter = 10 * evaluation + 9
+            storage.put_scalar("segm/AP", metric, smoothing_hint=False)
+            hook.after_step()
+            trainer.iter += 1  # an iteration without evaluation changes nothing
+            hook.after_step()
+        assert (hook.best, hook.evaluations_without_gain) == (36.0, 1)
+        storage.put_scalar("segm/AP", 35.9, smoothing_hint=False)
+        storage.iter = trainer.iter = 59
+        with pytest.raises(TrainingStoppedEarly, match="after iteration 60"):
+            hook.after_step()
+    assert (tmp_path / "model_final.pth").exists()
+
+
+@pytest.mark.slow
+def test_a_run_stops_early_and_ends_as_a_finished_one(tiny_shapes, tmp_path):
+    """A learning rate of 0 (and no batch statistics) leaves the metric where it is:
+    PATIENCE 1 stops the run at its second evaluation, which ends with exit status 0,
+    model_final and the best weights."""
+    from conftest import train_net
+
+    log = train_net(
+        "configs/shapes/unet.yaml",
+        tmp_path,
+        tiny_shapes,
+        *("SOLVER.BASE_LR", "0.0", "SOLVER.MAX_ITER", "40", "TEST.EVAL_PERIOD", "2"),
+        *("SOLVER.PATIENCE", "1", "TEST.BEST_CHECKPOINT_METRIC", "sem_seg/mIoU"),
+        *("MODEL.UNET.NORM", "", "MODEL.SEM_SEG_HEAD.NORM", ""),  # no running statistics
+        datasets=("tiny_train_sem_seg", "tiny_val_sem_seg"),
+        size=64,
+    )
+    assert "stopping early after iteration 4: sem_seg/mIoU has not risen" in log
+    assert "Traceback" not in log
+    iterations = [m["iteration"] for m in metrics(tmp_path) if "total_loss" in m]
+    assert max(iterations) == 3
+    for path in ("model_final.pth", "best/model_best.pth", "results.json"):
+        assert (tmp_path / path).exists(), path
