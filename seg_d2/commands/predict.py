@@ -4,6 +4,11 @@
         [--batch-size 4] [--device cpu|cuda] [--score-threshold 0.5] MODEL.WEIGHTS model_final.pth
     seg-d2 predict --run OUTPUT_DIR [--weights best/model_best.pth] --input ... --output DIR
 
+A video (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``) given as an input is predicted
+frame by frame into ``videos/<name>.mp4`` (the predictions drawn on each frame) and
+``videos/<name>.json`` (the instances of every frame as COCO results, ``image_id`` the
+frame's number from 1), each written whole.
+
 ``--run`` takes a training run's folder alone (its config.yaml, metadata.json and
 weights; model_final.pth unless ``--weights`` names another file there): the training
 data need not be present.
@@ -29,17 +34,65 @@ import seg_d2
 from seg_d2.atomic import write_text_atomically
 from seg_d2.cli import exit_status, run_command
 from seg_d2.data.derived import derived_png_name
-from seg_d2.data.image_io import list_image_files, output_names
+from seg_d2.data.image_io import ImageReadError, list_image_files, output_names
 from seg_d2.engine import Predictor, coco_records, panoptic_segments, semantic_labels
 from seg_d2.visualization import prediction_panel
 
+import cv2
+import numpy as np
 from panopticapi.utils import id2rgb
 from PIL import Image
 from tqdm import tqdm
 
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+
 
 def _write_json(path, data):
     write_text_atomically(path, json.dumps(data))
+
+
+def predict_video(predictor, path, folder, name, score_threshold):
+    """Predict every frame of the video ``path`` into ``folder``/videos/``name``.mp4 and
+    .json (module docstring); the number of frames."""
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise ImageReadError(f"cannot read video {path!r}")
+    target = os.path.join(folder, "videos", name)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    partial = f"{target}.partial-{os.getpid()}.mp4"
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    writer, instances, frames = None, [], 0
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    try:
+        with tqdm(total=total, desc=os.path.basename(path), unit="frame") as progress:
+            while True:
+                read, frame = capture.read()
+                if not read:
+                    break
+                frames += 1
+                output = predictor(frame, format="BGR")
+                panel = prediction_panel(
+                    np.ascontiguousarray(frame[:, :, ::-1]),
+                    output,
+                    predictor.metadata,
+                    score_threshold,
+                )
+                if writer is None:
+                    size = (panel.shape[1], panel.shape[0])
+                    writer = cv2.VideoWriter(partial, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+                writer.write(np.ascontiguousarray(panel[:, :, ::-1]))
+                if "instances" in output:
+                    instances += coco_records(output, frames, predictor.metadata)
+                progress.update()
+        if writer is not None:
+            writer.release()
+            os.replace(partial, f"{target}.mp4")
+    finally:
+        capture.release()
+        if os.path.exists(partial):
+            os.remove(partial)
+    _write_json(f"{target}.json", {"frames": frames, "fps": fps, "instances": instances})
+    return frames
 
 
 class Outputs:
@@ -117,10 +170,17 @@ def main(argv=None):
     else:
         predictor = Predictor(seg_d2.setup_config(args.config_file, opts))
     outputs = Outputs(args.output, predictor.metadata, args.score_threshold)
-    files = list_image_files(args.input)
+    videos = [path for path in args.input if path.lower().endswith(VIDEO_EXTENSIONS)]
+    for video, name in zip(videos, output_names(videos, videos)):
+        frames = predict_video(predictor, video, args.output, name, args.score_threshold)
+        print(f"{frames} frame(s) of {video} predicted into {args.output}/videos/")
+    images = [path for path in args.input if path not in videos]
+    files = list_image_files(images)
     if not files:
+        if videos:
+            return 0
         raise SystemExit(f"no images found in {args.input}")
-    names = dict(zip(files, map(derived_png_name, output_names(files, args.input))))
+    names = dict(zip(files, map(derived_png_name, output_names(files, images))))
     failures = []
     predictions = predictor.predict_files(files, args.batch_size, skipped=failures)
     for image_id, (file_name, image_rgb, output) in enumerate(
