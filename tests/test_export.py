@@ -78,26 +78,25 @@ def test_models_export_cannot_trace_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("format, file", [("torchscript", "model.ts"), ("onnx", "model.onnx")])
+def _export_with_the_tool(config, model, format, folder, *opts):
+    """``tools/export_model.py`` on ``model``'s weights; (path, largest difference)."""
+    DetectionCheckpointer(model, save_dir=str(folder)).save("trained")
+    return load_module("tools/export_model.py").main(
+        [
+            *("--config-file", config, "--output", str(folder / "exported"), "--format", format),
+            *("MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", str(folder / "trained.pth"), *opts),
+        ]
+    )
+
+
 def test_the_tool_writes_the_file_and_checks_it(format, file, tmp_path, tiny_val):
     _, model = _model(MASK_RCNN)
-    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("trained")
-    path, difference = load_module("tools/export_model.py").main(
-        [
-            "--config-file",
-            MASK_RCNN,
-            "--output",
-            str(tmp_path / "exported"),
-            "--format",
-            format,
-            "MODEL.DEVICE",
-            "cpu",
-            "MODEL.WEIGHTS",
-            str(tmp_path / "trained.pth"),
-            "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
-            "0.0",
-            "DATASETS.TEST",
-            f"('{tiny_val}',)",
-        ]
+    path, difference = _export_with_the_tool(
+        MASK_RCNN,
+        model,
+        format,
+        tmp_path,
+        *("MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0", "DATASETS.TEST", f"('{tiny_val}',)"),
     )
     assert path == str(tmp_path / "exported" / file)
     assert difference < 1e-4
@@ -107,21 +106,7 @@ def test_the_tool_writes_safetensors_weights_that_load_as_the_model(tmp_path):
     from seg_d2.engine.checkpoint import load_weights
 
     cfg, model = _model(UNET)
-    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("trained")
-    path, _ = load_module("tools/export_model.py").main(
-        [
-            "--config-file",
-            UNET,
-            "--output",
-            str(tmp_path / "exported"),
-            "--format",
-            "safetensors",
-            "MODEL.DEVICE",
-            "cpu",
-            "MODEL.WEIGHTS",
-            str(tmp_path / "trained.pth"),
-        ]
-    )
+    path, _ = _export_with_the_tool(UNET, model, "safetensors", tmp_path)
     assert path == str(tmp_path / "exported" / "model.safetensors")
     assert sorted(p.name for p in (tmp_path / "exported").iterdir()) == ["model.safetensors"]
     torch.manual_seed(1)

@@ -594,8 +594,8 @@ def test_the_error_panel_paints_missed_and_false_positive_masks_in_the_error_col
 
 def test_an_unregistered_dataset_is_one_message_naming_what_to_give(tmp_path):
     with pytest.raises(SystemExit) as ended:
-        _tool("visualize").run(["dataset", "--dataset", "nuclei_val", "--output", str(tmp_path)])
+        _tool("visualize").run(["dataset", "--dataset", "no_such_val", "--output", str(tmp_path)])
     assert str(ended.value.code).startswith(
-        "error: dataset 'nuclei_val' is not registered: give the --config-file whose "
+        "error: dataset 'no_such_val' is not registered: give the --config-file whose "
         "DATASETS.COCO_FORMAT registers it, or a registered dataset, e.g. shapes_train"
     )

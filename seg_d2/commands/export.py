@@ -4,6 +4,8 @@ weights alone to a safetensors file, which loads (as MODEL.WEIGHTS) without runn
 
     seg-d2 export --config-file CFG --format torchscript|onnx|safetensors \\
         --output DIR [--sample-image FILE] MODEL.WEIGHTS model_final.pth [KEY VALUE ...]
+    seg-d2 export --run OUTPUT_DIR [--weights best/model_best.pth] --format onnx \\
+        --sample-image FILE --output DIR
 
 The sample image (default: the first image of the config's test dataset) is resized as
 ``seg_d2.Predictor`` resizes it; the command prints the largest difference between the
@@ -20,6 +22,7 @@ from seg_d2.cli import exit_status, run_command
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import Predictor, load_model
 from seg_d2.engine.checkpoint import save_safetensors
+from seg_d2.engine.run_folder import add_model_arguments, load_run
 from seg_d2.export import FORMATS, export_model, run_exported, traceable_model
 
 import torch
@@ -30,16 +33,23 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config-file", required=True)
+    add_model_arguments(parser)
     parser.add_argument("--format", choices=(*FORMATS, "safetensors"), default="torchscript")
     parser.add_argument(
         "--output", required=True, help="folder for model.ts / model.onnx / model.safetensors"
     )
-    parser.add_argument("--sample-image", help="default: the test dataset's first image")
+    parser.add_argument(
+        "--sample-image", help="default: the test dataset's first image (with --config-file)"
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     args = parser.parse_args(argv)
 
-    cfg = seg_d2.setup_config(args.config_file, args.opts)
+    if args.run:
+        if args.format != "safetensors" and args.sample_image is None:
+            parser.error("--run needs --sample-image to trace on (the run's data may be gone)")
+        cfg, _ = load_run(args.run, args.weights, args.opts)
+    else:
+        cfg = seg_d2.setup_config(args.config_file, args.opts)
     model = load_model(cfg)
     if args.format == "safetensors":
         os.makedirs(args.output, exist_ok=True)

@@ -36,6 +36,7 @@ from seg_d2.cli import exit_status, run_command
 from seg_d2.data.derived import derived_png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, output_names
 from seg_d2.engine import Predictor, coco_records, panoptic_segments, semantic_labels
+from seg_d2.engine.run_folder import add_model_arguments
 from seg_d2.visualization import prediction_panel
 
 import cv2
@@ -146,12 +147,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    model = parser.add_mutually_exclusive_group(required=True)
-    model.add_argument("--config-file", help="the model's config (and MODEL.WEIGHTS)")
-    model.add_argument("--run", help="a training run's OUTPUT_DIR, the model it trained")
-    parser.add_argument(
-        "--weights", default="model_final.pth", help="with --run: the weights file in the run"
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--input", nargs="+", required=True, help="image files and/or folders of images"
     )

@@ -15,7 +15,7 @@ from ..atomic import write_text_atomically
 from ..config import choose_device, load_config
 from ..errors import ConfigError
 
-__all__ = ["METADATA_FILE", "load_run", "write_run_metadata"]
+__all__ = ["METADATA_FILE", "add_model_arguments", "load_run", "write_run_metadata"]
 
 METADATA_FILE = "metadata.json"
 CONFIG_FILE = "config.yaml"
@@ -56,3 +56,14 @@ def load_run(folder, weights="model_final.pth", opts=()):
         if key in saved:
             saved[key] = {int(k): v for k, v in saved[key].items()}
     return cfg, Metadata(name=saved.pop("dataset"), **saved)
+
+
+def add_model_arguments(parser):
+    """A command's choice of model: ``--config-file`` (with MODEL.WEIGHTS among its
+    overrides) or ``--run`` (a training run's folder) with ``--weights``."""
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--config-file", help="the model's config (and MODEL.WEIGHTS)")
+    model.add_argument("--run", help="a training run's OUTPUT_DIR, the model it trained")
+    parser.add_argument(
+        "--weights", default="model_final.pth", help="with --run: the weights file in the run"
+    )

@@ -185,10 +185,29 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _run_together(commands, environments):
+    """Start the commands at once, as the processes of one job, and wait for each to end
+    well."""
+    processes = [
+        subprocess.Popen(
+            command,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for command, environment in zip(commands, environments)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+
+
 def test_two_machines_train_together(tiny_shapes, tmp_path, two_processes):
     url = f"tcp://127.0.0.1:{_free_port()}"
-    machines = [
-        subprocess.Popen(
+    _run_together(
+        [
             train_net_command(
                 "configs/shapes/unet_ce.yaml",
                 tmp_path,
@@ -198,17 +217,11 @@ def test_two_machines_train_together(tiny_shapes, tmp_path, two_processes):
                 *WITHOUT_BATCH_STATISTICS,
                 datasets=SEMANTIC,
                 size=128,
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
-        for rank in (0, 1)
-    ]
-    for machine in machines:
-        _, stderr = machine.communicate(timeout=600)
-        assert machine.returncode == 0, stderr[-3000:]
+            )
+            for rank in (0, 1)
+        ],
+        [None, None],
+    )
     _assert_same_weights(_weights(two_processes), _weights(tmp_path))
     assert (tmp_path / "log.txt.rank1").exists()  # the second machine's process took part
 
@@ -280,7 +293,7 @@ def test_a_bad_dataset_stops_every_process_with_the_located_error(tiny_shapes, t
     assert "Traceback" not in run.stderr
 
 
-def _torchrun(*torchrun_flags, script=None):
+def _torchrun(*torchrun_flags, script=None, processes=2):
     """The torchrun command line that starts ``script`` (default tools/train_net.py) as one
     job, for ``train_net_command``'s arguments after its own script."""
     return [
@@ -289,7 +302,7 @@ def _torchrun(*torchrun_flags, script=None):
         "torch.distributed.run",
         "--standalone",
         "--nproc_per_node",
-        "2",
+        str(processes),
         *torchrun_flags,
         script or os.path.join(REPO, "tools", "train_net.py"),
     ]
@@ -313,16 +326,6 @@ def _run(command, **kwargs):
     return run.stdout + run.stderr
 
 
-def test_torchrun_starts_one_job_that_trains_as_num_gpus_2_and_as_one_process(
-    tiny_shapes, tmp_path, one_process, two_processes
-):
-    log = _run(_torchrun() + _unet_command(tmp_path, tiny_shapes)[2:])
-    assert "Rank of current process: 0. World size: 2" in log
-    _assert_same_weights(_weights(two_processes), _weights(tmp_path))
-    _assert_same_weights(_weights(one_process), _weights(tmp_path))
-    assert _results(tmp_path) == _results(two_processes)
-
-
 def test_evaluation_under_torchrun_gives_the_single_process_results(
     tiny_shapes, tmp_path, one_process
 ):
@@ -341,27 +344,20 @@ def test_srun_tasks_join_one_job(tiny_shapes, tmp_path, one_process):
         "SLURM_STEP_NODELIST": "localhost",
         "MASTER_PORT": str(_free_port()),
     }
-    tasks = [
-        subprocess.Popen(
-            command,
-            env={**os.environ, **step, "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
-        for rank in (0, 1)
-    ]
-    for task in tasks:
-        _, stderr = task.communicate(timeout=600)
-        assert task.returncode == 0, stderr[-3000:]
+    _run_together(
+        [command, command],
+        [
+            {**os.environ, **step, "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank)}
+            for rank in (0, 1)
+        ],
+    )
     _assert_same_weights(_weights(one_process), _weights(tmp_path))
     assert (tmp_path / "log.txt.rank1").exists()
 
 
 def test_num_gpus_that_disagrees_with_torchrun_is_refused(tiny_shapes, tmp_path):
     run = subprocess.run(
-        _torchrun() + _unet_command(tmp_path, tiny_shapes, "--num-gpus", "4")[2:],
+        _torchrun(processes=1) + _unet_command(tmp_path, tiny_shapes, "--num-gpus", "4")[2:],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -369,22 +365,25 @@ def test_num_gpus_that_disagrees_with_torchrun_is_refused(tiny_shapes, tmp_path)
     )
     assert run.returncode != 0
     assert (
-        "error: --num-gpus 4 disagrees with the torchrun job this process belongs to (2 "
+        "error: --num-gpus 4 disagrees with the torchrun job this process belongs to (1 "
         "process(es) per machine on 1 machine(s))" in run.stderr
     )
     assert not (tmp_path / "model_final.pth").exists()
 
 
-def test_torchrun_restarts_a_lost_worker_from_the_last_checkpoint(
-    tiny_shapes, tmp_path, one_process
+def test_torchrun_joins_one_job_and_restarts_a_lost_worker_from_the_last_checkpoint(
+    tiny_shapes, tmp_path, one_process, two_processes
 ):
-    """Rank 1 exits after iteration 1 of the first attempt (checkpoints after every
-    iteration); torchrun restarts the job, which goes on from the last checkpoint."""
+    """torchrun --nproc_per_node 2 is one job of 2 processes; rank 1 exits after iteration
+    1 of its first attempt (checkpoints after every iteration), and torchrun's restart goes
+    on from the last checkpoint: the weights of --num-gpus 2 and of one process."""
     dying = os.path.join(REPO, "tests", "engine", "train_net_with_dying_rank.py")
     command = _unet_command(tmp_path, tiny_shapes, "SOLVER.CHECKPOINT_PERIOD", "1")
     log = _run(_torchrun("--max-restarts", "1", script=dying) + command[2:])
+    assert "Rank of current process: 0. World size: 2" in log
     assert "restart 1 of this torchrun job: resuming from the last checkpoint" in log
     assert (
         "Starting training from iteration 1" in log or "Starting training from iteration 2" in log
     )
+    _assert_same_weights(_weights(two_processes), _weights(tmp_path))
     _assert_same_weights(_weights(one_process), _weights(tmp_path))

@@ -10,7 +10,7 @@ from seg_d2.engine import Predictor
 from seg_d2.errors import ConfigError
 
 import pytest
-from conftest import MASK_RCNN, REPO, train_net_command
+from conftest import MASK_RCNN, REPO, load_module, train_net_command
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,20 @@ def test_predict_from_the_run_folder_alone(run_without_its_data, tiny_shapes, tm
 def test_a_folder_that_is_not_a_run_is_named(tmp_path):
     with pytest.raises(ConfigError, match=rf"{tmp_path} is not a seg_d2 run folder: it has no "):
         Predictor.from_run(str(tmp_path))
+
+
+def test_export_from_the_run_folder_alone(run_without_its_data, tiny_shapes, tmp_path):
+    run_folder, _ = run_without_its_data
+    export = load_module("tools/export_model.py").main
+    path, _ = export(
+        ["--run", str(run_folder), "--format", "safetensors", "--output", str(tmp_path)]
+    )
+    assert path == str(tmp_path / "model.safetensors")
+    sample = str(sorted((tiny_shapes / "val").iterdir())[0])
+    path, difference = export(
+        ["--run", str(run_folder), "--format", "torchscript", "--output", str(tmp_path)]
+        + ["--sample-image", sample, "MODEL.DEVICE", "cpu"]
+    )
+    assert path == str(tmp_path / "model.ts") and difference < 1e-4
+    with pytest.raises(SystemExit):
+        export(["--run", str(run_folder), "--format", "onnx", "--output", str(tmp_path)])

@@ -107,26 +107,21 @@ def test_training_on_an_odd_size_returns_finite_losses_and_gradients():
         ("build_resnet_fpn_backbone", ["p2", "p3", "p4", "p5"], 4),
     ],
 )
-def test_decoder_sits_on_detectron2_backbones(backbone, in_features, stride):
-    cfg = seg_d2.setup_config(
+def _unet_head_on(backbone, in_features, *opts):
+    """The config of a U-Net head of 3 classes on one of detectron2's backbones."""
+    return seg_d2.setup_config(
         "configs/shapes/mask_rcnn_R18_FPN.yaml",
         [
-            "MODEL.DEVICE",
-            "cpu",
-            "MODEL.META_ARCHITECTURE",
-            "SemanticSegmentor",
-            "MODEL.BACKBONE.NAME",
-            backbone,
-            "MODEL.SEM_SEG_HEAD.NAME",
-            "UNetHead",
-            "MODEL.SEM_SEG_HEAD.IN_FEATURES",
-            str(in_features),
-            "MODEL.SEM_SEG_HEAD.NUM_CLASSES",
-            3,
-            "MODEL.SEM_SEG_HEAD.NORM",
-            "BN",
+            *("MODEL.DEVICE", "cpu", "MODEL.META_ARCHITECTURE", "SemanticSegmentor"),
+            *("MODEL.BACKBONE.NAME", backbone, "MODEL.SEM_SEG_HEAD.NAME", "UNetHead"),
+            *("MODEL.SEM_SEG_HEAD.IN_FEATURES", str(in_features)),
+            *("MODEL.SEM_SEG_HEAD.NUM_CLASSES", 3, *opts),
         ],
     )
+
+
+def test_decoder_sits_on_detectron2_backbones(backbone, in_features, stride):
+    cfg = _unet_head_on(backbone, in_features, "MODEL.SEM_SEG_HEAD.NORM", "BN")
     model = build_model(cfg).eval()
     assert model.sem_seg_head.output_stride == stride
     assert type(build_backbone(cfg)).__name__ in ("ResNet", "FPN")
@@ -306,7 +301,7 @@ def test_amp_on_a_cpu_trains_forwards_in_bfloat16_and_nothing_else(tiny_val, tmp
 def test_logits_of_a_coarse_finest_feature_are_resized_bilinearly():
     """On a backbone whose finest feature has stride 4, the head's last step is a bilinear
     resize of its predictor's logits to the input size (nearest would leave 4x4 blocks)."""
-    model = _unet_on_resnet()
+    model = build_model(_unet_head_on("build_resnet_backbone", ["res2", "res3"])).eval()
     logits = {}
     model.sem_seg_head.predictor.register_forward_hook(
         lambda module, args, output: logits.update(coarse=output)
@@ -319,24 +314,3 @@ def test_logits_of_a_coarse_finest_feature_are_resized_bilinearly():
     )
     assert logits["coarse"].shape[-2:] == (16, 24)
     torch.testing.assert_close(fine, expected)
-
-
-def _unet_on_resnet():
-    cfg = seg_d2.setup_config(
-        "configs/shapes/mask_rcnn_R18_FPN.yaml",
-        [
-            "MODEL.DEVICE",
-            "cpu",
-            "MODEL.META_ARCHITECTURE",
-            "SemanticSegmentor",
-            "MODEL.BACKBONE.NAME",
-            "build_resnet_backbone",
-            "MODEL.SEM_SEG_HEAD.NAME",
-            "UNetHead",
-            "MODEL.SEM_SEG_HEAD.IN_FEATURES",
-            "['res2', 'res3']",
-            "MODEL.SEM_SEG_HEAD.NUM_CLASSES",
-            3,
-        ],
-    )
-    return build_model(cfg).eval()
