@@ -77,7 +77,6 @@ def test_models_export_cannot_trace_are_refused(tmp_path):
         export_model(model, torch.rand(3, 64, 64) * 255, str(tmp_path), format="tflite")
 
 
-@pytest.mark.parametrize("format, file", [("torchscript", "model.ts"), ("onnx", "model.onnx")])
 def _export_with_the_tool(config, model, format, folder, *opts):
     """``tools/export_model.py`` on ``model``'s weights; (path, largest difference)."""
     DetectionCheckpointer(model, save_dir=str(folder)).save("trained")
@@ -89,6 +88,7 @@ def _export_with_the_tool(config, model, format, folder, *opts):
     )
 
 
+@pytest.mark.parametrize("format, file", [("torchscript", "model.ts"), ("onnx", "model.onnx")])
 def test_the_tool_writes_the_file_and_checks_it(format, file, tmp_path, tiny_val):
     _, model = _model(MASK_RCNN)
     path, difference = _export_with_the_tool(

@@ -100,13 +100,6 @@ def test_training_on_an_odd_size_returns_finite_losses_and_gradients():
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
-@pytest.mark.parametrize(
-    "backbone, in_features, stride",
-    [
-        ("build_resnet_backbone", ["res2", "res3", "res4", "res5"], 4),
-        ("build_resnet_fpn_backbone", ["p2", "p3", "p4", "p5"], 4),
-    ],
-)
 def _unet_head_on(backbone, in_features, *opts):
     """The config of a U-Net head of 3 classes on one of detectron2's backbones."""
     return seg_d2.setup_config(
@@ -120,6 +113,13 @@ def _unet_head_on(backbone, in_features, *opts):
     )
 
 
+@pytest.mark.parametrize(
+    "backbone, in_features, stride",
+    [
+        ("build_resnet_backbone", ["res2", "res3", "res4", "res5"], 4),
+        ("build_resnet_fpn_backbone", ["p2", "p3", "p4", "p5"], 4),
+    ],
+)
 def test_decoder_sits_on_detectron2_backbones(backbone, in_features, stride):
     cfg = _unet_head_on(backbone, in_features, "MODEL.SEM_SEG_HEAD.NORM", "BN")
     model = build_model(cfg).eval()
