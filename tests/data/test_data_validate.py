@@ -13,6 +13,7 @@ from seg_d2.data.validate import (
 import numpy as np
 import pytest
 from conftest import unregister
+from dataset_changes import set_at
 from PIL import Image
 
 H, W = 30, 40
@@ -76,43 +77,34 @@ def test_missing_image_file(tmp_path):
     assert "image id 2 ('b.png'): image file" in _errors(tmp_path, _dataset(), images=("a.png",))
 
 
-def _set(path, value):
-    """A change to the dataset: set the item at ``path`` (keys and indices) to ``value``."""
-
-    def change(dataset):
-        *parents, last = path
-        target = dataset
-        for key in parents:
-            target = target[key]
-        target[last] = value
-
-    return change
-
-
 @pytest.mark.parametrize(
     "change, expected",
     [
-        (_set(("images", 1, "width"), 41), "image id 2 ('b.png'): the JSON says 41x30 but"),
+        (set_at(("images", 1, "width"), 41), "image id 2 ('b.png'): the JSON says 41x30 but"),
         (
-            _set(("annotations", 1, "category_id"), 99),
+            set_at(("annotations", 1, "category_id"), 99),
             "annotation id 20 of image id 2: category id 99 is not in 'categories'",
         ),
         (
-            _set(("annotations", 0, "bbox"), [35, 1, 10, 10]),
+            set_at(("annotations", 0, "bbox"), [35, 1, 10, 10]),
             "annotation id 10 of image id 1: bbox [35, 1, 10, 10] lies outside",
         ),
         (
-            _set(("annotations", 0, "bbox"), [1, 25, 10, 10]),  # inside in x, below the image in y
+            set_at(
+                ("annotations", 0, "bbox"), [1, 25, 10, 10]
+            ),  # inside in x, below the image in y
             "annotation id 10 of image id 1: bbox [1, 25, 10, 10] lies outside",
         ),
-        (_set(("images", 1, "id"), 1), "image id 1 appears more than once"),
-        (_set(("annotations", 1, "id"), 10), "annotation id 10 appears more than once"),
+        (set_at(("images", 1, "id"), 1), "image id 1 appears more than once"),
+        (set_at(("annotations", 1, "id"), 10), "annotation id 10 appears more than once"),
         (
-            _set(("annotations", 0, "segmentation"), {"size": [H, W + 1], "counts": [H * (W + 1)]}),
+            set_at(
+                ("annotations", 0, "segmentation"), {"size": [H, W + 1], "counts": [H * (W + 1)]}
+            ),
             "annotation id 10 of image id 1: RLE size [30, 41]",
         ),
         (
-            _set(("annotations", 0, "segmentation"), [[1, 1, 11, 1, float("nan"), 11]]),
+            set_at(("annotations", 0, "segmentation"), [[1, 1, 11, 1, float("nan"), 11]]),
             "annotation id 10 of image id 1: polygon coordinates must be finite",
         ),
         (lambda dataset: dataset.update(images=[], annotations=[]), "the dataset is empty"),

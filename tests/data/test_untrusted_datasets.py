@@ -15,6 +15,7 @@ from seg_d2.errors import DatasetError
 import numpy as np
 import pytest
 from conftest import unregister
+from dataset_changes import remove_at, set_at
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
@@ -111,77 +112,56 @@ def test_twin_images_with_two_extensions_get_label_maps_of_their_own(tmp_path, r
         assert [a["file_name"] for a in json.load(f)["annotations"]] == ["a.png.png", "a.jpg.png"]
 
 
-def _set(path, value):
-    def change(dataset):
-        *parents, last = path
-        node = dataset
-        for key in parents:
-            node = node[key]
-        node[last] = value
-        return dataset
-
-    return change
-
-
-def _remove(path):
-    def change(dataset):
-        *parents, last = path
-        node = dataset
-        for key in parents:
-            node = node[key]
-        del node[last]
-        return dataset
-
-    return change
-
-
 # Each structural mistake -> (the change, what the located error says).
 MALFORMED = {
     "missing_bbox": (
-        _remove(("annotations", 1, "bbox")),
+        remove_at(("annotations", 1, "bbox")),
         "annotation id 20 of image id 2: 'bbox' is missing",
     ),
     "garbage_rle_counts": (
-        _set(("annotations", 1, "segmentation"), {"size": [H, W], "counts": "garbage!!"}),
+        set_at(("annotations", 1, "segmentation"), {"size": [H, W], "counts": "garbage!!"}),
         "annotation id 20 of image id 2: RLE counts cannot be decoded",
     ),
     "short_rle_counts": (
-        _set(("annotations", 1, "segmentation"), {"size": [H, W], "counts": "0"}),
+        set_at(("annotations", 1, "segmentation"), {"size": [H, W], "counts": "0"}),
         "annotation id 20 of image id 2: RLE counts cannot be decoded",
     ),
     "rle_counts_not_summing": (
-        _set(("annotations", 1, "segmentation"), {"size": [H, W], "counts": [10, 20]}),
+        set_at(("annotations", 1, "segmentation"), {"size": [H, W], "counts": [10, 20]}),
         f"RLE counts cover 30 pixels, not {H}\\*{W}",
     ),
     "flat_segmentation": (
-        _set(("annotations", 1, "segmentation"), [12, 2, 20, 2, 20, 10]),
+        set_at(("annotations", 1, "segmentation"), [12, 2, 20, 2, 20, 10]),
         "annotation id 20 of image id 2: 'segmentation' must be a list of polygons",
     ),
     "width_as_string": (
-        _set(("images", 1, "width"), str(W)),
+        set_at(("images", 1, "width"), str(W)),
         f"image id 2 \\('b.png'\\): 'width' must be a positive integer, not '{W}'",
     ),
-    "image_without_id": (_remove(("images", 1, "id")), "image #1 of the list: 'id' is missing"),
+    "image_without_id": (remove_at(("images", 1, "id")), "image #1 of the list: 'id' is missing"),
     "category_without_name": (
-        _remove(("categories", 0, "name")),
+        remove_at(("categories", 0, "name")),
         "category id 1: 'name' must be a non-empty string",
     ),
     "top_level_list": (lambda dataset: [dataset], "the top level must be a JSON object"),
     "negative_area": (
-        _set(("annotations", 1, "area"), -1),
+        set_at(("annotations", 1, "area"), -1),
         "annotation id 20 of image id 2: 'area' must be a number of pixels, not -1",
     ),
     "odd_polygon": (
-        _set(("annotations", 1, "segmentation"), [[12, 2, 20, 2, 20, 10, 12]]),
+        set_at(("annotations", 1, "segmentation"), [[12, 2, 20, 2, 20, 10, 12]]),
         "annotation id 20 of image id 2: polygon 0 has an odd number of coordinates \\(7\\)",
     ),
     "annotation_not_an_object": (
-        _set(("annotations", 1), 7),
+        set_at(("annotations", 1), 7),
         "annotation #1 of the list: is not a JSON object",
     ),
-    "images_not_a_list": (_set(("images",), {"1": "a.png"}), "'images' must be a list, not a dict"),
+    "images_not_a_list": (
+        set_at(("images",), {"1": "a.png"}),
+        "'images' must be a list, not a dict",
+    ),
     "iscrowd_not_a_flag": (
-        _set(("annotations", 1, "iscrowd"), "no"),
+        set_at(("annotations", 1, "iscrowd"), "no"),
         "'iscrowd' must be 0 or 1, not 'no'",
     ),
 }
