@@ -102,7 +102,7 @@ def main(argv=None):
         return 2
     if name == "eval":
         arguments = ["--eval-only", *arguments]
-    sys.argv[0] = f"seg-d2 {name}"  # the prog name argparse shows
+    sys.argv = [f"seg-d2 {name}", *arguments]  # argparse's prog, and the command a run records
     return importlib.import_module(COMMANDS[name][0]).run(arguments)
 
 
