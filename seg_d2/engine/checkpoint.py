@@ -114,8 +114,10 @@ class SafeCheckpointer(DetectionCheckpointer):
 
     def _kept(self, other_than=None):
         """Which checkpoint of this run's folder is left to resume from, and how."""
-        kept = [name for name in _checkpoints_in(self.save_dir or ".") if name != other_than]
-        if not self.save_dir or not kept:
+        kept = self.save_dir and [
+            name for name in _checkpoints_in(self.save_dir) if name != other_than
+        ]
+        if not kept:
             return "no other checkpoint is there to resume from"
         return (
             f"the newest other checkpoint there is {kept[0]}: to resume from it, write "
@@ -146,9 +148,9 @@ class SafeCheckpointer(DetectionCheckpointer):
                 raise TypeError(f"it holds a {type(loaded).__name__}, not a dict of weights")
         except Exception as error:  # noqa: BLE001 (each reader raises its own kinds; all named)
             reason = re.sub(r"\s+", " ", str(error)).strip()[:300]
-            same_folder = os.path.dirname(os.path.abspath(filename)) == os.path.abspath(
-                self.save_dir or "."
-            )
+            same_folder = bool(self.save_dir) and os.path.dirname(
+                os.path.abspath(filename)
+            ) == os.path.abspath(self.save_dir)
             kept = f"; {self._kept(os.path.basename(filename))}" if same_folder else ""
             raise CheckpointError(
                 f"cannot read weights file {filename!r} ({type(error).__name__}: {reason}){kept}"
