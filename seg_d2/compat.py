@@ -17,9 +17,9 @@ What importing it changes in detectron2, each only where the gap is present:
   make every COCOEvaluator's default fast path fail.
 - nothing left behind from ``Image.LINEAR`` and ``pkg_resources``: each is lent for
   the one import of detectron2 that reads it.
-- nothing: the modules of ``_SCRIPTED_AT_IMPORT`` (fvcore's losses, detectron2's box
-  coder) are imported once with torch's FutureWarning about their ``torch.jit.script``
-  decorators silenced, so that no command starts with warnings about their code.
+- nothing: fvcore's losses and detectron2's box coder, which call ``torch.jit.script``
+  when imported, are imported once with torch's FutureWarning about it silenced, so that
+  no command starts with warnings about their code.
 - ``detectron2.export``: without caffe2 (gone from PyTorch), its TracingAdapter and
   TorchScript helpers alone, as later detectron2 imports the caffe2 parts only when
   caffe2 is there (0.6 imports them first, and the package fails to import).
@@ -30,6 +30,7 @@ classes.
 Import this module before any other detectron2 module; ``import seg_d2`` does.
 """
 
+import contextlib
 import importlib
 import importlib.resources
 import importlib.util
@@ -78,10 +79,6 @@ _MODULES_USING_OLD_NUMPY = (
     "detectron2.utils.visualizer",
     "detectron2.utils.video_visualizer",
 )
-
-
-# Modules that call torch.jit.script when imported (deprecated in current torch).
-_SCRIPTED_AT_IMPORT = ("fvcore.nn", "detectron2.modeling.box_regression")
 
 
 class _CompiledOpsStandIn(types.ModuleType):
@@ -157,14 +154,14 @@ def _provide_compiled_ops_stand_in():
     return False
 
 
-def _import_scripted_modules_without_jit_deprecation():
+@contextlib.contextmanager
+def _without_jit_script_deprecation():
+    """Current torch's FutureWarning about ``torch.jit.script`` silenced for the block."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message="`torch.jit.script` is deprecated", category=FutureWarning
         )
-        _import_transforms_without_pillow_linear()  # imports fvcore.nn on its way
-        for name in _SCRIPTED_AT_IMPORT:
-            importlib.import_module(name)
+        yield
 
 
 def _import_transforms_without_pillow_linear():
@@ -322,7 +319,9 @@ def launch(main_func, num_gpus_per_machine, *args, **kwargs):
 
 
 HAS_COMPILED_OPS = _provide_compiled_ops_stand_in()
-_import_scripted_modules_without_jit_deprecation()
+with _without_jit_script_deprecation():
+    _import_transforms_without_pillow_linear()  # imports fvcore.nn, which scripts its losses
+    importlib.import_module("detectron2.modeling.box_regression")  # scripts its box coder
 _import_model_zoo_without_pkg_resources()
 _give_old_modules_old_numpy()
 _import_export_without_caffe2()
