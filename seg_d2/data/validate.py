@@ -136,7 +136,7 @@ def _fully_decodes(path):
 
 def _check_image(report, image, image_root, decode):
     """Check the image file; False when it is missing (reported by the caller)."""
-    where = f"image id {image['id']} ({image['file_name']!r})"
+    where = _image_where(image)
     path = os.path.join(image_root, image["file_name"])
     if not os.path.isfile(path):
         return False
@@ -187,7 +187,7 @@ def _segmentation_area(report, annotation, image, where):
 
 
 def _check_annotation(report, annotation, images, categories):
-    where = f"annotation id {annotation.get('id')} of image id {annotation.get('image_id')}"
+    where = _annotation_where(annotation)
     image = images.get(annotation.get("image_id"))
     if image is None:
         report.error(f"{where}: its image id is not among the images")
@@ -316,14 +316,23 @@ _SECTIONS = {
 }
 
 
+def _image_where(image):
+    return f"image id {image['id']} ({image.get('file_name')!r})"
+
+
+def _annotation_where(annotation):
+    return f"annotation id {annotation['id']} of image id {annotation.get('image_id')}"
+
+
 def _describe(kind, index, item):
-    if kind == "image" and _is_int(item.get("id")):
-        return f"image id {item['id']} ({item.get('file_name')!r})"
-    if kind == "annotation" and _is_int(item.get("id")):
-        return f"annotation id {item['id']} of image id {item.get('image_id')}"
-    if _is_int(item.get("id")):
-        return f"{kind} id {item['id']}"
-    return f"{kind} #{index} of the list"
+    """Where an item of the JSON is: by its id, or, without one, by its place in the list."""
+    if not _is_int(item.get("id")):
+        return f"{kind} #{index} of the list"
+    if kind == "image":
+        return _image_where(item)
+    if kind == "annotation":
+        return _annotation_where(item)
+    return f"{kind} id {item['id']}"
 
 
 def well_formed_sections(report, dataset, sections=("images", "annotations", "categories")):
@@ -411,9 +420,7 @@ def validate_coco_dataset(json_file, image_root, *, decode_images=False, dataset
     else:
         for image in missing:
             path = os.path.join(image_root, image["file_name"])
-            report.error(
-                f"image id {image['id']} ({image['file_name']!r}): image file {path} is missing"
-            )
+            report.error(f"{_image_where(image)}: image file {path} is missing")
     for annotation in annotations:
         _check_annotation(report, annotation, images, categories)
     return report
