@@ -1,8 +1,9 @@
 """Pictures of a dataset, of a model's predictions, or of a results file.
 
     seg-d2 visualize dataset --dataset shapes_val --output DIR [--num 8 | --image-ids 3 7]
-    seg-d2 visualize predict --config-file CFG [--dataset NAME | --images FILE_OR_DIR ...]
-                                      --output DIR [--compare] [--errors] [KEY VALUE ...]
+    seg-d2 visualize predict --run OUTPUT_DIR [--dataset NAME | --images FILE_OR_DIR ...]
+                             --output DIR [--compare] [--errors]
+    seg-d2 visualize predict --config-file CFG ... [KEY VALUE ...]  (MODEL.WEIGHTS among them)
     seg-d2 visualize results
         --results OUTPUT_DIR/inference/shapes_val/coco_instances_results.json
         --dataset shapes_val --output DIR [--compare] [--errors]
@@ -21,10 +22,11 @@ from collections import defaultdict
 
 import seg_d2
 from seg_d2.cli import exit_status, run_command
-from seg_d2.data.coco import ensure_derived_files
+from seg_d2.data.coco import ensure_derived_files, register_coco_format_datasets
 from seg_d2.data.derived import derived_png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, output_names, read_image
 from seg_d2.engine import Predictor
+from seg_d2.engine.run_folder import add_model_arguments, load_run
 from seg_d2.errors import ConfigError
 from seg_d2.visualization import (
     coco_ground_truth,
@@ -84,6 +86,28 @@ def _names(items, images, metadata):
     ]
 
 
+def _dataset_metadata(args, cfg, parser):
+    """The metadata of the dataset drawn (or whose classes the images get), and with
+    ``--compare`` its COCO ground truth."""
+    if not args.images and not args.dataset:
+        args.dataset = cfg.DATASETS.TEST[0] if cfg else parser.error("give --dataset")
+    dataset = args.dataset if args.dataset else cfg.DATASETS.TEST[0]
+    if dataset not in DatasetCatalog.list():
+        raise ConfigError(
+            f"dataset {dataset!r} is not registered: give the --run or --config-file whose "
+            "DATASETS.COCO_FORMAT registers it, or a registered dataset, e.g. "
+            + ", ".join(name for name in DatasetCatalog.list() if name.startswith("shapes_"))
+        )
+    ensure_derived_files(dataset)  # the evaluation JSON that --compare reads
+    metadata = MetadataCatalog.get(dataset)
+    coco_gt = (
+        coco_ground_truth(metadata.json_file)
+        if args.compare and metadata.get("json_file")
+        else None
+    )
+    return metadata, coco_gt
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -95,7 +119,7 @@ def main(argv=None):
     )
     parser.add_argument("--num", type=int, default=8, help="first N images of the dataset")
     parser.add_argument("--image-ids", type=int, nargs="+", help="these image ids instead")
-    parser.add_argument("--config-file", help="predict: the model's config")
+    add_model_arguments(parser, required=False)
     parser.add_argument(
         "--images", nargs="+", help="predict: image files or folders instead of a dataset"
     )
@@ -107,35 +131,29 @@ def main(argv=None):
     parser.add_argument(
         "--sheet-width", type=int, default=2048, help="the contact sheet's largest width in pixels"
     )
-    parser.add_argument("opts", nargs="*", help="KEY VALUE overrides of --config-file")
+    parser.add_argument("opts", nargs="*", help="KEY VALUE overrides of the model's config")
     args = parser.parse_intermixed_args(argv)
 
-    cfg = seg_d2.setup_config(args.config_file, args.opts) if args.config_file else None
+    cfg, run_metadata = None, None
+    if args.run:
+        cfg, run_metadata = load_run(args.run, args.weights, args.opts)
+        if not args.images:  # the run's datasets, for --dataset and its ground truth
+            register_coco_format_datasets(cfg.DATASETS.COCO_FORMAT)
+    elif args.config_file:
+        cfg = seg_d2.setup_config(args.config_file, args.opts)
     if args.mode == "predict" and cfg is None:
-        parser.error("predict needs --config-file (and MODEL.WEIGHTS)")
+        parser.error("predict needs --run, or --config-file and MODEL.WEIGHTS")
     if args.mode == "results" and not (args.results and args.dataset):
         parser.error("results needs --results and --dataset")
     if args.mode != "predict" and args.images:
         parser.error("--images goes with predict")
-    if not args.images and not args.dataset:
-        args.dataset = cfg.DATASETS.TEST[0] if cfg else parser.error("give --dataset")
-    dataset = args.dataset if args.dataset else cfg.DATASETS.TEST[0]
-    if dataset not in DatasetCatalog.list():
-        raise ConfigError(
-            f"dataset {dataset!r} is not registered: give the --config-file whose "
-            "DATASETS.COCO_FORMAT registers it, or a registered dataset, e.g. "
-            + ", ".join(name for name in DatasetCatalog.list() if name.startswith("shapes_"))
-        )
-    ensure_derived_files(dataset)  # the evaluation JSON that --compare reads
-    metadata = MetadataCatalog.get(dataset)
-    coco_gt = (
-        coco_ground_truth(metadata.json_file)
-        if args.compare and metadata.get("json_file")
-        else None
-    )
+    if args.images and run_metadata is not None:
+        metadata, coco_gt = run_metadata, None  # a run folder knows its classes
+    else:
+        metadata, coco_gt = _dataset_metadata(args, cfg, parser)
 
     if args.mode == "predict":
-        predictor = Predictor(cfg)
+        predictor = Predictor(cfg, metadata=run_metadata)
 
         def output_for(item):
             image_file = item if isinstance(item, str) else item["file_name"]

@@ -58,10 +58,10 @@ def load_run(folder, weights="model_final.pth", opts=()):
     return cfg, Metadata(name=saved.pop("dataset"), **saved)
 
 
-def add_model_arguments(parser):
+def add_model_arguments(parser, required=True):
     """A command's choice of model: ``--config-file`` (with MODEL.WEIGHTS among its
     overrides) or ``--run`` (a training run's folder) with ``--weights``."""
-    model = parser.add_mutually_exclusive_group(required=True)
+    model = parser.add_mutually_exclusive_group(required=required)
     model.add_argument("--config-file", help="the model's config (and MODEL.WEIGHTS)")
     model.add_argument("--run", help="a training run's OUTPUT_DIR, the model it trained")
     parser.add_argument(

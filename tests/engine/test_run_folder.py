@@ -2,6 +2,7 @@
 weights still predict, with the dataset's class names and category ids."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -83,3 +84,31 @@ def test_export_from_the_run_folder_alone(run_without_its_data, tiny_shapes, tmp
     assert path == str(tmp_path / "model.ts") and difference < 1e-4
     with pytest.raises(SystemExit):
         export(["--run", str(run_folder), "--format", "onnx", "--output", str(tmp_path)])
+
+
+def test_visualize_from_the_run_folder_alone(run_without_its_data, tiny_shapes, tmp_path):
+    """Pictures of new images need the run alone: its classes title the predictions."""
+    run_folder, _ = run_without_its_data
+    images = tmp_path / "images"
+    shutil.copytree(tiny_shapes / "val", images)
+    visualize = load_module("tools/visualize.py").main
+    written, sheet = visualize(
+        ["predict", "--run", str(run_folder), "--images", str(images)]
+        + ["--output", str(tmp_path / "viz"), "MODEL.DEVICE", "cpu"]
+    )
+    assert sorted(os.path.basename(path) for path in written) == sorted(
+        f"{name}.png" for name in os.listdir(images)
+    )
+    assert os.path.isfile(sheet)
+
+
+def test_visualize_a_runs_dataset_needs_its_data(run_without_its_data, tmp_path):
+    """--dataset with --run registers the run's datasets; with their files gone, the error
+    names the missing JSON rather than an unregistered dataset."""
+    run_folder, _ = run_without_its_data
+    visualize = load_module("tools/visualize.py").main
+    with pytest.raises(Exception, match=r"tiny.*\.json"):
+        visualize(
+            ["predict", "--run", str(run_folder), "--dataset", "tiny_val"]
+            + ["--output", str(tmp_path / "viz"), "MODEL.DEVICE", "cpu"]
+        )
