@@ -157,6 +157,22 @@ def add_seg_d2_config(cfg):
     # best/model_best.pth keeps the best weights. 0: train for SOLVER.MAX_ITER.
     cfg.SOLVER.PATIENCE = 0
 
+    # Where training's metrics go besides metrics.json and the console
+    # (seg_d2/engine/tracking.py): "tensorboard" (detectron2's events file), "mlflow" or
+    # "wandb" (optional packages, imported only when chosen).
+    cfg.TRACKING = CN()
+    cfg.TRACKING.BACKEND = "tensorboard"
+    # The MLflow experiment, or the W&B project.
+    cfg.TRACKING.PROJECT = "seg_d2"
+    # The run's name; "": OUTPUT_DIR's folder name.
+    cfg.TRACKING.RUN_NAME = ""
+    # An MLflow tracking server's address (e.g. http://host:5000); "": a SQLite store in
+    # OUTPUT_DIR/mlflow.db, its artifacts in OUTPUT_DIR/mlruns.
+    cfg.TRACKING.MLFLOW_URI = ""
+    # W&B's mode: "offline" (files in OUTPUT_DIR/wandb, uploaded later by `wandb sync`),
+    # "online" (needs `wandb login`) or "disabled".
+    cfg.TRACKING.WANDB_MODE = "offline"
+
     # Inference in windows of SIZE x SIZE pixels of the resized test image, STRIDE
     # apart: a semantic model's logits averaged where they overlap (MMSegmentation's
     # "slide" mode), a Mask R-CNN's detections merged (those cut by a window's inner

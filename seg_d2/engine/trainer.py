@@ -28,6 +28,7 @@ from ..evaluation import build_evaluator
 from ..modeling import inference_model
 from .checkpoint import SafeCheckpointer
 from .early_stopping import EarlyStopping, TrainingStoppedEarly
+from .tracking import build_writers
 from .train_loop import build_train_loop, data_parallel, prepare_model
 
 __all__ = ["OPTIMIZERS", "Trainer", "write_results"]
@@ -171,6 +172,10 @@ class Trainer(DefaultTrainer):
             "SOLVER.CLIP_GRADIENTS.ENABLED True, check the data (python -m seg_d2.data.validate), "
             "then restart, or continue with --resume from that checkpoint."
         )
+
+    def build_writers(self):
+        """detectron2's writers, TensorBoard's or the ``TRACKING.BACKEND``'s last."""
+        return build_writers(self.cfg, self.max_iter)
 
     def build_hooks(self):
         ret = super().build_hooks()
