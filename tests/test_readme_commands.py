@@ -1,9 +1,10 @@
-"""Every command the README shows parses as written: the script or module exists and
-takes those flags, the config files it names exist, and its KEY VALUE overrides are
-config keys. What each command then does is run by the tests of its tool (the
-own-data section by test_own_data.py, make test and make demo by CI)."""
+"""Every command the README and the manual (docs/) show parses as written: the command,
+script or module exists and takes those flags, the config files it names exist, and its
+KEY VALUE overrides are config keys. What each command then does is run by the tests of
+its tool (the own-data commands by test_own_data.py, make test and make demo by CI)."""
 
 import argparse
+import glob
 import os
 import re
 import runpy
@@ -19,16 +20,19 @@ from conftest import REPO
 # Shown as a pattern to fill in (..., [optional], my_images/, an upper-case word such as
 # LAYOUT or OUTPUT_DIR), or not seg_d2's to check: installing, pytest itself.
 PLACEHOLDER = re.compile(r"\.\.\.|\[|my_images/|(?<![\w.$])[A-Z][A-Z_]+(?![\w.])")
-NOT_OURS = ("pip install", "python -m pytest")
+NOT_OURS = ("pip install", "python -m pytest", "export PATH", "mkdocs ", "mlflow ", "wandb ")
 
 
 def readme_commands():
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
-        text = f.read()
+    text = ""
+    for page in ["README.md"] + sorted(glob.glob("docs/*.md", root_dir=REPO)):
+        with open(os.path.join(REPO, page), encoding="utf-8") as f:
+            text += f.read()
     lines = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         lines += block.replace("\\\n", " ").splitlines()
-    lines += re.findall(r"`((?:python|make) [^`]+)`", text)
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:  # and its inline ones
+        lines += re.findall(r"`((?:python|make) [^`]+)`", f.read())
     commands = []
     for line in lines:
         words = shlex.split(line, comments=True)
@@ -57,8 +61,20 @@ def _parse(words, monkeypatch):
             raise _Parsed(parse(parser, args, namespace))
 
         monkeypatch.setattr(argparse.ArgumentParser, method, parse_and_stop)
+    if words[0].endswith("/seg-d2"):  # the environment's own, by its path
+        words = ["seg-d2", *words[1:]]
+    if words[0] in ("torchrun", "srun"):  # a launcher's options, then the script's
+        words = words[next(i for i, word in enumerate(words) if word.endswith(".py")) :]
     program, *arguments = words[1:] if words[0] in ("python", "$PY") else words
-    if program == "-m":
+    if program == "seg-d2":
+        from seg_d2.cli import main
+
+        if arguments == ["--help"]:  # the command's own listing, no parser
+            assert main(arguments) == 0
+            return argparse.Namespace()
+        monkeypatch.setattr(sys, "argv", words)
+        run = lambda: main(arguments)  # noqa: E731
+    elif program == "-m":
         module, *arguments = arguments
         monkeypatch.setattr(sys, "argv", [module, *arguments])
         run = lambda: runpy.run_module(module, run_name="__main__", alter_sys=True)  # noqa: E731
@@ -80,9 +96,11 @@ def test_the_readme_shows_the_commands_this_test_reads():
     for expected in (
         "make demo",
         "make test",
-        "$PY -m seg_d2.data.convert",
+        "seg-d2 convert mask-folders",
+        "seg-d2 suggest",
+        "seg-d2 predict --run",
         "python tools/combine_panoptic.py",
-        "python -m benchmarks",
+        "python tools/train_net.py",
     ):
         assert any(command.startswith(expected) for command in commands), expected
 
@@ -95,6 +113,10 @@ def test_readme_command_parses_as_written(words, monkeypatch):
             assert re.search(rf"^{re.escape(words[1])}:", f.read(), re.M), (
                 f"no make target {words[1]}"
             )
+        return
+    if words[0] == "sbatch":  # a batch script: it exists, and the config it is given
+        script = next(i for i, word in enumerate(words) if word.endswith(".sbatch"))
+        assert os.path.isfile(words[script]) and os.path.isfile(words[script + 1]), words
         return
     namespace = vars(_parse(words, monkeypatch))
     for name, value in namespace.items():

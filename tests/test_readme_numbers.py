@@ -1,7 +1,9 @@
-"""Numbers the README quotes equal the ones in the results files the runs wrote: each
-entry names a README row (by a phrase unique to it), the file, the value's path in it and
-how the README prints it. Editing a number in the README, or a file, fails this test."""
+"""Numbers the README, the manual (docs/) and the results notes quote equal the ones in
+the results files the runs wrote: each entry names a row (by a phrase unique to all those
+pages), the file, the value's path in it and how the page prints it. Editing a number in
+a page, or a file, fails this test."""
 
+import glob
 import json
 import os
 
@@ -388,17 +390,32 @@ def _seed_cells(file, metric):
     return [f"{v:.1f}" for v in values] + [f"{mean:.1f}", f"{min(values):.1f}-{max(values):.1f}"]
 
 
+def quoting_pages():
+    """The pages that quote results: the README, the manual, the results notes."""
+    return [os.path.join(REPO, "README.md")] + sorted(
+        glob.glob(os.path.join(REPO, "docs", "*.md"))
+        + glob.glob(os.path.join(REPO, RESULTS, "notes", "*.md"))
+    )
+
+
+def _pages_text():
+    texts = []
+    for page in quoting_pages():
+        with open(page, encoding="utf-8") as f:
+            texts.append(f.read())
+    return "\n".join(texts)
+
+
 def _readme_line(phrase):
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
-        lines = [line for line in f if line.startswith(phrase)]
-    assert len(lines) == 1, f"{len(lines)} README lines start with {phrase!r}"
+    lines = [line for line in _pages_text().splitlines() if line.startswith(phrase)]
+    assert len(lines) == 1, f"{len(lines)} lines of the pages start with {phrase!r}"
     return lines[0]
 
 
 def _readme_bullet(phrase):
-    """The README bullet that starts with ``phrase``, its lines joined by single spaces."""
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
-        text = f.read()
+    """The bullet that starts with ``phrase``, its lines joined by single spaces."""
+    text = _pages_text()
+    assert text.count(phrase) == 1, phrase
     start = text.index(phrase)
     end = text.find("\n- ", start)
     return " ".join(text[start:end].split())
