@@ -23,7 +23,9 @@ from seg_d2.data.image_io import read_image
 from seg_d2.engine import Predictor, load_model
 from seg_d2.engine.checkpoint import save_safetensors
 from seg_d2.engine.run_folder import add_model_arguments, load_run
+from seg_d2.errors import ConfigError
 from seg_d2.export import FORMATS, export_model, run_exported, traceable_model
+from seg_d2.lazy_config import is_lazy_config
 
 import torch
 from detectron2.data import DatasetCatalog
@@ -48,6 +50,11 @@ def main(argv=None):
         if args.format != "safetensors" and args.sample_image is None:
             parser.error("--run needs --sample-image to trace on (the run's data may be gone)")
         cfg, _ = load_run(args.run, args.weights, args.opts)
+        if is_lazy_config(cfg):
+            raise ConfigError(
+                f"{args.run} is the run of a Python config; seg-d2 export takes runs of YAML "
+                "configs (a Python config's run predicts and draws: seg-d2 predict --run)"
+            )
     else:
         cfg = seg_d2.setup_config(args.config_file, args.opts)
     model = load_model(cfg)

@@ -42,8 +42,7 @@ def setup(args):
         hold_output_folder(output_folder(cfg))
     _keep_dumps_off_the_console(output_folder(cfg))
     default_setup(cfg, args)
-    if not is_lazy_config(cfg):  # config.yaml (default_setup's) and metadata: a model
-        write_run_metadata(cfg.OUTPUT_DIR, (cfg.DATASETS.TEST or cfg.DATASETS.TRAIN)[0])
+    write_run_metadata(output_folder(cfg), cfg)  # with default_setup's config.yaml: a model
     return cfg
 
 

@@ -26,7 +26,7 @@ from seg_d2.data.coco import ensure_derived_files, register_coco_format_datasets
 from seg_d2.data.derived import derived_png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, output_names, read_image
 from seg_d2.engine import Predictor
-from seg_d2.engine.run_folder import add_model_arguments, load_run
+from seg_d2.engine.run_folder import add_model_arguments, load_run, run_datasets
 from seg_d2.errors import ConfigError
 from seg_d2.visualization import (
     coco_ground_truth,
@@ -86,12 +86,12 @@ def _names(items, images, metadata):
     ]
 
 
-def _dataset_metadata(args, cfg, parser):
-    """The metadata of the dataset drawn (or whose classes the images get), and with
-    ``--compare`` its COCO ground truth."""
+def _dataset_metadata(args, test_dataset, parser):
+    """The metadata of the dataset drawn (or whose classes the images get: the model's
+    test dataset), and with ``--compare`` its COCO ground truth."""
     if not args.images and not args.dataset:
-        args.dataset = cfg.DATASETS.TEST[0] if cfg else parser.error("give --dataset")
-    dataset = args.dataset if args.dataset else cfg.DATASETS.TEST[0]
+        args.dataset = test_dataset or parser.error("give --dataset")
+    dataset = args.dataset or test_dataset
     if dataset not in DatasetCatalog.list():
         raise ConfigError(
             f"dataset {dataset!r} is not registered: give the --run or --config-file whose "
@@ -135,12 +135,15 @@ def main(argv=None):
     args = parser.parse_intermixed_args(argv)
 
     cfg, run_metadata = None, None
+    cfg, run_metadata, test_dataset = None, None, None
     if args.run:
         cfg, run_metadata = load_run(args.run, args.weights, args.opts)
+        coco_format, test_dataset = run_datasets(cfg)
         if not args.images:  # the run's datasets, for --dataset and its ground truth
-            register_coco_format_datasets(cfg.DATASETS.COCO_FORMAT)
+            register_coco_format_datasets(coco_format)
     elif args.config_file:
         cfg = seg_d2.setup_config(args.config_file, args.opts)
+        test_dataset = cfg.DATASETS.TEST[0]
     if args.mode == "predict" and cfg is None:
         parser.error("predict needs --run, or --config-file and MODEL.WEIGHTS")
     if args.mode == "results" and not (args.results and args.dataset):
@@ -150,7 +153,7 @@ def main(argv=None):
     if args.images and run_metadata is not None:
         metadata, coco_gt = run_metadata, None  # a run folder knows its classes
     else:
-        metadata, coco_gt = _dataset_metadata(args, cfg, parser)
+        metadata, coco_gt = _dataset_metadata(args, test_dataset, parser)
 
     if args.mode == "predict":
         predictor = Predictor(cfg, metadata=run_metadata)

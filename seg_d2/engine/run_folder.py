@@ -1,8 +1,9 @@
 """A training run's folder is a model: with the config detectron2 writes there
-(``config.yaml``, numbers of classes and class weights filled in from the data) and the
-test dataset's metadata seg_d2 writes beside it (``metadata.json``: class names, the
-dataset's category ids), the weights predict with nothing else present, the training
-data included.
+(``config.yaml``, numbers of classes and class weights filled in from the data; a YAML
+config's as yacs writes it, a Python config's as LazyConfig saves it) and the test
+dataset's metadata seg_d2 writes beside it (``metadata.json``: class names, the dataset's
+category ids, which kind of config), the weights predict with nothing else present, the
+training data included.
 """
 
 import json
@@ -10,12 +11,20 @@ import os
 
 from detectron2.data import Metadata, MetadataCatalog
 from detectron2.utils import comm
+from omegaconf import OmegaConf
 
 from ..atomic import write_text_atomically
-from ..config import choose_device, load_config
+from ..config import available_device, choose_device, load_config
 from ..errors import ConfigError
+from ..lazy_config import is_lazy_config, load_lazy_config
 
-__all__ = ["METADATA_FILE", "add_model_arguments", "load_run", "write_run_metadata"]
+__all__ = [
+    "METADATA_FILE",
+    "add_model_arguments",
+    "load_run",
+    "run_datasets",
+    "write_run_metadata",
+]
 
 METADATA_FILE = "metadata.json"
 CONFIG_FILE = "config.yaml"
@@ -24,22 +33,36 @@ _KEYS = ("thing_classes", "stuff_classes", "thing_colors", "stuff_colors", "igno
 _ID_MAPS = ("thing_dataset_id_to_contiguous_id", "stuff_dataset_id_to_contiguous_id")
 
 
-def write_run_metadata(output_dir, dataset_name):
-    """Write ``dataset_name``'s metadata that prediction reads into ``output_dir`` (by the
-    first process, whole or not at all); return its path."""
+def run_datasets(cfg):
+    """(the ``DATASETS.COCO_FORMAT`` entries, the test dataset) of a config of either kind."""
+    if is_lazy_config(cfg):
+        names = cfg.dataloader.test.dataset.names
+        return (
+            list(OmegaConf.select(cfg, "datasets.coco_format", default=[])),
+            names if isinstance(names, str) else names[0],
+        )
+    return list(cfg.DATASETS.COCO_FORMAT), (cfg.DATASETS.TEST or cfg.DATASETS.TRAIN)[0]
+
+
+def write_run_metadata(output_dir, cfg):
+    """Write the metadata of ``cfg``'s test dataset that prediction reads into
+    ``output_dir`` (by the first process, whole or not at all); return its path."""
+    _, dataset_name = run_datasets(cfg)
     if not comm.is_main_process() or not dataset_name:
         return None
     metadata = MetadataCatalog.get(dataset_name)
     saved = {key: metadata.get(key) for key in _KEYS + _ID_MAPS if metadata.get(key) is not None}
+    saved["config"] = "python" if is_lazy_config(cfg) else "yaml"
     path = os.path.join(output_dir, METADATA_FILE)
     write_text_atomically(path, json.dumps({"dataset": dataset_name, **saved}, indent=1))
     return path
 
 
 def load_run(folder, weights="model_final.pth", opts=()):
-    """(config, metadata) of the training run in ``folder``, its MODEL.WEIGHTS the run's
-    ``weights`` file (relative to the folder, e.g. ``best/model_best.pth``), with ``KEY
-    VALUE`` overrides ``opts``; no dataset is registered or read."""
+    """(config, metadata) of the training run in ``folder``, its weights the run's
+    ``weights`` file (relative to the folder, e.g. ``best/model_best.pth``), with the
+    overrides ``opts`` (``KEY VALUE``, or ``key=value`` for a Python config's run); no
+    dataset is registered or read."""
     config_file = os.path.join(folder, CONFIG_FILE)
     metadata_file = os.path.join(folder, METADATA_FILE)
     for path in (config_file, metadata_file):
@@ -48,10 +71,15 @@ def load_run(folder, weights="model_final.pth", opts=()):
                 f"{folder} is not a seg_d2 run folder: it has no {os.path.basename(path)} "
                 "(a YAML config's training writes both)"
             )
-    cfg = load_config(config_file, ["MODEL.WEIGHTS", os.path.join(folder, weights), *opts])
-    choose_device(cfg)
     with open(metadata_file, encoding="utf-8") as f:
         saved = json.load(f)
+    weights_file = os.path.join(folder, weights)
+    if saved.pop("config", "yaml") == "python":
+        cfg = load_lazy_config(config_file, [*opts, f"train.init_checkpoint={weights_file}"])
+        cfg.train.device = available_device(cfg.train.get("device", "cuda"), "train.device")
+    else:
+        cfg = load_config(config_file, ["MODEL.WEIGHTS", weights_file, *opts])
+        choose_device(cfg)
     for key in _ID_MAPS:
         if key in saved:
             saved[key] = {int(k): v for k, v in saved[key].items()}

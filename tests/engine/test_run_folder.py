@@ -10,6 +10,7 @@ import sys
 from seg_d2.engine import Predictor
 from seg_d2.errors import ConfigError
 
+import numpy as np
 import pytest
 from conftest import MASK_RCNN, REPO, load_module, train_net_command
 
@@ -114,3 +115,52 @@ def test_visualize_a_runs_dataset_needs_its_data(run_without_its_data, tmp_path)
             ["predict", "--run", str(run_folder), "--dataset", "tiny_val"]
             + ["--output", str(tmp_path / "viz"), "MODEL.DEVICE", "cpu"]
         )
+
+
+@pytest.mark.slow
+def test_a_python_config_run_folder_predicts_without_its_data(tiny_shapes, tmp_path):
+    """A Python (LazyConfig) config's run: LazyConfig's saved config.yaml and the
+    metadata tell the predictor and the pictures everything, the data deleted."""
+    data = tmp_path / "data"
+    shutil.copytree(tiny_shapes, data)
+    run_folder = tmp_path / "run"
+    overrides = [
+        f"+datasets.coco_format=['tiny_train={data}/annotations/instances_train.json:{data}/train',"
+        f"'tiny_val={data}/annotations/instances_val.json:{data}/val']",
+        "dataloader.train.dataset.names=tiny_train",
+        "dataloader.test.dataset.names=tiny_val",
+        "dataloader.train.total_batch_size=2",
+        "dataloader.train.num_workers=0",
+        "dataloader.train.mapper.augmentations.0.short_edge_length=[128]",
+        "dataloader.test.mapper.augmentations.0.short_edge_length=128",
+        "train.max_iter=2",
+        "train.eval_period=0",
+        "train.device=cpu",
+        f"train.output_dir={run_folder}",
+    ]
+    config = os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.py")
+    trained = subprocess.run(
+        [sys.executable, "tools/train_net.py", "--config-file", config, *overrides],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    saved = json.loads((run_folder / "metadata.json").read_text())
+    assert saved["config"] == "python" and saved["dataset"] == "tiny_val"
+    images = tmp_path / "images"
+    shutil.copytree(data / "val", images)
+    shutil.rmtree(data)
+    predictor = Predictor.from_run(str(run_folder))
+    assert predictor.metadata.thing_classes == ["circle", "triangle", "square", "star"]
+    output = predictor(np.zeros((100, 120, 3), np.uint8), "RGB")
+    assert output["instances"].image_size == (100, 120)
+    visualize = load_module("tools/visualize.py").main
+    written, _ = visualize(
+        ["predict", "--run", str(run_folder), "--images", str(images)]
+        + ["--output", str(tmp_path / "viz")]
+    )
+    assert len(written) == 4
+    export = load_module("tools/export_model.py").main
+    with pytest.raises(ConfigError, match="run of a Python config; seg-d2 export takes"):
+        export(["--run", str(run_folder), "--format", "safetensors", "--output", str(tmp_path)])
