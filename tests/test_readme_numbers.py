@@ -193,6 +193,12 @@ QUOTED = [
         "**mask AP {:.1f}**",
     ),
     (
+        "The nuclei config reaches",
+        "runs/nuclei_mask_rcnn_R18_FPN_1700it_cosine/results.json",
+        ("segm", "AP"),
+        "reaches mask AP {:.1f} on",
+    ),
+    (
         "| Mask R-CNN, seg_d2's head (the config as it is: 1700 iterations)",
         "runs/nuclei_mask_rcnn_R18_FPN_1700it_cosine/results.json",
         ("bbox", "AP"),
@@ -433,6 +439,12 @@ def _value(file, keys):
 def test_the_readme_quotes_the_results_file(phrase, file, keys, printed):
     expected = printed.format(_value(file, keys))
     assert expected in _readme_line(phrase), f"README should say {expected!r} ({file})"
+
+
+def test_the_readmes_nuclei_run_trained_in_under_half_an_hour():
+    seconds = _value("runs/nuclei_mask_rcnn_R18_FPN_1700it_cosine/run.json", ("training_seconds",))
+    assert seconds < 30 * 60
+    assert "in under half an hour" in _pages_text().split("The nuclei config reaches", 1)[1][:120]
 
 
 def test_the_check_tells_a_changed_number_apart():
