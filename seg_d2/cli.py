@@ -73,6 +73,10 @@ COMMANDS = {
     "convert": ("seg_d2.data.convert.__main__", "convert masks, VIA or labelme to COCO JSON"),
     "validate": ("seg_d2.data.validate", "check a COCO JSON and its images before training"),
     "suggest": ("seg_d2.commands.suggest", "propose sizes, anchors and detections from the data"),
+    "convert-weights": (
+        "seg_d2.commands.convert_weights",
+        "rename torchvision / timm weights to detectron2's",
+    ),
     "export": ("seg_d2.commands.export", "export to TorchScript, ONNX or safetensors"),
     "combine-panoptic": ("seg_d2.commands.combine_panoptic", "panoptic from two trained models"),
     "plot": ("seg_d2.commands.plot_metrics", "plot a run's losses and metrics"),

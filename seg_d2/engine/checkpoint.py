@@ -10,24 +10,31 @@ code. ``.pth`` files load with ``torch.load(weights_only=True)``; detectron2 / D
 model-zoo ``.pkl`` files with an unpickler that admits only what such files hold (dicts,
 lists, numbers, strings, NumPy arrays and dtypes) and refuses anything else by name;
 ``.safetensors`` files with safetensors. A file that cannot be read ends with one message
-naming it and, in a run's folder, the checkpoints still there to resume from.
+naming it and, in a run's folder, the checkpoints still there to resume from. Weights of
+other libraries (torchvision, timm, smp) are recognised and renamed on the way
+(``weight_formats``); every load says in a short table what it loaded, re-initialised
+and left unused, and a file that loads almost nothing of the model is an error.
 """
 
 import glob
 import os
 import pickle
 import re
+import urllib.parse
 
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.utils.file_io import PathManager
+from tabulate import tabulate
 
 from ..atomic import write_text_atomically
 from ..errors import SegD2Error
+from .weight_formats import convert_foreign_weights
 
 __all__ = [
     "CheckpointError",
     "SafeCheckpointer",
+    "read_weights_file",
     "load_weights",
     "remove_partial_checkpoints",
     "save_safetensors",
@@ -35,6 +42,13 @@ __all__ = [
 
 _PARTIAL = ".partial-"
 _LAST_CHECKPOINT = "last_checkpoint"
+# A file that loads fewer than this share of the model's tensors is the wrong file (or
+# the wrong config for it), not a start from pretrained weights.
+ALMOST_NOTHING = 0.1
+# Buffers that are not weights: the input normalisation, which the config sets, and
+# BatchNorm's batch counter (detectron2 and fvcore leave both out of "missing" too).
+_NOT_WEIGHTS = re.compile(r"^pixel_(mean|std)$|num_batches_tracked$")
+_NAMES_SHOWN = 3
 
 # (module, name) pairs a model-zoo pickle may name: NumPy's array reconstruction (its
 # module moved in NumPy 2), and the byte-string codec of Python 2 pickles.
@@ -89,6 +103,8 @@ class SafeCheckpointer(DetectionCheckpointer):
     """detectron2's checkpointer, writing whole-or-absent files and reading none in a way
     that runs code (module docstring)."""
 
+    _loading = None  # the file being loaded, for messages
+
     def save(self, name, **kwargs):
         if not self.save_dir or not self.save_to_disk:
             return
@@ -126,6 +142,8 @@ class SafeCheckpointer(DetectionCheckpointer):
         )
 
     def load(self, path, *args, **kwargs):
+        if path and path.startswith("file://"):  # iopath has no handler of its own for it
+            path = urllib.parse.unquote(urllib.parse.urlparse(path).path)
         if path and "://" not in path and not os.path.isfile(path):
             tagged = (
                 f" (named by {os.path.join(self.save_dir, _LAST_CHECKPOINT)})"
@@ -135,26 +153,25 @@ class SafeCheckpointer(DetectionCheckpointer):
             raise CheckpointError(
                 f"no such weights file {path!r}{tagged}; {self._kept(os.path.basename(path))}"
             )
+        self._loading = path
         return super().load(path, *args, **kwargs)
 
     def _load_file(self, filename):
-        try:
-            if filename.endswith(".pkl"):
+        if filename.endswith(".pkl"):
+            try:
                 return self._load_file_as_pickle(filename)
-            if filename.endswith(".safetensors"):
-                return _read_safetensors(filename)
-            loaded = torch.load(filename, map_location="cpu", weights_only=True)
-            if not isinstance(loaded, dict):
-                raise TypeError(f"it holds a {type(loaded).__name__}, not a dict of weights")
-        except Exception as error:  # noqa: BLE001 (each reader raises its own kinds; all named)
-            reason = re.sub(r"\s+", " ", str(error)).strip()[:300]
-            same_folder = bool(self.save_dir) and os.path.dirname(
-                os.path.abspath(filename)
-            ) == os.path.abspath(self.save_dir)
-            kept = f"; {self._kept(os.path.basename(filename))}" if same_folder else ""
-            raise CheckpointError(
-                f"cannot read weights file {filename!r} ({type(error).__name__}: {reason}){kept}"
-            ) from error
+            except Exception as error:  # noqa: BLE001 (named, as read_weights_file does)
+                raise self._unreadable(filename, error) from error
+        try:
+            loaded = read_weights_file(filename)
+        except CheckpointError as error:
+            raise self._unreadable(filename, error.__cause__) from error.__cause__
+        converted, kind = convert_foreign_weights(
+            loaded.get("model", loaded), self.model.state_dict().keys()
+        )
+        if kind is not None:
+            self.logger.info("%s: recognised %s weights", filename, kind)
+            return converted
         if filename.endswith(".pyth"):  # pycls, as detectron2 reads it
             model_state = loaded["model_state"]
             return {
@@ -163,6 +180,48 @@ class SafeCheckpointer(DetectionCheckpointer):
                 "matching_heuristics": True,
             }
         return loaded if "model" in loaded else {"model": loaded}
+
+    def _load_model(self, checkpoint):
+        """detectron2's loading, then what it did in one table; almost nothing loaded is
+        an error naming the file."""
+        in_file = len([name for name in checkpoint["model"] if not _NOT_WEIGHTS.search(name)])
+        try:
+            incompatible = super()._load_model(checkpoint)
+        except ValueError as error:  # detectron2's name matching found no unique match
+            raise CheckpointError(
+                f"{self._loading}: cannot match its weights to the model: {error}"
+            ) from error
+        model_tensors = len(
+            [name for name in self.model.state_dict() if not _NOT_WEIGHTS.search(name)]
+        )
+        reshaped = [name for name, *_ in incompatible.incorrect_shapes]
+        lacking = [name for name in incompatible.missing_keys if name not in reshaped]
+        loaded = model_tensors - len(incompatible.missing_keys)
+        rows = [
+            ("loaded", loaded, ""),
+            ("re-initialised: shape differs", len(reshaped), ", ".join(reshaped[:_NAMES_SHOWN])),
+            ("in the model, not in the file", len(lacking), ", ".join(lacking[:_NAMES_SHOWN])),
+            ("in the file, unused", in_file - loaded - len(reshaped), ""),
+        ]
+        self.logger.info(
+            "Loading weights:\n%s",
+            tabulate(rows, headers=["tensors", "", "e.g."], tablefmt="github"),
+        )
+        if loaded < ALMOST_NOTHING * model_tensors:
+            raise CheckpointError(
+                f"{self._loading}: loads {loaded} of the model's {model_tensors} tensors: it is "
+                "not a file for this model (or this config is not the file's); "
+                f"{len(lacking)} are missing from it, {len(reshaped)} have other shapes"
+            )
+        return incompatible
+
+    def _unreadable(self, filename, error):
+        """The error for an unreadable file, naming in a run's folder what is left there."""
+        same_folder = bool(self.save_dir) and os.path.dirname(
+            os.path.abspath(filename)
+        ) == os.path.abspath(self.save_dir)
+        kept = f"; {self._kept(os.path.basename(filename))}" if same_folder else ""
+        return CheckpointError(f"{_unreadable_message(filename, error)}{kept}")
 
     def _load_file_as_pickle(self, filename):
         """detectron2's reading of a ``.pkl`` file, through the restricted unpickler."""
@@ -174,6 +233,24 @@ class SafeCheckpointer(DetectionCheckpointer):
             data = data["blobs"]
         data = {k: v for k, v in data.items() if not k.endswith("_momentum")}
         return {"model": data, "__author__": "Caffe2", "matching_heuristics": True}
+
+
+def _unreadable_message(filename, error):
+    reason = re.sub(r"\s+", " ", str(error)).strip()[:300]
+    return f"cannot read weights file {filename!r} ({type(error).__name__}: {reason})"
+
+
+def read_weights_file(filename):
+    """The dict a ``.pth`` or ``.safetensors`` file holds, read without running code."""
+    try:
+        if filename.endswith(".safetensors"):
+            return _read_safetensors(filename)
+        loaded = torch.load(filename, map_location="cpu", weights_only=True)
+        if not isinstance(loaded, dict):
+            raise TypeError(f"it holds a {type(loaded).__name__}, not a dict of weights")
+    except Exception as error:  # noqa: BLE001 (each reader raises its own kinds; all named)
+        raise CheckpointError(_unreadable_message(filename, error)) from error
+    return loaded
 
 
 def load_weights(model, path):

@@ -3,6 +3,7 @@ from .inference import inference_model
 from .logits_head import LogitsHead
 from .mask_head import UpsampleMaskHead
 from .posthoc_panoptic import PosthocPanoptic
+from .rounded_anchors import RoundedAnchorGenerator
 from .sliding_window import SlidingWindowSemanticSegmentor
 from .smp_model import SMPModel
 from .test_time_augmentation import SemanticSegmentorWithTTA, with_test_time_augmentation
@@ -13,6 +14,7 @@ from .unet_head import UNetHead
 __all__ = [
     "LogitsHead",
     "PosthocPanoptic",
+    "RoundedAnchorGenerator",
     "SMPModel",
     "SemanticSegmentorWithTTA",
     "SlidingWindowSemanticSegmentor",
