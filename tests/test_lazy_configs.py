@@ -24,7 +24,12 @@ from detectron2.data import transforms as T
 from detectron2.solver import build_lr_scheduler
 
 TWINS = {
-    "configs/finetune/nuclei_mask_rcnn_R18_FPN.yaml": "configs/finetune/nuclei_mask_rcnn_R18_FPN.py",
+    "configs/coco/mask_rcnn_R50_FPN_torchvision.yaml": (
+        "configs/coco/mask_rcnn_R50_FPN_torchvision.py"
+    ),
+    "configs/finetune/nuclei_mask_rcnn_R18_FPN.yaml": (
+        "configs/finetune/nuclei_mask_rcnn_R18_FPN.py"
+    ),
     "configs/shapes/Base-MaskRCNN-R18-FPN.yaml": "configs/shapes/base_mask_rcnn_R18_FPN.py",
     "configs/shapes/mask_rcnn_R18_FPN.yaml": "configs/shapes/mask_rcnn_R18_FPN.py",
     "configs/shapes/mask_rcnn_R18_FPN_56.yaml": "configs/shapes/mask_rcnn_R18_FPN_56.py",
