@@ -36,6 +36,24 @@ def train_net(config, output_dir, data, *args, datasets=("tiny_train", "tiny_val
     return run.stdout + run.stderr
 
 
+def python_config_overrides(data, output_dir, size=160):
+    """key=value overrides that train a shapes Python config on the tiny split in ``data``,
+    on the CPU, into ``output_dir``."""
+    return [
+        f"+datasets.coco_format=['tiny_train={data}/annotations/instances_train.json:{data}/train',"
+        f"'tiny_val={data}/annotations/instances_val.json:{data}/val']",
+        "dataloader.train.dataset.names=tiny_train",
+        "dataloader.test.dataset.names=tiny_val",
+        "dataloader.train.total_batch_size=2",
+        "dataloader.train.num_workers=0",
+        "dataloader.test.num_workers=0",
+        f"dataloader.train.mapper.augmentations.0.short_edge_length=[{size}]",
+        f"dataloader.test.mapper.augmentations.0.short_edge_length={size}",
+        "train.device=cpu",
+        f"train.output_dir={output_dir}",
+    ]
+
+
 _FLAGS_WITH_A_VALUE = ("--num-gpus", "--num-machines", "--machine-rank", "--dist-url")
 
 

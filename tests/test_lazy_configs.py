@@ -18,7 +18,7 @@ from seg_d2.lazy_config import is_lazy_config, load_lazy_config, setup_lazy_conf
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, python_config_overrides
 from detectron2.config import instantiate
 from detectron2.data import transforms as T
 from detectron2.solver import build_lr_scheduler
@@ -205,21 +205,11 @@ def test_train_evaluate_and_predict_from_a_python_config(tiny_shapes, tmp_path):
     data = tiny_shapes
     config = os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.py")
     overrides = [
-        f"+datasets.coco_format=['tiny_train={data}/annotations/instances_train.json:{data}/train',"
-        f"'tiny_val={data}/annotations/instances_val.json:{data}/val']",
-        "dataloader.train.dataset.names=tiny_train",
-        "dataloader.test.dataset.names=tiny_val",
-        "dataloader.train.total_batch_size=2",
-        "dataloader.train.num_workers=0",
-        "dataloader.test.num_workers=0",
-        "dataloader.train.mapper.augmentations.0.short_edge_length=[160]",
-        "dataloader.test.mapper.augmentations.0.short_edge_length=160",
+        *python_config_overrides(data, tmp_path),
         "optimizer.lr=0.01",
         "train.max_iter=8",
         "train.eval_period=8",
         "train.checkpointer.period=4",
-        "train.device=cpu",
-        f"train.output_dir={tmp_path}",
     ]
     command = [sys.executable, os.path.join(REPO, "tools/train_net.py"), "--config-file", config]
     run = subprocess.run([*command, *overrides], capture_output=True, text=True, cwd=REPO)

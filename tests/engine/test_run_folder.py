@@ -12,7 +12,7 @@ from seg_d2.errors import ConfigError
 
 import numpy as np
 import pytest
-from conftest import MASK_RCNN, REPO, load_module, train_net_command
+from conftest import MASK_RCNN, REPO, load_module, python_config_overrides, train_net_command
 
 
 @pytest.fixture(scope="module")
@@ -125,18 +125,9 @@ def test_a_python_config_run_folder_predicts_without_its_data(tiny_shapes, tmp_p
     shutil.copytree(tiny_shapes, data)
     run_folder = tmp_path / "run"
     overrides = [
-        f"+datasets.coco_format=['tiny_train={data}/annotations/instances_train.json:{data}/train',"
-        f"'tiny_val={data}/annotations/instances_val.json:{data}/val']",
-        "dataloader.train.dataset.names=tiny_train",
-        "dataloader.test.dataset.names=tiny_val",
-        "dataloader.train.total_batch_size=2",
-        "dataloader.train.num_workers=0",
-        "dataloader.train.mapper.augmentations.0.short_edge_length=[128]",
-        "dataloader.test.mapper.augmentations.0.short_edge_length=128",
+        *python_config_overrides(data, run_folder, size=128),
         "train.max_iter=2",
         "train.eval_period=0",
-        "train.device=cpu",
-        f"train.output_dir={run_folder}",
     ]
     config = os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.py")
     trained = subprocess.run(
