@@ -24,6 +24,15 @@ from detectron2.data import transforms as T
 from detectron2.solver import build_lr_scheduler
 
 TWINS = {
+    "configs/finetune/nuclei_mask_rcnn_R18_FPN_imagenet.yaml": (
+        "configs/finetune/nuclei_mask_rcnn_R18_FPN_imagenet.py"
+    ),
+    "configs/finetune/nuclei_smp_unet_R18_imagenet.yaml": (
+        "configs/finetune/nuclei_smp_unet_R18_imagenet.py"
+    ),
+    "configs/finetune/mask_rcnn_R50_FPN_torchvision_coco.yaml": (
+        "configs/finetune/mask_rcnn_R50_FPN_torchvision_coco.py"
+    ),
     "configs/coco/mask_rcnn_R50_FPN_torchvision.yaml": (
         "configs/coco/mask_rcnn_R50_FPN_torchvision.py"
     ),
