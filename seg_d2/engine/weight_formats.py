@@ -139,6 +139,8 @@ def convert_foreign_weights(weights, model_keys):
     """(checkpoint for detectron2's checkpointer, what was recognised) for the state dict
     ``weights`` of another library, loaded into a model with tensors ``model_keys``;
     (None, None) for weights that are not recognised (detectron2's own, for one)."""
+    if not isinstance(weights, dict) or not all(isinstance(key, str) for key in weights):
+        return None, None
     kind = recognise(weights)
     if kind == TORCHVISION_RCNN:
         converted = _background_last(_renamed(weights, _rcnn_name))

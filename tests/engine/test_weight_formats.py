@@ -276,4 +276,5 @@ def test_torchvisions_rcnn_names_and_class_rows_in_detectron2s_layout():
 
 def test_an_unrecognised_state_dict_is_left_to_detectron2():
     assert convert_foreign_weights({"backbone.bottom_up.stem.conv1.weight": 0}, ()) == (None, None)
+    assert convert_foreign_weights(torch.zeros(2), ()) == (None, None)
     assert recognise({"encoder.conv1.weight": 0, "decoder.x": 0}) == SMP_MODEL
