@@ -735,3 +735,57 @@ def test_training_speed_times_each_setting_and_divides_by_float32(results_dir, b
         assert row[1] == f"{1000 / run['train_iters_per_s']:.0f}"
         assert row[2] == f"{run['train_iters_per_s'] / runs[0]['train_iters_per_s']:.2f}"
     assert rows[2][2] == "1.00"
+
+
+def test_transfer_splits_the_nuclei_by_imaging_kind_and_fine_tunes_from_the_source(
+    results_dir, tmp_path, monkeypatch
+):
+    """Dark images are the source kind, bright ones the target, its first N (after one
+    seeded shuffle) the fine-tuning set; each seed fine-tunes from the source run's
+    weights and trains from scratch with the same iterations; the headline is the gain."""
+    import numpy as np
+    from PIL import Image
+
+    from benchmarks import transfer_nuclei
+
+    monkeypatch.setattr(transfer_nuclei, "WORK", str(tmp_path / "work"))
+    images = tmp_path / "nuclei" / "stage1_train"
+    dataset = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "nucleus"}]}
+    for index, level in enumerate([10, 200, 30, 220, 240, 99, 100]):
+        name = f"{index}/images/{index}.png"
+        os.makedirs(images / str(index) / "images")
+        Image.fromarray(np.full((8, 8, 3), level, np.uint8)).save(images / name)
+        dataset["images"].append({"id": index + 1, "file_name": name, "height": 8, "width": 8})
+        dataset["annotations"].append({"id": index + 1, "image_id": index + 1, "category_id": 1})
+    (tmp_path / "nuclei" / "nuclei.json").write_text(json.dumps(dataset))
+    trained = []
+
+    def train(name, config, nuclei, *overrides):
+        trained.append((name, config, overrides))
+        return {"source": 20.0}.get(name, 30.0 if "finetuned" in name else 10.0)
+
+    monkeypatch.setattr(transfer_nuclei, "train", train)
+    markdown = transfer_nuclei.main(
+        ["--nuclei", str(tmp_path / "nuclei"), "--target-images", "2", "--target-iters", "5"]
+    )
+    sizes = {
+        name: len(json.loads((tmp_path / "work" / f"{name}.json").read_text())["images"])
+        for name in ("source", "target_train", "target_test")
+    }
+    assert sizes == {"source": 3, "target_train": 2, "target_test": 2}  # 10, 30, 99 dark
+    assert [name for name, _, _ in trained] == [
+        "source",
+        "finetuned_seed0",
+        "from_scratch_seed0",
+        "finetuned_seed1",
+        "from_scratch_seed1",
+    ]
+    finetuned = trained[1][2]
+    weights = finetuned[finetuned.index("MODEL.WEIGHTS") + 1]
+    assert weights == os.path.join(str(tmp_path / "work"), "source", "model_final.pth")
+    assert trained[1][1] == transfer_nuclei.FINETUNE_CONFIG
+    assert trained[2][1] == transfer_nuclei.NUCLEI_CONFIG and "MODEL.WEIGHTS" not in trained[2][2]
+    for _, _, overrides in trained[1:]:
+        assert overrides[overrides.index("SOLVER.MAX_ITER") + 1] == "5"
+    with open(markdown) as f:
+        assert f.read().rstrip().endswith("headline: gain = 20.0; seeds = 2")
