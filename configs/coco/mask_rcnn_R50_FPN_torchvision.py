@@ -17,7 +17,7 @@ model.proposal_generator.anchor_generator = L(RoundedAnchorGenerator)(
     sizes=anchors.sizes, aspect_ratios=anchors.aspect_ratios, strides=anchors.strides, offset=0.0
 )
 model.proposal_generator.post_nms_topk = (2000, 1000)
-model.roi_heads.num_classes = 90
+model.roi_heads.num_classes = 0  # from the data; torchvision's COCO file has 90 classes
 for pooler in (model.roi_heads.box_pooler, model.roi_heads.mask_pooler):
     pooler.pooler_type = "ROIAlign"
     pooler.sampling_ratio = 2

@@ -7,7 +7,6 @@ from ..common.optim import sgd
 from ..common.schedules import multi_step
 from ..nuclei.mask_rcnn_R18_FPN import datasets
 
-model.roi_heads.num_classes = 0
 model.roi_heads.batch_size_per_image = 128
 model.roi_heads.box_predictor.test_topk_per_image = 400
 dataloader = build_dataloader(

@@ -127,7 +127,9 @@ def test_torchvisions_mask_rcnn_gives_the_same_features_proposals_and_detections
     mask heads' detections the same but for near-ties (measured: 96 of 100)."""
     model, path = torchvision_mask_rcnn
     assert recognise(torch.load(path, weights_only=True)) == TORCHVISION_RCNN
-    d2 = _d2_model(TORCHVISION_MASK_RCNN, "MODEL.WEIGHTS", path)
+    d2 = _d2_model(
+        TORCHVISION_MASK_RCNN, "MODEL.WEIGHTS", path, "MODEL.ROI_HEADS.NUM_CLASSES", "90"
+    )
     load_weights(d2, path)
     image = torch.rand(3, 800, 1024) * 255
     height, width = image.shape[1:]
