@@ -596,6 +596,6 @@ def test_an_unregistered_dataset_is_one_message_naming_what_to_give(tmp_path):
     with pytest.raises(SystemExit) as ended:
         _tool("visualize").run(["dataset", "--dataset", "no_such_val", "--output", str(tmp_path)])
     assert str(ended.value.code).startswith(
-        "error: dataset 'no_such_val' is not registered: give the --config-file whose "
+        "error: dataset 'no_such_val' is not registered: give the --run or --config-file whose "
         "DATASETS.COCO_FORMAT registers it, or a registered dataset, e.g. shapes_train"
     )
