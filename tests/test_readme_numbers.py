@@ -667,3 +667,23 @@ def test_the_readme_quotes_the_predictors_best_batch_throughput(phrase, file):
         batched["runtime"].rsplit(" ", 1)[1], 1000 / batched["ms_per_image"]
     )
     assert printed in _readme_line(phrase)
+
+
+def test_the_manual_quotes_the_transfer_benchmark():
+    """Fine-tuned and from-scratch means, the source model alone and the gain, from the
+    benchmark's JSON; its Markdown ends with the headline line of that gain."""
+    data = _value("transfer_nuclei.json", ())
+    by_system = {
+        system: [run["mask_AP"] for run in data["runs"] if run["system"] == system]
+        for system in ("fine-tuned", "from scratch")
+    }
+    line = _readme_line("On the real nuclei, fine-tuning")
+    for printed in (
+        "reaches mask AP {:.1f} on".format(sum(by_system["fine-tuned"]) / 2),
+        "against {:.1f} from scratch".format(sum(by_system["from scratch"]) / 2),
+        "(dark background; mask AP {:.1f} on the other".format(data["source_mask_AP"]),
+        "a gain of {:.1f} (mean over 2 seeds".format(data["gain"]),
+    ):
+        assert printed in line, printed
+    with open(os.path.join(REPO, RESULTS, "transfer_nuclei.md")) as f:
+        assert f.read().rstrip().endswith(f"headline: gain = {data['gain']:.1f}; seeds = 2")
