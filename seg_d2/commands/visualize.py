@@ -134,7 +134,6 @@ def main(argv=None):
     parser.add_argument("opts", nargs="*", help="KEY VALUE overrides of the model's config")
     args = parser.parse_intermixed_args(argv)
 
-    cfg, run_metadata = None, None
     cfg, run_metadata, test_dataset = None, None, None
     if args.run:
         cfg, run_metadata = load_run(args.run, args.weights, args.opts)

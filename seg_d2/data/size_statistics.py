@@ -81,9 +81,8 @@ def suggested_settings(statistics, cfg):
     """{KEY: value} for ``cfg`` (a config whose sizes are the starting point) and the
     small objects' size at the suggested test size."""
     base_test = cfg.INPUT.MIN_SIZE_TEST
-    test_size = base_test
-    max_test = round(cfg.INPUT.MAX_SIZE_TEST * test_size / base_test)
-    small = _small_objects(statistics, test_size, max_test)
+    test_size = base_test - SIZE_STEP
+    small = 0.0
     while small < FINEST_LEVEL_PIXELS:
         test_size += SIZE_STEP
         max_test = round(cfg.INPUT.MAX_SIZE_TEST * test_size / base_test)
