@@ -3,17 +3,18 @@ deliberate bugs (a flipped comparison, a changed constant, a dropped argument) s
 catches, per package, and which ones none does.
 
     python -m benchmarks.mutation [--only seg_d2/modeling seg_d2/data ...] [--max-children N]
-        [--resume | --report | --rescore]
+        [--tests tests/engine ...] [--resume | --report | --rescore]
 
 mutmut (pinned below) is installed on first use into seg_d2's cache folder, beside the
 environment, not into it. The run happens in a copy of the working tree under
 output/mutation/ (mutmut rewrites the sources it mutates there); the tests are the fast
-ones (``-m "not slow"``), and mutmut runs for each mutant only the tests that call the
-mutated function. Results go to benchmarks/results/mutation.{md,json}; a run over some
-packages replaces only their rows. A mutant that cannot change behaviour is listed with
-its reason in benchmarks/mutation_equivalent.json and counted apart. A mutant no test
-reached (the run stopped first) counts as surviving: a score never leaves out what was
-not tested.
+ones (``-m "not slow"``) under ``--tests`` (all of tests/ by default; a package's own
+test folder makes a run much shorter and its score a lower bound), and mutmut runs for each
+mutant only the tests that call the mutated function. Results go to
+benchmarks/results/mutation.{md,json}; a run over some packages replaces only their rows.
+A mutant that cannot change behaviour is listed with its reason in
+benchmarks/mutation_equivalent.json and counted apart. A mutant no test reached (the run
+stopped first) counts as surviving: a score never leaves out what was not tested.
 """
 
 import argparse
@@ -91,7 +92,7 @@ def package_of(path):
     return next(p for p in PACKAGES if folder == p or folder.startswith(p + "/"))
 
 
-def mutmut_config(packages, files, max_stack_depth=-1):
+def mutmut_config(packages, files, max_stack_depth=-1, tests=("tests",)):
     """setup.cfg's [mutmut] section for mutating the modules of ``packages`` (listed one by
     one: mutmut matches its patterns with fnmatch, whose ``*`` also crosses folders)."""
     modules = [f for f in files if f.endswith(".py") and f.startswith("seg_d2/")]
@@ -104,7 +105,7 @@ def mutmut_config(packages, files, max_stack_depth=-1):
         "also_copy =",
         *(f"    {name}" for name in top_level),
         "pytest_add_cli_args_test_selection =",
-        "    tests",
+        *(f"    {path}" for path in tests),
         "pytest_add_cli_args =",
         "    -m",
         "    not slow",
@@ -122,7 +123,7 @@ def mutmut_config(packages, files, max_stack_depth=-1):
     return "\n".join(lines) + "\n"
 
 
-def prepare_work_copy(packages, max_stack_depth, fresh=True):
+def prepare_work_copy(packages, max_stack_depth, tests, fresh=True):
     """The working tree's tracked files (as they are now) under output/mutation/; without
     ``fresh``, over the copy there, keeping mutmut's mutants and results (mutmut makes the
     mutants of a changed source anew)."""
@@ -137,7 +138,7 @@ def prepare_work_copy(packages, max_stack_depth, fresh=True):
     if os.path.isdir(shapes) and not os.path.lexists(link):
         os.symlink(shapes, link)  # generated once; the copy shares it instead of regenerating
     with open(os.path.join(WORK, "setup.cfg"), "w") as f:
-        f.write(mutmut_config(packages, files, max_stack_depth))
+        f.write(mutmut_config(packages, files, max_stack_depth, tests))
 
 
 def mutmut(*args, capture=False):
@@ -326,10 +327,14 @@ def write(packages_run, scores, rows, stamp):
                 f"{row['score']:.1f}",
                 GOALS.get(package, ""),
                 row["run"]["commit"],
+                " ".join(row["run"].get("tests", ["tests"])),
             ]
             for package, row in sorted(data["packages"].items())
         ]
-        + [["overall", "", "", "", "", "", "", "", _score(data["overall"]), GOALS["overall"], ""]],
+        + [
+            ["overall", "", "", "", "", "", "", "", _score(data["overall"]), GOALS["overall"]]
+            + ["", ""]
+        ],
         headers=[
             "package",
             "mutants",
@@ -342,6 +347,7 @@ def write(packages_run, scores, rows, stamp):
             "score %",
             "goal %",
             "commit",
+            "tests",
         ],
         tablefmt="github",
         disable_numparse=True,
@@ -360,7 +366,7 @@ def write(packages_run, scores, rows, stamp):
             'them on) and their reasons are in benchmarks/mutation_equivalent.json; "help '
             'text": mutants that change only the text of an argparse help, description or '
             'prog (found by comparing ASTs); "not reached": the run was stopped before it '
-            "reached them.\n\n"
+            'reached them; "tests": the tests the mutants faced (their fast ones).\n\n'
             f"{table}\n\n## Mutants no test catches\n\n{listing}\n"
         )
     print(table)
@@ -373,6 +379,9 @@ def main(argv=None):
     parser.add_argument("--only", nargs="+", choices=PACKAGES, default=PACKAGES)
     parser.add_argument("--max-children", type=int, default=os.cpu_count())
     parser.add_argument("--max-stack-depth", type=int, default=-1, help="mutmut's; -1: no limit")
+    parser.add_argument(
+        "--tests", nargs="+", default=["tests"], help="test files or folders the mutants face"
+    )
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -404,7 +413,8 @@ def main(argv=None):
         packages = stamp.get("packages", packages)  # the run's own
         codes = exit_codes()
         again = [m for m in uncaught(codes) if not changed_since_copied(codes[m][0])]
-        prepare_work_copy(packages, args.max_stack_depth, fresh=False)
+        tests = stamp.setdefault("tests", ["tests"])  # runs before --tests faced all
+        prepare_work_copy(packages, args.max_stack_depth, tests, fresh=False)
         forget_which_tests_reach_what()
         stamp["commit"] = f"{stamp['commit']}, resumed at {machine()['commit']}"
         with open(stamp_file, "w") as f:
@@ -415,9 +425,9 @@ def main(argv=None):
             mutmut("run", *children, *again)
         mutmut("run", *children)
     elif not args.report:
-        prepare_work_copy(args.only, args.max_stack_depth)
+        prepare_work_copy(args.only, args.max_stack_depth, args.tests)
         with open(stamp_file, "w") as f:
-            json.dump({**machine(), "packages": packages}, f)
+            json.dump({**machine(), "packages": packages, "tests": args.tests}, f)
         mutmut("run", *children)
     with open(stamp_file) as f:
         stamp = json.load(f)

@@ -82,3 +82,13 @@ def test_a_resumed_run_maps_every_test_anew(tmp_path, monkeypatch):
     mutation.forget_which_tests_reach_what()
     assert not stats.exists()
     mutation.forget_which_tests_reach_what()  # nothing to forget: no error
+
+
+def test_the_mutants_face_the_tests_named_and_only_the_fast_ones():
+    files = ["seg_d2/engine/trainer.py", "seg_d2/data/masks.py", "tools/train_net.py"]
+    config = mutation.mutmut_config(["seg_d2/engine"], files, tests=["tests/engine", "tests/x.py"])
+    section = config.split("pytest_add_cli_args_test_selection =\n")[1].split("pytest_add")[0]
+    assert section.split() == ["tests/engine", "tests/x.py"]
+    assert "    not slow\n" in config
+    mutated = config.split("only_mutate =\n")[1].split("also_copy")[0]
+    assert mutated.split() == ["seg_d2/engine/trainer.py"]
