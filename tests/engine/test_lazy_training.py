@@ -6,10 +6,12 @@ import os
 
 from seg_d2.engine import lazy_training
 from seg_d2.engine.lazy_training import _clipped, train_lazy
+from seg_d2.engine.run_folder import load_run, run_datasets, write_run_metadata
 from seg_d2.lazy_config import setup_lazy_config
 
 import torch
 from conftest import REPO, python_config_overrides
+from detectron2.config import LazyConfig
 from omegaconf import OmegaConf
 
 UNET = os.path.join(REPO, "configs/shapes/unet.py")
@@ -46,6 +48,21 @@ def test_a_python_config_trains_evaluates_checkpoints_and_resumes(tiny_shapes, t
     assert "sem_seg" in train_lazy(resumed, resume=True)  # evaluated once more at the end
     assert _iterations(tmp_path) == [0, 1, 2, 3, 4]
     assert torch.load(tmp_path / "model_final.pth", weights_only=True)["iteration"] == 4
+
+
+def test_a_python_config_run_folder_is_read_back_as_one(tiny_shapes, tmp_path):
+    cfg = _unet_config(tiny_shapes, tmp_path)
+    entries, test_dataset = run_datasets(cfg)
+    assert [entry.split("=")[0] for entry in entries] == ["tiny_train", "tiny_val"]
+    assert test_dataset == "tiny_val_sem_seg"
+    write_run_metadata(str(tmp_path), cfg)
+    LazyConfig.save(cfg, str(tmp_path / "config.yaml"))
+
+    loaded, metadata = load_run(str(tmp_path), "best/model_best.pth", ["train.max_iter=7"])
+    assert metadata.name == "tiny_val_sem_seg"
+    assert metadata.stuff_classes == ["circle", "triangle", "square", "star", "sky", "ground"]
+    assert loaded.train.init_checkpoint == str(tmp_path / "best/model_best.pth")
+    assert (loaded.train.max_iter, loaded.train.device) == (7, "cpu")
 
 
 def test_without_an_evaluator_testing_gives_no_results(tiny_shapes, tmp_path):
