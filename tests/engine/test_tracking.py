@@ -165,3 +165,73 @@ def test_wandb_offline_records_the_metrics_of_metrics_json(tiny_shapes, tmp_path
             config.update({item.key: json.loads(item.value_json) for item in updates})
     assert tracked == pytest.approx(metrics, nan_ok=True)
     assert config["SOLVER.MAX_ITER"] == 4
+
+
+def _tracked_config(tmp_path, name):
+    cfg = seg_d2.get_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path / name)
+    os.makedirs(cfg.OUTPUT_DIR)
+    with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+        f.write(cfg.dump())
+    cfg.SOLVER.MAX_ITER = 4
+    return cfg
+
+
+def test_mlflow_gets_every_setting_the_metrics_and_the_config_file(tmp_path):
+    """The tracker alone, in-process (the slow test trains through it)."""
+    from seg_d2.engine.tracking import MLflowTracker, _flat_config
+
+    from mlflow.tracking import MlflowClient
+
+    cfg = _tracked_config(tmp_path, "run_a")
+    tracker = MLflowTracker(cfg)
+    tracker.log_metrics({"loss": 0.5, "segm/AP-disc(1)": 3.0}, 2)
+    tracker.log_metrics({"loss": 0.25}, 5)
+    tracker.finish()
+    cfg.TRACKING.RUN_NAME = "second"
+    MLflowTracker(cfg).finish()  # into the same experiment
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/run_a/mlflow.db")
+    experiment = client.get_experiment_by_name("seg_d2")
+    runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
+    assert set(runs) == {"run_a", "second"}
+    run = runs["run_a"]
+    assert run.info.status == "FINISHED"
+    history = client.get_metric_history(run.info.run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(2, 0.5), (5, 0.25)]
+    assert run.data.metrics["segm/AP-disc_1_"] == 3.0
+    settings = _flat_config(cfg)
+    assert len(settings) > 100  # more than one batch of MLflow's
+    assert set(run.data.params) == set(settings)
+    assert run.data.params["SOLVER.MAX_ITER"] == "4" and "MODEL.WEIGHTS" in settings
+    artifacts = [a.path for a in client.list_artifacts(run.info.run_id)]
+    assert artifacts == ["config.yaml"]
+    assert experiment.artifact_location == f"file://{tmp_path}/run_a/mlruns"
+
+
+def test_wandb_offline_gets_the_metrics_at_their_iterations_and_the_settings(tmp_path):
+    from seg_d2.engine.tracking import WandbTracker
+
+    cfg = _tracked_config(tmp_path, "run_b")
+    tracker = WandbTracker(cfg)
+    tracker.log_metrics({"loss": 0.5}, 2)
+    tracker.log_metrics({"loss": 0.25}, 5)
+    tracker.finish()
+    (run_file,) = glob.glob(str(tmp_path / "run_b" / "wandb" / "offline-run-*" / "run-*.wandb"))
+    steps, config, names = [], {}, []
+    for record in _wandb_records(run_file):
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            values = {
+                item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                for item in record.history.item
+            }
+            if "loss" in values:  # W&B's own rows hold only _step, _runtime, ...
+                steps.append((record.history.step.num, values["loss"]))
+        elif kind in ("run", "config"):
+            if kind == "run":
+                names.append(record.run.display_name)
+            updates = (record.run.config if kind == "run" else record.config).update
+            config.update({item.key: json.loads(item.value_json) for item in updates})
+    assert steps == [(2, 0.5), (5, 0.25)]
+    assert config["SOLVER.MAX_ITER"] == 4 and names == ["run_b"]
