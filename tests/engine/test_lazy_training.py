@@ -9,12 +9,23 @@ from seg_d2.engine.lazy_training import _clipped, train_lazy
 from seg_d2.engine.run_folder import load_run, run_datasets, write_run_metadata
 from seg_d2.lazy_config import setup_lazy_config
 
+import pytest
 import torch
-from conftest import REPO, python_config_overrides
+from conftest import REPO, python_config_overrides, unregister
 from detectron2.config import LazyConfig
+from detectron2.data import DatasetCatalog
 from omegaconf import OmegaConf
 
 UNET = os.path.join(REPO, "configs/shapes/unet.py")
+
+
+@pytest.fixture(autouse=True)
+def _datasets_registered_here_are_removed():
+    """The tests of other modules register tiny_train and tiny_val with other files."""
+    yield
+    for name in ("tiny_train", "tiny_val"):
+        if name in DatasetCatalog.list():
+            unregister(name)
 
 
 def _unet_config(data, output_dir, *overrides):
