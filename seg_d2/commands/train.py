@@ -19,7 +19,7 @@ from seg_d2.cli import run_command
 from seg_d2.engine import Trainer, launch, write_results
 from seg_d2.engine.checkpoint import SafeCheckpointer
 from seg_d2.engine.launch import argument_parser, resume_after_restart
-from seg_d2.engine.lazy_training import load_lazy_model, test_lazy, train_lazy
+from seg_d2.engine.lazy_training import evaluate_lazy, load_lazy_model, train_lazy
 from seg_d2.engine.run_folder import write_run_metadata
 from seg_d2.engine.run_lock import hold_output_folder
 from seg_d2.lazy_config import is_lazy_config, setup_lazy_config
@@ -78,7 +78,7 @@ def train_or_evaluate(cfg, args):
     """The results of the run ``args`` asks for."""
     if is_lazy_config(cfg):
         if args.eval_only:
-            return test_lazy(cfg, load_lazy_model(cfg, cfg.train.init_checkpoint))
+            return evaluate_lazy(cfg, load_lazy_model(cfg, cfg.train.init_checkpoint))
         return train_lazy(cfg, resume=args.resume)
     if args.eval_only:
         model = Trainer.build_model(cfg)

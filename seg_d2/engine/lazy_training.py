@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from .checkpoint import SafeCheckpointer, load_weights
 from .train_loop import build_train_loop, data_parallel, prepare_model
 
-__all__ = ["build_lazy_model", "load_lazy_model", "test_lazy", "train_lazy"]
+__all__ = ["build_lazy_model", "evaluate_lazy", "load_lazy_model", "train_lazy"]
 
 
 def build_lazy_model(cfg):
@@ -35,7 +35,7 @@ def load_lazy_model(cfg, weights):
     return load_weights(model, weights).eval()
 
 
-def test_lazy(cfg, model):
+def evaluate_lazy(cfg, model):
     """The results of ``dataloader.evaluator`` on ``dataloader.test``."""
     if "evaluator" not in cfg.dataloader:
         return {}
@@ -80,7 +80,7 @@ def train_lazy(cfg, resume=False):
     last_results = {}
 
     def evaluate():
-        last_results.update(test_lazy(cfg, model))
+        last_results.update(evaluate_lazy(cfg, model))
         return last_results
 
     trainer.register_hooks(

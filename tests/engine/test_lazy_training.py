@@ -4,8 +4,7 @@ seg_d2.engine.lazy_training; the slow test runs tools/train_net.py end to end)."
 import json
 import os
 
-from seg_d2.engine import lazy_training
-from seg_d2.engine.lazy_training import _clipped, train_lazy
+from seg_d2.engine.lazy_training import _clipped, evaluate_lazy, train_lazy
 from seg_d2.engine.run_folder import load_run, run_datasets, write_run_metadata
 from seg_d2.lazy_config import setup_lazy_config
 
@@ -79,7 +78,7 @@ def test_a_python_config_run_folder_is_read_back_as_one(tiny_shapes, tmp_path):
 def test_without_an_evaluator_testing_gives_no_results(tiny_shapes, tmp_path):
     cfg = _unet_config(tiny_shapes, tmp_path)
     del cfg.dataloader.evaluator
-    assert lazy_training.test_lazy(cfg, model=None) == {}
+    assert evaluate_lazy(cfg, model=None) == {}
 
 
 def _gradient_after_clipping(clip):
