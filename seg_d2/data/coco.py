@@ -266,7 +266,8 @@ def register_coco_dataset(
 
 def register_coco_format_datasets(entries, key="DATASETS.COCO_FORMAT"):
     """Register each ``name=instances.json:image_root`` of ``entries`` (the config's ``key``)
-    that is not registered yet."""
+    that is not registered yet; a name registered with other files is an error, not a
+    silent switch to those files."""
     for entry in entries:
         name, sep, paths = entry.partition("=")
         json_file, sep2, image_root = paths.rpartition(":")
@@ -276,3 +277,16 @@ def register_coco_format_datasets(entries, key="DATASETS.COCO_FORMAT"):
             )
         if name not in DatasetCatalog.list():
             register_coco_dataset(name, json_file, image_root)
+            continue
+        metadata = MetadataCatalog.get(name)
+        registered = (
+            metadata.get("source_json_file", metadata.get("json_file", "")),
+            metadata.get("image_root", ""),
+        )
+        if [os.path.realpath(p) for p in registered] != [
+            os.path.realpath(p) for p in (json_file, image_root)
+        ]:
+            raise ValueError(
+                f"{key} entry {entry!r}: dataset {name!r} is already registered with "
+                f"{registered[0]}:{registered[1]}; give these files another name"
+            )

@@ -2,9 +2,11 @@
 pixel for pixel with masks computed directly by pycocotools."""
 
 import json
+import shutil
 
 import seg_d2  # noqa: F401
 from seg_d2.data import register_coco_dataset
+from seg_d2.data.coco import register_coco_format_datasets
 
 import numpy as np
 import pytest
@@ -254,6 +256,24 @@ def test_every_variant_knows_its_json_and_image_folder(tmp_path):
         unregister(name)
     with pytest.raises(ValueError, match="give both panoptic_json and panoptic_root, or neither"):
         register_coco_dataset(name, json_file, images, panoptic_json=str(json_file))
+
+
+def test_a_name_registered_with_other_files_is_refused_not_switched(tmp_path):
+    json_file, images, _ = _tiny_coco(tmp_path)
+    entry = f"tiny_twice={json_file}:{images}"
+    register_coco_format_datasets([entry])
+    try:
+        register_coco_format_datasets([entry])  # the same files again: nothing to do
+        other = tmp_path / "other.json"
+        shutil.copy(json_file, other)
+        with pytest.raises(
+            ValueError, match=f"'tiny_twice' is already registered with {json_file}"
+        ):
+            register_coco_format_datasets([f"tiny_twice={other}:{images}"])
+        with pytest.raises(ValueError, match="'coco_2017_val' is already registered with"):
+            register_coco_format_datasets([f"coco_2017_val={json_file}:{images}"])
+    finally:
+        unregister("tiny_twice")
 
 
 def test_malformed_config_line_is_named():
