@@ -1,33 +1,23 @@
 """Pictures of ground truth and predictions, drawn by detectron2's ``Visualizer``;
-seg_d2 adds only what it lacks: titled panels, side-by-side and contact sheets,
-per-image scores and error highlighting."""
+seg_d2 adds only what it lacks: titled panels, side-by-side and contact sheets, and
+error highlighting (the per-image scores and errors come from
+``seg_d2.evaluation.per_image``)."""
 
-import contextlib
-import io
 import math
 
 import cv2
 import numpy as np
-import pycocotools.mask as mask_util
-from detectron2.evaluation.coco_evaluation import instances_to_coco_json
 from detectron2.utils.visualizer import ColorMode, Visualizer
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
-from .data.categories import thing_dataset_ids
 from .data.image_io import read_image
-from .data.masks import mask_to_rle, segmentation_to_mask
+from .evaluation.per_image import evaluate_image_masks, image_miou
 
 __all__ = [
     "ERROR_COLOR",
-    "coco_ground_truth",
     "compare_panel",
     "contact_sheet",
     "ground_truth_panel",
-    "image_mask_ap",
-    "image_miou",
     "instance_error_panel",
-    "instance_errors",
     "prediction_panel",
     "semantic_error_overlay",
     "side_by_side",
@@ -123,63 +113,6 @@ def _shrink_to_width(panel, width):
     return cv2.resize(panel, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def instance_errors(gt_masks, gt_classes, pred_masks, pred_classes, iou_threshold=0.5):
-    """Greedy matching in the given (score) order, one prediction per ground truth of its
-    class at mask IoU >= ``iou_threshold``: (false-positive prediction indices, missed
-    ground-truth indices)."""
-    if len(pred_masks) == 0 or len(gt_masks) == 0:
-        return list(range(len(pred_masks))), list(range(len(gt_masks)))
-    ious = mask_util.iou(
-        [mask_to_rle(m) for m in pred_masks],
-        [mask_to_rle(m) for m in gt_masks],
-        [0] * len(gt_masks),
-    )
-    matched, false_positives = set(), []
-    for p, cls in enumerate(pred_classes):
-        candidates = [
-            (ious[p, g], g)
-            for g in range(len(gt_masks))
-            if gt_classes[g] == cls and g not in matched and ious[p, g] >= iou_threshold
-        ]
-        if candidates:
-            matched.add(max(candidates)[1])
-        else:
-            false_positives.append(p)
-    return false_positives, [g for g in range(len(gt_masks)) if g not in matched]
-
-
-def image_mask_ap(coco_gt, instances, image_id, metadata):
-    """COCO mask AP (0-100) of one image's predictions, by pycocotools; NaN when the
-    image has no ground truth."""
-    if not coco_gt.getAnnIds(imgIds=[image_id], iscrowd=False):
-        return float("nan")
-    dataset_id = thing_dataset_ids(metadata)
-    detections = instances_to_coco_json(instances.to("cpu"), image_id)
-    for detection in detections:
-        detection["category_id"] = dataset_id[detection["category_id"]]
-    if not detections:
-        return 0.0
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_eval = COCOeval(coco_gt, coco_gt.loadRes(detections), "segm")
-        coco_eval.params.imgIds = [image_id]
-        coco_eval.evaluate()
-        coco_eval.accumulate()
-        coco_eval.summarize()
-    return 100 * max(coco_eval.stats[0], 0.0)
-
-
-def image_miou(truth, prediction, num_classes, ignore_label=255):
-    """Mean IoU over the classes in the ground truth or the prediction of one image."""
-    valid = truth != ignore_label
-    ious = []
-    for c in range(num_classes):
-        t, p = (truth == c) & valid, (prediction == c) & valid
-        union = (t | p).sum()
-        if union:
-            ious.append((t & p).sum() / union)
-    return 100 * float(np.mean(ious)) if ious else float("nan")
-
-
 def semantic_error_overlay(panel, truth, prediction, ignore_label=255, alpha=0.6):
     """``panel`` with the wrongly classified pixels painted ERROR_COLOR."""
     wrong = (truth != prediction) & (truth != ignore_label)
@@ -188,14 +121,12 @@ def semantic_error_overlay(panel, truth, prediction, ignore_label=255, alpha=0.6
     return out.astype(np.uint8)
 
 
-def instance_error_panel(image, instances, false_positives, gt_masks, missed, metadata):
+def instance_error_panel(image, instances, false_positives, missed_masks, metadata):
     """Missed ground truth and false-positive predictions, both in ERROR_COLOR, with
     "missed"/"FP" labels."""
     visualizer = _visualizer(image, metadata, instance_mode=ColorMode.IMAGE)
-    masks = [gt_masks[g] for g in missed] + [
-        instances.pred_masks[p].numpy() for p in false_positives
-    ]
-    labels = ["missed"] * len(missed) + ["FP"] * len(false_positives)
+    masks = list(missed_masks) + [instances.pred_masks[p].numpy() for p in false_positives]
+    labels = ["missed"] * len(missed_masks) + ["FP"] * len(false_positives)
     if not masks:
         return visualizer.output.get_image()
     return visualizer.overlay_instances(
@@ -203,31 +134,19 @@ def instance_error_panel(image, instances, false_positives, gt_masks, missed, me
     ).get_image()
 
 
-def coco_ground_truth(json_file):
-    with contextlib.redirect_stdout(io.StringIO()):
-        return COCO(json_file)
-
-
-def _ground_truth_masks(record):
-    annotations = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
-    height, width = record["height"], record["width"]
-    masks = [segmentation_to_mask(a["segmentation"], height, width) for a in annotations]
-    return [m.astype(bool) for m in masks], [a["category_id"] for a in annotations]
-
-
 def compare_panel(record, output, metadata, *, coco_gt=None, errors=False, score_threshold=0.5):
     """``ground truth | prediction [| errors]`` for one dataset record and the model's
-    output at the record's size, the prediction titled with its mask AP and/or mIoU."""
+    output at the record's size, the prediction titled with its mask AP (from ``coco_gt``,
+    which instance errors need too) and/or mIoU."""
     image = read_image(record["file_name"], format="RGB")
     scores = []
     instances = output.get("instances")
-    if instances is not None:
-        instances = instances.to("cpu")
-        if coco_gt is not None:
-            scores.append(
-                f"mask AP {image_mask_ap(coco_gt, instances, record['image_id'], metadata):.1f}"
-            )
-        instances = instances[instances.scores >= score_threshold]
+    evaluation = None
+    if instances is not None and coco_gt is not None:
+        evaluation = evaluate_image_masks(
+            coco_gt, instances, record["image_id"], metadata, score_threshold
+        )
+        scores.append(f"mask AP {evaluation.ap:.1f}")
     truth = prediction = None
     if "sem_seg" in output and "sem_seg_file_name" in record:
         truth = read_image(record["sem_seg_file_name"]).astype(np.int64)
@@ -240,17 +159,16 @@ def compare_panel(record, output, metadata, *, coco_gt=None, errors=False, score
             "prediction" + (": " + ", ".join(scores) if scores else ""),
         ),
     ]
-    if errors and instances is not None and "annotations" in record:
-        gt_masks, gt_classes = _ground_truth_masks(record)
-        order = np.argsort(-instances.scores.numpy(), kind="stable")
-        instances = instances[order]
-        false_positives, missed = instance_errors(
-            gt_masks, gt_classes, instances.pred_masks.numpy(), instances.pred_classes.tolist()
-        )
+    if errors and instances is not None:
+        if evaluation is None:
+            raise ValueError("instance errors need the COCO ground truth (coco_gt)")
+        gt_masks = [coco_gt.annToMask(coco_gt.anns[g]).astype(bool) for g in evaluation.missed]
         panels.append(
             titled(
-                instance_error_panel(image, instances, false_positives, gt_masks, missed, metadata),
-                f"errors: {len(false_positives)} FP, {len(missed)} missed",
+                instance_error_panel(
+                    image, instances.to("cpu"), evaluation.false_positives, gt_masks, metadata
+                ),
+                f"errors: {len(evaluation.false_positives)} FP, {len(gt_masks)} missed",
             )
         )
     elif errors and truth is not None:

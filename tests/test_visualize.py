@@ -2,19 +2,14 @@
 panel paints exactly the instance's pixels; errors, per-image scores, plots."""
 
 import json
-import math
 import os
 import shutil
 
 from seg_d2.data import register_coco_dataset
 from seg_d2.plots import plot_metrics
 from seg_d2.visualization import (
-    coco_ground_truth,
     contact_sheet,
     ground_truth_panel,
-    image_mask_ap,
-    image_miou,
-    instance_errors,
     prediction_panel,
     semantic_error_overlay,
 )
@@ -248,41 +243,6 @@ def test_semantic_errors_paint_the_wrong_pixels_and_no_others():
     painted = semantic_error_overlay(image, truth, prediction).sum(2) > 0
     # wrong: (0, 1) and (1, 1); (0, 2) differs but is ignored
     assert painted.tolist() == [[False, True, False], [False, True, False]]
-
-
-def test_instance_errors_match_greedily_by_class_and_iou():
-    square = np.zeros((10, 10), bool)
-    square[2:6, 2:6] = True
-    other = np.zeros((10, 10), bool)
-    other[7:10, 7:10] = True
-    gt_masks, gt_classes = [square, other], [0, 1]
-    pred_masks = [square, square, np.roll(other, 1, axis=0)]  # hit, duplicate, class 1 at IoU 6/12
-    false_positives, missed = instance_errors(gt_masks, gt_classes, pred_masks, [0, 0, 1])
-    assert false_positives == [1] and missed == []
-    false_positives, missed = instance_errors(gt_masks, gt_classes, pred_masks, [0, 0, 0])
-    assert false_positives == [1, 2] and missed == [1]
-
-
-def test_per_image_scores(tiny_val):
-    from detectron2.structures import BitMasks, Instances
-
-    record = DatasetCatalog.get(tiny_val)[0]
-    perfect = [r for r in _perfect_results(tiny_val) if r["image_id"] == record["image_id"]]
-    instances = Instances((record["height"], record["width"]))
-    instances.pred_masks = torch.from_numpy(
-        np.stack([mask_util.decode(r["segmentation"]) for r in perfect])
-    )
-    instances.pred_boxes = BitMasks(instances.pred_masks).get_bounding_boxes()
-    instances.scores = torch.ones(len(perfect))
-    instances.pred_classes = torch.tensor([a["category_id"] for a in record["annotations"]])
-    coco_gt = coco_ground_truth(MetadataCatalog.get(tiny_val).json_file)
-    metadata = MetadataCatalog.get(tiny_val)
-    assert image_mask_ap(coco_gt, instances, record["image_id"], metadata) == pytest.approx(100.0)
-    assert image_mask_ap(coco_gt, instances[:1], record["image_id"], metadata) < 100.0
-    truth = np.array([[0, 1], [1, 255]])
-    assert image_miou(truth, np.array([[0, 1], [0, 1]]), 2) == pytest.approx(
-        100 * (1 / 2 + 1 / 2) / 2
-    )
 
 
 def test_contact_sheet_tiles_row_by_row():
@@ -536,42 +496,6 @@ def test_semantic_errors_blend_the_error_colour_over_the_image():
     assert np.abs(painted[0, 1].astype(int) - [193, 40, 40]).max() <= 1
 
 
-def test_instance_errors_of_one_prediction_and_one_ground_truth():
-    big, small = np.zeros((10, 10), bool), np.zeros((10, 10), bool)
-    big[2:5, 2:5] = True
-    small[2:4, 2:4] = True
-    assert instance_errors([big], [0], [big], [0]) == ([], [])
-    # IoU 4/9 < 0.5: not a match (as a crowd region the overlap would count as 4/4)
-    assert instance_errors([big], [0], [small], [0]) == ([0], [0])
-    assert instance_errors([], [], [small], [0]) == ([0], [])
-    assert instance_errors([big], [0], [], []) == ([], [0])
-
-
-def test_image_miou_counts_each_class_over_the_pixels_not_ignored():
-    truth = np.array([[0, 0], [0, 1]])
-    assert image_miou(truth, truth.copy(), 2) == pytest.approx(100.0)
-    assert math.isnan(image_miou(np.full((2, 2), 255), np.zeros((2, 2), int), 2))
-
-
-def test_ground_truth_masks_leave_out_crowd_regions():
-    from seg_d2.visualization import _ground_truth_masks
-
-    box = [[1, 1, 4, 1, 4, 2, 1, 2]]  # a polygon, 3 x 1 pixels
-    record = {
-        "height": 3,
-        "width": 5,
-        "annotations": [
-            {"segmentation": box, "category_id": 2},
-            {"segmentation": box, "category_id": 3, "iscrowd": 1},
-            {"segmentation": box, "category_id": 4, "iscrowd": 0},
-        ],
-    }
-    masks, classes = _ground_truth_masks(record)
-    assert classes == [2, 4]
-    assert all(m.dtype == bool and m.shape == (3, 5) and m.sum() > 0 for m in masks)
-    assert _ground_truth_masks({"height": 3, "width": 5}) == ([], [])
-
-
 def test_the_error_panel_paints_missed_and_false_positive_masks_in_the_error_colour():
     from seg_d2.visualization import instance_error_panel
 
@@ -584,11 +508,11 @@ def test_the_error_panel_paints_missed_and_false_positive_masks_in_the_error_col
     false_positive[22:38, 35:58] = True
     instances = Instances((40, 60))
     instances.pred_masks = torch.from_numpy(np.stack([false_positive, false_positive]))
-    panel = instance_error_panel(image, instances, [1], [missed], [0], Metadata())
+    panel = instance_error_panel(image, instances, [1], [missed], Metadata())
     redness = panel[..., 0].astype(int) - panel[..., 1]
     assert redness[missed].mean() > 40 and redness[false_positive].mean() > 40
     assert np.median(redness[~(missed | false_positive)]) == 0  # outlines and labels aside
-    empty = instance_error_panel(image, instances, [], [missed], [], Metadata())
+    empty = instance_error_panel(image, instances, [], [], Metadata())
     assert np.array_equal(empty, image)
 
 
@@ -599,3 +523,37 @@ def test_an_unregistered_dataset_is_one_message_naming_what_to_give(tmp_path):
         "error: dataset 'no_such_val' is not registered: give the --run or --config-file whose "
         "DATASETS.COCO_FORMAT registers it, or a registered dataset, e.g. shapes_train"
     )
+
+
+def test_the_error_panel_shows_what_the_images_mask_ap_counts(tiny_val):
+    """Perfect predictions leave the error panel the bare image; without the first one, its
+    ground truth is painted as missed."""
+    from seg_d2.evaluation.per_image import coco_ground_truth
+    from seg_d2.visualization import compare_panel
+
+    from detectron2.structures import BitMasks, Instances
+
+    record = DatasetCatalog.get(tiny_val)[0]
+    metadata = MetadataCatalog.get(tiny_val)
+    perfect = [r for r in _perfect_results(tiny_val) if r["image_id"] == record["image_id"]]
+    instances = Instances((record["height"], record["width"]))
+    instances.pred_masks = torch.from_numpy(
+        np.stack([mask_util.decode(r["segmentation"]) for r in perfect]).astype(bool)
+    )
+    instances.pred_boxes = BitMasks(instances.pred_masks).get_bounding_boxes()
+    instances.scores = torch.ones(len(perfect))
+    instances.pred_classes = torch.tensor([a["category_id"] for a in record["annotations"]])
+    coco_gt = coco_ground_truth(metadata.json_file)
+    image = np.asarray(Image.open(record["file_name"]).convert("RGB"))
+
+    def error_panel(kept):
+        output = {"instances": instances[kept]}
+        panels = compare_panel(record, output, metadata, coco_gt=coco_gt, errors=True)
+        return panels[TITLE:, 2 * (SIDE + 4) :]
+
+    assert np.array_equal(error_panel(slice(None)), image)
+    first = mask_util.decode(perfect[0]["segmentation"]).astype(bool)
+    change = np.abs(error_panel(slice(1, None)).astype(int) - image).sum(2)
+    assert change[first].mean() > 30 and np.median(change[~first]) == 0
+    with pytest.raises(ValueError, match="need the COCO ground truth"):
+        compare_panel(record, {"instances": instances}, metadata, errors=True)

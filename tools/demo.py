@@ -21,7 +21,8 @@ from seg_d2.data.coco import ensure_derived_files
 from seg_d2.data.derived import png_name
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import RESULTS_FILE, Predictor
-from seg_d2.visualization import coco_ground_truth, compare_panel
+from seg_d2.evaluation.per_image import coco_ground_truth
+from seg_d2.visualization import compare_panel
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image

@@ -28,8 +28,8 @@ from seg_d2.data.image_io import ImageReadError, list_image_files, output_names,
 from seg_d2.engine import Predictor
 from seg_d2.engine.run_folder import add_model_arguments, load_run, run_datasets
 from seg_d2.errors import ConfigError
+from seg_d2.evaluation.per_image import coco_ground_truth
 from seg_d2.visualization import (
-    coco_ground_truth,
     compare_panel,
     contact_sheet,
     ground_truth_panel,
