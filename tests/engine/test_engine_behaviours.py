@@ -4,6 +4,7 @@ best checkpoint keeps the highest metric, and a checkpoint is named current only
 it is whole."""
 
 import os
+from contextlib import nullcontext
 from types import SimpleNamespace
 
 import seg_d2
@@ -150,3 +151,123 @@ def test_a_run_stops_early_and_ends_as_a_finished_one(tiny_shapes, tmp_path):
     assert max(iterations) == 3
     for path in ("model_final.pth", "best/model_best.pth", "results.json"):
         assert (tmp_path / path).exists(), path
+
+
+def _accumulating(model, batches, parts, loop_class=train_loop.GradientAccumulationTrainer):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    if loop_class is train_loop.CPUAutocastTrainer:
+        return loop_class(model, iter(batches), optimizer, accumulate_steps=parts)
+    return loop_class(model, iter(batches), optimizer, parts)
+
+
+def _step(loop):
+    loop.iter = 0
+    with EventStorage(0) as storage:
+        loop.storage = storage
+        loop.run_step()
+    return {name: history.latest() for name, history in storage.histories().items()}
+
+
+def test_only_the_last_part_of_a_step_exchanges_gradients(monkeypatch):
+    loop = _accumulating(_MeanSquare(), _batches(3), 3)
+    exchanged = []
+    monkeypatch.setattr(
+        loop, "_gradients_synchronized", lambda last: exchanged.append(last) or nullcontext()
+    )
+    _step(loop)
+    assert exchanged == [False, False, True]
+
+
+def test_a_step_reports_the_time_spent_waiting_for_all_its_parts(monkeypatch):
+    clock = iter(range(100))
+    monkeypatch.setattr(train_loop.time, "perf_counter", lambda: 10.0 * next(clock))
+    scalars = _step(_accumulating(_MeanSquare(), _batches(3), 3))
+    assert scalars["data_time"] == pytest.approx(30.0)  # 10 s for each of the 3 parts
+
+
+class _LossTensor(_MeanSquare):
+    """A model that returns its loss as a tensor, not a dict."""
+
+    def forward(self, batch):
+        return super().forward(batch)["loss"]
+
+
+def test_a_model_returning_a_tensor_trains_and_reports_it_as_the_total_loss():
+    model = _LossTensor()
+    before = model.linear.weight.detach().clone()
+    scalars = _step(_accumulating(model, _batches(2), 2))
+    assert set(scalars) >= {"total_loss", "data_time"} and scalars["total_loss"] > 0
+    assert not torch.equal(model.linear.weight, before)
+
+
+class _RecordsItsPrecision(_MeanSquare):
+    def forward(self, batch):
+        self.seen = self.linear(batch[0]).dtype
+        return super().forward(batch)
+
+
+def test_cpu_autocast_runs_the_forward_pass_in_bfloat16_and_keeps_float32_weights():
+    model = _RecordsItsPrecision()
+    before = model.linear.weight.detach().clone()
+    loop = _accumulating(model, _batches(2), 2, train_loop.CPUAutocastTrainer)
+    scalars = _step(loop)
+    assert model.seen == torch.bfloat16 and model.linear.weight.dtype == torch.float32
+    assert not torch.equal(model.linear.weight, before) and scalars["total_loss"] > 0
+    model(_batches(1)[0])  # outside the step: float32 again
+    assert model.seen == torch.float32
+
+
+def _stopping_hook(tmp_path, patience):
+    from seg_d2.engine.early_stopping import EarlyStopping
+
+    trainer = SimpleNamespace(
+        max_iter=100, checkpointer=SafeCheckpointer(nn.Linear(1, 1), str(tmp_path))
+    )
+    hook = EarlyStopping(eval_period=10, metric="segm/AP", patience=patience)
+    hook.trainer = trainer
+    return hook, trainer
+
+
+def _evaluate(hook, trainer, storage, evaluation, metric):
+    storage.iter = trainer.iter = 10 * evaluation + 9
+    if metric is not None:
+        storage.put_scalar("segm/AP", metric, smoothing_hint=False)
+    hook.after_step()
+
+
+def test_early_stopping_ignores_missing_and_nan_metrics_and_saves_the_iteration(tmp_path, caplog):
+    from seg_d2.engine.early_stopping import TrainingStoppedEarly
+
+    hook, trainer = _stopping_hook(tmp_path, patience=1)
+    with EventStorage(0) as storage:
+        trainer.storage = storage
+        _evaluate(hook, trainer, storage, 0, None)  # no metric yet
+        _evaluate(hook, trainer, storage, 1, 20.0)  # the first is a gain, never a stop
+        _evaluate(hook, trainer, storage, 2, float("nan"))
+        assert (hook.best, hook.evaluations_without_gain) == (20.0, 0)
+        with caplog.at_level("WARNING"), pytest.raises(TrainingStoppedEarly):
+            _evaluate(hook, trainer, storage, 3, 19.0)
+    assert (
+        "stopping early after iteration 40: segm/AP has not risen above 20.0000 in 1 "
+        "evaluations (SOLVER.PATIENCE)"
+    ) in caplog.text
+    saved = torch.load(tmp_path / "model_final.pth", weights_only=True)
+    assert saved["iteration"] == 39
+
+
+def test_every_process_stops_when_the_first_one_decides(tmp_path, monkeypatch):
+    from seg_d2.engine import early_stopping
+
+    hook, trainer = _stopping_hook(tmp_path, patience=1)
+    monkeypatch.setattr(early_stopping.comm, "get_world_size", lambda: 2)
+    monkeypatch.setattr(early_stopping.comm, "is_main_process", lambda: False)
+    decisions = []
+    monkeypatch.setattr(
+        early_stopping.comm, "all_gather", lambda mine: decisions.append(mine) or [True, mine]
+    )
+    with EventStorage(0) as storage:
+        trainer.storage = storage
+        with pytest.raises(early_stopping.TrainingStoppedEarly):
+            _evaluate(hook, trainer, storage, 0, 20.0)
+    assert decisions == [False]  # this process never looked at the metric
+    assert hook.best is None
