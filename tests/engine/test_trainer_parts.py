@@ -46,3 +46,43 @@ def test_results_json_is_strict_json_with_null_for_nan(tmp_path):
 
     written = json.loads(open(path).read(), parse_constant=refuse)
     assert written == {"sem_seg": {"mIoU": 50.0, "IoU-star": None, "per": [1.0, None]}}
+
+
+def test_results_are_written_by_the_first_process_only_indented_in_the_run_folder(
+    tmp_path, monkeypatch
+):
+    path = trainer.write_results(str(tmp_path / "run"), {"sem_seg": {"mIoU": 50.0}})
+    assert path == str(tmp_path / "run" / "results.json")
+    assert open(path).read() == '{\n  "sem_seg": {\n    "mIoU": 50.0\n  }\n}'
+    assert trainer.write_results(str(tmp_path / "empty"), {}) is None
+    monkeypatch.setattr(trainer.comm, "is_main_process", lambda: False)
+    assert trainer.write_results(str(tmp_path / "other"), {"a": 1}) is None
+    assert not (tmp_path / "empty").exists() and not (tmp_path / "other").exists()
+
+
+def _logged(error):
+    import logging
+    import sys
+
+    try:
+        raise error
+    except Exception:
+        record = logging.LogRecord(
+            "t", logging.ERROR, "f", 1, "Exception during training:", (), sys.exc_info()
+        )
+    kept = trainer._WithoutTracebackOfToldErrors().filter(record)
+    return kept, record
+
+
+def test_told_errors_are_logged_without_their_traceback_and_an_early_stop_not_at_all():
+    from seg_d2.engine.checkpoint import CheckpointError
+    from seg_d2.engine.early_stopping import TrainingStoppedEarly
+
+    assert _logged(TrainingStoppedEarly("stopped"))[0] is False
+    for told in (FloatingPointError("Loss became infinite"), CheckpointError("disk full")):
+        kept, record = _logged(told)
+        assert kept is True and record.exc_info is None
+        assert record.msg == "Exception during training: (SEG_D2_TRACEBACK=1 shows the traceback)"
+    kept, record = _logged(KeyError("a bug"))
+    assert kept is True and record.exc_info[0] is KeyError
+    assert record.msg == "Exception during training:"

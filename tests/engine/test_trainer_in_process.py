@@ -1,0 +1,67 @@
+"""seg_d2's Trainer run in this process (the fast tier's view; the slow tests run
+tools/train_net.py): the last evaluation's results, evaluation of the model as the config
+asks, the test loader's mapping, and a resumed run that keeps the optimizer's state."""
+
+import os
+
+import seg_d2
+from seg_d2.engine import Trainer
+
+import pytest
+import torch
+from conftest import REPO, SEMANTIC_DATASETS, UNET, train_net_command, unregister
+from detectron2.data import DatasetCatalog
+
+
+@pytest.fixture(autouse=True)
+def _datasets_registered_here_are_removed():
+    """Other test modules register tiny_train and tiny_val with other files."""
+    yield
+    for name in ("tiny_train", "tiny_val"):
+        if name in DatasetCatalog.list():
+            unregister(name)
+
+
+def _config(data, output_dir, *overrides):
+    command = train_net_command(
+        UNET, output_dir, data, *overrides, datasets=SEMANTIC_DATASETS, size=64
+    )
+    opts = command[command.index("--config-file") + 2 :]
+    return seg_d2.setup_config(os.path.join(REPO, UNET), opts)
+
+
+def _optimizer_state(optimizer):
+    """The optimizer's per-parameter tensors (momentum, or Adam's moments)."""
+    return [
+        value
+        for state in optimizer.state_dict()["state"].values()
+        for _, value in sorted(state.items())
+        if torch.is_tensor(value) and value.dim() > 0
+    ]
+
+
+def test_train_evaluate_and_resume_with_the_optimizers_state(tiny_shapes, tmp_path):
+    schedule = ("SOLVER.CHECKPOINT_PERIOD", "3", "TEST.EVAL_PERIOD", "3")
+    cfg = _config(tiny_shapes, tmp_path, "SOLVER.MAX_ITER", "3", *schedule)
+    first = Trainer(cfg)
+    first.resume_or_load(resume=False)
+    results = first.train()
+    assert set(results["sem_seg"]) >= {"mIoU", "pACC"}
+    first.model.eval()
+    assert Trainer.test(cfg, first.model) == results  # the same model, evaluated again
+
+    resumed_cfg = _config(tiny_shapes, tmp_path, "SOLVER.MAX_ITER", "4", *schedule)
+    resumed = Trainer(resumed_cfg)
+    resumed.resume_or_load(resume=True)
+    assert resumed.start_iter == 3
+    saved, restored = _optimizer_state(first.optimizer), _optimizer_state(resumed.optimizer)
+    assert len(restored) == len(saved) > 0
+    for before, after in zip(saved, restored):
+        torch.testing.assert_close(after, before)
+
+
+def test_the_test_loader_maps_images_as_for_evaluation(tiny_shapes, tmp_path):
+    cfg = _config(tiny_shapes, tmp_path, "INPUT.MIN_SIZE_TRAIN", "(96,)")
+    (record,) = next(iter(Trainer.build_test_loader(cfg, "tiny_val_sem_seg")))
+    assert min(record["image"].shape[-2:]) == 64  # INPUT.MIN_SIZE_TEST, not the training's
+    assert record["file_name"] == DatasetCatalog.get("tiny_val_sem_seg")[0]["file_name"]
