@@ -199,3 +199,62 @@ def test_a_full_disk_during_training_is_one_message_and_leaves_no_partial_file(
     )
     assert "Traceback" not in run.stdout + run.stderr
     assert not list(tmp_path.glob("*.pth")) and not list(tmp_path.glob("*.partial*"))
+
+
+def test_the_newest_other_checkpoint_is_named_with_how_to_resume_from_it(tmp_path):
+    checkpointer = SafeCheckpointer(nn.Linear(2, 2), str(tmp_path))
+    for name in ("model_0000009", "model_0000029", "model_0000019"):
+        checkpointer.save(name)
+    last = tmp_path / "model_0000019.pth"
+    last.write_bytes(last.read_bytes()[:100])
+    (tmp_path / "last_checkpoint").write_text("model_0000019.pth")
+    with pytest.raises(CheckpointError) as error:
+        SafeCheckpointer(nn.Linear(2, 2), str(tmp_path)).resume_or_load("", resume=True)
+    assert str(error.value).endswith(
+        "; the newest other checkpoint there is model_0000029.pth: to resume from it, write "
+        f"'model_0000029.pth' into {tmp_path / 'last_checkpoint'} and run with --resume"
+    )
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    SafeCheckpointer(nn.Linear(2, 2), str(alone)).save("model_0000009")
+    only = alone / "model_0000009.pth"
+    only.write_bytes(only.read_bytes()[:100])
+    with pytest.raises(CheckpointError) as error:
+        SafeCheckpointer(nn.Linear(2, 2), str(alone)).resume_or_load("", resume=True)
+    assert str(error.value).endswith("; no other checkpoint is there to resume from")
+
+
+def test_an_unreadable_file_from_elsewhere_is_named_without_the_runs_checkpoints(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    SafeCheckpointer(nn.Linear(2, 2), str(run)).save("model_0000009")
+    elsewhere = tmp_path / "downloaded.pth"
+    elsewhere.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError) as error:
+        SafeCheckpointer(nn.Linear(2, 2), str(run)).load(str(elsewhere))
+    message = str(error.value)
+    assert message.startswith(f"cannot read weights file '{elsewhere}' (")
+    assert "checkpoint there" not in message and message.endswith(")")
+
+
+def test_a_zoo_pickles_author_is_logged_and_detectron1_momentum_blobs_are_left_out(
+    tmp_path, caplog
+):
+    weight, bias = np.ones((3, 2), np.float32), np.zeros(3, np.float32)
+    zoo = tmp_path / "zoo.pkl"
+    zoo.write_bytes(pickle.dumps({"model": {"weight": weight, "bias": bias}, "__author__": "Z"}))
+    with caplog.at_level("INFO"):
+        load_weights(nn.Linear(2, 3), str(zoo))
+    assert "Reading a file from 'Z'" in caplog.text
+
+    blobs = tmp_path / "detectron1.pkl"
+    blobs.write_bytes(
+        pickle.dumps({"blobs": {"weight": weight, "bias": bias, "weight_momentum": weight}})
+    )
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        load_weights(nn.Linear(2, 3), str(blobs))
+    (table,) = [r.getMessage() for r in caplog.records if "Loading weights" in r.getMessage()]
+    unused = next(line for line in table.splitlines() if "in the file, unused" in line)
+    assert unused.split("|")[2].strip() == "0"
