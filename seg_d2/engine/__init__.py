@@ -1,5 +1,6 @@
 from .launch import launch
-from .predictor import Predictor, coco_records, load_model, panoptic_segments, semantic_labels
+from .outputs import coco_records, panoptic_segments, semantic_labels
+from .predictor import Predictor, load_model
 from .train_loop import CPUAutocastTrainer, GradientAccumulationTrainer
 from .trainer import RESULTS_FILE, Trainer, write_results
 

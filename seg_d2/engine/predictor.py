@@ -7,6 +7,8 @@ folders or arrays whose colour order is said, with ``TEST.SLIDING_WINDOW`` and
                                            "output/nuclei/mask_rcnn_R18_FPN/model_final.pth")
     for file_name, image, output in predictor.predict_files(["my_images/"]):
         records = coco_records(output, image_id=1, metadata=predictor.metadata)
+
+(``coco_records`` and the other converters of an output are in ``seg_d2.engine.outputs``.)
 """
 
 import numpy as np
@@ -14,10 +16,8 @@ import torch
 from detectron2.config import instantiate
 from detectron2.data import Metadata, MetadataCatalog
 from detectron2.data import transforms as T
-from detectron2.evaluation.coco_evaluation import instances_to_coco_json
 
 from ..config import setup_config
-from ..data.categories import thing_dataset_ids
 from ..data.image_io import ImageReadError, list_image_files, read_image
 from ..lazy_config import is_lazy_config, setup_lazy_config
 from ..modeling import inference_model
@@ -26,7 +26,7 @@ from .lazy_training import load_lazy_model
 from .run_folder import load_run
 from .trainer import Trainer
 
-__all__ = ["Predictor", "coco_records", "load_model", "panoptic_segments", "semantic_labels"]
+__all__ = ["Predictor", "load_model"]
 
 COLOUR_ORDERS = ("RGB", "BGR")
 
@@ -150,23 +150,3 @@ def load_model(cfg):
     """The config's model with its MODEL.WEIGHTS, in eval mode."""
     model = Trainer.build_model(cfg)
     return load_weights(model, cfg.MODEL.WEIGHTS).eval()
-
-
-def coco_records(output, image_id, metadata):
-    """The output's instances as COCO results (``category_id`` the dataset's own ids)."""
-    dataset_id = thing_dataset_ids(metadata)
-    records = instances_to_coco_json(output["instances"].to("cpu"), image_id)
-    for record in records:
-        record["category_id"] = dataset_id.get(record["category_id"], record["category_id"])
-    return records
-
-
-def semantic_labels(output):
-    """The output's per-pixel class (contiguous ids) as an HxW uint8 array."""
-    return output["sem_seg"].argmax(0).cpu().numpy().astype(np.uint8)
-
-
-def panoptic_segments(output):
-    """(HxW segment-id array, segments_info) of a panoptic output."""
-    ids, segments = output["panoptic_seg"]
-    return ids.cpu().numpy(), segments

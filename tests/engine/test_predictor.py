@@ -4,15 +4,13 @@ test-time augmentation from the config or the caller."""
 
 import seg_d2
 from seg_d2.data.image_io import ImageReadError, read_image
-from seg_d2.engine import Predictor, Trainer, coco_records, semantic_labels
+from seg_d2.engine import Predictor, Trainer, semantic_labels
 from seg_d2.modeling import SemanticSegmentorWithTTA
 
 import numpy as np
 import pytest
 import torch
-from detectron2.data import Metadata
 from detectron2.modeling import SemanticSegmentor
-from detectron2.structures import Boxes, Instances
 
 UNET = "configs/shapes/unet.yaml"
 
@@ -64,6 +62,24 @@ def test_a_batch_gives_what_each_image_gives_alone(image_folder):
     assert np.array_equal(labels, together[0]["sem_seg"].argmax(0).numpy())
 
 
+def test_files_are_predicted_in_batches_of_the_size_asked_for(image_folder, monkeypatch):
+    predictor = _unet_predictor()
+    batches = []
+    monkeypatch.setattr(
+        predictor,
+        "predict",
+        lambda images, format, batch_size: (
+            batches.append((len(images), format, batch_size)) or [{} for _ in images]
+        ),
+    )
+    files = sorted(str(p) for p in image_folder.glob("*.jpg"))
+    assert len(list(predictor.predict_files(files * 2, batch_size=3))) == 4
+    assert batches == [(3, "RGB", 3), (1, "RGB", 1)]
+    batches.clear()
+    assert list(predictor.predict_files([], batch_size=3)) == []
+    assert batches == [(0, "RGB", 1)]
+
+
 def test_colour_orders_it_does_not_know_are_refused():
     predictor = _unet_predictor()
     with pytest.raises(ValueError, match="'GRAY'"):
@@ -97,22 +113,6 @@ def test_weights_are_loaded_from_the_config(tmp_path):
     )
     assert all(torch.all(p == 0.5) for p in loaded.model.parameters())
     assert not loaded.model.training
-
-
-def test_coco_records_carry_the_datasets_category_ids():
-    instances = Instances(
-        (4, 4),
-        pred_boxes=Boxes(torch.tensor([[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 3.0]])),
-        scores=torch.tensor([0.9, 0.4]),
-        pred_classes=torch.tensor([0, 1]),
-        pred_masks=torch.zeros(2, 4, 4, dtype=torch.bool),
-    )
-    metadata = Metadata(thing_dataset_id_to_contiguous_id={7: 0, 3: 1})
-    records = coco_records({"instances": instances}, 12, metadata)
-    assert [(r["image_id"], r["category_id"], r["score"]) for r in records] == [
-        (12, 7, pytest.approx(0.9)),
-        (12, 3, pytest.approx(0.4)),
-    ]
 
 
 def test_the_trainers_model_is_what_it_runs(monkeypatch):
