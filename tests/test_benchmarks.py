@@ -10,7 +10,7 @@ import seg_d2
 
 import pytest
 import torch
-from conftest import unregister
+from helpers import unregister
 
 pytestmark = pytest.mark.slow
 

@@ -197,7 +197,7 @@ def test_trainer_checkpoints_its_optimizer_and_can_swap_its_data_loader(tiny_val
     from seg_d2.config import setup_config
     from seg_d2.engine import Trainer
 
-    from conftest import REPO
+    from helpers import REPO
 
     cfg = setup_config(
         f"{REPO}/configs/shapes/unet.yaml",

@@ -10,7 +10,7 @@ import sys
 from seg_d2.env import cache_folder
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 NUMPY_2 = "2.2.6"
 OVERLAY = cache_folder(f"numpy-{NUMPY_2}")

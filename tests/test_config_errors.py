@@ -11,7 +11,7 @@ from seg_d2.engine.trainer import _told_errors_logged_without_traceback
 from seg_d2.errors import ConfigError
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 MASK_RCNN = os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml")
 UNET = os.path.join(REPO, "configs/shapes/unet.yaml")

@@ -7,9 +7,9 @@ import os
 import seg_d2
 
 import pytest
-from conftest import unregister
 from detectron2.data import DatasetCatalog
 from detectron2.modeling import build_model
+from helpers import unregister
 from PIL import Image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -9,7 +9,7 @@ import sys
 from seg_d2.cli import COMMANDS, main
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 
 def test_the_help_names_every_command_and_an_unknown_one_is_refused(capsys):

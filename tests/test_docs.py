@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import REPO
+from helpers import REPO
 
 MKDOCS = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir"]
 

@@ -10,9 +10,9 @@ from seg_d2.export import export_model, run_exported, traceable_model
 
 import pytest
 import torch
-from conftest import load_module
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
+from helpers import load_module
 
 MASK_RCNN = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 UNET = "configs/shapes/unet.yaml"

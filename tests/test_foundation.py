@@ -29,9 +29,9 @@ def test_loading_a_config_changes_nothing_else_and_setting_up_decides_the_rest(t
     """load_config reads the file: detectron2's default device stays, the dataset a config
     line names is not registered, the numbers of classes stay 0. setup_config then picks
     the CPU where CUDA is missing, registers the dataset and takes the classes from it."""
-    from conftest import load_module, unregister
     from detectron2.config import get_cfg as detectron2_cfg
     from detectron2.data import DatasetCatalog
+    from helpers import load_module, unregister
 
     # by path: run alone, this file does not have tests/data on sys.path
     json_file, images, _ = load_module("tests/data/test_data_coco.py")._tiny_coco(tmp_path)

@@ -8,8 +8,8 @@ from seg_d2 import lazy_config
 from seg_d2.config import class_weights_from_data
 
 import pytest
-from conftest import REPO, unregister
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from helpers import REPO, unregister
 
 # unet.py without train.device; its datasets and what to read from them given here.
 CONFIG = """

@@ -18,10 +18,10 @@ from seg_d2.lazy_config import is_lazy_config, load_lazy_config, setup_lazy_conf
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, python_config_overrides
 from detectron2.config import instantiate
 from detectron2.data import transforms as T
 from detectron2.solver import build_lr_scheduler
+from helpers import REPO, python_config_overrides
 
 TWINS = {
     "configs/finetune/nuclei_mask_rcnn_R18_FPN_imagenet.yaml": (

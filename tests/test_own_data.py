@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO
+from helpers import REPO
 from PIL import Image
 
 PREDICTED_SAMPLE = "00071198d059ba7f5914a526d124d28e6d010c92466da21d4a04cd5413362552"

@@ -9,7 +9,7 @@ from seg_d2.cli import main
 import cv2
 import numpy as np
 import pytest
-from conftest import MASK_RCNN, REPO
+from helpers import MASK_RCNN, REPO
 
 
 def _video(path, frames=5):

@@ -15,7 +15,7 @@ import seg_d2
 from seg_d2.lazy_config import load_lazy_config
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 # Shown as a pattern to fill in (..., [optional], my_images/, an upper-case word such as
 # LAYOUT or OUTPUT_DIR), or not seg_d2's to check: installing, pytest itself.

@@ -8,7 +8,7 @@ import json
 import os
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 RESULTS = "benchmarks/results"
 
@@ -470,7 +470,7 @@ def test_the_demos_own_run_is_one_of_the_seeds():
     is that run (same config, same seed, no other override)."""
     from seg_d2 import load_config
 
-    from conftest import load_module
+    from helpers import load_module
 
     config = load_module("tools/demo.py").CONFIG
     file = "seeds_shapes_mask_rcnn_R18_FPN.json"

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+from helpers import REPO
 from skip_policy import STATED_SKIP_REASONS
 
 

@@ -17,8 +17,8 @@ from seg_d2.visualization import (
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, load_module, unregister
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from helpers import REPO, load_module, unregister
 from PIL import Image
 from pycocotools import mask as mask_util
 

@@ -20,9 +20,9 @@ from seg_d2.visualization import MAX_PANEL_SIDE
 
 import numpy as np
 import pytest
-from conftest import REPO, load_module, unregister
 from detectron2.data import DatasetCatalog
 from detectron2.data.build import get_detection_dataset_dicts
+from helpers import REPO, load_module, unregister
 from PIL import Image
 
 TITLE_HEIGHT = 22

@@ -25,7 +25,7 @@ from seg_d2.errors import DatasetError
 
 import numpy as np
 import pytest
-from conftest import REPO, unregister
+from helpers import REPO, unregister
 from PIL import Image
 from pycocotools import mask as mask_util
 

@@ -10,8 +10,8 @@ from seg_d2.data.coco import register_coco_format_datasets
 
 import numpy as np
 import pytest
-from conftest import unregister
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from helpers import unregister
 from panopticapi.utils import rgb2id
 from PIL import Image
 from pycocotools import mask as mask_util

@@ -13,8 +13,8 @@ from seg_d2.data.shapes import (
 from seg_d2.data.validate import validate_coco_dataset
 
 import numpy as np
-from conftest import unregister
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from helpers import unregister
 from pycocotools import mask as mask_util
 
 

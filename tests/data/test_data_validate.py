@@ -12,8 +12,8 @@ from seg_d2.data.validate import (
 
 import numpy as np
 import pytest
-from conftest import unregister
 from dataset_changes import set_at
+from helpers import unregister
 from PIL import Image
 
 H, W = 30, 40

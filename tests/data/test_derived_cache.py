@@ -11,7 +11,7 @@ from seg_d2.data.derived import derived_ground_truth_paths, derived_root
 from seg_d2.data.masks import mask_to_rle
 
 import numpy as np
-from conftest import unregister
+from helpers import unregister
 from PIL import Image
 
 

@@ -11,7 +11,7 @@ from seg_d2.data.validate import validate_coco_dataset
 import numpy as np
 import pytest
 import tifffile
-from conftest import REPO, load_module
+from helpers import REPO, load_module
 from PIL import Image
 
 RAMP = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)

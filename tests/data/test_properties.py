@@ -18,9 +18,9 @@ from seg_d2.modeling.losses import (
 import numpy as np
 import pytest
 import torch
-from conftest import semantic_records
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
+from helpers import semantic_records
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_util

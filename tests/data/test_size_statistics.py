@@ -13,8 +13,8 @@ from seg_d2.errors import DatasetError
 
 import pytest
 import yaml
-from conftest import MASK_RCNN, REPO
 from detectron2.config import CfgNode
+from helpers import MASK_RCNN, REPO
 
 NUCLEI = "configs/nuclei/mask_rcnn_R18_FPN.yaml"
 SUGGESTED_KEYS = (

@@ -14,11 +14,11 @@ from seg_d2.errors import DatasetError
 
 import numpy as np
 import pytest
-from conftest import unregister
 from dataset_changes import remove_at, set_at
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
+from helpers import unregister
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image

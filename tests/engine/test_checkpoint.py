@@ -16,7 +16,7 @@ from seg_d2.engine.checkpoint import (
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, train_net_command
+from helpers import REPO, train_net_command
 from torch import nn
 
 

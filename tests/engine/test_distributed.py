@@ -14,7 +14,7 @@ import time
 
 import pytest
 import torch
-from conftest import (
+from helpers import (
     PANOPTIC_DATASETS,
     PANOPTIC_FPN,
     REPO,

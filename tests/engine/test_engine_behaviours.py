@@ -13,9 +13,9 @@ from seg_d2.engine.checkpoint import CheckpointError, SafeCheckpointer
 
 import pytest
 import torch
-from conftest import metrics
 from detectron2.engine import DefaultTrainer, hooks
 from detectron2.utils.events import EventStorage
+from helpers import metrics
 from torch import nn
 
 
@@ -133,7 +133,7 @@ def test_a_run_stops_early_and_ends_as_a_finished_one(tiny_shapes, tmp_path):
     """A learning rate of 0 (and no batch statistics) leaves the metric where it is:
     PATIENCE 1 stops the run at its second evaluation, which ends with exit status 0,
     model_final and the best weights."""
-    from conftest import train_net
+    from helpers import train_net
 
     log = train_net(
         "configs/shapes/unet.yaml",

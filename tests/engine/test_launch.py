@@ -10,7 +10,7 @@ from seg_d2.errors import ConfigError
 
 import pytest
 import torch.distributed as dist
-from conftest import REPO
+from helpers import REPO
 
 launch_module = importlib.import_module("seg_d2.engine.launch")
 

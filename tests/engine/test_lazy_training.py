@@ -10,9 +10,9 @@ from seg_d2.lazy_config import setup_lazy_config
 
 import pytest
 import torch
-from conftest import REPO, python_config_overrides, unregister
 from detectron2.config import LazyConfig
 from detectron2.data import DatasetCatalog
+from helpers import REPO, python_config_overrides, unregister
 from omegaconf import OmegaConf
 
 UNET = os.path.join(REPO, "configs/shapes/unet.py")

@@ -16,7 +16,7 @@ from seg_d2.engine.checkpoint import SafeCheckpointer
 
 import pytest
 import torch
-from conftest import REPO, metrics, train_net, train_net_command
+from helpers import REPO, metrics, train_net, train_net_command
 from torch import nn
 
 

@@ -12,7 +12,7 @@ from seg_d2.errors import ConfigError
 
 import numpy as np
 import pytest
-from conftest import MASK_RCNN, REPO, load_module, python_config_overrides, train_net_command
+from helpers import MASK_RCNN, REPO, load_module, python_config_overrides, train_net_command
 
 
 @pytest.fixture(scope="module")

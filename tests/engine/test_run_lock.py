@@ -17,7 +17,7 @@ from seg_d2.engine.run_lock import (
 from seg_d2.errors import ConfigError
 
 import pytest
-from conftest import MASK_RCNN, REPO, train_net_command
+from helpers import MASK_RCNN, REPO, train_net_command
 
 _HOLD_AND_WAIT = """
 import sys, time

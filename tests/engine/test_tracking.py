@@ -12,13 +12,13 @@ from seg_d2.engine.tracking import TrackingWriter, build_writers
 from seg_d2.errors import ConfigError
 
 import pytest
-from conftest import MASK_RCNN, train_net
 from detectron2.utils.events import (
     CommonMetricPrinter,
     EventStorage,
     JSONWriter,
     TensorboardXWriter,
 )
+from helpers import MASK_RCNN, train_net
 
 
 class _Recorder:

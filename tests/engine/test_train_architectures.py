@@ -4,7 +4,7 @@ tools/train_net.py, with the evaluator of its task."""
 import json
 
 import pytest
-from conftest import train_net
+from helpers import train_net
 
 pytestmark = pytest.mark.slow
 

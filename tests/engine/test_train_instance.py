@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import MASK_RCNN, metrics, train_net
+from helpers import MASK_RCNN, metrics, train_net
 
 pytestmark = pytest.mark.slow
 

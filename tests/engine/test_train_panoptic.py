@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, metrics
+from helpers import REPO, metrics
 
 pytestmark = pytest.mark.slow
 

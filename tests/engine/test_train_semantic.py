@@ -4,7 +4,7 @@ goes down and SemSegEvaluator's metrics, with Dice, land in results.json."""
 import json
 
 import pytest
-from conftest import metrics
+from helpers import metrics
 
 pytestmark = pytest.mark.slow
 

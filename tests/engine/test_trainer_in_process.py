@@ -9,8 +9,8 @@ from seg_d2.engine import Trainer
 
 import pytest
 import torch
-from conftest import REPO, SEMANTIC_DATASETS, UNET, train_net_command, unregister
 from detectron2.data import DatasetCatalog
+from helpers import REPO, SEMANTIC_DATASETS, UNET, train_net_command, unregister
 
 
 @pytest.fixture(autouse=True)

@@ -24,9 +24,9 @@ from seg_d2.engine.weight_formats import (
 import pytest
 import torch
 import torchvision
-from conftest import MASK_RCNN, REPO
 from detectron2.modeling import build_model
 from detectron2.structures import Boxes, Instances, pairwise_iou
+from helpers import MASK_RCNN, REPO
 from torchvision.models.detection.image_list import ImageList
 
 TORCHVISION_MASK_RCNN = os.path.join(REPO, "configs/coco/mask_rcnn_R50_FPN_torchvision.yaml")

@@ -11,9 +11,9 @@ from seg_d2.engine import Trainer
 import numpy as np
 import pytest
 import torch
-from conftest import unregister
 from detectron2.data import DatasetCatalog
 from detectron2.structures import Boxes, Instances
+from helpers import unregister
 from PIL import Image
 
 SIZE, CELL = 160, 10  # a 16x16 grid: 256 instances in one image

@@ -8,8 +8,8 @@ from seg_d2.evaluation import SemSegDiceEvaluator
 import numpy as np
 import pytest
 import torch
-from conftest import semantic_records
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from helpers import semantic_records
 
 CLASSES = ["a", "b", "c", "d"]
 

@@ -11,10 +11,10 @@ from seg_d2.modeling import PosthocPanoptic
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.evaluation import COCOPanopticEvaluator
 from detectron2.structures import Instances
+from helpers import REPO
 from panopticapi.evaluation import pq_compute
 from panopticapi.utils import id2rgb, rgb2id
 from PIL import Image

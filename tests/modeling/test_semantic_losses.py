@@ -15,9 +15,9 @@ from seg_d2.modeling.losses import (
 import numpy as np
 import pytest
 import torch
-from conftest import semantic_records
 from detectron2.data import DatasetCatalog
 from detectron2.modeling import build_model
+from helpers import semantic_records
 
 UNET = "configs/shapes/unet.yaml"
 
