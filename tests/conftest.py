@@ -13,6 +13,21 @@ from helpers import (
     train_net,
     unregister,
 )
+from hypothesis import Phase, settings
+
+# Every hypothesis test runs under this profile. No shrinking: a failing property reports
+# its first failing example at once, where shrinking such examples (masks, label maps) ran
+# for over 5 minutes. An example takes milliseconds; the deadline turns one that hangs or
+# slows a hundredfold into a failure.
+settings.register_profile(
+    "seg_d2",
+    max_examples=60,
+    deadline=2000,
+    derandomize=True,
+    database=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+)
+settings.load_profile("seg_d2")
 
 
 @pytest.fixture(scope="session")

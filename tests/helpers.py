@@ -10,6 +10,9 @@ import sys
 # seg_d2 first: its compat fixes must apply before any test module imports detectron2.
 import seg_d2  # noqa: F401
 
+import torch
+from hypothesis import strategies as st
+
 
 def unregister(name):
     """Remove a dataset registered with seg_d2.data.register_coco_dataset, all its variants."""
@@ -147,3 +150,26 @@ def semantic_records(folder, label_maps):
         Image.fromarray(labels).save(path)
         records.append({"file_name": f"image{k}.jpg", "sem_seg_file_name": path})
     return records
+
+
+@st.composite
+def label_maps(draw, num_classes=4):
+    n, height, width = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    labels = draw(
+        st.lists(
+            st.integers(0, num_classes - 1),
+            min_size=n * height * width,
+            max_size=n * height * width,
+        )
+    )
+    ignored = draw(
+        st.lists(st.booleans(), min_size=n * height * width, max_size=n * height * width)
+    )
+    targets = torch.tensor(labels).reshape(n, height, width)
+    targets[torch.tensor(ignored).reshape(n, height, width)] = 255
+    seed = draw(st.integers(0, 2**16))
+    logits = (
+        torch.randn(n, num_classes, height, width, generator=torch.Generator().manual_seed(seed))
+        * 3
+    )
+    return logits, targets
