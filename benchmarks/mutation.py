@@ -56,8 +56,10 @@ GOALS = {
 }
 
 # mutmut's exit codes (mutmut/stats.py): what counts as caught. A timeout is caught: the
-# mutant hangs a test, which CI's time limit reports.
-CAUGHT = {1, 3, 36, -24, 24, 152, 255, 37, -11, -9}
+# mutant hangs a test, which CI's time limit reports; a resumed run checks timeouts again,
+# as a busy machine can time out a mutant that does not hang.
+TIMEOUTS = {36, -24, 24, 152, 255}
+CAUGHT = {1, 3, 37, -11, -9} | TIMEOUTS
 SURVIVED = {0}
 NO_TESTS = {5, 33}
 NOT_CHECKED = {None}  # the run stopped before it reached them
@@ -217,6 +219,13 @@ def uncaught(codes):
         for mutant, (source, code) in sorted(codes.items())
         if code not in CAUGHT | NOT_CHECKED and not changes_help_text_only(mutant, source)
     ]
+
+
+def to_run_again(codes):
+    """What a resumed run checks again: the mutants no test caught, and those that timed
+    out (on a busy machine, a slow test can time out without the mutant hanging it)."""
+    timed_out = [mutant for mutant, (_, code) in codes.items() if code in TIMEOUTS]
+    return sorted(uncaught(codes) + timed_out)
 
 
 def score_packages(codes, equivalent):
@@ -386,7 +395,7 @@ def main(argv=None):
         "--resume",
         action="store_true",
         help="continue the run left in output/mutation/ with the working tree as it is now: "
-        "again every mutant no test caught, then those it did not reach",
+        "again every mutant no test caught or that timed out, then those it did not reach",
     )
     parser.add_argument(
         "--report",
@@ -412,15 +421,16 @@ def main(argv=None):
             stamp = json.load(f)
         packages = stamp.get("packages", packages)  # the run's own
         codes = exit_codes()
-        again = [m for m in uncaught(codes) if not changed_since_copied(codes[m][0])]
+        again = [m for m in to_run_again(codes) if not changed_since_copied(codes[m][0])]
         tests = stamp.setdefault("tests", ["tests"])  # runs before --tests faced all
         prepare_work_copy(packages, args.max_stack_depth, tests, fresh=False)
         forget_which_tests_reach_what()
         stamp["commit"] = f"{stamp['commit']}, resumed at {machine()['commit']}"
         with open(stamp_file, "w") as f:
             json.dump(stamp, f)
-        # first those no test caught, with the tests as they are now; then the mutants the
-        # run had not reached, with those of sources changed since (made anew by mutmut)
+        # first those no test caught (or that timed out), with the tests as they are now;
+        # then the mutants the run had not reached, with those of sources changed since
+        # (made anew by mutmut)
         if again:
             mutmut("run", *children, *again)
         mutmut("run", *children)

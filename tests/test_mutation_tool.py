@@ -57,10 +57,12 @@ def test_help_text_mutants_leave_the_score_and_unreached_ones_count_as_surviving
     assert mutation._package_score(row) == 100.0 * 4 / 7
 
 
-def test_a_resumed_run_runs_again_only_what_no_test_caught(monkeypatch):
+def test_a_resumed_run_runs_again_what_no_test_caught_and_what_timed_out(monkeypatch):
     monkeypatch.setattr(mutation, "changes_help_text_only", lambda mutant, source: mutant == "e")
-    codes = {m: ("seg_d2/x.py", code) for m, code in zip("abcdef", [0, 1, None, 33, 0, -9])}
+    codes = {m: ("seg_d2/x.py", code) for m, code in zip("abcdefg", [0, 1, None, 33, 0, -9, -24])}
     assert mutation.uncaught(codes) == ["a", "d"]
+    assert mutation.to_run_again(codes) == ["a", "d", "g"]  # and the timeout, counted caught
+    assert -24 in mutation.CAUGHT
 
 
 def test_sources_changed_since_the_run_copied_them_are_told_apart(tmp_path, monkeypatch):
