@@ -33,3 +33,19 @@ def test_sgd_stays_detectrons():
 def test_unknown_optimizer_is_named():
     with pytest.raises(ValueError, match="SOLVER.OPTIMIZER .* not 'Adam'"):
         Trainer.build_optimizer(_cfg("Adam"), _model())
+
+
+def test_adamw_takes_the_rate_and_decay_of_biases_and_norms_from_the_config():
+    cfg = _cfg("ADAMW")
+    cfg.SOLVER.WEIGHT_DECAY, cfg.SOLVER.BIAS_LR_FACTOR, cfg.SOLVER.WEIGHT_DECAY_BIAS = (
+        0.05,
+        2.0,
+        0.0,
+    )
+    model = _model()
+    optimizer = Trainer.build_optimizer(cfg, model)
+    names = {id(p): name for name, p in model.named_parameters()}
+    group_of = {names[id(p)]: g for g in optimizer.param_groups for p in g["params"]}
+    assert (group_of["0.weight"]["lr"], group_of["0.weight"]["weight_decay"]) == (0.003, 0.05)
+    assert (group_of["0.bias"]["lr"], group_of["0.bias"]["weight_decay"]) == (0.006, 0.0)
+    assert group_of["1.weight"]["weight_decay"] == 0.0  # a norm layer's

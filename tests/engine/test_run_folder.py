@@ -155,3 +155,23 @@ def test_a_python_config_run_folder_predicts_without_its_data(tiny_shapes, tmp_p
     export = load_module("tools/export_model.py").main
     with pytest.raises(ConfigError, match="run of a Python config; seg-d2 export takes"):
         export(["--run", str(run_folder), "--format", "safetensors", "--output", str(tmp_path)])
+
+
+def test_the_metadata_file_is_the_first_processs_indented_json_of_the_test_dataset(
+    tmp_path, monkeypatch
+):
+    import seg_d2
+    from seg_d2.engine import run_folder
+
+    cfg = seg_d2.load_config("configs/shapes/unet.yaml", ["DATASETS.TEST", "('shapes_val',)"])
+    path = run_folder.write_run_metadata(str(tmp_path), cfg)
+    text = (tmp_path / "metadata.json").read_text()
+    assert path == str(tmp_path / "metadata.json") and text.startswith(
+        '{\n "dataset": "shapes_val"'
+    )
+    saved = json.loads(text)
+    assert saved["config"] == "yaml" and saved["thing_classes"][0] == "circle"
+    assert set(saved["thing_dataset_id_to_contiguous_id"]) == {"1", "2", "4", "7"}
+    monkeypatch.setattr(run_folder.comm, "is_main_process", lambda: False)
+    assert run_folder.write_run_metadata(str(tmp_path / "other"), cfg) is None
+    assert not (tmp_path / "other").exists()

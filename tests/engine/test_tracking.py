@@ -235,3 +235,14 @@ def test_wandb_offline_gets_the_metrics_at_their_iterations_and_the_settings(tmp
             config.update({item.key: json.loads(item.value_json) for item in updates})
     assert steps == [(2, 0.5), (5, 0.25)]
     assert config["SOLVER.MAX_ITER"] == 4 and names == ["run_b"]
+
+
+def test_the_default_writers_write_into_the_run_folder(tmp_path):
+    cfg = seg_d2.get_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path)
+    printer, json_writer, tensorboard = build_writers(cfg, 37)
+    assert printer._max_iter == 37
+    assert json_writer._file_handle.name == str(tmp_path / "metrics.json")
+    assert tensorboard._writer.get_logdir() == str(tmp_path)
+    for writer in (printer, json_writer, tensorboard):
+        writer.close()

@@ -65,3 +65,19 @@ def test_the_test_loader_maps_images_as_for_evaluation(tiny_shapes, tmp_path):
     (record,) = next(iter(Trainer.build_test_loader(cfg, "tiny_val_sem_seg")))
     assert min(record["image"].shape[-2:]) == 64  # INPUT.MIN_SIZE_TEST, not the training's
     assert record["file_name"] == DatasetCatalog.get("tiny_val_sem_seg")[0]["file_name"]
+
+
+def test_the_step_follows_amp_and_accumulation_and_a_new_run_starts_at_0(
+    tiny_shapes, tmp_path, monkeypatch
+):
+    from seg_d2.engine import CPUAutocastTrainer, train_loop
+
+    monkeypatch.setattr(train_loop, "cpu_computes_bfloat16", lambda: True)
+    cfg = _config(
+        tiny_shapes, tmp_path, "SOLVER.AMP.ENABLED", "True", "SOLVER.ACCUMULATE_GRAD_STEPS", "2"
+    )
+    built = Trainer(cfg)
+    assert type(built._trainer) is CPUAutocastTrainer and built._trainer.accumulate_steps == 2
+    assert built.scheduler is not None
+    built.resume_or_load(resume=False)
+    assert built.start_iter == 0

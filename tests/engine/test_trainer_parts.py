@@ -86,3 +86,55 @@ def test_told_errors_are_logged_without_their_traceback_and_an_early_stop_not_at
     kept, record = _logged(KeyError("a bug"))
     assert kept is True and record.exc_info[0] is KeyError
     assert record.msg == "Exception during training:"
+
+
+def test_the_batch_of_a_step_is_split_into_parts_over_the_processes(monkeypatch):
+    from seg_d2.errors import ConfigError
+
+    import pytest
+
+    cfg = seg_d2.get_cfg()
+    cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.ACCUMULATE_GRAD_STEPS = 8, 2
+    monkeypatch.setattr(trainer.comm, "get_world_size", lambda: 2)
+    assert (
+        trainer.images_per_batch_part(cfg) == 4 and type(trainer.images_per_batch_part(cfg)) is int
+    )
+    cfg.SOLVER.IMS_PER_BATCH = 6
+    with pytest.raises(ConfigError, match="IMS_PER_BATCH 6 must be a multiple of .* 2 times .* 2"):
+        trainer.images_per_batch_part(cfg)
+    cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.ACCUMULATE_GRAD_STEPS = 8, 0
+    with pytest.raises(ConfigError, match="ACCUMULATE_GRAD_STEPS 0"):
+        trainer.images_per_batch_part(cfg)
+
+
+def _hooks(tmp_path, monkeypatch, main_process=True, **settings):
+    from seg_d2.engine.checkpoint import SafeCheckpointer
+
+    from detectron2.engine import DefaultTrainer
+    from torch import nn
+
+    cfg = seg_d2.load_config("configs/shapes/unet.yaml", ["OUTPUT_DIR", str(tmp_path)])
+    cfg.TEST.EVAL_PERIOD, cfg.SOLVER.PATIENCE = settings["period"], settings["patience"]
+    owner = Trainer.__new__(Trainer)
+    owner.cfg, owner.checkpointer = cfg, SafeCheckpointer(nn.Linear(1, 1), str(tmp_path))
+    monkeypatch.setattr(DefaultTrainer, "build_hooks", lambda self: ["detectron2's"])
+    monkeypatch.setattr(trainer.comm, "is_main_process", lambda: main_process)
+    return Trainer.build_hooks(owner)
+
+
+def test_evaluation_adds_the_best_checkpoint_and_patience_adds_early_stopping(
+    tmp_path, monkeypatch
+):
+    from seg_d2.engine.early_stopping import EarlyStopping
+
+    from detectron2.engine import hooks
+
+    assert _hooks(tmp_path, monkeypatch, period=0, patience=3) == ["detectron2's"]
+    detectron2s, best, stopping = _hooks(tmp_path, monkeypatch, period=1, patience=1)
+    assert isinstance(best, hooks.BestCheckpointer) and (tmp_path / "best").is_dir()
+    assert isinstance(stopping, EarlyStopping)
+    assert (stopping._period, stopping._metric, stopping._patience) == (1, "sem_seg/mIoU", 1)
+    again = _hooks(tmp_path, monkeypatch, period=5, patience=0)  # best/ exists already
+    assert [type(h) for h in again[1:]] == [hooks.BestCheckpointer]
+    other_process = _hooks(tmp_path, monkeypatch, main_process=False, period=5, patience=2)
+    assert [type(h) for h in other_process[1:]] == [EarlyStopping]
