@@ -258,3 +258,14 @@ def test_a_zoo_pickles_author_is_logged_and_detectron1_momentum_blobs_are_left_o
     (table,) = [r.getMessage() for r in caplog.records if "Loading weights" in r.getMessage()]
     unused = next(line for line in table.splitlines() if "in the file, unused" in line)
     assert unused.split("|")[2].strip() == "0"
+
+
+def test_detectron1_blob_names_are_converted_as_caffe2_names(tmp_path):
+    from collections import OrderedDict
+
+    weight, bias = np.full((3, 2), 2.0, np.float32), np.arange(3, dtype=np.float32)
+    blobs = tmp_path / "detectron1.pkl"
+    blobs.write_bytes(pickle.dumps({"blobs": {"fc_w": weight, "fc_b": bias}}))
+    model = load_weights(nn.Sequential(OrderedDict(fc=nn.Linear(2, 3))), str(blobs))
+    assert torch.equal(model.fc.weight, torch.from_numpy(weight))
+    assert torch.equal(model.fc.bias, torch.from_numpy(bias))
