@@ -101,3 +101,30 @@ def test_a_folder_that_cannot_be_written_is_one_message(tmp_path, monkeypatch):
         ConfigError, match=r"OUTPUT_DIR .*run cannot be written \(Read-only file system\)"
     ):
         hold_output_folder(str(tmp_path / "run"))
+
+
+def test_the_holder_is_described_by_its_lock_file_or_said_to_have_left_none():
+    from seg_d2.engine.run_lock import _holder
+
+    description = {"pid": 7, "host": "gpu1", "started": "2026-12-06 10:00:00"}
+    command = ["tools/train_net.py", "--config-file", "a.yaml"]
+    assert _holder(json.dumps({**description, "command": command})) == (
+        "pid 7 on gpu1, started 2026-12-06 10:00:00: tools/train_net.py --config-file a.yaml"
+    )
+    for unreadable in ("", "{not json", json.dumps(description), "[1]"):
+        assert _holder(unreadable) == "a process that left no description"
+
+
+def test_the_lock_file_is_readable_by_all_writable_by_its_owner(tmp_path):
+    hold_output_folder(str(tmp_path))
+    try:
+        assert (tmp_path / LOCK_FILE).stat().st_mode & 0o777 == 0o644 & ~_umask()
+    finally:
+        release_output_folder(str(tmp_path))
+    release_output_folder(str(tmp_path))  # a folder no longer held: nothing to do
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
