@@ -4,7 +4,7 @@ seg_d2.engine.lazy_training; the slow test runs tools/train_net.py end to end)."
 import json
 import os
 
-from seg_d2.engine.lazy_training import _clipped, evaluate_lazy, train_lazy
+from seg_d2.engine.lazy_training import _clipped, evaluate_lazy, load_lazy_model, train_lazy
 from seg_d2.engine.run_folder import load_run, run_datasets, write_run_metadata
 from seg_d2.lazy_config import setup_lazy_config
 
@@ -57,7 +57,13 @@ def test_a_python_config_trains_evaluates_checkpoints_and_resumes(tiny_shapes, t
     resumed = _unet_config(tiny_shapes, tmp_path, "train.max_iter=5", "train.eval_period=100")
     assert "sem_seg" in train_lazy(resumed, resume=True)  # evaluated once more at the end
     assert _iterations(tmp_path) == [0, 1, 2, 3, 4]
-    assert torch.load(tmp_path / "model_final.pth", weights_only=True)["iteration"] == 4
+    final = torch.load(tmp_path / "model_final.pth", weights_only=True)
+    assert final["iteration"] == 4
+
+    model = load_lazy_model(resumed, str(tmp_path / "model_final.pth"))
+    assert not model.training
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, final["model"][name])
 
 
 def test_a_python_config_run_folder_is_read_back_as_one(tiny_shapes, tmp_path):
