@@ -2,7 +2,6 @@
 segmentations to masks and back, semantic/panoptic ground truth derived from instance
 masks, the category layouts."""
 
-
 from seg_d2.data.categories import CategoryLayout, thing_dataset_ids
 from seg_d2.data.derived import IGNORE_LABEL, paint_image
 from seg_d2.data.masks import segmentation_to_mask, segmentation_to_rle
