@@ -128,3 +128,14 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_lock_file_of_garbage_left_behind_is_taken_over_with_a_note(tmp_path, caplog):
+    (tmp_path / LOCK_FILE).write_bytes(b"\xff\xfe not a description")
+    hold_output_folder(str(tmp_path))
+    try:
+        assert "taking over from a run that ended without releasing it" in caplog.text
+        assert "(a process that left no description)" in caplog.text
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
+    finally:
+        release_output_folder(str(tmp_path))
