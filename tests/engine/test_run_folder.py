@@ -175,3 +175,22 @@ def test_the_metadata_file_is_the_first_processs_indented_json_of_the_test_datas
     monkeypatch.setattr(run_folder.comm, "is_main_process", lambda: False)
     assert run_folder.write_run_metadata(str(tmp_path / "other"), cfg) is None
     assert not (tmp_path / "other").exists()
+
+
+def test_a_command_takes_a_config_file_or_a_run_folder_not_both():
+    import argparse
+
+    from seg_d2.engine.run_folder import add_model_arguments
+
+    required = argparse.ArgumentParser()
+    add_model_arguments(required)
+    args = required.parse_args(["--config-file", "a.yaml"])
+    assert (args.config_file, args.run, args.weights) == ("a.yaml", None, "model_final.pth")
+    args = required.parse_args(["--run", "output/x", "--weights", "best/model_best.pth"])
+    assert (args.config_file, args.run, args.weights) == (None, "output/x", "best/model_best.pth")
+    for wrong in ([], ["--config-file", "a.yaml", "--run", "output/x"]):
+        with pytest.raises(SystemExit):
+            required.parse_args(wrong)
+    optional = argparse.ArgumentParser()
+    add_model_arguments(optional, required=False)
+    assert optional.parse_args([]).config_file is None

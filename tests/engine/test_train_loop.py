@@ -79,3 +79,22 @@ def test_processes_exchange_gradients_after_the_last_part_of_a_step_only(single_
     assert isinstance(loop._gradients_synchronized(True), contextlib.nullcontext)
     alone = accumulating(torch.nn.Linear(2, 1))
     assert isinstance(alone._gradients_synchronized(False), contextlib.nullcontext)
+
+
+def test_amp_on_a_gpu_is_detectron2s_amp_trainer_which_steps_once_per_batch(step_parts):
+    import re
+
+    from seg_d2.errors import ConfigError
+
+    from detectron2.engine import AMPTrainer
+
+    model, data_loader, optimizer = step_parts
+    loop = train_loop.build_train_loop(model, data_loader, optimizer, device="cuda", amp=True)
+    assert type(loop) is AMPTrainer
+    assert loop.model is model and loop.data_loader is data_loader and loop.optimizer is optimizer
+    message = (
+        "SOLVER.ACCUMULATE_GRAD_STEPS: gradients are accumulated on a CPU, or on a GPU without "
+        "SOLVER.AMP.ENABLED (detectron2's AMPTrainer steps once per batch)"
+    )
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        train_loop.build_train_loop(*step_parts, device="cuda", amp=True, accumulate_steps=2)
