@@ -141,6 +141,8 @@ def compare_panel(record, output, metadata, *, coco_gt=None, errors=False, score
     image = read_image(record["file_name"], format="RGB")
     scores = []
     instances = output.get("instances")
+    if instances is not None:
+        instances = instances.to("cpu")
     evaluation = None
     if instances is not None and coco_gt is not None:
         evaluation = evaluate_image_masks(
@@ -166,7 +168,7 @@ def compare_panel(record, output, metadata, *, coco_gt=None, errors=False, score
         panels.append(
             titled(
                 instance_error_panel(
-                    image, instances.to("cpu"), evaluation.false_positives, gt_masks, metadata
+                    image, instances, evaluation.false_positives, gt_masks, metadata
                 ),
                 f"errors: {len(evaluation.false_positives)} FP, {len(gt_masks)} missed",
             )

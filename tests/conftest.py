@@ -96,3 +96,15 @@ def single_process_group(tmp_path):
     yield
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+@pytest.fixture
+def tiny_datasets_removed_after():
+    """For tests that register tiny_train and tiny_val in-process: other test modules
+    register the same names with other files."""
+    from detectron2.data import DatasetCatalog
+
+    yield
+    for name in ("tiny_train", "tiny_val"):
+        if name in DatasetCatalog.list():
+            unregister(name)

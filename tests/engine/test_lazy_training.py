@@ -11,20 +11,12 @@ from seg_d2.lazy_config import setup_lazy_config
 import pytest
 import torch
 from detectron2.config import LazyConfig
-from detectron2.data import DatasetCatalog
-from helpers import REPO, python_config_overrides, unregister
+from helpers import REPO, python_config_overrides
 from omegaconf import OmegaConf
 
 UNET = os.path.join(REPO, "configs/shapes/unet.py")
 
-
-@pytest.fixture(autouse=True)
-def _datasets_registered_here_are_removed():
-    """The tests of other modules register tiny_train and tiny_val with other files."""
-    yield
-    for name in ("tiny_train", "tiny_val"):
-        if name in DatasetCatalog.list():
-            unregister(name)
+pytestmark = pytest.mark.usefixtures("tiny_datasets_removed_after")
 
 
 def _unet_config(data, output_dir, *overrides):

@@ -10,16 +10,9 @@ from seg_d2.engine import Trainer
 import pytest
 import torch
 from detectron2.data import DatasetCatalog
-from helpers import REPO, SEMANTIC_DATASETS, UNET, train_net_command, unregister
+from helpers import REPO, SEMANTIC_DATASETS, UNET, train_net_command
 
-
-@pytest.fixture(autouse=True)
-def _datasets_registered_here_are_removed():
-    """Other test modules register tiny_train and tiny_val with other files."""
-    yield
-    for name in ("tiny_train", "tiny_val"):
-        if name in DatasetCatalog.list():
-            unregister(name)
+pytestmark = pytest.mark.usefixtures("tiny_datasets_removed_after")
 
 
 def _config(data, output_dir, *overrides):
