@@ -21,6 +21,7 @@ import os
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import load_coco_json
 
+from ..errors import ConfigError
 from .categories import CategoryLayout
 from .derived import (
     derive_evaluation_json,
@@ -272,7 +273,7 @@ def register_coco_format_datasets(entries, key="DATASETS.COCO_FORMAT"):
         name, sep, paths = entry.partition("=")
         json_file, sep2, image_root = paths.rpartition(":")
         if not (sep and sep2 and name and json_file and image_root):
-            raise ValueError(
+            raise ConfigError(
                 f"{key} entry {entry!r} is not of the form name=instances.json:image_root"
             )
         if name not in DatasetCatalog.list():
@@ -286,7 +287,7 @@ def register_coco_format_datasets(entries, key="DATASETS.COCO_FORMAT"):
         if [os.path.realpath(p) for p in registered] != [
             os.path.realpath(p) for p in (json_file, image_root)
         ]:
-            raise ValueError(
+            raise ConfigError(
                 f"{key} entry {entry!r}: dataset {name!r} is already registered with "
                 f"{registered[0]}:{registered[1]}; give these files another name"
             )

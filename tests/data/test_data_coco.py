@@ -7,6 +7,7 @@ import shutil
 import seg_d2  # noqa: F401
 from seg_d2.data import register_coco_dataset
 from seg_d2.data.coco import register_coco_format_datasets
+from seg_d2.errors import ConfigError
 
 import numpy as np
 import pytest
@@ -270,14 +271,14 @@ def test_a_name_registered_with_other_files_is_refused_not_switched(tmp_path):
             ValueError, match=f"'tiny_twice' is already registered with {json_file}"
         ):
             register_coco_format_datasets([f"tiny_twice={other}:{images}"])
-        with pytest.raises(ValueError, match="'coco_2017_val' is already registered with"):
+        with pytest.raises(ConfigError, match="'coco_2017_val' is already registered with"):
             register_coco_format_datasets([f"coco_2017_val={json_file}:{images}"])
     finally:
         unregister("tiny_twice")
 
 
 def test_malformed_config_line_is_named():
-    with pytest.raises(ValueError, match="not-a-dataset"):
+    with pytest.raises(ConfigError, match="not-a-dataset"):
         seg_d2.setup_config(
             "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml",
             ["DATASETS.COCO_FORMAT", "['not-a-dataset']"],
