@@ -2,7 +2,7 @@
 deliberate bugs (a flipped comparison, a changed constant, a dropped argument) some test
 catches, per package, and which ones none does.
 
-    python -m benchmarks.mutation [--only seg_d2/modeling seg_d2/data ...] [--max-children N]
+    python -m dev.mutation [--only seg_d2/modeling seg_d2/data ...] [--max-children N]
         [--tests tests/engine ...] [--resume | --report | --rescore]
 
 mutmut (pinned below) is installed on first use into seg_d2's cache folder, beside the
@@ -10,10 +10,11 @@ environment, not into it. The run happens in a copy of the working tree under
 output/mutation/ (mutmut rewrites the sources it mutates there); the tests are the fast
 ones (``-m "not slow"``) under ``--tests`` (all of tests/ by default; a package's own
 test folder makes a run much shorter and its score a lower bound), and mutmut runs for each
-mutant only the tests that call the mutated function. Results go to
+mutant only the tests that call the mutated function, the quickest files first
+(dev/mutation_test_order.py). Results go to
 benchmarks/results/mutation.{md,json}; a run over some packages replaces only their rows.
 A mutant that cannot change behaviour is listed with its reason in
-benchmarks/mutation_equivalent.json and counted apart. A mutant no test reached (the run
+dev/mutation_equivalent.json and counted apart. A mutant no test reached (the run
 stopped first) counts as surviving: a score never leaves out what was not tested.
 """
 
@@ -33,12 +34,12 @@ from seg_d2.env import cache_folder
 
 from tabulate import tabulate
 
-from .common import REPO, RESULTS, machine
+from benchmarks.common import REPO, RESULTS, machine
 
 MUTMUT = "mutmut==3.8.1"
 TOOL_FOLDER = cache_folder("mutmut-3.8.1")
 WORK = os.path.join(REPO, "output", "mutation")
-EQUIVALENT = os.path.join(REPO, "benchmarks", "mutation_equivalent.json")
+EQUIVALENT = os.path.join(REPO, "dev", "mutation_equivalent.json")
 PACKAGES = [
     "seg_d2/modeling",
     "seg_d2/data",
@@ -115,6 +116,9 @@ def mutmut_config(packages, files, max_stack_depth=-1, tests=("tests",)):
         "    --ignore=tests/test_lint.py",
         "    -x",
         "    -q",
+        # a caught mutant stops at its first failing test: the quick test files go first
+        "    -p",
+        "    dev.mutation_test_order",
         # torch is not fork-safe once it has run: fork each mutant from a clean server.
         "process_isolation = forkserver",
         "use_git_change_detection = false",
@@ -368,11 +372,11 @@ def write(packages_run, scores, rows, stamp):
     with open(os.path.join(RESULTS, "mutation.md"), "w") as f:
         f.write(
             "# Mutation testing (mutmut) of seg_d2 against the fast tests\n\n"
-            "Written by `python -m benchmarks.mutation`; score = caught / (mutants - "
+            "Written by `python -m dev.mutation`; score = caught / (mutants - "
             "equivalent - help text), a timeout counting as caught and a mutant not reached "
             "(the run stopped before it) as surviving; equivalent "
             "mutants (and the few that run when a module is imported, before mutmut can switch "
-            'them on) and their reasons are in benchmarks/mutation_equivalent.json; "help '
+            'them on) and their reasons are in dev/mutation_equivalent.json; "help '
             'text": mutants that change only the text of an argparse help, description or '
             'prog (found by comparing ASTs); "not reached": the run was stopped before it '
             'reached them; "tests": the tests the mutants faced (their fast ones).\n\n'

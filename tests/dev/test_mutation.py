@@ -1,8 +1,8 @@
-"""benchmarks.mutation's reading of mutmut's rewritten sources."""
+"""dev.mutation's reading of mutmut's rewritten sources."""
 
 import textwrap
 
-from benchmarks import mutation
+from dev import mutation
 
 REWRITTEN = textwrap.dedent(
     """

@@ -1,0 +1,1 @@
+"""Tools for seg_d2's developers (not for its users, not benchmarks)."""
