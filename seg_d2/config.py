@@ -122,7 +122,7 @@ def add_seg_d2_config(cfg):
     cfg.MODEL.SMP.ENCODER_DEPTH = 5
     cfg.MODEL.SMP.ENCODER_WEIGHTS = ""  # a local state-dict file; "": from scratch
     # Keyword arguments of the architecture, by their smp names (decoder_channels: 128).
-    cfg.MODEL.SMP.DECODER_ARGS = CN(new_allowed=True)
+    cfg.MODEL.SMP.ARCHITECTURE_ARGS = CN(new_allowed=True)
 
     # Keep the model's weights (and so its activations) in channels-last memory
     # format, which CPU convolutions with few channels prefer.

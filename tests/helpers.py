@@ -173,3 +173,11 @@ def label_maps(draw, num_classes=4):
         * 3
     )
     return logits, targets
+
+
+# Two things (ids 1 and 3) and one stuff class (8): ids that are not contiguous.
+THINGS_AND_STUFF = [
+    {"id": 1, "name": "a", "isthing": 1},
+    {"id": 3, "name": "b", "isthing": 1},
+    {"id": 8, "name": "road", "isthing": 0},
+]

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import seg_d2  # noqa: F401, E402  (first: fixes detectron2 0.6 before anything imports it)
 from seg_d2.cli import run_command
 from seg_d2.data.coco import ensure_derived_files
-from seg_d2.data.derived import png_name
+from seg_d2.data.dense_ground_truth import png_name
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import RESULTS_FILE, Predictor
 from seg_d2.evaluation.per_image import coco_ground_truth

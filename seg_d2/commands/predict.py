@@ -31,9 +31,9 @@ import os
 import sys
 
 import seg_d2
-from seg_d2.atomic import write_text_atomically
+from seg_d2.atomic_files import write_text_atomically
 from seg_d2.cli import exit_status, run_command
-from seg_d2.data.derived import derived_png_name
+from seg_d2.data.dense_ground_truth import derived_png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, output_names
 from seg_d2.engine import Predictor, coco_records, panoptic_segments, semantic_labels
 from seg_d2.engine.run_folder import add_model_arguments

@@ -11,7 +11,7 @@ import argparse
 import os
 
 import seg_d2
-from seg_d2.atomic import write_text_atomically
+from seg_d2.atomic_files import write_text_atomically
 from seg_d2.cli import exit_status, run_command
 from seg_d2.data.size_statistics import size_statistics, suggested_settings
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 import seg_d2
 from seg_d2.cli import exit_status, run_command
 from seg_d2.data.coco import ensure_derived_files, register_coco_format_datasets
-from seg_d2.data.derived import derived_png_name
+from seg_d2.data.dense_ground_truth import derived_png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, output_names, read_image
 from seg_d2.engine import Predictor
 from seg_d2.engine.run_folder import add_model_arguments, load_run, run_datasets

@@ -13,7 +13,7 @@ from typing import Dict, List
 
 import numpy as np
 
-__all__ = ["CategoryLayout", "BACKGROUND", "thing_dataset_ids"]
+__all__ = ["ClassSpaces", "BACKGROUND", "thing_dataset_ids"]
 
 BACKGROUND = "background"
 
@@ -26,7 +26,7 @@ def thing_dataset_ids(metadata):
 
 
 @dataclass(frozen=True)
-class CategoryLayout:
+class ClassSpaces:
     thing_ids: List[int]
     stuff_ids: List[int]
     names: Dict[int, str]

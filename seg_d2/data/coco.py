@@ -9,7 +9,7 @@
   PanopticFPN, evaluated against the panoptic ground truth, as detectron2's
   ``coco_2017_*_panoptic_separated``,
 
-the last three derived from the instances JSON (see ``derived.py``) unless semantic
+the last three derived from the instances JSON (see ``dense_ground_truth.py``) unless semantic
 PNGs or COCO panoptic annotations are given. Loading validates the dataset first
 (see ``validate.py``).
 """
@@ -22,8 +22,8 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import load_coco_json
 
 from ..errors import ConfigError
-from .categories import CategoryLayout
-from .derived import (
+from .categories import ClassSpaces
+from .dense_ground_truth import (
     derive_evaluation_json,
     derive_pixel_ground_truth,
     derived_ground_truth_paths,
@@ -65,10 +65,10 @@ class _CocoSource:
     metadata names these paths, so deriving must not decide again (the JSON's folder
     may only be made later, e.g. by ``prepare``)."""
 
-    def __init__(self, json_file, image_root, layout, prepare=None):
+    def __init__(self, json_file, image_root, class_spaces, prepare=None):
         self.json_file = json_file
         self.image_root = image_root
-        self.layout = layout
+        self.class_spaces = class_spaces
         self.derived = derived_ground_truth_paths(json_file)
         self._prepare = prepare
         self._loaded = None
@@ -90,12 +90,14 @@ class _CocoSource:
 
     def derive_evaluation_json(self):
         dataset, skipped = self.load()
-        return derive_evaluation_json(self.derived, self.json_file, dataset, self.layout, skipped)
+        return derive_evaluation_json(
+            self.derived, self.json_file, dataset, self.class_spaces, skipped
+        )
 
     def derive_pixels(self):
         dataset, skipped = self.load()
         return derive_pixel_ground_truth(
-            self.derived, self.json_file, dataset, self.layout, skipped
+            self.derived, self.json_file, dataset, self.class_spaces, skipped
         )
 
 
@@ -103,8 +105,8 @@ def load_coco_instances(source):
     """detectron2 dataset dicts of the thing annotations, category ids contiguous."""
     _, skipped = source.load()
     source.derive_evaluation_json()
-    contiguous = source.layout.contiguous_id
-    things = set(source.layout.thing_ids)
+    contiguous = source.class_spaces.contiguous_id
+    things = set(source.class_spaces.thing_ids)
     records = load_coco_json(source.json_file, source.image_root, extra_annotation_keys=["id"])
     for record in records:
         record["annotations"] = [
@@ -191,7 +193,7 @@ def register_coco_dataset(
 
     Args:
         sem_seg_root: folder of semantic PNGs named like the images, if the dataset has
-            its own (labels in the thing+stuff order of ``CategoryLayout``).
+            its own (labels in the thing+stuff order of ``ClassSpaces``).
         panoptic_json, panoptic_root: the dataset's own COCO panoptic annotations.
         categories: the COCO category list, when the JSON does not exist yet.
         prepare: called once before the first load (e.g. to generate the data).
@@ -205,8 +207,8 @@ def register_coco_dataset(
     )
     if categories is None:
         categories = well_formed_categories(json_file, read_coco_json(json_file))
-    layout = CategoryLayout.from_coco_categories(categories)
-    source = _CocoSource(json_file, image_root, layout, prepare)
+    class_spaces = ClassSpaces.from_coco_categories(categories)
+    source = _CocoSource(json_file, image_root, class_spaces, prepare)
     derived = source.derived
     common = {"image_root": image_root, "source_json_file": json_file}
 
@@ -216,7 +218,7 @@ def register_coco_dataset(
         json_file=derived.evaluation_json,
         evaluator_type="coco",
         **common,
-        **layout.instance_metadata(),
+        **class_spaces.instance_metadata(),
     )
 
     if sem_seg_root is None:
@@ -226,10 +228,10 @@ def register_coco_dataset(
         sem_seg_root=sem_seg_root or derived.sem_seg_root,
         evaluator_type="sem_seg",
         **common,
-        **layout.semantic_metadata(),
+        **class_spaces.semantic_metadata(),
     )
 
-    panoptic_metadata = layout.panoptic_metadata()
+    panoptic_metadata = class_spaces.panoptic_metadata()
     DatasetCatalog.register(
         name + PANOPTIC_SUFFIX,
         lambda: _load_panoptic(source, panoptic_json, panoptic_root, panoptic_metadata),
@@ -261,7 +263,7 @@ def register_coco_dataset(
         sem_seg_root=derived.panoptic_stuff_root,
         **panoptic_evaluation,
         **common,
-        **layout.separated_metadata(),
+        **class_spaces.separated_metadata(),
     )
 
 

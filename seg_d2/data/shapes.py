@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_util
 
-from ..atomic import build_folder_once
+from ..atomic_files import build_folder_once
 from .coco import register_coco_dataset
 from .masks import mask_to_rle
 

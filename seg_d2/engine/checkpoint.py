@@ -27,7 +27,7 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.utils.file_io import PathManager
 from tabulate import tabulate
 
-from ..atomic import write_text_atomically
+from ..atomic_files import write_text_atomically
 from ..errors import SegD2Error
 from .weight_formats import convert_foreign_weights
 

@@ -20,7 +20,7 @@ from detectron2.data import transforms as T
 from ..config import setup_config
 from ..data.image_io import ImageReadError, list_image_files, read_image
 from ..lazy_config import is_lazy_config, setup_lazy_config
-from ..modeling import inference_model
+from ..modeling import with_test_options
 from .checkpoint import load_weights
 from .lazy_training import load_lazy_model
 from .run_folder import load_run
@@ -69,7 +69,7 @@ class Predictor:
             dataset = cfg.DATASETS.TEST[0] if cfg.DATASETS.TEST else None
             if model is None:
                 model = load_model(cfg)
-            self.model = inference_model(cfg, model, test_time_augmentation)
+            self.model = with_test_options(cfg, model, test_time_augmentation)
         self.model.eval()
         if metadata is None:
             metadata = MetadataCatalog.get(dataset) if dataset else Metadata()

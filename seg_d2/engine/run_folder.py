@@ -13,7 +13,7 @@ from detectron2.data import Metadata, MetadataCatalog
 from detectron2.utils import comm
 from omegaconf import OmegaConf
 
-from ..atomic import write_text_atomically
+from ..atomic_files import write_text_atomically
 from ..config import available_device, choose_device, load_config
 from ..errors import ConfigError
 from ..lazy_config import is_lazy_config, load_lazy_config

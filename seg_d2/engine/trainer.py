@@ -18,14 +18,14 @@ from detectron2.solver.build import get_default_optimizer_params, maybe_add_grad
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
-from ..atomic import write_text_atomically
+from ..atomic_files import write_text_atomically
 from ..compat import reset_data_loader
 from ..data.augmentation import build_train_mapper
 from ..data.mapper import DatasetMapper
 from ..data.samplers import ContinuedSampler
 from ..errors import TRACEBACK_VARIABLE, ConfigError, SegD2Error, TrainingDivergedError
 from ..evaluation import build_evaluator
-from ..modeling import inference_model
+from ..modeling import with_test_options
 from .checkpoint import SafeCheckpointer
 from .early_stopping import EarlyStopping, TrainingStoppedEarly
 from .tracking import build_writers
@@ -128,7 +128,7 @@ class Trainer(DefaultTrainer):
     def test(cls, cfg, model, evaluators=None):
         """detectron2's evaluation, of the model as ``cfg.TEST`` asks it to run (sliding
         windows, test-time augmentation)."""
-        return super().test(cfg, inference_model(cfg, model), evaluators)
+        return super().test(cfg, with_test_options(cfg, model), evaluators)
 
     @classmethod
     def build_optimizer(cls, cfg, model):

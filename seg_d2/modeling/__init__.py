@@ -1,11 +1,11 @@
 # Importing registers each component with detectron2's registries.
-from .inference import inference_model
 from .logits_head import LogitsHead
 from .mask_head import UpsampleMaskHead
 from .posthoc_panoptic import PosthocPanoptic
 from .rounded_anchors import RoundedAnchorGenerator
 from .sliding_window import SlidingWindowSemanticSegmentor
 from .smp_model import SMPModel
+from .test_options import with_test_options
 from .test_time_augmentation import SemanticSegmentorWithTTA, with_test_time_augmentation
 from .tiled_instances import TiledGeneralizedRCNN
 from .unet_encoder import UNetEncoder
@@ -22,6 +22,6 @@ __all__ = [
     "UNetEncoder",
     "UNetHead",
     "UpsampleMaskHead",
-    "inference_model",
+    "with_test_options",
     "with_test_time_augmentation",
 ]

@@ -32,7 +32,7 @@ class SMPModel(Backbone):
         in_channels=3,
         encoder_depth=5,
         encoder_weights="",
-        decoder_args=None,
+        architecture_args=None,
     ):
         """
         Args:
@@ -41,13 +41,13 @@ class SMPModel(Backbone):
             encoder_depth: down-samplings of the encoder (smp's, 3 to 5).
             encoder_weights: a local file of the encoder's weights (a state dict, as smp
                 saves ``model.encoder``), or "" to train from scratch; nothing is downloaded.
-            decoder_args: keyword arguments of the architecture, e.g. decoder_channels.
+            architecture_args: keyword arguments of the architecture, e.g. decoder_channels.
         """
         super().__init__()
         if architecture.lower() not in smp.MODEL_ARCHITECTURES_MAPPING:
             known = ", ".join(sorted(c.__name__ for c in smp.MODEL_ARCHITECTURES_MAPPING.values()))
             raise ConfigError(f"MODEL.SMP.ARCHITECTURE {architecture!r} is not one of {known}")
-        args = dict(decoder_args or {})
+        args = dict(architecture_args or {})
         if encoder_depth != 5:
             args["encoder_depth"] = encoder_depth
         try:
@@ -86,7 +86,7 @@ class SMPModel(Backbone):
             "in_channels": input_shape.channels,
             "encoder_depth": config.ENCODER_DEPTH,
             "encoder_weights": config.ENCODER_WEIGHTS,
-            "decoder_args": dict(config.DECODER_ARGS),
+            "architecture_args": dict(config.ARCHITECTURE_ARGS),
         }
 
     @property

@@ -5,7 +5,7 @@ import seg_d2
 from seg_d2.modeling import (
     SemanticSegmentorWithTTA,
     SlidingWindowSemanticSegmentor,
-    inference_model,
+    with_test_options,
 )
 from seg_d2.modeling.sliding_window import window_origins
 
@@ -75,7 +75,7 @@ def test_windows_taller_than_a_wide_image_stitch_its_logits():
 
 def test_the_config_sets_the_windows_size_and_stride():
     cfg, model = _unet("TEST.SLIDING_WINDOW.SIZE", 96, "TEST.SLIDING_WINDOW.STRIDE", 40)
-    windowed = inference_model(cfg, model)
+    windowed = with_test_options(cfg, model)
     assert (windowed.size, windowed.stride) == (96, 40)
 
 
@@ -90,17 +90,17 @@ def test_one_window_as_large_as_the_image_is_the_plain_model():
     cfg, model = _unet("TEST.SLIDING_WINDOW.SIZE", 64)
     inputs = [{"image": torch.rand(3, 64, 64) * 255, "height": 64, "width": 64}]
     with torch.no_grad():
-        slid = inference_model(cfg, model)(inputs)[0]["sem_seg"]
+        slid = with_test_options(cfg, model)(inputs)[0]["sem_seg"]
         torch.testing.assert_close(slid, model(inputs)[0]["sem_seg"])
 
 
 def test_the_config_slides_each_augmented_image():
     cfg, model = _unet("TEST.SLIDING_WINDOW.SIZE", 64, "TEST.AUG.ENABLED", True)
-    wrapped = inference_model(cfg, model)
+    wrapped = with_test_options(cfg, model)
     assert isinstance(wrapped, SemanticSegmentorWithTTA)
     assert isinstance(wrapped.model, SlidingWindowSemanticSegmentor)
     assert wrapped.model.model is model and wrapped.model.size == 64
-    assert inference_model(cfg, model, test_time_augmentation=False).model is model
+    assert with_test_options(cfg, model, test_time_augmentation=False).model is model
 
 
 def test_windows_are_refused_for_panoptic_models():
@@ -109,7 +109,7 @@ def test_windows_are_refused_for_panoptic_models():
         ["MODEL.DEVICE", "cpu", "TEST.SLIDING_WINDOW.SIZE", 128],
     )
     with pytest.raises(NotImplementedError, match="GeneralizedRCNN models, not PanopticFPN"):
-        inference_model(cfg, build_model(cfg))
+        with_test_options(cfg, build_model(cfg))
 
 
 def test_a_unet_slid_over_gives_the_whole_images_labels_away_from_window_edges():

@@ -47,7 +47,7 @@ def test_the_encoder_and_decoder_options_reach_smp():
         "configs/shapes/fpn_R18.yaml",
         ["MODEL.DEVICE", "cpu", "MODEL.SEM_SEG_HEAD.NUM_CLASSES", "6"],
     )
-    cfg.MODEL.SMP.DECODER_ARGS.decoder_segmentation_channels = 32
+    cfg.MODEL.SMP.ARCHITECTURE_ARGS.decoder_segmentation_channels = 32
     model = Trainer.build_model(cfg)
     assert model.backbone.model.segmentation_head[0].in_channels == 32
 

@@ -3,7 +3,7 @@ every blob exactly gives the same objects tile by tile as on the whole image (ob
 by tile edges dropped, their whole selves kept), and the config turns it on."""
 
 import seg_d2
-from seg_d2.modeling import TiledGeneralizedRCNN, inference_model
+from seg_d2.modeling import TiledGeneralizedRCNN, with_test_options
 
 import numpy as np
 import pytest
@@ -102,7 +102,7 @@ def test_the_config_tiles_mask_rcnn_and_outputs_at_the_image_size():
         ],
     )
     model = build_model(cfg).eval()
-    tiled = inference_model(cfg, model)
+    tiled = with_test_options(cfg, model)
     assert isinstance(tiled, TiledGeneralizedRCNN)
     assert (tiled.size, tiled.stride, tiled.max_detections) == (
         64,
@@ -116,7 +116,7 @@ def test_the_config_tiles_mask_rcnn_and_outputs_at_the_image_size():
     assert 0 < len(instances) <= cfg.TEST.DETECTIONS_PER_IMAGE
     assert instances.pred_masks.shape[1:] == (48, 64)
     cfg.TEST.SLIDING_WINDOW.STRIDE = 50
-    assert inference_model(cfg, model).stride == 50
+    assert with_test_options(cfg, model).stride == 50
     with pytest.raises(ValueError, match="STRIDE in 1..SIZE"):
         TiledGeneralizedRCNN(model, size=64, stride=80, nms_thresh=0.5, max_detections=10)
 

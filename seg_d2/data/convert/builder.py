@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_util
 
-from ...atomic import write_text_atomically
+from ...atomic_files import write_text_atomically
 from ..masks import mask_to_rle, mask_to_segmentation, segmentation_to_rle, usable_polygons
 from ..validate import DatasetError, displayed_size, listed_problems, validate_coco_dataset
 

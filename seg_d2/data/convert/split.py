@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from ...atomic import write_text_atomically
+from ...atomic_files import write_text_atomically
 from ..validate import read_coco_json
 
 __all__ = ["split_coco_json"]

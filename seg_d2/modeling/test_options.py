@@ -7,10 +7,10 @@ from .sliding_window import SlidingWindowSemanticSegmentor
 from .test_time_augmentation import with_test_time_augmentation
 from .tiled_instances import TiledGeneralizedRCNN
 
-__all__ = ["inference_model"]
+__all__ = ["with_test_options"]
 
 
-def inference_model(cfg, model, test_time_augmentation=None):
+def with_test_options(cfg, model, test_time_augmentation=None):
     """``model`` run in ``TEST.SLIDING_WINDOW`` windows when SIZE is set (a semantic
     model's logits averaged, a Mask R-CNN's detections merged), and under ``TEST.AUG``
     when enabled (``test_time_augmentation`` True/False overrides that): each augmented

@@ -2,7 +2,7 @@
 
 Painting order, which decides overlaps: stuff regions, then crowd regions, then
 thing instances in annotation order (a later instance covers an earlier one).
-Semantic labels: the contiguous thing+stuff index of ``CategoryLayout``, 255 for
+Semantic labels: the contiguous thing+stuff index of ``ClassSpaces``, 255 for
 crowd regions and, when the dataset has stuff categories of its own, for pixels
 nothing covers (with only things, those pixels are "background"). Panoptic: one
 segment per thing instance, per crowd region (``iscrowd`` 1) and per stuff
@@ -15,7 +15,7 @@ Outputs are a cache, not a side effect on the user's data: they live in
 ``SEG_D2_CACHE_DIR`` is not set, else in ``$SEG_D2_CACHE_DIR`` (default
 ``~/.cache/seg_d2/derived``) under ``<json stem>-<hash of the JSON's path>/``. Each part is
 stamped with the JSON's sha256, rebuilt when it changes, built by one process while
-others wait, and put in place only once complete (``seg_d2.atomic.build_folder_once``).
+others wait, and put in place only once complete (``seg_d2.atomic_files.build_folder_once``).
 The evaluation JSON (cheap) and the PNGs (one pass over every mask) are cached apart,
 so instance training never waits for the PNGs.
 """
@@ -30,7 +30,7 @@ import numpy as np
 from panopticapi.utils import id2rgb
 from PIL import Image
 
-from ..atomic import build_folder_once
+from ..atomic_files import build_folder_once
 from ..env import cache_folder
 from .image_io import relative_image_path
 from .masks import segmentation_to_mask
@@ -112,13 +112,13 @@ def _stamp(json_file):
     return f"{_DERIVATION_VERSION} {digest.hexdigest()}"
 
 
-def paint_image(image, annotations, layout):
+def paint_image(image, annotations, class_spaces):
     """(semantic HxW uint8, panoptic-id HxW int32, segments_info) for one image.
     A segment covered entirely by later ones has no pixel and is left out."""
     height, width = image["height"], image["width"]
-    contiguous = layout.contiguous_id
-    things = set(layout.thing_ids)
-    background = layout.background_id
+    contiguous = class_spaces.contiguous_id
+    things = set(class_spaces.thing_ids)
+    background = class_spaces.background_id
     semantic = np.full((height, width), IGNORE_LABEL, dtype=np.uint8)
     panoptic = np.zeros((height, width), dtype=np.int32)
     segments = []
@@ -174,7 +174,7 @@ def _kept_annotations(dataset, skipped_ids):
     return [a for a in dataset.get("annotations", []) if a["id"] not in skipped_ids]
 
 
-def _write_pixels(target, json_file, dataset, layout, skipped_ids):
+def _write_pixels(target, json_file, dataset, class_spaces, skipped_ids):
     """The PNGs and panoptic JSON into ``target``; a warning naming ``json_file`` counts
     the annotations no pixel is left to (``target`` is a folder renamed when complete)."""
     images = sorted(dataset["images"], key=lambda image: image["id"])
@@ -182,15 +182,15 @@ def _write_pixels(target, json_file, dataset, layout, skipped_ids):
     for annotation in _kept_annotations(dataset, skipped_ids):
         per_image[annotation["image_id"]].append(annotation)
     panoptic_annotations = []
-    stuff_ids = set(layout.stuff_ids)
+    stuff_ids = set(class_spaces.stuff_ids)
 
     def own_segment(item):  # stuff regions share one segment per category
         return bool(item.get("iscrowd", 0)) or item["category_id"] not in stuff_ids
 
-    stuff_only = layout.stuff_only_label_table()
+    stuff_only = class_spaces.stuff_only_label_table()
     hidden = 0
     for image in images:
-        semantic, panoptic, segments_info = paint_image(image, per_image[image["id"]], layout)
+        semantic, panoptic, segments_info = paint_image(image, per_image[image["id"]], class_spaces)
         name = derived_png_name(image["file_name"])
         for folder, array in (
             ("sem_seg", semantic),
@@ -217,17 +217,17 @@ def _write_pixels(target, json_file, dataset, layout, skipped_ids):
             {
                 "images": images,
                 "annotations": panoptic_annotations,
-                "categories": layout.coco_categories(),
+                "categories": class_spaces.coco_categories(),
             },
             f,
         )
 
 
-def derive_evaluation_json(paths, json_file, dataset, layout, skipped_ids):
+def derive_evaluation_json(paths, json_file, dataset, class_spaces, skipped_ids):
     """Write (or reuse) the instances JSON COCO AP is computed against, at ``paths`` (the
     ``derived_ground_truth_paths`` decided when the dataset was registered); return its path."""
     path = paths.evaluation_json
-    things = set(layout.thing_ids)
+    things = set(class_spaces.thing_ids)
 
     def build(folder):
         with open(os.path.join(folder, os.path.basename(path)), "w") as f:
@@ -248,14 +248,14 @@ def derive_evaluation_json(paths, json_file, dataset, layout, skipped_ids):
     return path
 
 
-def derive_pixel_ground_truth(paths, json_file, dataset, layout, skipped_ids):
+def derive_pixel_ground_truth(paths, json_file, dataset, class_spaces, skipped_ids):
     """Build (or reuse) the semantic and panoptic ground truth of ``json_file``, whose
     parsed content is ``dataset``, at ``paths``; return them."""
     root = os.path.dirname(paths.panoptic_json)
 
     def build(folder):
         logger.info("deriving semantic and panoptic ground truth of %s into %s", json_file, root)
-        _write_pixels(folder, json_file, dataset, layout, skipped_ids)
+        _write_pixels(folder, json_file, dataset, class_spaces, skipped_ids)
 
     build_folder_once(root, _stamp(json_file), build)
     return paths

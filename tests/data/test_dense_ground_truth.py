@@ -5,9 +5,9 @@ import json
 import multiprocessing
 import os
 
-from seg_d2.atomic import build_folder_once
+from seg_d2.atomic_files import build_folder_once
 from seg_d2.data import register_coco_dataset
-from seg_d2.data.derived import derived_ground_truth_paths, derived_root
+from seg_d2.data.dense_ground_truth import derived_ground_truth_paths, derived_root
 from seg_d2.data.masks import mask_to_rle
 
 import numpy as np
@@ -105,12 +105,12 @@ def test_two_processes_starting_at_once_build_the_folder_once(tmp_path):
 
 def _derive(json_file, cache):
     os.environ["SEG_D2_CACHE_DIR"] = cache
-    from seg_d2.data.categories import CategoryLayout
+    from seg_d2.data.categories import ClassSpaces
     from seg_d2.data.coco import _CocoSource
     from seg_d2.data.validate import read_coco_json
 
-    layout = CategoryLayout.from_coco_categories(read_coco_json(json_file)["categories"])
-    source = _CocoSource(json_file, os.path.dirname(json_file), layout)
+    class_spaces = ClassSpaces.from_coco_categories(read_coco_json(json_file)["categories"])
+    source = _CocoSource(json_file, os.path.dirname(json_file), class_spaces)
     return source.derive_pixels().sem_seg_root
 
 
