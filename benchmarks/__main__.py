@@ -22,10 +22,11 @@ import seg_d2
 from . import (
     architectures,
     coco_evaluation,
-    common,
+    comparison,
     crowded_step,
     data_loading,
     instance_torchvision,
+    results_files,
     semantic_unet,
     training_speed,
 )
@@ -82,14 +83,14 @@ def nuclei_sizes(quick):
 
 def nuclei_arguments(folder):
     """instance_torchvision's arguments for the nuclei converted into ``folder``."""
-    return ["--config-file", crowded_step.NUCLEI_CONFIG, *common.nuclei_datasets(folder)]
+    return ["--config-file", crowded_step.NUCLEI_CONFIG, *comparison.nuclei_datasets(folder)]
 
 
 def write_page(sections, quick):
     """Collect the (name, Markdown path, seconds) sections into results/README.md, or
     results/full_length.md for a full run."""
-    page = os.path.join(common.RESULTS, "README.md" if quick else "full_length.md")
-    stamp = ", ".join(f"{key}: {value}" for key, value in common.machine().items())
+    page = os.path.join(results_files.RESULTS, "README.md" if quick else "full_length.md")
+    stamp = ", ".join(f"{key}: {value}" for key, value in results_files.machine().items())
     with open(page, "w") as f:
         f.write(
             "# seg_d2 benchmark results\n\n"

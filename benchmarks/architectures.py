@@ -21,17 +21,10 @@ from seg_d2.engine import Trainer
 
 from tabulate import tabulate
 
-from .common import (
-    evaluate,
-    inference_ms_per_image,
-    load_test_inputs,
-    median,
-    nuclei_datasets,
-    run_alternating,
-    spread,
-    train_like_detectron2,
-    write_results,
-)
+from .comparison import median, nuclei_datasets, run_alternating, spread
+from .inference import evaluate, inference_ms_per_image, load_test_inputs
+from .results_files import write_results
+from .training import train_like_detectron2
 
 CONFIGS = {
     "U-Net (seg_d2)": "configs/shapes/unet.yaml",

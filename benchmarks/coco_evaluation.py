@@ -28,7 +28,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from tabulate import tabulate
 
-from .common import median, write_results
+from .comparison import median
+from .results_files import write_results
 
 IMAGE_SIZE = 64
 NUM_CATEGORIES = 3

@@ -17,7 +17,9 @@ import seg_d2
 from detectron2.modeling import build_model
 from tabulate import tabulate
 
-from .common import median, nuclei_datasets, run_alternating, train_like_detectron2, write_results
+from .comparison import median, nuclei_datasets, run_alternating
+from .results_files import write_results
+from .training import train_like_detectron2
 
 NUCLEI_CONFIG = "configs/nuclei/mask_rcnn_R18_FPN.yaml"
 SHAPES_CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"

@@ -16,7 +16,8 @@ from seg_d2.engine import Trainer
 
 from tabulate import tabulate
 
-from .common import median, write_results
+from .comparison import median
+from .results_files import write_results
 
 CONFIGS = {
     "instance": "configs/shapes/mask_rcnn_R18_FPN.yaml",

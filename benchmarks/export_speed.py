@@ -22,7 +22,8 @@ import onnxruntime
 import torch
 from tabulate import tabulate
 
-from .common import BATCH_SIZES, inference_ms_by_batch, load_test_inputs, write_results
+from .inference import BATCH_SIZES, inference_ms_by_batch, load_test_inputs
+from .results_files import write_results
 
 
 def _runners(model, images, folder):

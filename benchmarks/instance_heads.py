@@ -18,7 +18,7 @@ import time
 import numpy as np
 from tabulate import tabulate
 
-from .common import REPO, write_results
+from .results_files import REPO, write_results
 
 CONFIG = os.path.join(REPO, "configs", "shapes", "mask_rcnn_R18_FPN.yaml")
 

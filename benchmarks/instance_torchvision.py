@@ -40,17 +40,11 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 
-from .common import (
-    BATCH_SIZES,
-    compare_on_test_split,
-    evaluate,
-    inference_ms_by_batch,
-    median,
-    spread,
-    train_like_detectron2,
-    write_results,
-)
+from .comparison import compare_on_test_split, median, spread
+from .inference import BATCH_SIZES, evaluate, inference_ms_by_batch
 from .profile_inference import StageClock, stages
+from .results_files import write_results
+from .training import train_like_detectron2
 
 CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 TIMED_IMAGES = 8

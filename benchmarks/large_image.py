@@ -17,7 +17,8 @@ from seg_d2.engine import Predictor
 import numpy as np
 from tabulate import tabulate
 
-from .common import PeakMemory, write_results
+from .peak_memory import PeakMemory
+from .results_files import write_results
 
 
 def run(cfg, side, window):

@@ -16,7 +16,8 @@ import tempfile
 
 from tabulate import tabulate
 
-from .common import median, write_results
+from .comparison import median
+from .results_files import write_results
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

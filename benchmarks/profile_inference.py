@@ -19,7 +19,8 @@ from seg_d2.engine.predictor import load_model
 import torch
 from tabulate import tabulate
 
-from .common import load_test_inputs, write_results
+from .inference import load_test_inputs
+from .results_files import write_results
 
 
 class StageClock:

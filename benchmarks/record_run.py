@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 
-from .common import machine
+from .results_files import machine
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "runs")
 

@@ -25,8 +25,8 @@ import time
 
 from tabulate import tabulate
 
-from .common import REPO, write_results
 from .record_run import record
+from .results_files import REPO, write_results
 
 
 def metric(results, path):

@@ -24,15 +24,10 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import SemanticSegmentor, build_model
 from tabulate import tabulate
 
-from .common import (
-    compare_on_test_split,
-    evaluate,
-    inference_ms_per_image,
-    median,
-    spread,
-    train_like_detectron2,
-    write_results,
-)
+from .comparison import compare_on_test_split, median, spread
+from .inference import evaluate, inference_ms_per_image
+from .results_files import write_results
+from .training import train_like_detectron2
 
 CONFIG = "configs/shapes/unet.yaml"
 SMP_ENCODER = "vgg13_bn"

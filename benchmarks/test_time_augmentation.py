@@ -16,7 +16,8 @@ from seg_d2.modeling import with_test_time_augmentation
 
 import torch
 
-from .common import load_test_inputs, write_results
+from .inference import load_test_inputs
+from .results_files import write_results
 
 # The metrics reported, where the evaluation has them: (task, metric).
 METRICS = [

@@ -15,7 +15,9 @@ import seg_d2
 from detectron2.modeling import build_model
 from tabulate import tabulate
 
-from .common import median, run_alternating, train_like_detectron2, write_results
+from .comparison import median, run_alternating
+from .results_files import write_results
+from .training import train_like_detectron2
 
 CONFIG = "configs/shapes/Base-MaskRCNN-R18-FPN.yaml"
 AUTOCAST = ["SOLVER.AMP.ENABLED", "True"]

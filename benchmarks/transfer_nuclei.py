@@ -27,8 +27,8 @@ import numpy as np
 from PIL import Image
 from tabulate import tabulate
 
-from .common import REPO, write_results
 from .record_run import record
+from .results_files import REPO, write_results
 
 NUCLEI_CONFIG = "configs/nuclei/mask_rcnn_R18_FPN.yaml"
 FINETUNE_CONFIG = "configs/finetune/nuclei_mask_rcnn_R18_FPN.yaml"

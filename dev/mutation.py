@@ -34,7 +34,7 @@ from seg_d2.env import cache_folder
 
 from tabulate import tabulate
 
-from benchmarks.common import REPO, RESULTS, machine
+from benchmarks.results_files import REPO, RESULTS, machine
 
 MUTMUT = "mutmut==3.8.1"
 TOOL_FOLDER = cache_folder("mutmut-3.8.1")

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def results_dir(tmp_path, monkeypatch):
-    import benchmarks.common
+    import benchmarks.results_files
 
-    monkeypatch.setattr(benchmarks.common, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(benchmarks.results_files, "RESULTS", str(tmp_path))
     return tmp_path
 
 
@@ -623,7 +623,7 @@ def test_inference_profile_times_each_stage_within_the_total(tiny_val):
 
     import torch
 
-    from benchmarks.common import load_test_inputs
+    from benchmarks.inference import load_test_inputs
     from benchmarks.profile_inference import profile
 
     cfg = seg_d2.setup_config(
@@ -650,7 +650,7 @@ def test_every_compared_system_trains_with_the_configs_step_and_memory_format(
     SOLVER.AMP.ENABLED (bfloat16 forwards on a CPU), as train_net.py does."""
     from seg_d2.engine import train_loop
 
-    from benchmarks.common import train_like_detectron2
+    from benchmarks.training import train_like_detectron2
 
     seen = {}
 

@@ -479,7 +479,7 @@ def test_the_demos_own_run_is_one_of_the_seeds():
 
 
 def test_the_readme_shows_the_architecture_comparison_of_its_results_file():
-    from benchmarks.common import median, spread
+    from benchmarks.comparison import median, spread
 
     with open(os.path.join(REPO, RESULTS, "architectures.json")) as f:
         runs = json.load(f)["runs"]
@@ -499,7 +499,7 @@ def test_the_readme_shows_the_architecture_comparison_of_its_results_file():
 
 
 def _ratio(file, ours, theirs, key, runs_filter=lambda run: True):
-    from benchmarks.common import median
+    from benchmarks.comparison import median
 
     runs = [run for run in _value(file, ("runs",)) if runs_filter(run)]
     return median(runs, ours, key) / median(runs, theirs, key)
@@ -507,7 +507,7 @@ def _ratio(file, ours, theirs, key, runs_filter=lambda run: True):
 
 def test_the_readme_quotes_the_quick_comparisons_of_their_results_files():
     """The Benchmarks table's ratios, recomputed from each comparison's JSON."""
-    from benchmarks.common import median
+    from benchmarks.comparison import median
 
     file, ours, theirs = "instance_torchvision.json", "seg_d2 Mask R-CNN", "torchvision MaskRCNN"
     instance = _readme_line("| Mask R-CNN, the demo's config, same loader")
@@ -567,7 +567,7 @@ def test_the_readme_quotes_the_quick_comparisons_of_their_results_files():
 def test_the_readme_quotes_the_inference_stages_side_by_side():
     """The "Where seg_d2 loses" bullet on Mask R-CNN inference quotes the stage table of
     instance_torchvision.json: each stage's median over seeds, seg_d2's then torchvision's."""
-    from benchmarks.common import median
+    from benchmarks.comparison import median
 
     runs = [
         {"system": run["system"], **run["stage_ms_batch1"]}
@@ -646,7 +646,7 @@ def test_the_readme_quotes_the_full_length_comparisons(
 ):
     """The full-length table's accuracy ('mean ± half range' over seeds) and speed ratios
     (medians over seeds), recomputed from each comparison's JSON."""
-    from benchmarks.common import median, spread
+    from benchmarks.comparison import median, spread
 
     row = _readme_line(phrase)
     runs = _value(file, ("runs",))

@@ -132,7 +132,7 @@ def test_a_unet_slid_over_gives_the_whole_images_labels_away_from_window_edges()
 
 
 def test_an_8000_pixel_image_needs_its_logits_and_coverage_and_little_more():
-    from benchmarks.common import PeakMemory
+    from benchmarks.peak_memory import PeakMemory
 
     height = width = 8000
     image = torch.zeros(3, height, width)

@@ -1,0 +1,76 @@
+"""Training a system for a comparison exactly as train_net.py would, timed step by step."""
+
+import time
+
+import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
+from seg_d2.engine import Trainer
+from seg_d2.engine.train_loop import build_train_loop, prepare_model
+
+import numpy as np
+import torch
+from detectron2.engine import HookBase, hooks
+from detectron2.solver import build_lr_scheduler
+from detectron2.utils.env import seed_all_rng
+
+from .peak_memory import PeakMemory
+
+__all__ = ["train_like_detectron2"]
+
+
+class _StepTimes(HookBase):
+    def __init__(self, device):
+        self._cuda = torch.device(device).type == "cuda"
+        self.seconds = []
+
+    def _now(self):
+        if self._cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def before_step(self):
+        self._start = self._now()
+
+    def after_step(self):
+        self.seconds.append(self._now() - self._start)
+
+
+def train_like_detectron2(system, build, cfg, seed, warmup_steps=5):
+    """Build ``system`` with ``build(cfg)`` (any module that takes detectron2's batched
+    inputs and returns a loss dict) after seeding every RNG with ``seed``, and train it
+    as train_net.py would: its data loader (the config's INPUT.EXTRA_AUGMENTATIONS
+    included), detectron2's LR schedule, the config's optimizer, memory format
+    (MODEL.CHANNELS_LAST) and step (SOLVER.AMP.ENABLED: bfloat16 autocast on a CPU), so
+    that every system gets the same speed options. Returns the model (in eval mode) and
+    a result with its size, iterations/s (from the median step, data wait included,
+    after ``warmup_steps``) and the peak memory growth."""
+    cfg = cfg.clone()
+    cfg.SEED = seed
+    seed_all_rng(seed)
+    model = prepare_model(
+        build(cfg), device=cfg.MODEL.DEVICE, channels_last=cfg.MODEL.CHANNELS_LAST
+    )
+    model.train()
+    optimizer = Trainer.build_optimizer(cfg, model)
+    trainer = build_train_loop(
+        model,
+        Trainer.build_train_loader(cfg),
+        optimizer,
+        device=cfg.MODEL.DEVICE,
+        amp=cfg.SOLVER.AMP.ENABLED,
+        accumulate_steps=cfg.SOLVER.ACCUMULATE_GRAD_STEPS,
+    )
+    step_times = _StepTimes(cfg.MODEL.DEVICE)
+    trainer.register_hooks(
+        [hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer)), step_times]
+    )
+    with PeakMemory(cfg.MODEL.DEVICE) as memory:
+        trainer.train(0, cfg.SOLVER.MAX_ITER)
+    steps = step_times.seconds[warmup_steps:] or step_times.seconds
+    model.eval()
+    return model, {
+        "system": system,
+        "seed": seed,
+        "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+        "train_iters_per_s": 1.0 / float(np.median(steps)),
+        "peak_train_memory_MiB": memory.mebibytes,
+    }
