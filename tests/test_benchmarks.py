@@ -10,7 +10,8 @@ import seg_d2
 
 import pytest
 import torch
-from helpers import unregister
+import yaml
+from helpers import MASK_RCNN, unregister
 
 pytestmark = pytest.mark.slow
 
@@ -323,17 +324,29 @@ def test_record_run_reads_training_time_from_detectron2s_log(tmp_path):
     output = tmp_path / "run"
     output.mkdir()
     (output / "results.json").write_text('{"segm": {"AP": 41.5}}')
-    (output / "config.yaml").write_text("SEED: 0\n")
+    cfg = seg_d2.load_config(MASK_RCNN, ["SEED", "5", "OUTPUT_DIR", "elsewhere"])
+    del cfg.MODEL.ROI_MASK_HEAD["DICE_LOSS_WEIGHT"]  # as if the key were added after the run
+    (output / "config.yaml").write_text(cfg.dump())
     (output / "log.txt").write_text(  # a folder trained in twice: the last run counts
         "[d2.engine.hooks]: Overall training speed: 98 iterations in 0:02:05 (1.2755 s / it)\n"
         "[d2.engine.hooks]: Overall training speed: 898 iterations in 1:02:05 (4.1481 s / it)\n"
     )
+    command = f"python tools/train_net.py --config-file {MASK_RCNN} SEED 5 OUTPUT_DIR elsewhere"
+    command += "  # the seed's run"  # a note in prose after a recorded command
     target = record(
-        str(output), str(tmp_path / "recorded"), "python tools/train_net.py x"
+        str(output), str(tmp_path / "recorded"), command
     )  # absolute: not under results/
     run = json.loads(open(os.path.join(target, "run.json")).read())
     assert (run["training_seconds"], run["seconds_per_iteration"]) == (3725, 4.1481)
-    assert run["command"] == "python tools/train_net.py x" and run["commit"]
+    assert run["command"] == command and run["commit"]
+    assert sorted(os.listdir(target)) == ["config_diff.yaml", "results.json", "run.json"]
+    difference = yaml.safe_load(open(os.path.join(target, "config_diff.yaml")).read())
+    assert difference == {
+        "config_file": MASK_RCNN,
+        "config_commit": run["commit"],
+        "changed": {"OUTPUT_DIR": "elsewhere", "SEED": 5},
+        "not_in_run": ["MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT"],
+    }
     assert json.loads(open(os.path.join(target, "results.json")).read()) == {"segm": {"AP": 41.5}}
 
 

@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+import yaml
 from helpers import REPO
 
 RESULTS = "benchmarks/results"
@@ -687,3 +688,23 @@ def test_the_manual_quotes_the_transfer_benchmark():
         assert printed in line, printed
     with open(os.path.join(REPO, RESULTS, "transfer_nuclei.md")) as f:
         assert f.read().rstrip().endswith(f"headline: gain = {data['gain']:.1f}; seeds = 2")
+
+
+@pytest.mark.parametrize(
+    "run",
+    sorted(glob.glob(os.path.join(REPO, RESULTS, "runs", "*", ""))),
+    ids=lambda path: os.path.basename(os.path.dirname(path)),
+)
+def test_a_run_record_keeps_the_command_results_and_the_configs_difference_alone(run):
+    """Not the whole dumped config (~350 lines): its difference from a committed config
+    that exists, which with the command and commit is enough to run it again."""
+    assert {"run.json", "results.json"} <= set(os.listdir(run))
+    assert "config.yaml" not in os.listdir(run)
+    if os.path.exists(os.path.join(run, "config_diff.yaml")):
+        with open(os.path.join(run, "config_diff.yaml")) as f:
+            difference = yaml.safe_load(f)
+        assert os.path.isfile(os.path.join(REPO, difference["config_file"]))
+        assert (
+            difference["config_file"] in json.load(open(os.path.join(run, "run.json")))["command"]
+        )
+        assert len(difference["changed"]) < 40
