@@ -15,7 +15,8 @@ import re
 import shutil
 
 import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
-from seg_d2.config import config_file_path, get_cfg, scale_lr_to_batch
+from seg_d2.config import get_cfg
+from seg_d2.config_setup import config_file_path, scale_lr_to_batch
 
 import yaml
 

@@ -151,8 +151,8 @@ def main(argv=None):
         f"{args.source_iters} iterations. Target: the other images, shuffled once; the first "
         f"{args.target_images} train, the rest test. Fine-tuned: {FINETUNE_CONFIG} from the "
         f"source run's weights; from scratch: {NUCLEI_CONFIG}; both {args.target_iters} "
-        f"iterations, seeds {args.seeds}. ({counts}.) Each run's command, config difference and results "
-        "in benchmarks/results/runs/transfer_nuclei_*/."
+        f"iterations, seeds {args.seeds}. ({counts}.) Each run's command, config difference "
+        "and results in benchmarks/results/runs/transfer_nuclei_*/."
     )
     headline = f"headline: gain = {np.mean(gains):.1f}; seeds = {len(args.seeds)}"
     return write_results(

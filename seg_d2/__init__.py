@@ -17,7 +17,8 @@ from . import (  # noqa: F401  (registers datasets and components)
     data,
     modeling,
 )
-from .config import add_seg_d2_config, get_cfg, load_config, setup_config
+from .config import add_seg_d2_config, get_cfg
+from .config_setup import load_config, setup_config
 from .engine import Predictor
 from .env import collect_env_info
 

@@ -194,7 +194,7 @@ def test_roi_align_matches_torchvision():
 
 
 def test_trainer_checkpoints_its_optimizer_and_can_swap_its_data_loader(tiny_val, tmp_path):
-    from seg_d2.config import setup_config
+    from seg_d2.config_setup import setup_config
     from seg_d2.engine import Trainer
 
     from helpers import REPO

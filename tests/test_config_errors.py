@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from seg_d2.config import setup_config
+from seg_d2.config_setup import setup_config
 from seg_d2.engine.trainer import _told_errors_logged_without_traceback
 from seg_d2.errors import ConfigError
 
@@ -162,7 +162,7 @@ def test_a_diverged_loss_is_logged_without_its_traceback(caplog, monkeypatch):
 def test_a_yaml_tag_that_would_run_code_is_an_error_naming_the_file(tmp_path):
     """fvcore falls back to ``yaml.unsafe_load`` for such a tag; seg_d2 never does, also
     for a tag in a file the config inherits from."""
-    from seg_d2.config import load_config
+    from seg_d2.config_setup import load_config
 
     marker = tmp_path / "touched"
     base = tmp_path / "base.yaml"
@@ -176,7 +176,7 @@ def test_a_yaml_tag_that_would_run_code_is_an_error_naming_the_file(tmp_path):
 
 
 def test_a_value_of_the_wrong_type_or_a_key_without_value_is_one_message():
-    from seg_d2.config import load_config
+    from seg_d2.config_setup import load_config
 
     with pytest.raises(
         ConfigError,

@@ -1,11 +1,11 @@
-"""setup_lazy_config without training: a Python config's datasets are registered, its
+"""setup_config for a Python config, without training: its datasets are registered, its
 device chosen, its numbers of classes and class weights read from the first training
 dataset, as setup_config does for a YAML one."""
 
 import logging
 
-from seg_d2 import lazy_config
-from seg_d2.config import class_weights_from_data
+from seg_d2 import config_setup
+from seg_d2.config_setup import class_weights_from_data
 
 import pytest
 from detectron2.data import DatasetCatalog, MetadataCatalog
@@ -41,10 +41,10 @@ def test_a_python_config_is_set_up_from_its_first_training_dataset(
 ):
     devices = []
     monkeypatch.setattr(
-        lazy_config, "available_device", lambda *asked: devices.append(asked) or "cpu"
+        config_setup, "available_device", lambda *asked: devices.append(asked) or "cpu"
     )
-    with caplog.at_level(logging.INFO, logger="seg_d2.config"):
-        cfg = lazy_config.setup_lazy_config(config_file)
+    with caplog.at_level(logging.INFO, logger="seg_d2.config_setup"):
+        cfg = config_setup.setup_config(config_file)
     assert devices == [("cuda", "train.device")] and cfg.train.device == "cpu"
     head = cfg.model.sem_seg_head
     classes = len(MetadataCatalog.get("lazy_train_sem_seg").stuff_classes)
@@ -60,4 +60,4 @@ def test_a_python_config_is_set_up_from_its_first_training_dataset(
 
 def test_a_datasets_entry_that_is_not_a_pair_is_named_with_its_key(config_file):
     with pytest.raises(ValueError, match="^datasets.coco_format entry 'lazy_train' is not"):
-        lazy_config.setup_lazy_config(config_file, ["datasets.coco_format=[lazy_train]"])
+        config_setup.setup_config(config_file, ["datasets.coco_format=[lazy_train]"])

@@ -10,10 +10,10 @@ import subprocess
 import sys
 
 from seg_d2 import Predictor, load_config
+from seg_d2.config_setup import is_lazy_config, setup_config
 from seg_d2.engine import Trainer
 from seg_d2.engine.lazy_training import build_lazy_model
 from seg_d2.errors import ConfigError
-from seg_d2.lazy_config import is_lazy_config, load_lazy_config, setup_lazy_config
 
 import numpy as np
 import pytest
@@ -97,7 +97,7 @@ def _yaml_config(path):
 
 
 def _python_config(path):
-    cfg = load_lazy_config(os.path.join(REPO, path), ["train.device=cpu"])
+    cfg = load_config(os.path.join(REPO, path), ["train.device=cpu"])
     for head, count in (("roi_heads", THINGS), ("sem_seg_head", STUFF)):
         if head in cfg.model:
             cfg.model[head].num_classes = count
@@ -184,18 +184,18 @@ def test_python_twin_has_the_same_schedule_data_and_training(yaml_path):
 def test_python_config_is_told_from_a_yaml_one():
     assert is_lazy_config("configs/shapes/unet.py")
     assert not is_lazy_config("configs/shapes/unet.yaml")
-    assert is_lazy_config(load_lazy_config(os.path.join(REPO, "configs/shapes/unet.py")))
+    assert is_lazy_config(load_config(os.path.join(REPO, "configs/shapes/unet.py")))
 
 
 def test_mistyped_override_key_is_named_with_the_nearest_one():
     with pytest.raises(ConfigError, match=r"train\.max_iters; did you mean train\.max_iter\?"):
-        load_lazy_config(os.path.join(REPO, "configs/shapes/unet.py"), ["train.max_iters=3"])
+        load_config(os.path.join(REPO, "configs/shapes/unet.py"), ["train.max_iters=3"])
     with pytest.raises(ConfigError, match="key=value"):
-        load_lazy_config(os.path.join(REPO, "configs/shapes/unet.py"), ["SOLVER.MAX_ITER", "3"])
+        load_config(os.path.join(REPO, "configs/shapes/unet.py"), ["SOLVER.MAX_ITER", "3"])
 
 
 def test_number_of_classes_comes_from_the_data(tiny_val):
-    cfg = setup_lazy_config(
+    cfg = setup_config(
         os.path.join(REPO, "configs/shapes/panoptic_fpn_R18.py"),
         [f"dataloader.train.dataset.names={tiny_val}_panoptic_separated"],
     )
@@ -203,7 +203,7 @@ def test_number_of_classes_comes_from_the_data(tiny_val):
     assert cfg.model.sem_seg_head.num_classes == 3  # things, sky, ground
     assert cfg.train.device == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ConfigError, match="model.roi_heads.num_classes is 7 but dataset"):
-        setup_lazy_config(
+        setup_config(
             os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.py"),
             [f"dataloader.train.dataset.names={tiny_val}", "model.roi_heads.num_classes=7"],
         )
@@ -253,11 +253,9 @@ def _metrics(folder):
 
 
 def test_a_python_config_of_detectrons_model_zoo_builds_its_model():
-    cfg = load_lazy_config(
-        "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py", ["train.device=cpu"]
-    )
+    cfg = load_config("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py", ["train.device=cpu"])
     model = build_lazy_model(cfg)
     assert type(model).__name__ == "GeneralizedRCNN"
     assert model.roi_heads.num_classes == 80
     with pytest.raises(ConfigError, match="neither a file nor in detectron2's model zoo"):
-        load_lazy_config("COCO-InstanceSegmentation/no_such_config.py")
+        load_config("COCO-InstanceSegmentation/no_such_config.py")

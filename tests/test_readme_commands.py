@@ -12,7 +12,7 @@ import shlex
 import sys
 
 import seg_d2
-from seg_d2.lazy_config import load_lazy_config
+from seg_d2.config_setup import load_config
 
 import pytest
 from helpers import REPO
@@ -123,7 +123,7 @@ def test_readme_command_parses_as_written(words, monkeypatch):
         if (name.endswith("config") or name == "config_file") and value is not None:
             assert os.path.isfile(value), f"{' '.join(words)}: no config {value}"
     if (namespace.get("config_file") or "").endswith(".py"):
-        load_lazy_config(namespace["config_file"], namespace.get("opts") or [])  # checks keys
+        load_config(namespace["config_file"], namespace.get("opts") or [])  # checks keys
     elif namespace.get("config_file") and namespace.get("opts"):
         cfg = seg_d2.get_cfg()
         cfg.merge_from_file(namespace["config_file"])

@@ -363,7 +363,7 @@ def test_every_tool_gives_the_model_its_input_format(
     """predict.py, visualize.py, the demo's panels and the Predictor on arrays of either
     colour order all hand the model the channels of INPUT.FORMAT (an RGB config's images
     once reached the model with their colours swapped)."""
-    from seg_d2.config import setup_config
+    from seg_d2.config_setup import setup_config
     from seg_d2.data.image_io import read_image
     from seg_d2.engine import Predictor, Trainer
 

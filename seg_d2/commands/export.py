@@ -19,13 +19,13 @@ import os
 
 import seg_d2
 from seg_d2.cli import exit_status, run_command
+from seg_d2.config_setup import is_lazy_config
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import Predictor, load_model
 from seg_d2.engine.checkpoint import save_safetensors
 from seg_d2.engine.run_folder import add_model_arguments, load_run
 from seg_d2.errors import ConfigError
 from seg_d2.export import FORMATS, export_model, run_exported, traceable_model
-from seg_d2.lazy_config import is_lazy_config
 
 import torch
 from detectron2.data import DatasetCatalog

@@ -16,13 +16,13 @@ import sys
 
 import seg_d2
 from seg_d2.cli import run_command
+from seg_d2.config_setup import is_lazy_config
 from seg_d2.engine import Trainer, launch, write_results
 from seg_d2.engine.checkpoint import SafeCheckpointer
 from seg_d2.engine.launch import argument_parser, resume_after_restart
 from seg_d2.engine.lazy_training import evaluate_lazy, load_lazy_model, train_lazy
 from seg_d2.engine.run_folder import write_run_metadata
 from seg_d2.engine.run_lock import hold_output_folder
-from seg_d2.lazy_config import is_lazy_config, setup_lazy_config
 from seg_d2.plots import plot_metrics
 
 from detectron2.engine import default_setup
@@ -33,10 +33,8 @@ from detectron2.utils.logger import setup_logger
 def setup(args):
     """The config, with its output folder held by this run (``hold_output_folder``) before
     detectron2's set-up writes its config and log there."""
-    if is_lazy_config(args.config_file):
-        cfg = setup_lazy_config(args.config_file, args.opts)
-    else:
-        cfg = seg_d2.setup_config(args.config_file, args.opts)
+    cfg = seg_d2.setup_config(args.config_file, args.opts)
+    if not is_lazy_config(cfg):
         cfg.freeze()
     if comm.is_main_process():
         hold_output_folder(output_folder(cfg))

@@ -17,9 +17,8 @@ from detectron2.config import instantiate
 from detectron2.data import Metadata, MetadataCatalog
 from detectron2.data import transforms as T
 
-from ..config import setup_config
+from ..config_setup import config_kind, is_lazy_config, setup_config
 from ..data.image_io import ImageReadError, list_image_files, read_image
-from ..lazy_config import is_lazy_config, setup_lazy_config
 from ..modeling import with_test_options
 from .checkpoint import load_weights
 from .lazy_training import load_lazy_model
@@ -35,9 +34,9 @@ class Predictor:
     def __init__(self, cfg, model=None, test_time_augmentation=None, metadata=None):
         """
         Args:
-            cfg: a set-up config: YAML (``seg_d2.setup_config``), whose MODEL.WEIGHTS are
-                loaded, or Python (``seg_d2.lazy_config.setup_lazy_config``), whose
-                ``train.init_checkpoint`` is; unless ``model`` is given.
+            cfg: a set-up config (``seg_d2.setup_config``): YAML, whose MODEL.WEIGHTS are
+                loaded, or Python, whose ``train.init_checkpoint`` is; unless ``model`` is
+                given.
             model: an already loaded model (e.g. ``PosthocPanoptic``) to run instead.
             test_time_augmentation: True/False to override ``TEST.AUG.ENABLED``
                 (``TEST.SLIDING_WINDOW`` applies as configured); YAML configs only.
@@ -79,12 +78,8 @@ class Predictor:
     def from_config_file(cls, config_file, weights, opts=(), **kwargs):
         """A predictor for ``weights`` trained with ``config_file`` (+ overrides ``opts``:
         ``KEY VALUE`` for YAML, ``key=value`` for Python configs)."""
-        if is_lazy_config(config_file):
-            return cls(
-                setup_lazy_config(config_file, [*opts, f"train.init_checkpoint={weights}"]),
-                **kwargs,
-            )
-        return cls(setup_config(config_file, [*opts, "MODEL.WEIGHTS", weights]), **kwargs)
+        overrides = config_kind(config_file).with_weights(opts, weights)
+        return cls(setup_config(config_file, overrides), **kwargs)
 
     @classmethod
     def from_run(cls, folder, weights="model_final.pth", opts=(), **kwargs):

@@ -11,12 +11,10 @@ import os
 
 from detectron2.data import Metadata, MetadataCatalog
 from detectron2.utils import comm
-from omegaconf import OmegaConf
 
 from ..atomic_files import write_text_atomically
-from ..config import available_device, choose_device, load_config
+from ..config_setup import CONFIG_KINDS, choose_device, config_kind, load_config, settings_of
 from ..errors import ConfigError
-from ..lazy_config import is_lazy_config, load_lazy_config
 
 __all__ = [
     "METADATA_FILE",
@@ -35,13 +33,8 @@ _ID_MAPS = ("thing_dataset_id_to_contiguous_id", "stuff_dataset_id_to_contiguous
 
 def run_datasets(cfg):
     """(the ``DATASETS.COCO_FORMAT`` entries, the test dataset) of a config of either kind."""
-    if is_lazy_config(cfg):
-        names = cfg.dataloader.test.dataset.names
-        return (
-            list(OmegaConf.select(cfg, "datasets.coco_format", default=[])),
-            names if isinstance(names, str) else names[0],
-        )
-    return list(cfg.DATASETS.COCO_FORMAT), (cfg.DATASETS.TEST or cfg.DATASETS.TRAIN)[0]
+    settings = settings_of(cfg)
+    return settings.coco_format, settings.test_dataset
 
 
 def write_run_metadata(output_dir, cfg):
@@ -52,7 +45,7 @@ def write_run_metadata(output_dir, cfg):
         return None
     metadata = MetadataCatalog.get(dataset_name)
     saved = {key: metadata.get(key) for key in _KEYS + _ID_MAPS if metadata.get(key) is not None}
-    saved["config"] = "python" if is_lazy_config(cfg) else "yaml"
+    saved["config"] = config_kind(cfg).name
     path = os.path.join(output_dir, METADATA_FILE)
     write_text_atomically(path, json.dumps({"dataset": dataset_name, **saved}, indent=1))
     return path
@@ -74,12 +67,9 @@ def load_run(folder, weights="model_final.pth", opts=()):
     with open(metadata_file, encoding="utf-8") as f:
         saved = json.load(f)
     weights_file = os.path.join(folder, weights)
-    if saved.pop("config", "yaml") == "python":
-        cfg = load_lazy_config(config_file, [*opts, f"train.init_checkpoint={weights_file}"])
-        cfg.train.device = available_device(cfg.train.get("device", "cuda"), "train.device")
-    else:
-        cfg = load_config(config_file, ["MODEL.WEIGHTS", weights_file, *opts])
-        choose_device(cfg)
+    kind = CONFIG_KINDS[saved.pop("config", "yaml")]
+    cfg = load_config(config_file, kind.with_weights(opts, weights_file), kind)
+    choose_device(cfg)
     for key in _ID_MAPS:
         if key in saved:
             saved[key] = {int(k): v for k, v in saved[key].items()}

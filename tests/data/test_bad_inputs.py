@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 
-from seg_d2.config import setup_config
+from seg_d2.config_setup import setup_config
 from seg_d2.data import DatasetError, ImageReadError, read_image, register_coco_dataset
 from seg_d2.data.augmentation import build_train_mapper
 from seg_d2.data.validate import main as validate_command

@@ -2,7 +2,7 @@
 read_image and DatasetMapper stay as detectron2 wrote them."""
 
 import seg_d2  # noqa: F401
-from seg_d2.config import setup_config
+from seg_d2.config_setup import setup_config
 from seg_d2.data import ImageReadError
 from seg_d2.data.mapper import DatasetMapper
 

@@ -4,9 +4,9 @@ seg_d2.engine.lazy_training; the slow test runs tools/train_net.py end to end)."
 import json
 import os
 
+from seg_d2.config_setup import setup_config
 from seg_d2.engine.lazy_training import _clipped, evaluate_lazy, load_lazy_model, train_lazy
 from seg_d2.engine.run_folder import load_run, run_datasets, write_run_metadata
-from seg_d2.lazy_config import setup_lazy_config
 
 import pytest
 import torch
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("tiny_datasets_removed_after")
 
 
 def _unet_config(data, output_dir, *overrides):
-    return setup_lazy_config(
+    return setup_config(
         UNET,
         [
             *python_config_overrides(data, output_dir, size=64),

@@ -131,8 +131,7 @@ def test_the_trainers_model_is_what_it_runs(monkeypatch):
 def test_from_config_file_sets_up_each_kind_of_config_with_the_weights(monkeypatch):
     from seg_d2.engine import predictor
 
-    monkeypatch.setattr(predictor, "setup_config", lambda *a: ("yaml", *a))
-    monkeypatch.setattr(predictor, "setup_lazy_config", lambda *a: ("python", *a))
+    monkeypatch.setattr(predictor, "setup_config", lambda *a: a)
 
     class Made(Predictor):
         def __init__(self, cfg, **kwargs):
@@ -140,11 +139,11 @@ def test_from_config_file_sets_up_each_kind_of_config_with_the_weights(monkeypat
 
     yaml = Made.from_config_file("a.yaml", "w.pth", ["K", "V"], dataset="d")
     assert (yaml.cfg, yaml.kwargs) == (
-        ("yaml", "a.yaml", ["K", "V", "MODEL.WEIGHTS", "w.pth"]),
+        ("a.yaml", ["K", "V", "MODEL.WEIGHTS", "w.pth"]),
         {"dataset": "d"},
     )
     python = Made.from_config_file("a.py", "w.pth", ["k=v"], dataset="d")
     assert (python.cfg, python.kwargs) == (
-        ("python", "a.py", ["k=v", "train.init_checkpoint=w.pth"]),
+        ("a.py", ["k=v", "train.init_checkpoint=w.pth"]),
         {"dataset": "d"},
     )

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 
-from seg_d2.config import setup_config
+from seg_d2.config_setup import setup_config
 from seg_d2.engine import Trainer
 from seg_d2.engine.checkpoint import SafeCheckpointer
 

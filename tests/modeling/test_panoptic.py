@@ -5,7 +5,7 @@ panopticapi's own pq_compute for a shifted prediction."""
 import json
 import os
 
-from seg_d2.config import setup_config
+from seg_d2.config_setup import setup_config
 from seg_d2.modeling import PosthocPanoptic
 
 import numpy as np

@@ -3,7 +3,7 @@ inverse-frequency class weights, computed when the config is loaded."""
 
 import math
 
-from seg_d2.config import load_config, setup_config
+from seg_d2.config_setup import load_config, setup_config
 from seg_d2.data.class_weights import class_pixel_counts, inverse_frequency_weights
 from seg_d2.modeling.losses import (
     SemanticSegmentationLoss,
