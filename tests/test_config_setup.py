@@ -1,6 +1,7 @@
-"""setup_config for a Python config, without training: its datasets are registered, its
-device chosen, its numbers of classes and class weights read from the first training
-dataset, as setup_config does for a YAML one."""
+"""Reading and setting up configs (seg_d2.config_setup) without training: both kinds go
+through the same steps; a Python config's datasets are registered, its device chosen,
+its numbers of classes and class weights read from the first training dataset, as for a
+YAML one."""
 
 import logging
 
@@ -8,6 +9,7 @@ from seg_d2 import config_setup
 from seg_d2.config_setup import class_weights_from_data
 
 import pytest
+from detectron2.config import LazyConfig
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from helpers import REPO, unregister
 
@@ -61,3 +63,36 @@ def test_a_python_config_is_set_up_from_its_first_training_dataset(
 def test_a_datasets_entry_that_is_not_a_pair_is_named_with_its_key(config_file):
     with pytest.raises(ValueError, match="^datasets.coco_format entry 'lazy_train' is not"):
         config_setup.setup_config(config_file, ["datasets.coco_format=[lazy_train]"])
+
+
+@pytest.mark.parametrize("kind", ["yaml", "python"])
+def test_both_kinds_go_through_the_same_steps_in_order(kind, monkeypatch):
+    config_file = f"{REPO}/configs/shapes/unet.{'py' if kind == 'python' else 'yaml'}"
+    steps = []
+    monkeypatch.setattr(
+        config_setup,
+        "SETUP_STEPS",
+        tuple(
+            (lambda cfg, name=name: steps.append((name, config_setup.config_kind(cfg).name)))
+            for name in ("device", "datasets", "classes", "weights")
+        ),
+    )
+    config_setup.setup_config(config_file)
+    assert steps == [(name, kind) for name in ("device", "datasets", "classes", "weights")]
+
+
+def test_the_setup_steps_are_device_datasets_classes_then_class_weights():
+    assert config_setup.SETUP_STEPS == (
+        config_setup.choose_device,
+        config_setup.register_datasets,
+        config_setup.set_num_classes_from_data,
+        config_setup.set_class_weights_from_data,
+    )
+
+
+def test_a_python_runs_saved_config_is_read_as_python_whatever_its_extension(tmp_path):
+    saved = tmp_path / "config.yaml"
+    LazyConfig.save(config_setup.load_config(f"{REPO}/configs/shapes/unet.py"), str(saved))
+    cfg = config_setup.load_config(str(saved), ["train.max_iter=7"], config_setup.PythonConfig)
+    assert config_setup.config_kind(cfg) is config_setup.PythonConfig and cfg.train.max_iter == 7
+    assert config_setup.config_kind(str(saved)) is config_setup.YamlConfig  # by its name alone
