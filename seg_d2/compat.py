@@ -34,7 +34,6 @@ import contextlib
 import importlib
 import importlib.resources
 import importlib.util
-import inspect
 import logging
 import os
 import sys
@@ -45,6 +44,7 @@ import detectron2
 import numpy
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
 
 __all__ = [
     "HAS_COMPILED_OPS",
@@ -241,10 +241,15 @@ def reset_data_loader(trainer, data_loader_builder):
     trainer._data_loader_iter = iter(trainer.data_loader)
 
 
-def _workers_need_cuda(launch_module):
-    """detectron2 0.6's workers assert CUDA and join with NCCL; later ones use gloo without
-    a GPU."""
-    return "gloo" not in inspect.getsource(launch_module._distributed_worker).lower()
+def _workers_need_cuda():
+    """Whether detectron2's launch workers need CUDA. detectron2 0.6 (the PyPI sdist)'s
+    assert it and join with NCCL; detectron2 built from source since 2022 joins with gloo
+    without a GPU, in the same change that gave ``comm`` its
+    ``create_local_process_group`` (which its workers call): that function tells them
+    apart, as the version cannot (both say 0.6)."""
+    from detectron2.utils import comm
+
+    return not hasattr(comm, "create_local_process_group")
 
 
 def _distributed_worker_on_cpu_or_gpu(
@@ -302,20 +307,48 @@ def create_local_process_group(workers_per_machine):
             comm._LOCAL_PROCESS_GROUP = group
 
 
-def launch(main_func, num_gpus_per_machine, *args, **kwargs):
+def launch(
+    main_func,
+    num_gpus_per_machine,
+    num_machines=1,
+    machine_rank=0,
+    dist_url=None,
+    args=(),
+    timeout=None,
+):
     """detectron2's ``launch``: ``num_gpus_per_machine`` processes on this machine, on its
     GPUs or, without one, on its CPU (gloo), as later detectron2 does. Where the installed
-    detectron2's workers need CUDA (0.6), the call's workers are later detectron2's; nothing
-    outside the call changes."""
+    detectron2's workers need CUDA (0.6), its launcher's spawn runs later detectron2's
+    worker instead; nothing of detectron2 changes. ``timeout``: detectron2's default
+    when None."""
     launch_module = importlib.import_module("detectron2.engine.launch")
-    if not _workers_need_cuda(launch_module):
-        return launch_module.launch(main_func, num_gpus_per_machine, *args, **kwargs)
-    workers = launch_module._distributed_worker
-    launch_module._distributed_worker = _distributed_worker_on_cpu_or_gpu
-    try:
-        return launch_module.launch(main_func, num_gpus_per_machine, *args, **kwargs)
-    finally:
-        launch_module._distributed_worker = workers
+    timeout = launch_module.DEFAULT_TIMEOUT if timeout is None else timeout
+    if not _workers_need_cuda():
+        return launch_module.launch(
+            main_func, num_gpus_per_machine, num_machines, machine_rank, dist_url, args, timeout
+        )
+    world_size = num_machines * num_gpus_per_machine
+    if world_size == 1:
+        return main_func(*args)
+    if dist_url == "auto":
+        if num_machines > 1:
+            raise ValueError("dist_url=auto finds a free port on this machine: one machine only")
+        dist_url = f"tcp://127.0.0.1:{launch_module._find_free_port()}"
+    spawn_args = (
+        main_func,
+        world_size,
+        num_gpus_per_machine,
+        machine_rank,
+        dist_url,
+        args,
+        timeout,
+    )
+    return mp.spawn(
+        _distributed_worker_on_cpu_or_gpu,
+        nprocs=num_gpus_per_machine,
+        args=spawn_args,
+        daemon=False,
+    )
 
 
 HAS_COMPILED_OPS = _provide_compiled_ops_stand_in()

@@ -245,37 +245,57 @@ def test_detectron2s_trainers_are_untouched_by_importing_seg_d2():
         assert method.__module__.startswith("detectron2."), method
 
 
-def test_launch_lends_later_workers_for_the_call_only(monkeypatch):
+def test_detectron2_06s_workers_need_cuda_so_the_shim_is_still_needed():
+    """0.6's worker asserts CUDA before anything else: on a machine without it, it fails
+    at once; seg_d2 tells such a detectron2 by the comm function later ones have."""
     launch_module = importlib.import_module("detectron2.engine.launch")
+    assert compat._workers_need_cuda()
+    if not torch.cuda.is_available():
+        with pytest.raises(AssertionError, match="cuda is not available"):
+            launch_module._distributed_worker(0, print, 2, 2, 0, "tcp://127.0.0.1:1", ())
 
-    assert compat._workers_need_cuda(launch_module)  # detectron2 0.6 asserts CUDA
+
+def test_launch_spawns_later_workers_without_changing_detectron2(monkeypatch):
+    launch_module = importlib.import_module("detectron2.engine.launch")
     original = launch_module._distributed_worker
     seen = []
 
     def spawn(worker, nprocs, args, daemon):
-        seen.append((worker, nprocs, args[1:5]))
+        seen.append((worker, nprocs, args[1:5], args[6], daemon))
         raise RuntimeError("a worker failed")
 
-    monkeypatch.setattr(launch_module.mp, "spawn", spawn)
+    monkeypatch.setattr(compat.mp, "spawn", spawn)
     with pytest.raises(RuntimeError, match="a worker failed"):
         compat.launch(print, 2, num_machines=1, machine_rank=0, dist_url="tcp://127.0.0.1:1")
-    assert seen == [(compat._distributed_worker_on_cpu_or_gpu, 2, (2, 2, 0, "tcp://127.0.0.1:1"))]
+    worker = compat._distributed_worker_on_cpu_or_gpu
+    expected = (worker, 2, (2, 2, 0, "tcp://127.0.0.1:1"), launch_module.DEFAULT_TIMEOUT, False)
+    assert seen == [expected]
     assert launch_module._distributed_worker is original
-    # One process: detectron2 runs the function itself.
+    monkeypatch.setattr(launch_module, "_find_free_port", lambda: 4321)
+    with pytest.raises(RuntimeError):
+        compat.launch(print, 3, dist_url="auto", timeout=7)
+    assert seen[-1] == (worker, 3, (3, 3, 0, "tcp://127.0.0.1:4321"), 7, False)
+    with pytest.raises(ValueError, match="one machine only"):
+        compat.launch(print, 2, num_machines=2, dist_url="auto")
+    # One process: the function runs here.
     calls = []
-    compat.launch(calls.append, 1, args=("ran",))
-    assert calls == ["ran"] and launch_module._distributed_worker is original
+    assert compat.launch(calls.append, 1, args=("ran",)) is None and calls == ["ran"]
 
 
-def test_later_detectron2s_workers_are_used_as_they_are(monkeypatch, tmp_path):
-    source = tmp_path / "later_launch.py"
-    source.write_text(
-        "def _distributed_worker(*a):\n    backend = 'NCCL' if has_gpu else 'GLOO'\n"
-        "def launch(main_func, n, *args, **kwargs):\n    return ('later', _distributed_worker)\n"
+def test_later_detectron2s_launch_is_used_as_it_is(monkeypatch):
+    from detectron2.utils import comm
+
+    launch_module = importlib.import_module("detectron2.engine.launch")
+    monkeypatch.setattr(comm, "create_local_process_group", print, raising=False)
+    monkeypatch.setattr(launch_module, "launch", lambda *a: ("later", *a))
+    assert not compat._workers_need_cuda()
+    assert compat.launch(print, 2, dist_url="auto") == (
+        "later",
+        print,
+        2,
+        1,
+        0,
+        "auto",
+        (),
+        launch_module.DEFAULT_TIMEOUT,
     )
-    spec = importlib.util.spec_from_file_location("later_launch", source)
-    later = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(later)
-    monkeypatch.setattr(compat.importlib, "import_module", lambda name: later)
-    assert not compat._workers_need_cuda(later)
-    assert compat.launch(print, 2) == ("later", later._distributed_worker)

@@ -3,9 +3,9 @@
 import os
 
 import numpy as np
-from detectron2.data.detection_utils import _apply_exif_orientation, convert_PIL_to_numpy
+from detectron2.data.detection_utils import convert_PIL_to_numpy
 from detectron2.utils.file_io import PathManager
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..errors import DatasetError
 
@@ -59,7 +59,7 @@ def read_image(file_name, format=None):
     read, or whose values that rule refuses, raises ImageReadError naming it."""
     try:
         with PathManager.open(file_name, "rb") as f:
-            image = _apply_exif_orientation(Image.open(f))
+            image = ImageOps.exif_transpose(Image.open(f))
             if image.mode in _WIDE_MODES and format in _COLOUR_FORMATS:
                 image = _eight_bit(image)
             return convert_PIL_to_numpy(image, format)

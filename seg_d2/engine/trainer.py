@@ -10,7 +10,6 @@ import weakref
 
 import torch
 from detectron2.data import build_detection_test_loader, build_detection_train_loader
-from detectron2.data.build import _train_loader_from_config
 from detectron2.data.samplers import TrainingSampler
 from detectron2.engine import DefaultTrainer, hooks
 from detectron2.engine.train_loop import TrainerBase
@@ -85,7 +84,7 @@ class Trainer(DefaultTrainer):
         images iterations 0..start_iter-1 drew on this process. With
         ``SOLVER.ACCUMULATE_GRAD_STEPS`` the loader's batches are the parts of one
         ``IMS_PER_BATCH``."""
-        loader_args = _train_loader_from_config(cfg, mapper=build_train_mapper(cfg))
+        loader_args = build_detection_train_loader.from_config(cfg, mapper=build_train_mapper(cfg))
         loader_args["total_batch_size"] = images_per_batch_part(cfg)
         if cfg.SEED >= 0 and cfg.DATALOADER.SAMPLER_TRAIN == "TrainingSampler":
             loader_args["sampler"] = TrainingSampler(len(loader_args["dataset"]), seed=cfg.SEED)

@@ -126,3 +126,18 @@ def test_predict_on_two_folders_with_one_file_name_writes_both(tmp_path):
     assert all(path.is_file() for path in overlays + labels)
     left, right = (np.asarray(Image.open(path)) for path in overlays)
     assert not np.array_equal(left, right)  # each drawn on its own image
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_an_exif_orientation_is_applied_as_detectron2_applies_it(tmp_path, orientation):
+    from detectron2.data import detection_utils
+
+    path = str(tmp_path / "turned.jpg")
+    pixels = np.zeros((20, 30, 3), np.uint8)
+    pixels[:5, :10] = 255  # a corner that shows which way the image turned
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(path, exif=exif, quality=100)
+    ours, theirs = read_image(path, format="RGB"), detection_utils.read_image(path, format="RGB")
+    assert ours.shape == theirs.shape == ((20, 30, 3) if orientation == 3 else (30, 20, 3))
+    np.testing.assert_array_equal(ours, theirs)
