@@ -25,7 +25,9 @@ What importing it changes in detectron2, each only where the gap is present:
   caffe2 is there (0.6 imports them first, and the package fails to import).
 What seg_d2's own classes need from later detectron2 is a function here
 (``reset_data_loader``, ``launch``) or a method of theirs, never a patch of detectron2's
-classes.
+classes; where detectron2 has no hook for what seg_d2 changes in its own classes, the
+change is made here too (``with_names_rebound``, seg_d2's image reading in
+DatasetMapper).
 
 Import this module before any other detectron2 module; ``import seg_d2`` does.
 """
@@ -53,6 +55,7 @@ __all__ = [
     "launch",
     "reset_data_loader",
     "share_cpu_among_workers",
+    "with_names_rebound",
 ]
 
 COMPILED_OPS_MISSING = "not built: this detectron2 has no compiled ops (seg_d2 stand-in)"
@@ -227,6 +230,27 @@ def _import_export_without_caffe2():
     package.dump_torchscript_IR = torchscript.dump_torchscript_IR
     package.scripting_with_instances = torchscript.scripting_with_instances
     package.__all__ = ["TracingAdapter", "dump_torchscript_IR", "scripting_with_instances"]
+
+
+def with_names_rebound(function, **names):
+    """``function`` (one of detectron2's) run with some of its module's global names bound
+    to other objects, for seg_d2's callers only: every detectron2 version so far
+    (0.6 to today) gives no hook for what these names do (DatasetMapper reads images
+    through its module's ``utils.read_image``). A name the function no longer uses is
+    an error at import, not a silent change of nothing."""
+    unused = sorted(set(names) - set(function.__code__.co_names))
+    if unused:
+        raise ImportError(
+            f"{function.__qualname__} of this detectron2 no longer uses {', '.join(unused)}: "
+            "seg_d2.compat.with_names_rebound needs updating for it"
+        )
+    return types.FunctionType(
+        function.__code__,
+        {**function.__globals__, **names},
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
 
 
 def reset_data_loader(trainer, data_loader_builder):

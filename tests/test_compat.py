@@ -3,6 +3,7 @@
 import builtins
 import importlib
 import importlib.util
+import types
 
 import seg_d2  # noqa: F401
 from seg_d2 import compat
@@ -299,3 +300,14 @@ def test_later_detectron2s_launch_is_used_as_it_is(monkeypatch):
         (),
         launch_module.DEFAULT_TIMEOUT,
     )
+
+
+def _mean_twice(values):
+    return np.mean(values) * 2
+
+
+def test_names_rebound_for_one_function_only_and_refused_when_it_no_longer_uses_them():
+    rebound = compat.with_names_rebound(_mean_twice, np=types.SimpleNamespace(mean=max))
+    assert rebound([1, 5]) == 10 and _mean_twice([1, 5]) == 6
+    with pytest.raises(ImportError, match="_mean_twice of this detectron2 no longer uses torch"):
+        compat.with_names_rebound(_mean_twice, torch=None)

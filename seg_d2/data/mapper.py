@@ -4,7 +4,8 @@ detectron2's mapper calls ``detection_utils.read_image``, which clips 16-bit pho
 white and fails on a broken file without naming it. Rather than replace that function
 for every user of detectron2 in the process, seg_d2's mapper runs detectron2's own
 ``__call__`` with its ``detection_utils`` name bound to a view of that module in which
-``read_image`` is seg_d2's: the same mapping code, for seg_d2's loaders only.
+``read_image`` is seg_d2's (``seg_d2.compat.with_names_rebound``): the same mapping code,
+for seg_d2's loaders only.
 """
 
 import types
@@ -12,6 +13,7 @@ import types
 import detectron2.data
 from detectron2.data import detection_utils
 
+from ..compat import with_names_rebound
 from . import image_io
 
 __all__ = ["DatasetMapper"]
@@ -29,14 +31,7 @@ class _DetectionUtilsReadingWithSegD2(types.ModuleType):
         return getattr(detection_utils, name)
 
 
-def _with_seg_d2_image_reading(function):
-    """``function``, a function of detectron2's dataset_mapper module, with that module's
-    name ``utils`` (its ``detection_utils``) bound to the view above."""
-    namespace = {**function.__globals__, "utils": _DetectionUtilsReadingWithSegD2()}
-    return types.FunctionType(
-        function.__code__, namespace, function.__name__, function.__defaults__, function.__closure__
-    )
-
-
 class DatasetMapper(detectron2.data.DatasetMapper):
-    __call__ = _with_seg_d2_image_reading(detectron2.data.DatasetMapper.__call__)
+    __call__ = with_names_rebound(
+        detectron2.data.DatasetMapper.__call__, utils=_DetectionUtilsReadingWithSegD2()
+    )
