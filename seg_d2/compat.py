@@ -27,7 +27,8 @@ What seg_d2's own classes need from later detectron2 is a function here
 (``reset_data_loader``, ``launch``) or a method of theirs, never a patch of detectron2's
 classes; where detectron2 has no hook for what seg_d2 changes in its own classes, the
 change is made here too (``with_names_rebound``, seg_d2's image reading in
-DatasetMapper).
+DatasetMapper; ``set_up_like_default_trainer``, DefaultTrainer's set-up with seg_d2's
+model wrapper, step and checkpointer).
 
 Import this module before any other detectron2 module; ``import seg_d2`` does.
 """
@@ -54,6 +55,7 @@ __all__ = [
     "create_local_process_group",
     "launch",
     "reset_data_loader",
+    "set_up_like_default_trainer",
     "share_cpu_among_workers",
     "with_names_rebound",
 ]
@@ -251,6 +253,36 @@ def with_names_rebound(function, **names):
         function.__defaults__,
         function.__closure__,
     )
+
+
+def set_up_like_default_trainer(trainer, cfg, *, wrap_model, build_step, build_checkpointer):
+    """``DefaultTrainer.__init__`` (detectron2 0.6 to today) on ``trainer``, with three
+    choices it makes inline given to the caller, as detectron2 has no hook for them:
+    ``wrap_model(model)`` for several processes (its ``create_ddp_model`` fails for a
+    model on the CPU), ``build_step(model, data_loader, optimizer, cfg)`` for the inner
+    trainer (it picks SimpleTrainer or AMPTrainer) and ``build_checkpointer(model,
+    output_dir, trainer)``. Everything else is detectron2's, through ``trainer``'s own
+    build methods; a test compares the result with DefaultTrainer's."""
+    from detectron2.engine import DefaultTrainer
+    from detectron2.engine.train_loop import TrainerBase
+    from detectron2.utils import comm
+    from detectron2.utils.logger import setup_logger
+
+    TrainerBase.__init__(trainer)
+    if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
+        setup_logger()
+    cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
+    model = trainer.build_model(cfg)
+    optimizer = trainer.build_optimizer(cfg, model)
+    data_loader = trainer.build_train_loader(cfg)
+    model = wrap_model(model)
+    trainer._trainer = build_step(model, data_loader, optimizer, cfg)
+    trainer.scheduler = trainer.build_lr_scheduler(cfg, optimizer)
+    trainer.checkpointer = build_checkpointer(model, cfg.OUTPUT_DIR, trainer)
+    trainer.start_iter = 0
+    trainer.max_iter = cfg.SOLVER.MAX_ITER
+    trainer.cfg = cfg
+    trainer.register_hooks(trainer.build_hooks())
 
 
 def reset_data_loader(trainer, data_loader_builder):

@@ -15,10 +15,9 @@ from detectron2.engine import DefaultTrainer, hooks
 from detectron2.engine.train_loop import TrainerBase
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
-from detectron2.utils.logger import setup_logger
 
 from ..atomic_files import write_text_atomically
-from ..compat import reset_data_loader
+from ..compat import reset_data_loader, set_up_like_default_trainer
 from ..data.augmentation import build_train_mapper
 from ..data.mapper import DatasetMapper
 from ..data.samplers import ContinuedSampler
@@ -38,33 +37,27 @@ OPTIMIZERS = ("SGD", "ADAMW")
 
 class Trainer(DefaultTrainer):
     def __init__(self, cfg):
-        """DefaultTrainer's set-up, with two differences that need it written out: the
-        model is wrapped for several processes by ``data_parallel`` (detectron2's wrapper
-        fails for a model on the CPU), and the step is ``build_train_loop``'s (CPU
-        autocast, gradient accumulation)."""
-        TrainerBase.__init__(self)
-        if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
-            setup_logger()
-        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
-        model = self.build_model(cfg)
-        optimizer = self.build_optimizer(cfg, model)
-        data_loader = self.build_train_loader(cfg)
-        model = data_parallel(model, broadcast_buffers=False)
-        self._trainer = build_train_loop(
-            model,
-            data_loader,
-            optimizer,
-            device=cfg.MODEL.DEVICE,
-            amp=cfg.SOLVER.AMP.ENABLED,
-            accumulate_steps=cfg.SOLVER.ACCUMULATE_GRAD_STEPS,
+        """DefaultTrainer's set-up, except that the model is wrapped for several processes
+        by ``data_parallel`` (detectron2's wrapper fails for a model on the CPU), the step
+        is ``build_train_loop``'s (CPU autocast, gradient accumulation) and checkpoints
+        are atomic (``SafeCheckpointer``), so that every checkpoint detectron2's hooks
+        write is whole or absent."""
+        set_up_like_default_trainer(
+            self,
+            cfg,
+            wrap_model=lambda model: data_parallel(model, broadcast_buffers=False),
+            build_step=lambda model, data_loader, optimizer, cfg: build_train_loop(
+                model,
+                data_loader,
+                optimizer,
+                device=cfg.MODEL.DEVICE,
+                amp=cfg.SOLVER.AMP.ENABLED,
+                accumulate_steps=cfg.SOLVER.ACCUMULATE_GRAD_STEPS,
+            ),
+            build_checkpointer=lambda model, output_dir, trainer: SafeCheckpointer(
+                model, output_dir, trainer=weakref.proxy(trainer)
+            ),
         )
-        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        # Atomic, so that every checkpoint detectron2's hooks write is whole or absent.
-        self.checkpointer = SafeCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
-        self.start_iter = 0
-        self.max_iter = cfg.SOLVER.MAX_ITER
-        self.cfg = cfg
-        self.register_hooks(self.build_hooks())
 
     @classmethod
     def build_model(cls, cfg):

@@ -74,3 +74,52 @@ def test_the_step_follows_amp_and_accumulation_and_a_new_run_starts_at_0(
     assert built.scheduler is not None
     built.resume_or_load(resume=False)
     assert built.start_iter == 0
+
+
+def test_the_set_up_is_default_trainers_but_for_the_three_choices_it_is_given(
+    tiny_shapes, tmp_path
+):
+    """seg_d2.compat writes DefaultTrainer.__init__ out (detectron2 has no hook for the
+    model wrapper, the step or the checkpointer); given detectron2's own three choices it
+    builds what DefaultTrainer builds, on the installed detectron2."""
+    import weakref
+
+    from seg_d2.compat import set_up_like_default_trainer
+
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.engine import DefaultTrainer, SimpleTrainer
+
+    class WrittenOut(DefaultTrainer):
+        def __init__(self, cfg):
+            set_up_like_default_trainer(
+                self,
+                cfg,
+                wrap_model=lambda model: model,  # create_ddp_model's, in one process
+                build_step=lambda model, loader, optimizer, cfg: SimpleTrainer(
+                    model, loader, optimizer
+                ),
+                build_checkpointer=lambda model, folder, trainer: DetectionCheckpointer(
+                    model, folder, trainer=weakref.proxy(trainer)
+                ),
+            )
+
+    cfg = _config(tiny_shapes, tmp_path, "SOLVER.STEPS", "(2,)", "TEST.EVAL_PERIOD", "2")
+    torch.manual_seed(0)
+    theirs = DefaultTrainer(cfg)
+    torch.manual_seed(0)
+    ours = WrittenOut(cfg)
+    assert sorted(vars(ours)) == sorted(vars(theirs))
+    assert [type(hook) for hook in ours._hooks] == [type(hook) for hook in theirs._hooks]
+    assert (ours.start_iter, ours.max_iter, ours.iter) == (
+        theirs.start_iter,
+        theirs.max_iter,
+        theirs.iter,
+    )
+    assert ours.cfg == theirs.cfg and ours.checkpointer.save_dir == theirs.checkpointer.save_dir
+    assert type(ours.scheduler) is type(theirs.scheduler)
+    assert ours.scheduler.state_dict() == theirs.scheduler.state_dict()
+    assert type(ours._trainer.data_loader) is type(theirs._trainer.data_loader)
+    for mine, detectron2s in zip(
+        ours.model.state_dict().values(), theirs.model.state_dict().values()
+    ):
+        torch.testing.assert_close(mine, detectron2s)
