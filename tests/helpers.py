@@ -181,3 +181,45 @@ THINGS_AND_STUFF = [
     {"id": 3, "name": "b", "isthing": 1},
     {"id": 8, "name": "road", "isthing": 0},
 ]
+
+
+def png_sizes(paths):
+    """(width, height) of each picture."""
+    from PIL import Image
+
+    return [Image.open(path).size for path in paths]
+
+
+def perfect_results(dataset):
+    """A COCO results file's entries that predict ``dataset``'s annotations exactly."""
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+    from pycocotools import mask as mask_util
+
+    results = []
+    for record in DatasetCatalog.get(dataset):
+        for annotation in record["annotations"]:
+            segmentation = annotation["segmentation"]
+            if isinstance(segmentation, list):
+                segmentation = mask_util.merge(
+                    mask_util.frPyObjects(segmentation, record["height"], record["width"])
+                )
+            segmentation = dict(
+                segmentation,
+                counts=segmentation["counts"].decode()
+                if isinstance(segmentation["counts"], bytes)
+                else segmentation["counts"],
+            )
+            thing_ids = {
+                v: k
+                for k, v in MetadataCatalog.get(dataset).thing_dataset_id_to_contiguous_id.items()
+            }
+            results.append(
+                {
+                    "image_id": record["image_id"],
+                    "category_id": thing_ids[annotation["category_id"]],
+                    "bbox": annotation["bbox"],
+                    "score": 1.0,
+                    "segmentation": segmentation,
+                }
+            )
+    return results

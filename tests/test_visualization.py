@@ -1,0 +1,167 @@
+"""The pictures seg_d2.visualization draws: panels, error overlays, contact sheets."""
+
+from seg_d2.visualization import (
+    contact_sheet,
+    ground_truth_panel,
+    prediction_panel,
+    semantic_error_overlay,
+)
+
+import numpy as np
+import pytest
+import torch
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from helpers import perfect_results
+from PIL import Image
+from pycocotools import mask as mask_util
+
+TITLE = 22  # the title strip above each panel
+SIDE = 256  # shapes images are 256x256
+
+
+def test_ground_truth_panel_paints_exactly_the_instance(tmp_path):
+    Image.new("RGB", (200, 160), (128, 128, 128)).save(tmp_path / "grey.png")
+    mask = np.zeros((160, 200), bool)
+    mask[60:100, 80:120] = True
+    record = {
+        "file_name": str(tmp_path / "grey.png"),
+        "height": 160,
+        "width": 200,
+        "image_id": 1,
+        "annotations": [
+            {
+                "bbox": [80, 60, 40, 40],
+                "bbox_mode": 1,
+                "category_id": 0,
+                "iscrowd": 0,
+                "segmentation": mask_util.encode(np.asfortranarray(mask.astype(np.uint8))),
+            }
+        ],
+    }
+    MetadataCatalog.get("grey_test").set(thing_classes=["box"])
+    try:
+        panel = ground_truth_panel(record, MetadataCatalog.get("grey_test"))
+    finally:
+        MetadataCatalog.remove("grey_test")
+    changed = np.abs(panel.astype(int) - 128).sum(2) > 0
+    assert changed[62:98, 82:118].all()
+    # Nothing is painted above, left or right of the instance (its label goes below it).
+    assert not changed[:57].any() and not changed[:, :77].any() and not changed[:100, 123:].any()
+
+
+def test_prediction_panel_draws_only_instances_at_or_above_the_threshold():
+    from detectron2.structures import Boxes, Instances
+
+    image = np.full((120, 200, 3), 128, np.uint8)
+    masks = torch.zeros(2, 120, 200, dtype=torch.bool)
+    masks[0, 40:80, 20:60] = True  # confident, on the left
+    masks[1, 40:80, 140:180] = True  # below the threshold, on the right
+    instances = Instances(
+        (120, 200),
+        pred_boxes=Boxes(torch.tensor([[20.0, 40, 60, 80], [140, 40, 180, 80]])),
+        scores=torch.tensor([0.9, 0.3]),
+        pred_classes=torch.tensor([0, 0]),
+        pred_masks=masks,
+    )
+    MetadataCatalog.get("threshold_test").set(thing_classes=["box"])
+    try:
+        panel = prediction_panel(
+            image, {"instances": instances}, MetadataCatalog.get("threshold_test"), 0.5
+        )
+    finally:
+        MetadataCatalog.remove("threshold_test")
+    changed = np.abs(panel.astype(int) - 128).sum(2) > 0
+    assert changed[45:75, 25:55].all() and not changed[:, 120:].any()
+
+
+def test_semantic_errors_paint_the_wrong_pixels_and_no_others():
+    image = np.zeros((2, 3, 3), np.uint8)
+    truth = np.array([[0, 1, 255], [2, 2, 2]])
+    prediction = np.array([[0, 2, 1], [2, 0, 2]])
+    painted = semantic_error_overlay(image, truth, prediction).sum(2) > 0
+    # wrong: (0, 1) and (1, 1); (0, 2) differs but is ignored
+    assert painted.tolist() == [[False, True, False], [False, True, False]]
+
+
+def test_contact_sheet_tiles_row_by_row():
+    panels = [
+        np.zeros((10, 20, 3), np.uint8),
+        np.zeros((12, 8, 3), np.uint8),
+        np.zeros((5, 5, 3), np.uint8),
+    ]
+    assert contact_sheet(panels, columns=2, gap=1).shape == (2 * 12 + 1, 2 * 20 + 1, 3)
+
+
+def test_contact_sheet_shrinks_wide_panels_to_its_width_and_keeps_small_ones():
+    """13 full-size photos must not make an 8000-px sheet: cells shrink, aspect kept."""
+    photo = np.zeros((1000, 2000, 3), np.uint8)
+    photo[:, :1000] = 255  # left half white: shrinking must keep it on the left
+    small = np.full((30, 40, 3), 7, np.uint8)
+    sheet = contact_sheet([photo] * 3 + [small], columns=4, gap=4, max_width=404)
+    assert sheet.shape == (49, 404, 3)  # cells 98 px wide: (404 - 3 * 4) / 4; 2:1 photos 49 high
+    assert sheet[:49, :49].min() == 255 and sheet[:49, 50:98].max() == 0
+    assert (sheet[:30, 306:346] == 7).all()  # the small panel at its own size
+    assert contact_sheet([small], columns=4, max_width=404).shape == (30, 40, 3)
+
+
+def test_semantic_errors_blend_the_error_colour_over_the_image():
+    image = np.full((1, 2, 3), 100, np.uint8)
+    painted = semantic_error_overlay(image, np.array([[0, 1]]), np.array([[0, 2]]))
+    assert painted.dtype == np.uint8
+    assert painted[0, 0].tolist() == [100, 100, 100]
+    # 0.4 of the image and 0.6 of (255, 0, 0)
+    assert np.abs(painted[0, 1].astype(int) - [193, 40, 40]).max() <= 1
+
+
+def test_the_error_panel_paints_missed_and_false_positive_masks_in_the_error_colour():
+    from seg_d2.visualization import instance_error_panel
+
+    from detectron2.data import Metadata
+    from detectron2.structures import Instances
+
+    image = np.full((40, 60, 3), 128, np.uint8)
+    missed, false_positive = np.zeros((40, 60), bool), np.zeros((40, 60), bool)
+    missed[5:20, 5:25] = True
+    false_positive[22:38, 35:58] = True
+    instances = Instances((40, 60))
+    instances.pred_masks = torch.from_numpy(np.stack([false_positive, false_positive]))
+    panel = instance_error_panel(image, instances, [1], [missed], Metadata())
+    redness = panel[..., 0].astype(int) - panel[..., 1]
+    assert redness[missed].mean() > 40 and redness[false_positive].mean() > 40
+    assert np.median(redness[~(missed | false_positive)]) == 0  # outlines and labels aside
+    empty = instance_error_panel(image, instances, [], [], Metadata())
+    assert np.array_equal(empty, image)
+
+
+def test_the_error_panel_shows_what_the_images_mask_ap_counts(tiny_val):
+    """Perfect predictions leave the error panel the bare image; without the first one, its
+    ground truth is painted as missed."""
+    from seg_d2.evaluation.per_image import coco_ground_truth
+    from seg_d2.visualization import compare_panel
+
+    from detectron2.structures import BitMasks, Instances
+
+    record = DatasetCatalog.get(tiny_val)[0]
+    metadata = MetadataCatalog.get(tiny_val)
+    perfect = [r for r in perfect_results(tiny_val) if r["image_id"] == record["image_id"]]
+    instances = Instances((record["height"], record["width"]))
+    instances.pred_masks = torch.from_numpy(
+        np.stack([mask_util.decode(r["segmentation"]) for r in perfect]).astype(bool)
+    )
+    instances.pred_boxes = BitMasks(instances.pred_masks).get_bounding_boxes()
+    instances.scores = torch.ones(len(perfect))
+    instances.pred_classes = torch.tensor([a["category_id"] for a in record["annotations"]])
+    coco_gt = coco_ground_truth(metadata.json_file)
+    image = np.asarray(Image.open(record["file_name"]).convert("RGB"))
+
+    def error_panel(kept):
+        output = {"instances": instances[kept]}
+        panels = compare_panel(record, output, metadata, coco_gt=coco_gt, errors=True)
+        return panels[TITLE:, 2 * (SIDE + 4) :]
+
+    assert np.array_equal(error_panel(slice(None)), image)
+    first = mask_util.decode(perfect[0]["segmentation"]).astype(bool)
+    change = np.abs(error_panel(slice(1, None)).astype(int) - image).sum(2)
+    assert change[first].mean() > 30 and np.median(change[~first]) == 0
+    with pytest.raises(ValueError, match="need the COCO ground truth"):
+        compare_panel(record, {"instances": instances}, metadata, errors=True)
