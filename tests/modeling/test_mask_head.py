@@ -241,3 +241,48 @@ def test_boundary_bce_with_bool_targets_a_wider_band_and_nothing_to_score():
     nothing = boundary_bce_loss(logits, torch.zeros(1, 8, 8))
     assert nothing.item() == 0 and nothing.requires_grad is logits.requires_grad
     assert boundary_bce_loss(torch.zeros(0, 8, 8), torch.zeros(0, 8, 8)).item() == 0
+
+
+@pytest.mark.parametrize(
+    "dice, boundary, terms",
+    [
+        (0.5, 0.0, {"loss_mask", "loss_mask_dice"}),
+        (0.0, 2.0, {"loss_mask", "loss_mask_boundary"}),
+    ],
+)
+def test_each_extra_term_alone_is_added(dice, boundary, terms):
+    head = _head(
+        "MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT",
+        dice,
+        "MODEL.ROI_MASK_HEAD.BOUNDARY_LOSS_WEIGHT",
+        boundary,
+    )
+    head.train()
+    with EventStorage(0):
+        assert set(head(torch.randn(2, 8, 14, 14), _instances())) == terms
+
+
+def test_the_loss_weight_scales_every_term():
+    features = torch.randn(2, 8, 14, 14, generator=torch.Generator().manual_seed(0))
+    opts = ("MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT", 0.5)
+    head = _head(*opts)
+    head.train()
+    with EventStorage(0):
+        once = head(features, _instances())
+        head.loss_weight = 3.0
+        thrice = head(features, _instances())
+    for term in ("loss_mask", "loss_mask_dice"):
+        assert thrice[term].item() == pytest.approx(3.0 * once[term].item(), rel=1e-5)
+
+
+def test_the_visualisation_period_reaches_detectron2s_mask_loss():
+    """detectron2's mask_rcnn_loss draws the predicted and true masks into the event
+    storage every VIS_PERIOD iterations."""
+    head = _head("VIS_PERIOD", 1)
+    head.train()
+    with EventStorage(0) as storage:
+        head(torch.randn(2, 8, 14, 14), _instances())
+    assert [name for name, _, _ in storage._vis_data] == [
+        f"Left: mask prediction;   Right: mask GT ({k})"
+        for k in range(2)  # one per RoI
+    ]

@@ -144,3 +144,20 @@ def test_an_8000_pixel_image_needs_its_logits_and_coverage_and_little_more():
     # 256 MiB for the windows' own work; a whole-image copy of the logits would exceed it.
     bound = (4 + 1) * height * width * 4 / 2**20 + 256
     assert memory.mebibytes <= bound
+
+
+def test_a_window_of_one_pixel_is_still_a_window_and_none_is_the_plain_model():
+    cfg, model = _unet("TEST.SLIDING_WINDOW.SIZE", 1)
+    assert isinstance(with_test_options(cfg, model), SlidingWindowSemanticSegmentor)
+    cfg, model = _unet("TEST.SLIDING_WINDOW.SIZE", 0)
+    assert with_test_options(cfg, model) is model
+
+
+def test_a_model_wrapped_for_several_processes_is_slid_over_unwrapped():
+    from torch.nn.parallel import DistributedDataParallel
+
+    cfg, model = _unet("TEST.SLIDING_WINDOW.SIZE", 64)
+    wrapped = DistributedDataParallel.__new__(DistributedDataParallel)  # no process group
+    nn.Module.__init__(wrapped)
+    wrapped.module = model
+    assert with_test_options(cfg, wrapped).model is model
