@@ -133,17 +133,13 @@ def test_the_error_panel_paints_missed_and_false_positive_masks_in_the_error_col
     assert np.array_equal(empty, image)
 
 
-def test_the_error_panel_shows_what_the_images_mask_ap_counts(tiny_val):
-    """Perfect predictions leave the error panel the bare image; without the first one, its
-    ground truth is painted as missed."""
-    from seg_d2.evaluation.per_image import coco_ground_truth
-    from seg_d2.visualization import compare_panel
-
+def _perfect_instances(dataset):
+    """(record, metadata, its perfect predictions as Instances, their results entries)."""
     from detectron2.structures import BitMasks, Instances
 
-    record = DatasetCatalog.get(tiny_val)[0]
-    metadata = MetadataCatalog.get(tiny_val)
-    perfect = [r for r in perfect_results(tiny_val) if r["image_id"] == record["image_id"]]
+    record = DatasetCatalog.get(dataset)[0]
+    metadata = MetadataCatalog.get(dataset)
+    perfect = [r for r in perfect_results(dataset) if r["image_id"] == record["image_id"]]
     instances = Instances((record["height"], record["width"]))
     instances.pred_masks = torch.from_numpy(
         np.stack([mask_util.decode(r["segmentation"]) for r in perfect]).astype(bool)
@@ -151,6 +147,72 @@ def test_the_error_panel_shows_what_the_images_mask_ap_counts(tiny_val):
     instances.pred_boxes = BitMasks(instances.pred_masks).get_bounding_boxes()
     instances.scores = torch.ones(len(perfect))
     instances.pred_classes = torch.tensor([a["category_id"] for a in record["annotations"]])
+    return record, metadata, instances, perfect
+
+
+def _titles(monkeypatch):
+    from seg_d2 import visualization
+
+    titles = []
+    drawn = visualization.titled
+    monkeypatch.setattr(
+        visualization, "titled", lambda panel, title: titles.append(title) or drawn(panel, title)
+    )
+    return titles
+
+
+def test_compare_panel_titles_give_the_images_scores_and_errors(tiny_val, monkeypatch):
+    from seg_d2.evaluation.per_image import coco_ground_truth
+    from seg_d2.visualization import compare_panel
+
+    record, metadata, instances, _ = _perfect_instances(tiny_val)
+    coco_gt = coco_ground_truth(metadata.json_file)
+    titles = _titles(monkeypatch)
+    compare_panel(record, {"instances": instances}, metadata, coco_gt=coco_gt, errors=True)
+    assert titles == ["ground truth", "prediction: mask AP 100.0", "errors: 0 FP, 0 missed"]
+    titles.clear()
+    # Under the threshold: not drawn, and its truth missed on the error panel; COCO's AP
+    # still ranks it among the detections.
+    instances.scores[0] = 0.3
+    compare_panel(record, {"instances": instances}, metadata, coco_gt=coco_gt, errors=True)
+    assert titles == ["ground truth", "prediction: mask AP 100.0", "errors: 0 FP, 1 missed"]
+    titles.clear()
+    panel = compare_panel(
+        record, {"instances": instances}, metadata, coco_gt=coco_gt, score_threshold=0.2
+    )
+    assert titles == ["ground truth", "prediction: mask AP 100.0"]
+    assert panel.shape[1] == 2 * SIDE + 4  # two panels
+    titles.clear()
+    compare_panel(record, {"instances": instances}, metadata)  # no ground truth: no score
+    assert titles == ["ground truth", "prediction"]
+
+
+def test_compare_panel_of_a_semantic_output_scores_miou_and_paints_wrong_pixels(
+    tiny_val, monkeypatch
+):
+    from seg_d2.visualization import compare_panel
+
+    record = dict(DatasetCatalog.get(f"{tiny_val}_sem_seg")[0])
+    metadata = MetadataCatalog.get(f"{tiny_val}_sem_seg")
+    truth = np.asarray(Image.open(record["sem_seg_file_name"])).astype(np.int64)
+    classes = len(metadata.stuff_classes)
+    logits = torch.nn.functional.one_hot(torch.from_numpy(truth).clamp(max=classes - 1), classes)
+    titles = _titles(monkeypatch)
+    panel = compare_panel(
+        record, {"sem_seg": logits.permute(2, 0, 1).float()}, metadata, errors=True
+    )
+    assert titles == ["ground truth", "prediction: mIoU 100.0", "errors: wrong-class pixels"]
+    image = np.asarray(Image.open(record["file_name"]).convert("RGB"))
+    assert np.array_equal(panel[TITLE:, 2 * (SIDE + 4) :], image)  # nothing wrong to paint
+
+
+def test_the_error_panel_shows_what_the_images_mask_ap_counts(tiny_val):
+    """Perfect predictions leave the error panel the bare image; without the first one, its
+    ground truth is painted as missed."""
+    from seg_d2.evaluation.per_image import coco_ground_truth
+    from seg_d2.visualization import compare_panel
+
+    record, metadata, instances, perfect = _perfect_instances(tiny_val)
     coco_gt = coco_ground_truth(metadata.json_file)
     image = np.asarray(Image.open(record["file_name"]).convert("RGB"))
 
