@@ -86,3 +86,18 @@ def test_a_seg_d2_error_of_a_loader_worker_ends_with_the_errors_own_line():
 def test_a_file_name_that_is_not_utf8_prints_escaped(capfd):
     run_command(lambda: print("bad name: caf\udce9.png"))
     assert capfd.readouterr().out == "bad name: caf\\udce9.png\n"
+
+
+def test_an_error_a_data_loader_worker_raised_is_its_own_last_line():
+    from seg_d2.cli import _message
+
+    worker = (
+        "Caught DatasetError in DataLoader worker process 0.\n"
+        "Original Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in f\n'
+        "seg_d2.errors.DatasetError: cannot read image 'a.png': truncated\n\n"
+    )
+    assert _message(Exception(worker)) == "cannot read image 'a.png': truncated"
+    no_colon = worker.rsplit("seg_d2", 1)[0] + "MemoryError\n"
+    assert _message(Exception(no_colon)) == "MemoryError"
+    assert _message(Exception("a.json: annotation 3: no area")) == "a.json: annotation 3: no area"
