@@ -4,7 +4,8 @@ import time
 
 import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
 from seg_d2.engine import Trainer
-from seg_d2.engine.train_loop import build_train_loop, prepare_model
+from seg_d2.engine.model_preparation import prepare_model
+from seg_d2.engine.train_loop import build_train_loop
 
 import numpy as np
 import torch

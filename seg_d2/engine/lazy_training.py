@@ -13,7 +13,8 @@ from detectron2.utils import comm
 from omegaconf import OmegaConf
 
 from .checkpoint import SafeCheckpointer, load_weights
-from .train_loop import build_train_loop, data_parallel, prepare_model
+from .model_preparation import data_parallel, prepare_model
+from .train_loop import build_train_loop
 
 __all__ = ["build_lazy_model", "evaluate_lazy", "load_lazy_model", "train_lazy"]
 

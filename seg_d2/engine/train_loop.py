@@ -1,16 +1,12 @@
 """The step of training: detectron2's SimpleTrainer, with gradients accumulated over
-several batches and with CPU autocast, as its AMPTrainer is with CUDA autocast; and
-detectron2's DistributedDataParallel wrapping, for models on the CPU too."""
+several batches and with CPU autocast, as its AMPTrainer is with CUDA autocast."""
 
 import contextlib
 import logging
 import time
 
 import torch
-from detectron2.engine import AMPTrainer, SimpleTrainer, create_ddp_model
-from detectron2.layers import NaiveSyncBatchNorm
-from detectron2.utils import comm
-from torch import nn
+from detectron2.engine import AMPTrainer, SimpleTrainer
 from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import ConfigError
@@ -19,9 +15,7 @@ __all__ = [
     "CPUAutocastTrainer",
     "GradientAccumulationTrainer",
     "build_train_loop",
-    "data_parallel",
-    "prepare_model",
-    "sync_batch_norm_on_cpu",
+    "cpu_computes_bfloat16",
 ]
 
 
@@ -135,44 +129,3 @@ def cpu_computes_bfloat16():
     """Whether oneDNN has bfloat16 kernels for this CPU: without them torch emulates
     bfloat16 and an autocast step is slower than a float32 one."""
     return torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
-def sync_batch_norm_on_cpu(model):
-    """``model`` with each ``nn.SyncBatchNorm`` (detectron2's "SyncBN") replaced by
-    detectron2's NaiveSyncBatchNorm ("naiveSyncBN"), the same statistics over all processes
-    computed with all-reduce, which gloo runs: torch's SyncBatchNorm needs GPUs. The
-    state-dict keys stay the same, so the weights load either way."""
-    for name, child in model.named_children():
-        if isinstance(child, nn.SyncBatchNorm):
-            naive = NaiveSyncBatchNorm(
-                child.num_features,
-                child.eps,
-                child.momentum,
-                child.affine,
-                child.track_running_stats,
-            )
-            naive.load_state_dict(child.state_dict())
-            setattr(model, name, naive)
-        else:
-            sync_batch_norm_on_cpu(child)
-    return model
-
-
-def prepare_model(model, *, device, channels_last):
-    """A built model made ready for this run, whatever the config kind: SyncBN that gloo
-    can run when several processes train on a CPU, and channels-last memory format when
-    asked (``MODEL.CHANNELS_LAST``, ``train.channels_last``)."""
-    if device == "cpu" and comm.get_world_size() > 1:
-        sync_batch_norm_on_cpu(model)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    return model
-
-
-def data_parallel(model, **kwargs):
-    """detectron2's ``create_ddp_model``, which gives DistributedDataParallel the process's
-    GPU (``device_ids``) even for a model on the CPU, where DDP refuses it: there, no
-    device ids (gloo processes share the CPU)."""
-    if comm.get_world_size() > 1 and next(model.parameters()).device.type == "cpu":
-        kwargs["device_ids"] = None
-    return create_ddp_model(model, **kwargs)

@@ -26,8 +26,9 @@ from ..evaluation import build_evaluator
 from ..modeling import with_test_options
 from .checkpoint import SafeCheckpointer
 from .early_stopping import EarlyStopping, TrainingStoppedEarly
+from .model_preparation import data_parallel, prepare_model
 from .tracking import build_writers
-from .train_loop import build_train_loop, data_parallel, prepare_model
+from .train_loop import build_train_loop
 
 __all__ = ["OPTIMIZERS", "Trainer", "write_results"]
 

@@ -47,26 +47,6 @@ def test_bfloat16_support_is_onednns_answer():
     assert train_loop.cpu_computes_bfloat16() is torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
-def test_sync_batch_norm_becomes_detectron2s_naive_one_with_its_settings_and_state():
-    from detectron2.layers import NaiveSyncBatchNorm
-
-    inner = torch.nn.SyncBatchNorm(3, eps=1e-3, momentum=0.3, affine=False)
-    inner.running_mean.fill_(2.0)
-    model = torch.nn.Sequential(
-        torch.nn.SyncBatchNorm(4, track_running_stats=False),
-        torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), inner),
-    )
-    converted = train_loop.sync_batch_norm_on_cpu(model)
-    assert converted is model
-    outer, nested = model[0], model[1][1]
-    assert type(outer) is NaiveSyncBatchNorm and type(nested) is NaiveSyncBatchNorm
-    assert (outer.num_features, outer.affine, outer.track_running_stats) == (4, True, False)
-    assert (nested.num_features, nested.eps, nested.momentum) == (3, 1e-3, 0.3)
-    assert not nested.affine and nested.track_running_stats
-    assert torch.all(nested.running_mean == 2.0)
-    assert type(model[1][0]) is torch.nn.Conv2d
-
-
 def test_processes_exchange_gradients_after_the_last_part_of_a_step_only(single_process_group):
     from torch.nn.parallel import DistributedDataParallel
 
