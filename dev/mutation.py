@@ -225,18 +225,23 @@ def uncaught(codes):
     ]
 
 
-def to_run_again(codes):
+def to_run_again(codes, equivalent=()):
     """What a resumed run checks again: the mutants no test caught, and those that timed
-    out (on a busy machine, a slow test can time out without the mutant hanging it)."""
+    out (on a busy machine, a slow test can time out without the mutant hanging it);
+    not those listed as ``equivalent``, which no test can catch (each would run every
+    test that reaches it, minutes for a layer every model uses)."""
     timed_out = [mutant for mutant, (_, code) in codes.items() if code in TIMEOUTS]
-    return sorted(uncaught(codes) + timed_out)
+    return sorted(m for m in uncaught(codes) + timed_out if m not in equivalent)
+
+
+COUNTS = ("mutants", "caught", "survived", "no tests", "equivalent", "help text", "not checked")
 
 
 def score_packages(codes, equivalent):
-    """Per package: mutants, caught, survived, no tests, equivalent, help text, score (%)."""
+    """Per package: each of COUNTS (zeros included), and the score (%)."""
     counts = {}
     for mutant, (source, code) in codes.items():
-        row = counts.setdefault(package_of(source), Counter())
+        row = counts.setdefault(package_of(source), Counter(dict.fromkeys(COUNTS, 0)))
         row["mutants"] += 1
         if mutant in equivalent:
             row["equivalent"] += 1
@@ -425,7 +430,9 @@ def main(argv=None):
             stamp = json.load(f)
         packages = stamp.get("packages", packages)  # the run's own
         codes = exit_codes()
-        again = [m for m in to_run_again(codes) if not changed_since_copied(codes[m][0])]
+        with open(EQUIVALENT) as f:
+            listed = json.load(f)
+        again = [m for m in to_run_again(codes, listed) if not changed_since_copied(codes[m][0])]
         tests = stamp.setdefault("tests", ["tests"])  # runs before --tests faced all
         prepare_work_copy(packages, args.max_stack_depth, tests, fresh=False)
         forget_which_tests_reach_what()

@@ -62,6 +62,7 @@ def test_a_resumed_run_runs_again_what_no_test_caught_and_what_timed_out(monkeyp
     codes = {m: ("seg_d2/x.py", code) for m, code in zip("abcdefg", [0, 1, None, 33, 0, -9, -24])}
     assert mutation.uncaught(codes) == ["a", "d"]
     assert mutation.to_run_again(codes) == ["a", "d", "g"]  # and the timeout, counted caught
+    assert mutation.to_run_again(codes, {"d": "equivalent: no test can catch it"}) == ["a", "g"]
     assert -24 in mutation.CAUGHT
 
 
@@ -94,3 +95,19 @@ def test_the_mutants_face_the_tests_named_and_only_the_fast_ones():
     assert "    not slow\n" in config
     mutated = config.split("only_mutate =\n")[1].split("also_copy")[0]
     assert mutated.split() == ["seg_d2/engine/trainer.py"]
+
+
+def test_every_count_is_written_zeros_included(monkeypatch):
+    monkeypatch.setattr(mutation, "changes_help_text_only", lambda mutant, source: False)
+    codes = {"a": ("seg_d2/modeling/x.py", 1), "b": ("seg_d2/modeling/x.py", 0)}
+    (row,) = mutation.score_packages(codes, {}).values()
+    assert row == {
+        "mutants": 2,
+        "caught": 1,
+        "survived": 1,
+        "no tests": 0,
+        "equivalent": 0,
+        "help text": 0,
+        "not checked": 0,
+        "score": 50.0,
+    }
