@@ -279,14 +279,14 @@ class YamlConfig:
                 "MODEL.ROI_HEADS.NUM_CLASSES",
                 self.cfg.MODEL.ROI_HEADS,
                 "NUM_CLASSES",
-                ("thing_classes"),
+                "thing_classes",
             )
         if architecture in _SEM_SEG_HEAD_MODELS:
             yield (
                 "MODEL.SEM_SEG_HEAD.NUM_CLASSES",
                 self.cfg.MODEL.SEM_SEG_HEAD,
                 "NUM_CLASSES",
-                ("stuff_classes"),
+                "stuff_classes",
             )
 
     def class_weights(self):
@@ -297,7 +297,7 @@ class YamlConfig:
             head,
             "CLASS_WEIGHTS",
             head.NUM_CLASSES,
-            (head.IGNORE_VALUE),
+            head.IGNORE_VALUE,
         )
 
 
@@ -358,7 +358,7 @@ class PythonConfig:
             "model.sem_seg_head.loss.class_weights",
             loss,
             "class_weights",
-            (self.cfg.model.sem_seg_head.num_classes),
+            self.cfg.model.sem_seg_head.num_classes,
             loss.ignore_value,
         )
 
