@@ -45,7 +45,7 @@ def build_smp_unet(cfg):
             encoder=SMP_ENCODER,
             num_classes=num_classes,
             encoder_depth=depth,
-            decoder_args={"decoder_channels": [base * 2**k for k in reversed(range(depth))]},
+            architecture_args={"decoder_channels": [base * 2**k for k in reversed(range(depth))]},
         ),
         sem_seg_head=LogitsHead(
             {"logits": ShapeSpec(channels=num_classes, stride=1)},
