@@ -69,6 +69,15 @@ NOT_CHECKED = {None}  # the run stopped before it reached them
 HELP_KEYWORDS = {"help", "description", "epilog", "prog", "metavar"}
 
 
+# Tests that cannot run in mutmut's mutants folder, left out whether named or in a folder
+# named (pytest's --ignore leaves out only the files it finds in folders).
+TESTS_OUTSIDE_MUTANTS = (
+    "tests/test_lint.py",  # ruff reads the sources, which mutmut rewrites into trampolines
+    # these install and run the repository as a clone, which the mutants folder is not
+    "tests/test_console_command.py",
+)
+
+
 def install_mutmut():
     if not os.path.isdir(os.path.join(TOOL_FOLDER, "mutmut")):
         subprocess.run(
@@ -108,14 +117,11 @@ def mutmut_config(packages, files, max_stack_depth=-1, tests=("tests",)):
         "also_copy =",
         *(f"    {name}" for name in top_level),
         "pytest_add_cli_args_test_selection =",
-        *(f"    {path}" for path in tests),
+        *(f"    {path}" for path in tests if path not in TESTS_OUTSIDE_MUTANTS),
         "pytest_add_cli_args =",
         "    -m",
         "    not slow",
-        # ruff reads the sources, which mutmut rewrites into trampolines
-        "    --ignore=tests/test_lint.py",
-        # these install and run the repository as a clone, which the mutants folder is not
-        "    --ignore=tests/test_console_command.py",
+        *(f"    --ignore={path}" for path in TESTS_OUTSIDE_MUTANTS),
         "    -x",
         "    -q",
         # a caught mutant stops at its first failing test: the quick test files go first

@@ -97,6 +97,15 @@ def test_the_mutants_face_the_tests_named_and_only_the_fast_ones():
     assert mutated.split() == ["seg_d2/engine/trainer.py"]
 
 
+def test_tests_that_cannot_run_among_mutants_are_left_out_even_when_named():
+    files = ["seg_d2/cli.py"]
+    config = mutation.mutmut_config(["seg_d2"], files, tests=["tests/test_lint.py", "tests/x.py"])
+    section = config.split("pytest_add_cli_args_test_selection =\n")[1].split("pytest_add")[0]
+    assert section.split() == ["tests/x.py"]
+    for path in mutation.TESTS_OUTSIDE_MUTANTS:  # and when a folder holding them is named
+        assert f"    --ignore={path}\n" in config
+
+
 def test_every_count_is_written_zeros_included(monkeypatch):
     monkeypatch.setattr(mutation, "changes_help_text_only", lambda mutant, source: False)
     codes = {"a": ("seg_d2/modeling/x.py", 1), "b": ("seg_d2/modeling/x.py", 0)}
