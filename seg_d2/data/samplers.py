@@ -2,9 +2,10 @@
 
 import itertools
 
+from detectron2.utils import comm
 from torch.utils.data import Sampler
 
-__all__ = ["ContinuedSampler"]
+__all__ = ["ContinuedSampler", "continued"]
 
 
 class ContinuedSampler(Sampler):
@@ -21,3 +22,11 @@ class ContinuedSampler(Sampler):
 
     def __iter__(self):
         return itertools.islice(iter(self.sampler), self.start, None)
+
+
+def continued(sampler, start_iter, images_per_iteration):
+    """``sampler`` past the images iterations 0..start_iter-1 drew on this process
+    (``images_per_iteration`` over all processes); ``sampler`` itself at iteration 0."""
+    if start_iter <= 0:
+        return sampler
+    return ContinuedSampler(sampler, start_iter * images_per_iteration // comm.get_world_size())

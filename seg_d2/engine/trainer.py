@@ -20,7 +20,7 @@ from ..atomic_files import write_text_atomically
 from ..compat import reset_data_loader, set_up_like_default_trainer
 from ..data.augmentation import build_train_mapper
 from ..data.mapper import DatasetMapper
-from ..data.samplers import ContinuedSampler
+from ..data.samplers import continued
 from ..errors import TRACEBACK_VARIABLE, ConfigError, SegD2Error, TrainingDivergedError
 from ..evaluation import build_evaluator
 from ..modeling import with_test_options
@@ -82,9 +82,9 @@ class Trainer(DefaultTrainer):
         loader_args["total_batch_size"] = images_per_batch_part(cfg)
         if cfg.SEED >= 0 and cfg.DATALOADER.SAMPLER_TRAIN == "TrainingSampler":
             loader_args["sampler"] = TrainingSampler(len(loader_args["dataset"]), seed=cfg.SEED)
-        if start_iter > 0:
-            drawn = start_iter * cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
-            loader_args["sampler"] = ContinuedSampler(loader_args["sampler"], drawn)
+        loader_args["sampler"] = continued(
+            loader_args["sampler"], start_iter, cfg.SOLVER.IMS_PER_BATCH
+        )
         return build_detection_train_loader(**loader_args)
 
     @classmethod
