@@ -5,9 +5,9 @@ config (detectron2's LazyConfig ``.py`` files, as its model zoo's ``new_baseline
 through the same steps, each a function with one job:
 
 1. ``load_config``: read the file and the overrides (for YAML: detectron2's and seg_d2's
-   defaults, the file, ``KEY VALUE`` overrides, ``MODEL.WEIGHTS`` checked, the learning
-   rate scaled to the batch; for Python: the file and ``key=value`` overrides). Nothing
-   else is read and nothing is registered: a run's saved config loads anywhere.
+   defaults, the file, ``KEY VALUE`` overrides, ``MODEL.WEIGHTS`` checked; for Python: the
+   file and ``key=value`` overrides; for both, the learning rate scaled to the batch).
+   Nothing else is read and nothing is registered: a run's saved config loads anywhere.
 2. ``setup_config`` then runs ``SETUP_STEPS`` on it, the steps that depend on this
    machine and on the data: the device (``choose_device``), the COCO-format datasets the
    config names (``register_datasets``: the one step with an effect outside the config,
@@ -17,10 +17,11 @@ through the same steps, each a function with one job:
 Each step finds what it reads and fills through ``settings_of(cfg)``, which knows where
 each kind keeps it. A Python config holds ``model``, ``dataloader``, ``optimizer``,
 ``lr_multiplier`` and ``train`` as detectron2's ``lazyconfig_train_net.py`` expects;
-seg_d2 reads three more entries: the number of classes 0 meaning "from the data"
+seg_d2 reads more: the number of classes 0 meaning "from the data"
 (``model.roi_heads.num_classes``, ``model.sem_seg_head.num_classes``),
-``datasets.coco_format`` (``DATASETS.COCO_FORMAT``) and ``train.clip_gradients``
-(``SOLVER.CLIP_GRADIENTS``, with the same keys in lower case).
+``datasets.coco_format`` (``DATASETS.COCO_FORMAT``), ``test`` (``TEST.AUG`` and
+``TEST.SLIDING_WINDOW`` in lower case) and in ``train`` the entries of
+configs/common/train.py (``clip_gradients``, ``reference_batch_size``, ``seed``, ...).
 """
 
 import difflib
@@ -161,26 +162,27 @@ def check_weights_file(weights):
 
 
 def scale_lr_to_batch(cfg):
-    """Scale ``BASE_LR`` to ``IMS_PER_BATCH`` when the config names the batch its rate
-    was chosen for (``SOLVER.REFERENCE_IMS_PER_BATCH``), so that a user who changes the
-    batch to fit their memory keeps a learning rate that trains."""
-    solver = cfg.SOLVER
-    if (
-        solver.REFERENCE_IMS_PER_BATCH <= 0
-        or solver.REFERENCE_IMS_PER_BATCH == solver.IMS_PER_BATCH
-    ):
+    """Scale the learning rate to the batch when the config names the batch its rate was
+    chosen for (``SOLVER.REFERENCE_IMS_PER_BATCH``, ``train.reference_batch_size``), so
+    that a user who changes the batch to fit their memory keeps a learning rate that
+    trains."""
+    settings = settings_of(cfg)
+    reference = settings.reference_batch_size
+    if reference <= 0 or reference == settings.batch_size:
         return
-    scaled = solver.BASE_LR * solver.IMS_PER_BATCH / solver.REFERENCE_IMS_PER_BATCH
+    batch = settings.batch_size
+    scaled = settings.learning_rate * batch / reference
     logging.getLogger(__name__).info(
-        "SOLVER.BASE_LR %g chosen for %d images per batch, scaled to %g for SOLVER.IMS_PER_BATCH "
-        "%d",
-        solver.BASE_LR,
-        solver.REFERENCE_IMS_PER_BATCH,
+        "%s %g chosen for %d images per batch, scaled to %g for %s %d",
+        settings.learning_rate_key,
+        settings.learning_rate,
+        reference,
         scaled,
-        solver.IMS_PER_BATCH,
+        settings.batch_size_key,
+        batch,
     )
-    solver.BASE_LR = scaled
-    solver.REFERENCE_IMS_PER_BATCH = solver.IMS_PER_BATCH
+    settings.learning_rate = scaled
+    settings.reference_batch_size = batch
 
 
 def _load_yaml_config(config_file, opts):
@@ -214,7 +216,8 @@ def _check_override_keys(cfg, overrides, source):
 
 def _load_python_config(config_file, overrides):
     """A Python config file (or a ``.py`` path in detectron2's model zoo) with
-    ``key=value`` overrides applied; reads the file and nothing else."""
+    ``key=value`` overrides applied and the learning rate scaled to the batch
+    (``scale_lr_to_batch``); reads the file and nothing else."""
     cfg = LazyConfig.load(config_file_path(config_file))
     malformed = [override for override in overrides if "=" not in override]
     if malformed:
@@ -223,7 +226,9 @@ def _load_python_config(config_file, overrides):
             "overrides, e.g. train.max_iter=100"
         )
     _check_override_keys(cfg, overrides, "command-line override")
-    return LazyConfig.apply_overrides(cfg, list(overrides))
+    cfg = LazyConfig.apply_overrides(cfg, list(overrides))
+    scale_lr_to_batch(cfg)
+    return cfg
 
 
 # The two kinds, and where each keeps what the set-up steps read and fill
@@ -255,6 +260,33 @@ class YamlConfig:
     @property
     def coco_format(self):
         return list(self.cfg.DATASETS.COCO_FORMAT)
+
+    learning_rate_key, batch_size_key = "SOLVER.BASE_LR", "SOLVER.IMS_PER_BATCH"
+
+    @property
+    def learning_rate(self):
+        return self.cfg.SOLVER.BASE_LR
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.cfg.SOLVER.BASE_LR = value
+
+    @property
+    def batch_size(self):
+        return self.cfg.SOLVER.IMS_PER_BATCH
+
+    @property
+    def reference_batch_size(self):
+        return self.cfg.SOLVER.REFERENCE_IMS_PER_BATCH
+
+    @reference_batch_size.setter
+    def reference_batch_size(self, value):
+        self.cfg.SOLVER.REFERENCE_IMS_PER_BATCH = value
+
+    def test_options(self):
+        """The config ``with_test_options`` reads ``TEST.SLIDING_WINDOW`` and ``TEST.AUG``
+        from: this one."""
+        return self.cfg
 
     @property
     def class_source(self):
@@ -328,6 +360,55 @@ class PythonConfig:
     def coco_format(self):
         return list(OmegaConf.select(self.cfg, "datasets.coco_format", default=[]))
 
+    learning_rate_key = "optimizer.lr"
+    batch_size_key = "dataloader.train.total_batch_size x train.accumulate_grad_steps"
+
+    @property
+    def learning_rate(self):
+        return self.cfg.optimizer.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.cfg.optimizer.lr = value
+
+    @property
+    def batch_size(self):
+        """Images per optimizer step: the loader's batch times the steps accumulated."""
+        steps = self.cfg.train.get("accumulate_grad_steps", 1)
+        return self.cfg.dataloader.train.total_batch_size * steps
+
+    @property
+    def reference_batch_size(self):
+        return OmegaConf.select(self.cfg, "train.reference_batch_size", default=0)
+
+    @reference_batch_size.setter
+    def reference_batch_size(self, value):
+        self.cfg.train.reference_batch_size = value
+
+    def test_options(self):
+        """A YAML config holding the ``test`` entry's sliding windows and test-time
+        augmentation and what they read of the model (``with_test_options``'s view)."""
+        view = get_cfg()
+        test = self.cfg.get("test", {})
+        aug, window = test.get("aug", {}), test.get("sliding_window", {})
+        view.TEST.AUG.ENABLED = aug.get("enabled", False)
+        view.TEST.AUG.MIN_SIZES = tuple(aug.get("min_sizes", view.TEST.AUG.MIN_SIZES))
+        view.TEST.AUG.MAX_SIZE = aug.get("max_size", view.TEST.AUG.MAX_SIZE)
+        view.TEST.AUG.FLIP = aug.get("flip", view.TEST.AUG.FLIP)
+        view.TEST.SLIDING_WINDOW.SIZE = window.get("size", 0)
+        view.TEST.SLIDING_WINDOW.STRIDE = window.get("stride", 0)
+        model = self.cfg.model
+        view.MODEL.META_ARCHITECTURE = _target_name(model)
+        view.INPUT.FORMAT = self.cfg.dataloader.test.mapper.image_format
+        roi_heads = model.get("roi_heads")
+        if roi_heads is not None:
+            predictor = roi_heads.box_predictor
+            view.MODEL.ROI_HEADS.NUM_CLASSES = roi_heads.num_classes
+            view.MODEL.ROI_HEADS.NMS_THRESH_TEST = predictor.test_nms_thresh
+            view.TEST.DETECTIONS_PER_IMAGE = predictor.test_topk_per_image
+            view.MODEL.MASK_ON = roi_heads.get("mask_head") is not None
+        return view
+
     @staticmethod
     def _first(names):
         return names if isinstance(names, str) else names[0]
@@ -361,6 +442,11 @@ class PythonConfig:
             self.cfg.model.sem_seg_head.num_classes,
             loss.ignore_value,
         )
+
+
+def _target_name(node):
+    target = node._target_
+    return target.rsplit(".", 1)[-1] if isinstance(target, str) else target.__name__
 
 
 CONFIG_KINDS = {kind.name: kind for kind in (YamlConfig, PythonConfig)}

@@ -44,7 +44,7 @@ def python_config_overrides(data, output_dir, size=160):
     """key=value overrides that train a shapes Python config on the tiny split in ``data``,
     on the CPU, into ``output_dir``."""
     return [
-        f"+datasets.coco_format=['tiny_train={data}/annotations/instances_train.json:{data}/train',"
+        f"datasets.coco_format=['tiny_train={data}/annotations/instances_train.json:{data}/train',"
         f"'tiny_val={data}/annotations/instances_val.json:{data}/val']",
         "dataloader.train.dataset.names=tiny_train",
         "dataloader.test.dataset.names=tiny_val",

@@ -3,17 +3,28 @@
 the same learning-rate schedule and test resize; tools/train_net.py trains and
 evaluates from one, and the Predictor runs its weights."""
 
+import ast
 import glob
+import itertools
 import json
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
+import types
 
 from seg_d2 import Predictor, load_config
-from seg_d2.config_setup import is_lazy_config, setup_config
+from seg_d2.config_setup import is_lazy_config, settings_of, setup_config
 from seg_d2.engine import Trainer
-from seg_d2.engine.lazy_training import build_lazy_model
+from seg_d2.engine.lazy_training import (
+    best_and_early_stopping_hooks,
+    build_lazy_model,
+    build_lazy_train_loader,
+)
 from seg_d2.errors import ConfigError
+from seg_d2.modeling.sliding_window import SlidingWindowSemanticSegmentor
+from seg_d2.modeling.test_time_augmentation import SemanticSegmentorWithTTA
 
 import numpy as np
 import pytest
@@ -22,6 +33,7 @@ from detectron2.config import instantiate
 from detectron2.data import transforms as T
 from detectron2.solver import build_lr_scheduler
 from helpers import REPO, python_config_overrides
+from omegaconf import OmegaConf
 
 TWINS = {
     "configs/finetune/nuclei_mask_rcnn_R18_FPN_imagenet.yaml": (
@@ -72,6 +84,8 @@ TWINS = {
     "configs/coco/faster_rcnn_R50_FPN_1x.yaml": "configs/coco/faster_rcnn_R50_FPN_1x.py",
 }
 THINGS, STUFF = 4, 3
+REPO_PATH = pathlib.Path(REPO)
+TWIN_ENTRIES = ["model", "dataloader", "optimizer", "lr_multiplier", "train", "test", "datasets"]
 
 
 def test_every_yaml_config_has_a_python_twin():
@@ -171,7 +185,7 @@ def test_python_twin_has_the_same_schedule_data_and_training(yaml_path):
     assert resize.max_size == yaml_cfg.INPUT.MAX_SIZE_TRAIN
     extras = len(yaml_cfg.INPUT.EXTRA_AUGMENTATIONS) + yaml_cfg.INPUT.CROP.ENABLED
     assert len(augmentations) == 2 + extras  # resize and flip, then the extras
-    assert loader.train.dataset.names == yaml_cfg.DATASETS.TRAIN[0]
+    assert list(loader.train.dataset.names) == list(yaml_cfg.DATASETS.TRAIN)
     assert loader.test.dataset.names == yaml_cfg.DATASETS.TEST[0]
     assert loader.test.mapper.augmentations[0].short_edge_length == yaml_cfg.INPUT.MIN_SIZE_TEST
     assert python_cfg.optimizer.lr == yaml_cfg.SOLVER.BASE_LR
@@ -259,3 +273,209 @@ def test_a_python_config_of_detectrons_model_zoo_builds_its_model():
     assert model.roi_heads.num_classes == 80
     with pytest.raises(ConfigError, match="neither a file nor in detectron2's model zoo"):
         load_config("COCO-InstanceSegmentation/no_such_config.py")
+
+
+def _twin_call(path):
+    """The YAML name of a twin file that is a docstring, the generator's import and one call
+    of it, and nothing else; None otherwise."""
+    body = ast.parse((REPO_PATH / path).read_text()).body
+    if len(body) != 3 or not isinstance(body[0], ast.Expr):
+        return None
+    imported, assigned = body[1], body[2]
+    call = assigned.value if isinstance(assigned, ast.Assign) else None
+    if not (
+        isinstance(imported, ast.ImportFrom)
+        and imported.module == "common.twin"
+        and isinstance(call, ast.Call)
+        and getattr(call.func, "id", None) == "python_twin"
+        and ast.unparse(call.args[0]) == "__file__"
+        and [target.id for target in assigned.targets[0].elts] == TWIN_ENTRIES
+    ):
+        return None
+    return call.args[1].value
+
+
+@pytest.mark.parametrize("yaml_path", sorted(TWINS))
+def test_every_python_twin_is_generated_from_its_yaml_file_and_holds_no_value(yaml_path):
+    assert _twin_call(TWINS[yaml_path]) == os.path.basename(yaml_path)
+    assert os.path.dirname(TWINS[yaml_path]) == os.path.dirname(yaml_path)
+
+
+CHANGED = {
+    "configs/shapes/unet.yaml": (
+        ["MODEL.UNET.BASE_CHANNELS", "8", "MODEL.SEM_SEG_HEAD.DICE_LOSS_WEIGHT", "0.25"],
+        {
+            "model.backbone.base_channels": 8,
+            "model.sem_seg_head.loss.dice_weight": 0.25,
+        },
+    ),
+    "configs/nuclei/mask_rcnn_R18_FPN.yaml": (
+        [
+            "MODEL.ROI_MASK_HEAD.DICE_LOSS_WEIGHT",
+            "0.5",
+            "MODEL.RPN.POST_NMS_TOPK_TEST",
+            "300",
+            "MODEL.ANCHOR_GENERATOR.SIZES",
+            "[[4], [8], [16], [32], [64]]",
+            "TEST.DETECTIONS_PER_IMAGE",
+            "123",
+        ],
+        {
+            "model.roi_heads.mask_head.dice_weight": 0.5,
+            "model.proposal_generator.post_nms_topk": [500, 300],
+            "model.proposal_generator.anchor_generator.sizes": [[4], [8], [16], [32], [64]],
+            "model.roi_heads.box_predictor.test_topk_per_image": 123,
+            "dataloader.evaluator.max_dets_per_image": 123,
+        },
+    ),
+}
+CHANGED_EVERYWHERE = [
+    "SOLVER.BASE_LR",
+    "0.005",
+    "SOLVER.MAX_ITER",
+    "77",
+    "INPUT.MIN_SIZE_TEST",
+    "96",
+    "TEST.AUG.ENABLED",
+    "True",
+    "TEST.SLIDING_WINDOW.SIZE",
+    "64",
+    "DATALOADER.NUM_WORKERS",
+    "3",
+    "OUTPUT_DIR",
+    "output/changed",
+]
+
+
+@pytest.mark.parametrize("yaml_path", sorted(CHANGED))
+def test_a_value_changed_in_a_yaml_file_reaches_its_python_twin(yaml_path, tmp_path):
+    import yaml
+
+    shutil.copytree(REPO_PATH / "configs/common", tmp_path / "configs/common")
+    mine = tmp_path / "configs/mine"
+    mine.mkdir()
+    words, expected = CHANGED[yaml_path]
+    words = words + CHANGED_EVERYWHERE
+    changed = {"_BASE_": str(REPO_PATH / yaml_path)}
+    for key, value in zip(words[::2], words[1::2]):
+        *parents, leaf = key.split(".")
+        node = changed
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = yaml.safe_load(value)
+    (mine / "changed.yaml").write_text(yaml.safe_dump(changed))
+    twin_text = (REPO_PATH / TWINS[yaml_path]).read_text()
+    (mine / "changed.py").write_text(
+        twin_text.replace(f'"{os.path.basename(yaml_path)}"', '"changed.yaml"')
+    )
+    cfg = load_config(str(mine / "changed.py"))
+    expected = {
+        **expected,
+        "optimizer.lr": 0.005,
+        "train.max_iter": 77,
+        "dataloader.test.mapper.augmentations.0.short_edge_length": 96,
+        "test.aug.enabled": True,
+        "test.sliding_window.size": 64,
+        "dataloader.train.num_workers": 3,
+        "train.output_dir": "output/changed",
+    }
+    for key, value in expected.items():
+        found = OmegaConf.select(cfg, key)
+        found = OmegaConf.to_object(found) if OmegaConf.is_config(found) else found
+        assert found == (list(value) if isinstance(value, tuple) else value), key
+    assert instantiate(cfg.lr_multiplier)(0.99) < 0.01  # the schedule of 77 iterations
+
+
+def test_python_config_scales_its_learning_rate_to_its_batch():
+    config = os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.py")
+    cfg = load_config(config)
+    assert (cfg.optimizer.lr, cfg.train.reference_batch_size) == (0.02, 4)
+    cfg = load_config(config, ["dataloader.train.total_batch_size=2"])
+    assert (cfg.optimizer.lr, cfg.train.reference_batch_size) == (0.01, 2)
+    cfg = load_config(
+        config, ["dataloader.train.total_batch_size=4", "train.accumulate_grad_steps=3"]
+    )
+    assert cfg.optimizer.lr == pytest.approx(0.06)
+    cfg = load_config(
+        config, ["dataloader.train.total_batch_size=2", "train.reference_batch_size=0"]
+    )
+    assert cfg.optimizer.lr == 0.02  # no reference: the rate as written
+
+
+@pytest.mark.parametrize(
+    "yaml_path",
+    ["configs/nuclei/mask_rcnn_R18_FPN.yaml", "configs/shapes/unet.yaml"],
+)
+def test_python_twin_gives_evaluation_the_test_options_of_its_yaml(yaml_path):
+    overrides = ["TEST.AUG.ENABLED", "True", "TEST.SLIDING_WINDOW.SIZE", "96"]
+    yaml_cfg = load_config(os.path.join(REPO, yaml_path), overrides)
+    python_cfg = load_config(
+        os.path.join(REPO, TWINS[yaml_path]),
+        ["test.aug.enabled=True", "test.sliding_window.size=96"],
+    )
+    view = settings_of(python_cfg).test_options()
+    for key in (
+        "TEST.AUG",
+        "TEST.SLIDING_WINDOW",
+        "TEST.DETECTIONS_PER_IMAGE",
+        "MODEL.ROI_HEADS.NMS_THRESH_TEST",
+        "MODEL.MASK_ON",
+        "MODEL.META_ARCHITECTURE",
+        "INPUT.FORMAT",
+    ):
+        yaml_value, python_value = yaml_cfg, view
+        for part in key.split("."):
+            yaml_value, python_value = yaml_value[part], python_value[part]
+        assert python_value == yaml_value, key
+
+
+def test_predictor_runs_a_python_config_in_windows_and_with_test_time_augmentation():
+    config = os.path.join(REPO, "configs/shapes/unet.py")
+    cfg = load_config(config, ["train.device=cpu", "model.sem_seg_head.num_classes=3"])
+    model = build_lazy_model(cfg)
+    plain = Predictor(cfg, model=model)
+    assert plain.model is model
+    cfg.test.sliding_window.size = 64
+    windowed = Predictor(cfg, model=model)
+    assert isinstance(windowed.model, SlidingWindowSemanticSegmentor)
+    augmented = Predictor(cfg, model=model, test_time_augmentation=True)
+    assert isinstance(augmented.model, SemanticSegmentorWithTTA)
+    assert augmented.model.model is windowed.model.model or isinstance(
+        augmented.model.model, SlidingWindowSemanticSegmentor
+    )
+
+
+def test_lazy_training_sampler_is_seeded_and_continues_past_what_was_drawn(tiny_val):
+    cfg = load_config(
+        os.path.join(REPO, "configs/shapes/unet.py"),
+        [f"dataloader.train.dataset.names={tiny_val}_sem_seg", "train.accumulate_grad_steps=2"],
+    )
+    cfg.dataloader.train._target_ = "builtins.dict"  # the loader's arguments, as built
+
+    def stream(arguments, count=64):
+        return list(itertools.islice(iter(arguments["sampler"]), count))
+
+    first = build_lazy_train_loader(cfg)
+    assert stream(first) == stream(build_lazy_train_loader(cfg))  # seeded
+    cfg.train.seed = 1
+    assert stream(build_lazy_train_loader(cfg)) != stream(first)
+    cfg.train.seed = 0
+    resumed = build_lazy_train_loader(cfg, start_iter=2)
+    drawn = 2 * cfg.dataloader.train.total_batch_size * 2  # 2 iterations of 2 parts
+    assert stream(resumed, 64 - drawn) == stream(first)[drawn:]
+
+
+def test_lazy_training_keeps_the_best_checkpoint_and_stops_early_as_configured(tmp_path):
+    cfg = load_config(
+        os.path.join(REPO, "configs/shapes/unet.py"),
+        [f"train.output_dir={tmp_path}", "train.eval_period=10", "train.patience=2"],
+    )
+    checkpointer = types.SimpleNamespace(model=torch.nn.Linear(1, 1))
+    best, stopping = best_and_early_stopping_hooks(cfg, checkpointer)
+    assert best._val_metric == "sem_seg/mIoU" and best._period == 10
+    assert best._checkpointer.save_dir == str(tmp_path / "best")
+    assert (stopping._metric, stopping._patience, stopping._period) == ("sem_seg/mIoU", 2, 10)
+    cfg.train.patience = 0
+    assert [type(hook) for hook in best_and_early_stopping_hooks(cfg, checkpointer)] == [type(best)]
+    cfg.train.eval_period = 0
+    assert best_and_early_stopping_hooks(cfg, checkpointer) == []

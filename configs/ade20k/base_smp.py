@@ -1,9 +1,10 @@
-"""Python twin of Base-SMP.yaml (ADE20K): an smp architecture trained as the U-Net is."""
+"""Python twin of Base-SMP.yaml (ADE20K): an smp architecture trained as the U-Net is.
 
-from ..common.smp import smp_segmentor
-from .base_unet import dataloader, lr_multiplier, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model = smp_segmentor("DeepLabV3Plus", "resnet50")
-train.output_dir = "output/ade20k/smp"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "Base-SMP.yaml"
+)

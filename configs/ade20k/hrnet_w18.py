@@ -1,9 +1,10 @@
-"""Python twin of hrnet_w18.yaml (ADE20K): HRNet-W18 (timm) with smp's FPN decoder."""
+"""Python twin of hrnet_w18.yaml (ADE20K): HRNet-W18 (timm) with smp's FPN decoder.
 
-from .base_smp import dataloader, lr_multiplier, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model.backbone.architecture = "FPN"
-model.backbone.encoder = "tu-hrnet_w18"
-train.output_dir = "output/ade20k/hrnet_w18"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "hrnet_w18.yaml"
+)

@@ -1,9 +1,10 @@
-"""Python twin of segformer_mit_b2.yaml (ADE20K): SegFormer with the mit_b2 encoder."""
+"""Python twin of segformer_mit_b2.yaml (ADE20K): SegFormer with the mit_b2 encoder.
 
-from .base_smp import dataloader, lr_multiplier, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model.backbone.architecture = "Segformer"
-model.backbone.encoder = "mit_b2"
-train.output_dir = "output/ade20k/segformer_mit_b2"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "segformer_mit_b2.yaml"
+)

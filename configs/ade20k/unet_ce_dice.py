@@ -1,8 +1,10 @@
-"""Python twin of unet_ce_dice.yaml (ADE20K): cross-entropy + Dice."""
+"""Python twin of unet_ce_dice.yaml (ADE20K): cross-entropy + Dice.
 
-from .base_unet import dataloader, lr_multiplier, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model.sem_seg_head.loss.dice_weight = 1.0
-train.output_dir = "output/ade20k/unet_ce_dice"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "unet_ce_dice.yaml"
+)

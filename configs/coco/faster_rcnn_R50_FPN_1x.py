@@ -1,9 +1,10 @@
-"""Python twin of faster_rcnn_R50_FPN_1x.yaml: the Mask R-CNN without its mask branch."""
+"""Python twin of faster_rcnn_R50_FPN_1x.yaml: the Mask R-CNN without its mask branch.
 
-from .base_mask_rcnn_R50_FPN import dataloader, lr_multiplier, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model.roi_heads.update(mask_in_features=None, mask_pooler=None, mask_head=None)
-dataloader.train.mapper.use_instance_mask = False
-train.output_dir = "output/coco/faster_rcnn_R50_FPN_1x"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "faster_rcnn_R50_FPN_1x.yaml"
+)

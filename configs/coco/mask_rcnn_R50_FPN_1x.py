@@ -1,5 +1,10 @@
-"""Python twin of mask_rcnn_R50_FPN_1x.yaml."""
+"""Python twin of mask_rcnn_R50_FPN_1x.yaml.
 
-from .base_mask_rcnn_R50_FPN import dataloader, lr_multiplier, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
+from ..common.twin import python_twin
+
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "mask_rcnn_R50_FPN_1x.yaml"
+)

@@ -1,8 +1,10 @@
-"""Python twin of mask_rcnn_R50_FPN_1x_56.yaml: 56x56 masks."""
+"""Python twin of mask_rcnn_R50_FPN_1x_56.yaml: 56x56 masks.
 
-from .base_mask_rcnn_R50_FPN import dataloader, lr_multiplier, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model.roi_heads.mask_head.upsample_stages = 2
-train.output_dir = "output/coco/mask_rcnn_R50_FPN_1x_56"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "mask_rcnn_R50_FPN_1x_56.yaml"
+)

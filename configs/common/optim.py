@@ -1,25 +1,26 @@
-"""The optimizers of ``SOLVER.OPTIMIZER`` on detectron2's parameter groups (no weight
-decay on norms, ``SOLVER.WEIGHT_DECAY_NORM`` 0), for the Python configs."""
+"""The optimizer of ``SOLVER.OPTIMIZER`` on detectron2's parameter groups, with every
+value taken from a YAML config's ``SOLVER.*`` as seg_d2's Trainer takes it."""
 
 import torch
 from detectron2.config import LazyCall as L
 from detectron2.solver.build import get_default_optimizer_params
 
+OPTIMIZERS = {"SGD": torch.optim.SGD, "ADAMW": torch.optim.AdamW}
 
-def sgd(lr, weight_decay=1e-4, momentum=0.9):
-    """detectron2's SGD (``SOLVER.BASE_LR``, ``MOMENTUM``, ``WEIGHT_DECAY``)."""
-    return L(torch.optim.SGD)(
-        params=L(get_default_optimizer_params)(weight_decay_norm=0.0),
-        lr=lr,
-        momentum=momentum,
-        weight_decay=weight_decay,
+
+def optimizer(cfg):
+    """SGD (``BASE_LR``, ``MOMENTUM``, ``NESTEROV``, ``WEIGHT_DECAY``) or AdamW (``BASE_LR``,
+    ``WEIGHT_DECAY``); the groups follow the optimizer's ``lr`` and ``weight_decay``, so
+    that changing those in a Python config changes every group."""
+    solver = cfg.SOLVER
+    params = L(get_default_optimizer_params)(
+        base_lr="${..lr}",
+        weight_decay="${..weight_decay}",
+        weight_decay_norm=solver.WEIGHT_DECAY_NORM,
+        bias_lr_factor=solver.BIAS_LR_FACTOR,
+        weight_decay_bias=solver.WEIGHT_DECAY_BIAS,
     )
-
-
-def adamw(lr, weight_decay=1e-4):
-    """``SOLVER.OPTIMIZER "ADAMW"``."""
-    return L(torch.optim.AdamW)(
-        params=L(get_default_optimizer_params)(weight_decay_norm=0.0),
-        lr=lr,
-        weight_decay=weight_decay,
-    )
+    settings = dict(params=params, lr=solver.BASE_LR, weight_decay=solver.WEIGHT_DECAY)
+    if solver.OPTIMIZER == "SGD":
+        settings.update(momentum=solver.MOMENTUM, nesterov=solver.NESTEROV)
+    return L(OPTIMIZERS[solver.OPTIMIZER])(**settings)

@@ -1,30 +1,27 @@
-"""Learning-rate multipliers as detectron2's ``build_lr_scheduler`` makes them from
-``SOLVER.*`` (linear warm-up, then steps or a cosine), for the Python configs."""
+"""The learning-rate multiplier as detectron2's ``build_lr_scheduler`` makes it, with every
+value taken from a YAML config's ``SOLVER.*``: a warm-up, then steps or a cosine."""
 
 from detectron2.config import LazyCall as L
 from detectron2.solver import WarmupParamScheduler
 from fvcore.common.param_scheduler import CosineParamScheduler, MultiStepParamScheduler
 
 
-def multi_step(max_iter, steps, warmup_iters, gamma=0.1):
-    """WarmupMultiStepLR: the rate times ``gamma`` at each of ``steps``."""
+def lr_multiplier(cfg):
+    """``SOLVER.LR_SCHEDULER_NAME`` WarmupMultiStepLR (``GAMMA`` at each of ``STEPS``) or
+    WarmupCosineLR (to 0 along a half cosine), after ``WARMUP_ITERS``."""
+    solver = cfg.SOLVER
+    if solver.LR_SCHEDULER_NAME == "WarmupCosineLR":
+        schedule = L(CosineParamScheduler)(start_value=1.0, end_value=0.0)
+    else:
+        steps = [step for step in solver.STEPS if step <= solver.MAX_ITER]
+        schedule = L(MultiStepParamScheduler)(
+            values=[solver.GAMMA**k for k in range(len(steps) + 1)],
+            milestones=steps,
+            num_updates=solver.MAX_ITER,
+        )
     return L(WarmupParamScheduler)(
-        scheduler=L(MultiStepParamScheduler)(
-            values=[gamma**k for k in range(len(steps) + 1)],
-            milestones=list(steps),
-            num_updates=max_iter,
-        ),
-        warmup_factor=0.001,
-        warmup_length=warmup_iters / max_iter,
-        warmup_method="linear",
-    )
-
-
-def cosine(max_iter, warmup_iters):
-    """WarmupCosineLR: from the rate to 0 along a half cosine."""
-    return L(WarmupParamScheduler)(
-        scheduler=L(CosineParamScheduler)(start_value=1.0, end_value=0.0),
-        warmup_factor=0.001,
-        warmup_length=warmup_iters / max_iter,
-        warmup_method="linear",
+        scheduler=schedule,
+        warmup_factor=solver.WARMUP_FACTOR,
+        warmup_length=min(solver.WARMUP_ITERS / solver.MAX_ITER, 1.0),
+        warmup_method=solver.WARMUP_METHOD,
     )

@@ -1,16 +1,11 @@
 """Python twin of nuclei_mask_rcnn_R18_FPN.yaml (finetune): a short schedule from trained
-weights (train.init_checkpoint), the stem and res2 frozen."""
+weights (train.init_checkpoint), the stem and res2 frozen.
 
-from ..common.schedules import cosine
-from ..nuclei.mask_rcnn_R18_FPN import dataloader, datasets, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model.backbone.bottom_up.freeze_at = 2
-optimizer.lr = 0.01
-lr_multiplier = cosine(max_iter=300, warmup_iters=30)
-train.update(
-    output_dir="output/finetune/nuclei_mask_rcnn_R18_FPN",
-    max_iter=300,
-    checkpointer=dict(period=300, max_to_keep=100),
+from ..common.twin import python_twin
+
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "nuclei_mask_rcnn_R18_FPN.yaml"
 )
-
-__all__ = ["dataloader", "datasets", "lr_multiplier", "model", "optimizer", "train"]

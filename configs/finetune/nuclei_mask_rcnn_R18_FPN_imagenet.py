@@ -1,15 +1,11 @@
 """Python twin of nuclei_mask_rcnn_R18_FPN_imagenet.yaml (finetune): from an ImageNet
-ResNet-18 (train.init_checkpoint), RGB input, the backbone's BatchNorm frozen."""
+ResNet-18 (train.init_checkpoint), RGB input, the backbone's BatchNorm frozen.
 
-from ..nuclei.mask_rcnn_R18_FPN import dataloader, datasets, lr_multiplier, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model.pixel_mean = [123.675, 116.28, 103.53]
-model.pixel_std = [58.395, 57.12, 57.375]
-model.input_format = "RGB"
-model.backbone.bottom_up.freeze_at = 2
-model.backbone.bottom_up.stem.norm = "FrozenBN"
-model.backbone.bottom_up.stages.norm = "FrozenBN"
-dataloader.train.mapper.image_format = "RGB"
-train.output_dir = "output/finetune/nuclei_mask_rcnn_R18_FPN_imagenet"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "datasets", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "nuclei_mask_rcnn_R18_FPN_imagenet.yaml"
+)

@@ -1,13 +1,11 @@
 """Python twin of nuclei_smp_unet_R18_imagenet.yaml (finetune): smp's U-Net from an
-ImageNet ResNet-18 encoder (train.init_checkpoint), RGB input."""
+ImageNet ResNet-18 encoder (train.init_checkpoint), RGB input.
 
-from ..common.smp import smp_segmentor
-from ..nuclei.unet import dataloader, datasets, lr_multiplier, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model = smp_segmentor("Unet", "resnet18", dice_weight=1.0)
-model.pixel_mean = [123.675, 116.28, 103.53]
-model.pixel_std = [58.395, 57.12, 57.375]
-dataloader.train.mapper.image_format = "RGB"
-train.output_dir = "output/finetune/nuclei_smp_unet_R18_imagenet"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "datasets", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "nuclei_smp_unet_R18_imagenet.yaml"
+)

@@ -1,9 +1,10 @@
-"""Python twin of fpn_R18.yaml: smp's FPN on ResNet-18."""
+"""Python twin of fpn_R18.yaml: smp's FPN on ResNet-18.
 
-from .base_smp import dataloader, lr_multiplier, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model.backbone.architecture = "FPN"
-model.backbone.encoder = "resnet18"
-train.output_dir = "output/shapes/fpn_R18"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "fpn_R18.yaml"
+)

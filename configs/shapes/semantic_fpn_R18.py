@@ -1,17 +1,10 @@
-"""Python twin of semantic_fpn_R18.yaml: detectron2's Semantic FPN head on ResNet-18."""
+"""Python twin of semantic_fpn_R18.yaml: detectron2's Semantic FPN head on ResNet-18.
 
-from ..common.mask_rcnn import semantic_fpn
-from .base_unet import dataloader, lr_multiplier, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model = semantic_fpn(
-    depth=18,
-    norm="BN",
-    stride_in_1x1=False,
-    fpn_channels=64,
-    freeze_at=0,
-    conv_dims=64,
-    head_norm="BN",
+from ..common.twin import python_twin
+
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "semantic_fpn_R18.yaml"
 )
-train.output_dir = "output/shapes/semantic_fpn_R18"
-
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]

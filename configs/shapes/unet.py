@@ -1,8 +1,10 @@
-"""Python twin of unet.yaml: the U-Net with cross-entropy + Dice and smp's decoder layout."""
+"""Python twin of unet.yaml: the U-Net with cross-entropy + Dice and smp's decoder layout.
 
-from .base_unet import dataloader, lr_multiplier, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-model.sem_seg_head.loss.dice_weight = 1.0
-model.sem_seg_head.upsample_mode = "nearest"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "unet.yaml"
+)

@@ -1,7 +1,10 @@
-"""Python twin of unet_ce.yaml: the U-Net with cross-entropy alone."""
+"""Python twin of unet_ce.yaml: the U-Net with cross-entropy alone.
 
-from .base_unet import dataloader, lr_multiplier, model, optimizer, train
+Generated from the YAML file when loaded (configs/common/twin.py), which holds every
+value; change them here as objects, e.g. ``train.max_iter = 100``."""
 
-train.output_dir = "output/shapes/unet_ce"
+from ..common.twin import python_twin
 
-__all__ = ["dataloader", "lr_multiplier", "model", "optimizer", "train"]
+model, dataloader, optimizer, lr_multiplier, train, test, datasets = python_twin(
+    __file__, "unet_ce.yaml"
+)

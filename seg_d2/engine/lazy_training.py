@@ -1,22 +1,39 @@
 """Training and evaluation from a Python config, as detectron2's
-``tools/lazyconfig_train_net.py`` does them, with seg_d2's training step
-(``build_train_loop``), atomic checkpoints and gradient clipping from
-``train.clip_gradients``."""
+``tools/lazyconfig_train_net.py`` does them, with what seg_d2's Trainer adds for YAML
+configs: its training step (``build_train_loop``), atomic checkpoints, gradient clipping
+(``train.clip_gradients``), a seeded sampler continued on ``--resume``, the best
+checkpoint and early stopping (``train.best_checkpoint_metric``, ``train.patience``),
+sliding windows and test-time augmentation (``test``)."""
 
 import logging
+import os
 
 from detectron2.config import CfgNode, instantiate
+from detectron2.data.samplers import TrainingSampler
 from detectron2.engine import default_writers, hooks
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.solver.build import maybe_add_gradient_clipping
 from detectron2.utils import comm
+from detectron2.utils.registry import locate
 from omegaconf import OmegaConf
 
+from ..compat import reset_data_loader
+from ..config_setup import settings_of
+from ..data.samplers import continued
+from ..modeling.test_options import with_test_options
 from .checkpoint import SafeCheckpointer, load_weights
+from .early_stopping import EarlyStopping, TrainingStoppedEarly
 from .model_preparation import data_parallel, prepare_model
 from .train_loop import build_train_loop
 
-__all__ = ["build_lazy_model", "evaluate_lazy", "load_lazy_model", "train_lazy"]
+__all__ = [
+    "best_and_early_stopping_hooks",
+    "build_lazy_model",
+    "build_lazy_train_loader",
+    "evaluate_lazy",
+    "load_lazy_model",
+    "train_lazy",
+]
 
 
 def build_lazy_model(cfg):
@@ -37,11 +54,14 @@ def load_lazy_model(cfg, weights):
 
 
 def evaluate_lazy(cfg, model):
-    """The results of ``dataloader.evaluator`` on ``dataloader.test``."""
+    """The results of ``dataloader.evaluator`` on ``dataloader.test``, the model run with
+    the ``test`` entry's sliding windows and test-time augmentation."""
     if "evaluator" not in cfg.dataloader:
         return {}
     results = inference_on_dataset(
-        model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
+        with_test_options(settings_of(cfg).test_options(), model),
+        instantiate(cfg.dataloader.test),
+        instantiate(cfg.dataloader.evaluator),
     )
     if comm.is_main_process():
         print_csv_format(results)
@@ -59,13 +79,49 @@ def _clipped(cfg, optimizer):
     return maybe_add_gradient_clipping(CfgNode({"SOLVER": solver}), optimizer)
 
 
+def build_lazy_train_loader(cfg, start_iter=0):
+    """``dataloader.train``; unless it names a sampler, with detectron2's training
+    sampler seeded by ``train.seed`` (when >= 0: detectron2 draws one, so a resumed run
+    would draw another), continued past what iterations 0..start_iter-1 drew."""
+    loader = cfg.dataloader.train
+    arguments = {key: instantiate(loader[key]) for key in loader if key != "_target_"}
+    if arguments.get("sampler") is None:
+        seed = cfg.train.get("seed", -1)
+        arguments["sampler"] = TrainingSampler(
+            len(arguments["dataset"]), seed=seed if seed >= 0 else None
+        )
+    steps = cfg.train.get("accumulate_grad_steps", 1)
+    arguments["sampler"] = continued(
+        arguments["sampler"], start_iter, arguments["total_batch_size"] * steps
+    )
+    target = loader._target_
+    return (locate(target) if isinstance(target, str) else target)(**arguments)
+
+
+def best_and_early_stopping_hooks(cfg, checkpointer):
+    """The best checkpoint in ``output_dir``/best/ and early stopping, after the
+    evaluation hook, as the YAML Trainer's ``build_hooks``."""
+    period, metric = cfg.train.eval_period, cfg.train.get("best_checkpoint_metric")
+    if period <= 0 or not metric:
+        return []
+    found = []
+    if comm.is_main_process():
+        best_dir = os.path.join(cfg.train.output_dir, "best")
+        os.makedirs(best_dir, exist_ok=True)
+        best = SafeCheckpointer(checkpointer.model, best_dir)
+        found.append(hooks.BestCheckpointer(period, best, metric))
+    if cfg.train.get("patience", 0) > 0:
+        found.append(EarlyStopping(period, metric, cfg.train.patience))
+    return found
+
+
 def train_lazy(cfg, resume=False):
     """Train as ``cfg.train`` says; the last evaluation's results."""
     model = build_lazy_model(cfg)
     logging.getLogger(__name__).info("Model:\n%s", model)
     cfg.optimizer.params.model = model
     optimizer = _clipped(cfg, instantiate(cfg.optimizer))
-    data_loader = instantiate(cfg.dataloader.train)
+    data_loader = build_lazy_train_loader(cfg)
     model = data_parallel(model, **cfg.train.ddp)
     trainer = build_train_loop(
         model,
@@ -78,6 +134,7 @@ def train_lazy(cfg, resume=False):
     checkpointer = SafeCheckpointer(
         model, cfg.train.output_dir, optimizer=optimizer, trainer=trainer
     )
+    trainer.checkpointer = checkpointer  # early stopping saves model_final with it
     last_results = {}
 
     def evaluate():
@@ -92,6 +149,7 @@ def train_lazy(cfg, resume=False):
             if comm.is_main_process()
             else None,
             hooks.EvalHook(cfg.train.eval_period, evaluate),
+            *best_and_early_stopping_hooks(cfg, checkpointer),
             hooks.PeriodicWriter(
                 default_writers(cfg.train.output_dir, cfg.train.max_iter),
                 period=cfg.train.log_period,
@@ -102,5 +160,10 @@ def train_lazy(cfg, resume=False):
     )
     checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=resume)
     start_iter = trainer.iter + 1 if resume and checkpointer.has_checkpoint() else 0
-    trainer.train(start_iter, cfg.train.max_iter)
+    if start_iter > 0:
+        reset_data_loader(trainer, lambda: build_lazy_train_loader(cfg, start_iter))
+    try:
+        trainer.train(start_iter, cfg.train.max_iter)
+    except TrainingStoppedEarly:
+        pass  # the last evaluation's results, as at the end of a full run
     return last_results

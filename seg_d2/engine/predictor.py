@@ -17,7 +17,7 @@ from detectron2.config import instantiate
 from detectron2.data import Metadata, MetadataCatalog
 from detectron2.data import transforms as T
 
-from ..config_setup import config_kind, is_lazy_config, setup_config
+from ..config_setup import config_kind, is_lazy_config, settings_of, setup_config
 from ..data.image_io import ImageReadError, list_image_files, read_image
 from ..modeling import with_test_options
 from .checkpoint import load_weights
@@ -39,7 +39,7 @@ class Predictor:
                 given.
             model: an already loaded model (e.g. ``PosthocPanoptic``) to run instead.
             test_time_augmentation: True/False to override ``TEST.AUG.ENABLED``
-                (``TEST.SLIDING_WINDOW`` applies as configured); YAML configs only.
+                (``test.aug.enabled``); ``TEST.SLIDING_WINDOW`` applies as configured.
             metadata: the classes' metadata, when the test dataset is not registered
                 (a run folder's, ``from_run``).
         """
@@ -52,15 +52,12 @@ class Predictor:
                 f"Predictor runs models of {key} {COLOUR_ORDERS}, not {self.input_format!r}"
             )
         if lazy:
-            if test_time_augmentation:
-                raise ValueError("test-time augmentation is configured by YAML configs only")
             test = cfg.dataloader.test
             self.resize = T.AugmentationList(instantiate(test.mapper.augmentations))
             names = test.dataset.names
             dataset = names if isinstance(names, str) else names[0]
-            self.model = (
-                model if model is not None else load_lazy_model(cfg, cfg.train.init_checkpoint)
-            )
+            if model is None:
+                model = load_lazy_model(cfg, cfg.train.init_checkpoint)
         else:
             self.resize = T.ResizeShortestEdge(
                 [cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST
@@ -68,7 +65,9 @@ class Predictor:
             dataset = cfg.DATASETS.TEST[0] if cfg.DATASETS.TEST else None
             if model is None:
                 model = load_model(cfg)
-            self.model = with_test_options(cfg, model, test_time_augmentation)
+        self.model = with_test_options(
+            settings_of(cfg).test_options(), model, test_time_augmentation
+        )
         self.model.eval()
         if metadata is None:
             metadata = MetadataCatalog.get(dataset) if dataset else Metadata()
