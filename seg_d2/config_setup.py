@@ -61,6 +61,7 @@ __all__ = [
     "set_num_classes_from_data",
     "settings_of",
     "setup_config",
+    "with_weights_and_device",
 ]
 
 _MISSING = object()
@@ -242,9 +243,12 @@ class YamlConfig:
     datasets_key = "DATASETS.COCO_FORMAT"
     load = staticmethod(_load_yaml_config)
 
+    weights_key = "MODEL.WEIGHTS"
+
     @staticmethod
-    def with_weights(overrides, weights):
-        return [*overrides, "MODEL.WEIGHTS", weights]
+    def with_override(overrides, key, value):
+        """``overrides`` with ``key`` set to ``value``, in this kind's override syntax."""
+        return [*overrides, key, value]
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -341,9 +345,11 @@ class PythonConfig:
     datasets_key = "datasets.coco_format"
     load = staticmethod(_load_python_config)
 
+    weights_key = "train.init_checkpoint"
+
     @staticmethod
-    def with_weights(overrides, weights):
-        return [*overrides, f"train.init_checkpoint={weights}"]
+    def with_override(overrides, key, value):
+        return [*overrides, f"{key}={value}"]
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -455,6 +461,17 @@ CONFIG_KINDS = {kind.name: kind for kind in (YamlConfig, PythonConfig)}
 def config_kind(config):
     """YamlConfig or PythonConfig: of a loaded config, or of a file by its extension."""
     return PythonConfig if is_lazy_config(config) else YamlConfig
+
+
+def with_weights_and_device(config_file, overrides, weights=None, device=None):
+    """``overrides`` of ``config_file`` (of either kind, or a run's, with ``kind``) with
+    a command's ``--weights`` and ``--device`` as the config's own keys, when given."""
+    kind = config_kind(config_file)
+    if weights:
+        overrides = kind.with_override(overrides, kind.weights_key, weights)
+    if device:
+        overrides = kind.with_override(overrides, kind.device_key, device)
+    return list(overrides)
 
 
 def settings_of(cfg):

@@ -6,7 +6,7 @@ YAML one."""
 import logging
 
 from seg_d2 import config_setup
-from seg_d2.config_setup import class_weights_from_data
+from seg_d2.config_setup import class_weights_from_data, with_weights_and_device
 
 import pytest
 from detectron2.config import LazyConfig
@@ -96,3 +96,20 @@ def test_a_python_runs_saved_config_is_read_as_python_whatever_its_extension(tmp
     cfg = config_setup.load_config(str(saved), ["train.max_iter=7"], config_setup.PythonConfig)
     assert config_setup.config_kind(cfg) is config_setup.PythonConfig and cfg.train.max_iter == 7
     assert config_setup.config_kind(str(saved)) is config_setup.YamlConfig  # by its name alone
+
+
+def test_a_commands_weights_and_device_become_the_configs_own_keys():
+    assert with_weights_and_device("a.yaml", ["SEED", "1"], "w.pth", "cpu") == [
+        "SEED",
+        "1",
+        "MODEL.WEIGHTS",
+        "w.pth",
+        "MODEL.DEVICE",
+        "cpu",
+    ]
+    assert with_weights_and_device("a.py", ["train.seed=1"], "w.pth", "cpu") == [
+        "train.seed=1",
+        "train.init_checkpoint=w.pth",
+        "train.device=cpu",
+    ]
+    assert with_weights_and_device("a.py", ["train.seed=1"]) == ["train.seed=1"]

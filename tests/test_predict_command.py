@@ -3,6 +3,8 @@
 import json
 import os
 
+from seg_d2.errors import SegD2Error
+
 import pytest
 from helpers import REPO, load_module, png_sizes
 
@@ -11,14 +13,15 @@ SIDE = 256  # shapes images are 256x256
 
 
 @pytest.mark.parametrize(
-    "config, written",
+    "config, written, random_weights",
     [
-        ("configs/shapes/mask_rcnn_R18_FPN.yaml", "coco_instances_results.json"),
-        ("configs/shapes/unet.yaml", "sem_seg/val_00000.jpg.png"),
+        ("configs/shapes/mask_rcnn_R18_FPN.yaml", "coco_instances_results.json", "MODEL.WEIGHTS"),
+        ("configs/shapes/unet.yaml", "sem_seg/val_00000.jpg.png", "MODEL.WEIGHTS"),
+        ("configs/shapes/unet.py", "sem_seg/val_00000.jpg.png", "train.init_checkpoint="),
     ],
 )
 def test_predict_command_skips_a_corrupt_image_and_names_it(
-    tiny_shapes, tmp_path, capsys, config, written
+    tiny_shapes, tmp_path, capsys, config, written, random_weights
 ):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -37,8 +40,7 @@ def test_predict_command_skips_a_corrupt_image_and_names_it(
             "2",
             "--device",
             "cpu",
-            "MODEL.WEIGHTS",
-            "",
+            *([random_weights, ""] if random_weights == "MODEL.WEIGHTS" else [random_weights]),
         ]
     )
     assert status == 1
@@ -51,3 +53,23 @@ def test_predict_command_skips_a_corrupt_image_and_names_it(
     assert (tmp_path / "out" / written).is_file()
     images = json.loads((tmp_path / "out" / "images.json").read_text())
     assert [os.path.basename(i["file_name"]) for i in images] == ["val_00000.jpg", "val_00001.jpg"]
+
+
+@pytest.mark.parametrize("config", ["configs/shapes/unet.yaml", "configs/shapes/unet.py"])
+def test_predict_command_loads_the_weights_it_is_given(tmp_path, config):
+    missing = str(tmp_path / "no_such_weights.pth")
+    with pytest.raises(SegD2Error, match="no such .*no_such_weights.pth"):
+        load_module("tools/predict.py").main(
+            [
+                "--config-file",
+                os.path.join(REPO, config),
+                "--weights",
+                missing,
+                "--input",
+                str(tmp_path),
+                "--output",
+                str(tmp_path / "out"),
+                "--device",
+                "cpu",
+            ]
+        )

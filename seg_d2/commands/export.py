@@ -2,8 +2,8 @@
 takes and returns), traced on a sample image, and check it against the model; or its
 weights alone to a safetensors file, which loads (as MODEL.WEIGHTS) without running code.
 
-    seg-d2 export --config-file CFG --format torchscript|onnx|safetensors \\
-        --output DIR [--sample-image FILE] MODEL.WEIGHTS model_final.pth [KEY VALUE ...]
+    seg-d2 export --config-file CFG --weights model_final.pth \\
+        --format torchscript|onnx|safetensors --output DIR [--sample-image FILE] [KEY VALUE ...]
     seg-d2 export --run OUTPUT_DIR [--weights best/model_best.pth] --format onnx \\
         --sample-image FILE --output DIR
 
@@ -19,7 +19,7 @@ import os
 
 import seg_d2
 from seg_d2.cli import exit_status, run_command
-from seg_d2.config_setup import is_lazy_config
+from seg_d2.config_setup import is_lazy_config, with_weights_and_device
 from seg_d2.data.image_io import read_image
 from seg_d2.engine import Predictor, load_model
 from seg_d2.engine.checkpoint import save_safetensors
@@ -56,7 +56,8 @@ def main(argv=None):
                 "configs (a Python config's run predicts and draws: seg-d2 predict --run)"
             )
     else:
-        cfg = seg_d2.setup_config(args.config_file, args.opts)
+        overrides = with_weights_and_device(args.config_file, args.opts, args.weights)
+        cfg = seg_d2.setup_config(args.config_file, overrides)
     model = load_model(cfg)
     if args.format == "safetensors":
         os.makedirs(args.output, exist_ok=True)

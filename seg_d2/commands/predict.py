@@ -1,7 +1,7 @@
 """Run a trained model on image files: COCO results JSON, overlays, label PNGs.
 
-    seg-d2 predict --config-file CFG --input IMAGE_OR_FOLDER [...] --output DIR \\
-        [--batch-size 4] [--device cpu|cuda] [--score-threshold 0.5] MODEL.WEIGHTS model_final.pth
+    seg-d2 predict --config-file CFG --weights model_final.pth --input IMAGE_OR_FOLDER [...] \\
+        --output DIR [--batch-size 4] [--device cpu|cuda] [--score-threshold 0.5]
     seg-d2 predict --run OUTPUT_DIR [--weights best/model_best.pth] --input ... --output DIR
 
 A video (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``) given as an input is predicted
@@ -33,10 +33,11 @@ import sys
 import seg_d2
 from seg_d2.atomic_files import write_text_atomically
 from seg_d2.cli import exit_status, run_command
+from seg_d2.config_setup import with_weights_and_device
 from seg_d2.data.dense_ground_truth import derived_png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, output_names
 from seg_d2.engine import Predictor, coco_records, panoptic_segments, semantic_labels
-from seg_d2.engine.run_folder import add_model_arguments
+from seg_d2.engine.run_folder import add_model_arguments, load_run
 from seg_d2.visualization import prediction_panel
 
 import cv2
@@ -156,15 +157,16 @@ def main(argv=None):
     parser.add_argument("--device", help="cpu or cuda (default: MODEL.DEVICE)")
     parser.add_argument("--score-threshold", type=float, default=0.5, help="for the overlays")
     parser.add_argument(
-        "opts", nargs="*", help="KEY VALUE config overrides, e.g. MODEL.WEIGHTS path.pth"
+        "opts", nargs="*", help="config overrides: KEY VALUE (YAML), key=value (Python)"
     )
     args = parser.parse_intermixed_args(argv)
 
-    opts = args.opts + (["MODEL.DEVICE", args.device] if args.device else [])
     if args.run:
-        predictor = Predictor.from_run(args.run, args.weights, opts)
+        cfg, metadata = load_run(args.run, args.weights, args.opts, args.device)
     else:
-        predictor = Predictor(seg_d2.setup_config(args.config_file, opts))
+        overrides = with_weights_and_device(args.config_file, args.opts, args.weights, args.device)
+        cfg, metadata = seg_d2.setup_config(args.config_file, overrides), None
+    predictor = Predictor(cfg, metadata=metadata)
     outputs = Outputs(args.output, predictor.metadata, args.score_threshold)
     videos = [path for path in args.input if path.lower().endswith(VIDEO_EXTENSIONS)]
     for video, name in zip(videos, output_names(videos, videos)):

@@ -22,6 +22,7 @@ from collections import defaultdict
 
 import seg_d2
 from seg_d2.cli import exit_status, run_command
+from seg_d2.config_setup import with_weights_and_device
 from seg_d2.data.coco import ensure_derived_files, register_coco_format_datasets
 from seg_d2.data.dense_ground_truth import derived_png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, output_names, read_image
@@ -141,8 +142,11 @@ def main(argv=None):
         if not args.images:  # the run's datasets, for --dataset and its ground truth
             register_coco_format_datasets(coco_format)
     elif args.config_file:
-        cfg = seg_d2.setup_config(args.config_file, args.opts)
+        overrides = with_weights_and_device(args.config_file, args.opts, args.weights)
+        cfg = seg_d2.setup_config(args.config_file, overrides)
         test_dataset = cfg.DATASETS.TEST[0]
+    if args.weights and cfg is None:
+        parser.error("--weights is the weights of a model: give --run or --config-file too")
     if args.mode == "predict" and cfg is None:
         parser.error("predict needs --run, or --config-file and MODEL.WEIGHTS")
     if args.mode == "results" and not (args.results and args.dataset):

@@ -17,7 +17,7 @@ from detectron2.config import instantiate
 from detectron2.data import Metadata, MetadataCatalog
 from detectron2.data import transforms as T
 
-from ..config_setup import config_kind, is_lazy_config, settings_of, setup_config
+from ..config_setup import is_lazy_config, settings_of, setup_config, with_weights_and_device
 from ..data.image_io import ImageReadError, list_image_files, read_image
 from ..modeling import with_test_options
 from .checkpoint import load_weights
@@ -77,13 +77,14 @@ class Predictor:
     def from_config_file(cls, config_file, weights, opts=(), **kwargs):
         """A predictor for ``weights`` trained with ``config_file`` (+ overrides ``opts``:
         ``KEY VALUE`` for YAML, ``key=value`` for Python configs)."""
-        overrides = config_kind(config_file).with_weights(opts, weights)
+        overrides = with_weights_and_device(config_file, opts, weights)
         return cls(setup_config(config_file, overrides), **kwargs)
 
     @classmethod
-    def from_run(cls, folder, weights="model_final.pth", opts=(), **kwargs):
+    def from_run(cls, folder, weights=None, opts=(), **kwargs):
         """A predictor for a training run's folder alone (``seg_d2.engine.run_folder``):
-        its config, its ``weights`` file and its classes, no dataset needed."""
+        its config, its ``weights`` file (default model_final.pth) and its classes, no
+        dataset needed."""
         cfg, metadata = load_run(folder, weights, opts)
         return cls(cfg, metadata=metadata, **kwargs)
 

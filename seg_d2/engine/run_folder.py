@@ -26,6 +26,7 @@ __all__ = [
 
 METADATA_FILE = "metadata.json"
 CONFIG_FILE = "config.yaml"
+FINAL_WEIGHTS = "model_final.pth"
 # What prediction reads of a dataset's metadata; the id maps have integer keys.
 _KEYS = ("thing_classes", "stuff_classes", "thing_colors", "stuff_colors", "ignore_label")
 _ID_MAPS = ("thing_dataset_id_to_contiguous_id", "stuff_dataset_id_to_contiguous_id")
@@ -51,11 +52,11 @@ def write_run_metadata(output_dir, cfg):
     return path
 
 
-def load_run(folder, weights="model_final.pth", opts=()):
+def load_run(folder, weights=None, opts=(), device=None):
     """(config, metadata) of the training run in ``folder``, its weights the run's
-    ``weights`` file (relative to the folder, e.g. ``best/model_best.pth``), with the
-    overrides ``opts`` (``KEY VALUE``, or ``key=value`` for a Python config's run); no
-    dataset is registered or read."""
+    ``weights`` file (relative to the folder, e.g. ``best/model_best.pth``; default
+    model_final.pth), with the overrides ``opts`` (``KEY VALUE``, or ``key=value`` for a
+    Python config's run) and ``device`` when given; no dataset is registered or read."""
     config_file = os.path.join(folder, CONFIG_FILE)
     metadata_file = os.path.join(folder, METADATA_FILE)
     for path in (config_file, metadata_file):
@@ -66,9 +67,12 @@ def load_run(folder, weights="model_final.pth", opts=()):
             )
     with open(metadata_file, encoding="utf-8") as f:
         saved = json.load(f)
-    weights_file = os.path.join(folder, weights)
+    weights_file = os.path.join(folder, weights or FINAL_WEIGHTS)
     kind = CONFIG_KINDS[saved.pop("config", "yaml")]
-    cfg = load_config(config_file, kind.with_weights(opts, weights_file), kind)
+    overrides = kind.with_override(opts, kind.weights_key, weights_file)
+    if device:
+        overrides = kind.with_override(overrides, kind.device_key, device)
+    cfg = load_config(config_file, overrides, kind)
     choose_device(cfg)
     for key in _ID_MAPS:
         if key in saved:
@@ -83,5 +87,7 @@ def add_model_arguments(parser, required=True):
     model.add_argument("--config-file", help="the model's config (and MODEL.WEIGHTS)")
     model.add_argument("--run", help="a training run's OUTPUT_DIR, the model it trained")
     parser.add_argument(
-        "--weights", default="model_final.pth", help="with --run: the weights file in the run"
+        "--weights",
+        help=f"the weights: with --run, a file in the run (default {FINAL_WEIGHTS}); with "
+        "--config-file, any file or address (as MODEL.WEIGHTS or train.init_checkpoint)",
     )

@@ -58,7 +58,7 @@ def test_a_python_config_trains_evaluates_checkpoints_and_resumes(tiny_shapes, t
         torch.testing.assert_close(value, final["model"][name])
 
 
-def test_a_python_config_run_folder_is_read_back_as_one(tiny_shapes, tmp_path):
+def test_a_python_config_run_folder_is_read_back_as_one(tiny_shapes, tmp_path, monkeypatch):
     cfg = _unet_config(tiny_shapes, tmp_path)
     entries, test_dataset = run_datasets(cfg)
     assert [entry.split("=")[0] for entry in entries] == ["tiny_train", "tiny_val"]
@@ -71,6 +71,11 @@ def test_a_python_config_run_folder_is_read_back_as_one(tiny_shapes, tmp_path):
     assert metadata.stuff_classes == ["circle", "triangle", "square", "star", "sky", "ground"]
     assert loaded.train.init_checkpoint == str(tmp_path / "best/model_best.pth")
     assert (loaded.train.max_iter, loaded.train.device) == (7, "cpu")
+    loaded, _ = load_run(str(tmp_path))
+    assert loaded.train.init_checkpoint == str(tmp_path / "model_final.pth")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # keeps the device asked
+    loaded, _ = load_run(str(tmp_path), device="cuda:1")
+    assert loaded.train.device == "cuda:1"
 
 
 def test_without_an_evaluator_testing_gives_no_results(tiny_shapes, tmp_path):

@@ -185,7 +185,7 @@ def test_a_command_takes_a_config_file_or_a_run_folder_not_both():
     required = argparse.ArgumentParser()
     add_model_arguments(required)
     args = required.parse_args(["--config-file", "a.yaml"])
-    assert (args.config_file, args.run, args.weights) == ("a.yaml", None, "model_final.pth")
+    assert (args.config_file, args.run, args.weights) == ("a.yaml", None, None)
     args = required.parse_args(["--run", "output/x", "--weights", "best/model_best.pth"])
     assert (args.config_file, args.run, args.weights) == (None, "output/x", "best/model_best.pth")
     for wrong in ([], ["--config-file", "a.yaml", "--run", "output/x"]):
