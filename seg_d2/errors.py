@@ -4,6 +4,7 @@ input at fault named), not a traceback; ``SEG_D2_TRACEBACK=1`` shows the traceba
 __all__ = [
     "ConfigError",
     "DatasetError",
+    "RunFileError",
     "SegD2Error",
     "TRACEBACK_VARIABLE",
     "TrainingDivergedError",
@@ -22,6 +23,10 @@ class DatasetError(SegD2Error, ValueError):
 
 class ConfigError(SegD2Error, ValueError):
     """A config that cannot run: a missing file, an unknown key, a wrong value."""
+
+
+class RunFileError(SegD2Error, ValueError):
+    """A training run's file that is missing or cut short (metrics.json of a killed run)."""
 
 
 class TrainingDivergedError(SegD2Error, FloatingPointError):

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .errors import RunFileError  # noqa: E402
+
 __all__ = ["plot_metrics", "read_metrics"]
 
 
@@ -17,6 +19,8 @@ def read_metrics(metrics_json):
     """{name: [(iteration, value), ...]} from a metrics.json (one JSON object per line).
     A line that is not JSON (a run killed while writing) is an error naming it."""
     series = defaultdict(list)
+    if not os.path.isfile(metrics_json):
+        raise RunFileError(f"no {metrics_json}: give a training run's OUTPUT_DIR, which holds it")
     with open(metrics_json) as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
@@ -24,7 +28,7 @@ def read_metrics(metrics_json):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ValueError(f"{metrics_json}:{number}: not a JSON line ({e})") from None
+                raise RunFileError(f"{metrics_json}:{number}: not a JSON line ({e})") from None
             for name, value in record.items():
                 if name != "iteration" and isinstance(value, (int, float)):
                     series[name].append((record["iteration"], value))

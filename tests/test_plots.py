@@ -3,6 +3,7 @@
 import json
 import os
 
+from seg_d2.errors import RunFileError
 from seg_d2.plots import plot_metrics
 
 import pytest
@@ -29,7 +30,7 @@ def test_plots_from_a_sample_metrics_file(tmp_path):
     ]
     assert png_sizes(paths) == [(600, 350)] * 4
     metrics.write_text(metrics.read_text() + '{"iteration": 4')
-    with pytest.raises(ValueError, match=r"metrics.json:7: not a JSON line"):
+    with pytest.raises(RunFileError, match=r"metrics.json:7: not a JSON line"):
         plot_metrics(metrics, tmp_path / "plots")
 
 
@@ -123,3 +124,19 @@ def test_metrics_are_read_per_name_past_blank_lines_numbers_only(tmp_path):
         '{"iteration": 2, "lr": 0.25, "segm/AP": 3}\n'
     )
     assert read_metrics(metrics) == {"lr": [(1, 0.5), (2, 0.25)], "segm/AP": [(2, 3)]}
+
+
+def test_plot_command_draws_into_the_run_folder_or_where_it_is_told(tmp_path, capsys):
+    from seg_d2.commands import plot_metrics as command
+
+    lines = [{"iteration": i, "total_loss": 1.0, "lr": 0.01} for i in range(3)]
+    (tmp_path / "metrics.json").write_text("\n".join(json.dumps(line) for line in lines))
+    command.main([str(tmp_path)])
+    assert capsys.readouterr().out.split() == [
+        str(tmp_path / "plots" / name) for name in ("losses.png", "lr.png")
+    ]
+    command.main([str(tmp_path), "--output", str(tmp_path / "elsewhere")])
+    assert sorted(os.listdir(tmp_path / "elsewhere")) == ["losses.png", "lr.png"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match=r"error: no \S*no_run/metrics.json: give a training"):
+        command.run([str(tmp_path / "no_run")])
