@@ -40,6 +40,7 @@ def test_eval_is_train_with_eval_only(monkeypatch):
     assert seen == [["--eval-only", "--config-file", "c.yaml"]]
 
 
+@pytest.mark.clone
 def test_a_tool_imports_the_seg_d2_of_its_own_clone(tmp_path):
     """A second clone whose seg_d2 says so: its tool imports it, not the seg_d2 the shared
     environment was installed from (this clone)."""
@@ -76,6 +77,7 @@ def test_without_detectron2_importing_seg_d2_says_how_to_install_it():
     )
 
 
+@pytest.mark.clone
 def test_pip_install_gives_a_working_seg_d2_command(tmp_path):
     """``pip install .`` beside an installed detectron2 (this environment's; --no-deps, and
     no build isolation, so nothing is downloaded) installs the ``seg-d2`` script."""

@@ -48,3 +48,12 @@ def test_the_cache_folder_is_under_xdg_cache_home_or_the_home_cache(monkeypatch,
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_folder("a") == os.path.join(str(tmp_path / "home"), ".cache", "seg_d2", "a")
+
+
+def test_env_command_prints_the_table_in_process(capsys, monkeypatch):
+    from seg_d2 import env
+
+    monkeypatch.setattr(env, "collect_detectron2_env_info", lambda: "the table\n")
+    assert env.run([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"seg_d2 {seg_d2.__version__} @") and out.endswith("the table\n\n")

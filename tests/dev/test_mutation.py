@@ -92,7 +92,7 @@ def test_the_mutants_face_the_tests_named_and_only_the_fast_ones():
     config = mutation.mutmut_config(["seg_d2/engine"], files, tests=["tests/engine", "tests/x.py"])
     section = config.split("pytest_add_cli_args_test_selection =\n")[1].split("pytest_add")[0]
     assert section.split() == ["tests/engine", "tests/x.py"]
-    assert "    not slow\n" in config
+    assert "    not slow and not clone\n" in config
     mutated = config.split("only_mutate =\n")[1].split("also_copy")[0]
     assert mutated.split() == ["seg_d2/engine/trainer.py"]
 
