@@ -406,7 +406,10 @@ def main(argv=None):
     parser.add_argument("--max-children", type=int, default=os.cpu_count())
     parser.add_argument("--max-stack-depth", type=int, default=-1, help="mutmut's; -1: no limit")
     parser.add_argument(
-        "--tests", nargs="+", default=["tests"], help="test files or folders the mutants face"
+        "--tests",
+        nargs="+",
+        help="test files or folders the mutants face (default: all of tests/; with --resume, "
+        "the run's own unless given)",
     )
     parser.add_argument(
         "--resume",
@@ -441,6 +444,8 @@ def main(argv=None):
         with open(EQUIVALENT) as f:
             listed = json.load(f)
         again = [m for m in to_run_again(codes, listed) if not changed_since_copied(codes[m][0])]
+        if args.tests:
+            stamp["tests"] = args.tests
         tests = stamp.setdefault("tests", ["tests"])  # runs before --tests faced all
         prepare_work_copy(packages, args.max_stack_depth, tests, fresh=False)
         forget_which_tests_reach_what()
@@ -454,9 +459,10 @@ def main(argv=None):
             mutmut("run", *children, *again)
         mutmut("run", *children)
     elif not args.report:
-        prepare_work_copy(args.only, args.max_stack_depth, args.tests)
+        tests = args.tests or ["tests"]
+        prepare_work_copy(args.only, args.max_stack_depth, tests)
         with open(stamp_file, "w") as f:
-            json.dump({**machine(), "packages": packages, "tests": args.tests}, f)
+            json.dump({**machine(), "packages": packages, "tests": tests}, f)
         mutmut("run", *children)
     with open(stamp_file) as f:
         stamp = json.load(f)

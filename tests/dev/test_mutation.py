@@ -120,3 +120,36 @@ def test_every_count_is_written_zeros_included(monkeypatch):
         "not checked": 0,
         "score": 50.0,
     }
+
+
+def _resumed_stamp(tmp_path, monkeypatch, argv):
+    """The stamp a --resume leaves, with mutmut and the work copy stubbed out."""
+    import json
+
+    (tmp_path / "stamp.json").write_text(
+        json.dumps({"commit": "abc", "packages": ["seg_d2"], "tests": ["tests/test_a.py"]})
+    )
+    monkeypatch.setattr(mutation, "WORK", str(tmp_path))
+    prepared = []
+    for name, stub in {
+        "install_mutmut": lambda: None,
+        "exit_codes": lambda: {},
+        "prepare_work_copy": lambda packages, depth, tests, fresh: prepared.append(tests),
+        "forget_which_tests_reach_what": lambda: None,
+        "mutmut": lambda *args, **kwargs: None,
+        "machine": lambda: {"commit": "def"},
+        "write": lambda *args: None,
+        "score_packages": lambda *args: {},
+        "survivors": lambda *args: [],
+    }.items():
+        monkeypatch.setattr(mutation, name, stub)
+    mutation.main(["--resume", *argv])
+    return json.loads((tmp_path / "stamp.json").read_text()), prepared
+
+
+def test_a_resumed_run_faces_its_own_tests_unless_others_are_named(tmp_path, monkeypatch):
+    stamp, prepared = _resumed_stamp(tmp_path, monkeypatch, [])
+    assert stamp["tests"] == ["tests/test_a.py"] == prepared[0]
+    assert stamp["commit"] == "abc, resumed at def"
+    stamp, prepared = _resumed_stamp(tmp_path, monkeypatch, ["--tests", "tests/x", "tests/y.py"])
+    assert stamp["tests"] == ["tests/x", "tests/y.py"] == prepared[0]
