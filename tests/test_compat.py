@@ -311,3 +311,64 @@ def test_names_rebound_for_one_function_only_and_refused_when_it_no_longer_uses_
     assert rebound([1, 5]) == 10 and _mean_twice([1, 5]) == 6
     with pytest.raises(ImportError, match="_mean_twice of this detectron2 no longer uses torch"):
         compat.with_names_rebound(_mean_twice, torch=None)
+
+
+def test_a_cpu_worker_joins_its_gloo_group_then_runs_the_function(tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    import torch.distributed as dist
+    from detectron2.utils import comm
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(compat.os, "cpu_count", lambda: 6)
+    monkeypatch.setattr(comm, "_LOCAL_PROCESS_GROUP", None, raising=False)
+    threads, seen = torch.get_num_threads(), []
+
+    def job(word):
+        seen.append((word, dist.get_backend(), comm.get_world_size(), comm.get_rank()))
+        seen.append((comm.get_local_size(), comm.get_local_rank(), torch.get_num_threads()))
+
+    store = f"file://{tmp_path / 'store'}"
+    try:
+        compat._distributed_worker_on_cpu_or_gpu(
+            0, job, 1, 1, 0, store, ("ran",), timedelta(seconds=60)
+        )
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        torch.set_num_threads(threads)
+    assert seen == [("ran", "gloo", 1, 0), (1, 0, 6)]
+
+
+def test_each_worker_on_a_cpu_gets_its_share_of_the_cores(monkeypatch):
+    monkeypatch.setattr(compat.os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    threads = torch.get_num_threads()
+    try:
+        compat.share_cpu_among_workers(3)
+        assert torch.get_num_threads() == 2
+        compat.share_cpu_among_workers(16)
+        assert torch.get_num_threads() == 1  # never none
+        monkeypatch.setenv("OMP_NUM_THREADS", "5")
+        torch.set_num_threads(3)
+        compat.share_cpu_among_workers(2)
+        assert torch.get_num_threads() == 3  # the user's choice stands
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_each_machines_processes_form_its_local_group(monkeypatch):
+    import torch.distributed as dist
+    from detectron2.utils import comm
+
+    if hasattr(comm, "create_local_process_group"):
+        pytest.skip("detectron2 makes the local group itself")
+    created = []
+    monkeypatch.setattr(dist, "get_rank", lambda: 3)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 6)
+    monkeypatch.setattr(dist, "new_group", lambda ranks: created.append(ranks) or tuple(ranks))
+    monkeypatch.setattr(comm, "_LOCAL_PROCESS_GROUP", None)
+    compat.create_local_process_group(2)
+    assert created == [[0, 1], [2, 3], [4, 5]]  # every process creates every group
+    assert comm._LOCAL_PROCESS_GROUP == (2, 3)
