@@ -78,3 +78,36 @@ def test_train_command_without_a_config_file_names_one(capsys):
     with pytest.raises(SystemExit):
         train.run([])
     assert "--config-file is required, e.g. configs/" in capsys.readouterr().err
+
+
+def test_train_command_resumes_where_its_run_stopped(tiny_shapes, tmp_path, no_tiny_datasets):
+    import torch
+
+    config, folder = "configs/shapes/unet.yaml", tmp_path / "run"
+    parser = train.argument_parser(train.EXAMPLES)
+    train.main(parser.parse_args(_argv(config, folder, tiny_shapes)))
+    assert torch.load(folder / "model_final.pth", weights_only=True)["iteration"] == 1
+    resumed = _argv(config, folder, tiny_shapes, "--resume", "SOLVER.MAX_ITER", "4")
+    train.main(parser.parse_args(resumed))
+    assert torch.load(folder / "model_final.pth", weights_only=True)["iteration"] == 3
+    rows = [json.loads(line) for line in (folder / "metrics.json").read_text().splitlines()]
+    trained = [row["iteration"] for row in rows if "total_loss" in row]
+    assert trained == [1, 3]  # two iterations, then two more: not again from 0
+
+
+def test_train_command_launches_its_main_in_every_process_of_the_job(monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        train, "launch", lambda main, gpus, **job: seen.append((main, gpus, job)) or "done"
+    )
+    argv = ["--config-file", "c.yaml", "--num-gpus", "2", "--num-machines", "3"]
+    argv += ["--machine-rank", "1", "--dist-url", "tcp://head:1234", "SEED", "7"]
+    assert train.run(argv) == 0
+    ((main, gpus, job),) = seen
+    (args,) = job.pop("args")
+    assert (main, gpus, job) == (
+        train.main,
+        2,
+        {"num_machines": 3, "machine_rank": 1, "dist_url": "tcp://head:1234"},
+    )
+    assert (args.config_file, args.opts) == ("c.yaml", ["SEED", "7"])

@@ -9,6 +9,7 @@ clears the partial checkpoints the dead one left.
 """
 
 import atexit
+import contextlib
 import fcntl
 import json
 import logging
@@ -106,7 +107,8 @@ def release_output_folder(folder):
     fd = _HELD.pop(os.path.abspath(folder), None)
     if fd is None:
         return
-    os.unlink(os.path.join(os.path.abspath(folder), LOCK_FILE))
+    with contextlib.suppress(FileNotFoundError):  # the folder was deleted under the run
+        os.unlink(os.path.join(os.path.abspath(folder), LOCK_FILE))
     os.close(fd)
 
 

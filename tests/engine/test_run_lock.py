@@ -5,6 +5,7 @@ that cannot be written is one message."""
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -139,3 +140,14 @@ def test_a_lock_file_of_garbage_left_behind_is_taken_over_with_a_note(tmp_path, 
         assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
     finally:
         release_output_folder(str(tmp_path))
+
+
+def test_a_folder_deleted_under_its_run_is_released_without_an_error(tmp_path):
+    folder = tmp_path / "run"
+    hold_output_folder(str(folder))
+    shutil.rmtree(folder)
+    release_output_folder(str(folder))  # at exit, too: no traceback
+    folder.mkdir()
+    hold_output_folder(str(folder))  # held anew: the first hold was given up
+    assert (folder / LOCK_FILE).is_file()
+    release_output_folder(str(folder))

@@ -280,3 +280,24 @@ def test_an_unrecognised_state_dict_is_left_to_detectron2():
     assert convert_foreign_weights({"backbone.bottom_up.stem.conv1.weight": 0}, ()) == (None, None)
     assert convert_foreign_weights(torch.zeros(2), ()) == (None, None)
     assert recognise({"encoder.conv1.weight": 0, "decoder.x": 0}) == SMP_MODEL
+
+
+def test_a_checkpoint_wrapping_the_weights_converts_and_the_command_says_what_it_wrote(
+    tmp_path, capsys
+):
+    """A file of {"model": weights} (a training checkpoint's layout) converts as the bare
+    weights do; the command names what it recognised and how many tensors it wrote."""
+    model, bare = _resnet18_file("torchvision", str(tmp_path))
+    wrapped = str(tmp_path / "wrapped.pth")
+    torch.save({"model": model.state_dict()}, wrapped)
+    outputs = {}
+    for name, path in (("bare", bare), ("wrapped", wrapped)):
+        output = str(tmp_path / f"{name}_d2.pth")
+        assert convert_weights([path, output]) == (output, TORCHVISION_RESNET)
+        outputs[name] = torch.load(output, weights_only=True)["model"]
+        count = len(outputs[name])
+        assert capsys.readouterr().out == (
+            f"{path}: recognised {TORCHVISION_RESNET}; wrote {count} tensors to {output}\n"
+        )
+    assert outputs["wrapped"].keys() == outputs["bare"].keys()
+    assert all(torch.equal(outputs["wrapped"][k], outputs["bare"][k]) for k in outputs["bare"])
