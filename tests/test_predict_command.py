@@ -73,3 +73,64 @@ def test_predict_command_loads_the_weights_it_is_given(tmp_path, config):
                 "cpu",
             ]
         )
+
+
+def _instances(height, width, boxes, classes):
+    import torch
+    from detectron2.structures import Boxes, Instances
+
+    instances = Instances((height, width))
+    instances.pred_boxes = Boxes(torch.tensor(boxes, dtype=torch.float32))
+    instances.scores = torch.tensor([0.9] * len(boxes))
+    instances.pred_classes = torch.tensor(classes)
+    masks = torch.zeros(len(boxes), height, width, dtype=torch.bool)
+    for mask, (x0, y0, x1, y1) in zip(masks, boxes):
+        mask[y0:y1, x0:x1] = True
+    instances.pred_masks = masks
+    return instances
+
+
+def test_outputs_of_every_kind_are_written_per_image_and_gathered_at_the_end(tmp_path):
+    from seg_d2.commands.predict import Outputs
+
+    import numpy as np
+    import torch
+    from detectron2.data.catalog import Metadata
+    from PIL import Image
+
+    metadata = Metadata(
+        thing_classes=["a", "b"],
+        stuff_classes=["a", "b", "sky"],
+        thing_dataset_id_to_contiguous_id={3: 0, 5: 1},
+    )
+    sem_seg = torch.zeros(3, 20, 30)
+    sem_seg[2, :, 10:] = 1.0  # "sky" right of x=10
+    ids = torch.zeros(20, 30, dtype=torch.int32)
+    ids[2:12, 1:10] = 1
+    segments = [{"id": 1, "category_id": 0, "isthing": True}]
+    first = {
+        "instances": _instances(20, 30, [[1, 2, 10, 12]], [0]),
+        "sem_seg": sem_seg,
+        "panoptic_seg": (ids, segments),
+    }
+    second = {"instances": _instances(10, 15, [[0, 0, 5, 5], [6, 1, 9, 8]], [1, 0])}
+    outputs = Outputs(str(tmp_path), metadata, 0.5)
+    outputs.add(7, "in/a/x.jpg", "a/x.jpg.png", np.zeros((20, 30, 3), np.uint8), first)
+    outputs.add(8, "in/y.jpg", "y.jpg.png", np.zeros((10, 15, 3), np.uint8), second)
+    outputs.close()
+
+    assert json.loads((tmp_path / "images.json").read_text()) == [
+        {"id": 7, "file_name": "in/a/x.jpg", "height": 20, "width": 30},
+        {"id": 8, "file_name": "in/y.jpg", "height": 10, "width": 15},
+    ]
+    results = json.loads((tmp_path / "coco_instances_results.json").read_text())
+    assert [(r["image_id"], r["category_id"]) for r in results] == [(7, 3), (8, 5), (8, 3)]
+    labels = np.array(Image.open(tmp_path / "sem_seg" / "a" / "x.jpg.png"))
+    assert labels.shape == (20, 30) and (labels[:, 10:] == 2).all() and (labels[:, :10] == 0).all()
+    panoptic = np.array(Image.open(tmp_path / "panoptic" / "a" / "x.jpg.png"))
+    assert (panoptic[2:12, 1:10, 0] == 1).all() and panoptic[0, 0].tolist() == [0, 0, 0]
+    assert json.loads((tmp_path / "panoptic.json").read_text()) == {
+        "annotations": [{"image_id": 7, "file_name": "a/x.jpg.png", "segments_info": segments}]
+    }
+    overlays = [tmp_path / "overlays" / name for name in ("a/x.jpg.png", "y.jpg.png")]
+    assert png_sizes(overlays) == [(30, 20), (15, 10)]  # each image's own size
