@@ -408,10 +408,14 @@ class PythonConfig:
         view.INPUT.FORMAT = self.cfg.dataloader.test.mapper.image_format
         roi_heads = model.get("roi_heads")
         if roi_heads is not None:
-            predictor = roi_heads.box_predictor
+            predictor = roi_heads.box_predictor  # its arguments, where not left at defaults
             view.MODEL.ROI_HEADS.NUM_CLASSES = roi_heads.num_classes
-            view.MODEL.ROI_HEADS.NMS_THRESH_TEST = predictor.test_nms_thresh
-            view.TEST.DETECTIONS_PER_IMAGE = predictor.test_topk_per_image
+            view.MODEL.ROI_HEADS.NMS_THRESH_TEST = predictor.get(
+                "test_nms_thresh", view.MODEL.ROI_HEADS.NMS_THRESH_TEST
+            )
+            view.TEST.DETECTIONS_PER_IMAGE = predictor.get(
+                "test_topk_per_image", view.TEST.DETECTIONS_PER_IMAGE
+            )
             view.MODEL.MASK_ON = roi_heads.get("mask_head") is not None
         return view
 

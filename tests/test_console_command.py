@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from seg_d2.cli import COMMANDS, main
+from seg_d2.cli import COMMANDS, exit_status, main
 
 import pytest
 from helpers import REPO
@@ -17,9 +17,40 @@ def test_the_help_names_every_command_and_an_unknown_one_is_refused(capsys):
     listing = capsys.readouterr().out
     for name, (_, what) in COMMANDS.items():
         assert f"  {name}" in listing and what in listing
+    lines = listing.splitlines()
+    assert lines[:3] == [
+        "usage: seg-d2 COMMAND [ARGS ...]",
+        "",
+        "Instance, semantic and panoptic segmentation on detectron2.",
+    ]
+    assert lines[-1] == "seg-d2 COMMAND --help shows a command's arguments, with examples."
+    width = max(map(len, COMMANDS))
+    assert lines[5 : 5 + len(COMMANDS)] == [
+        f"  {name:<{width}}  {what}" for name, (_, what) in COMMANDS.items()
+    ]
+    assert main(["-h"]) == 0 and capsys.readouterr().out == listing
     assert main(["trian"]) == 2
     assert "error: unknown command 'trian'" in capsys.readouterr().err
     assert main([]) == 2
+    shown = capsys.readouterr()
+    assert (shown.out, shown.err) == ("", listing)  # without a command: usage on stderr
+
+
+def test_the_command_line_is_read_from_sys_argv_when_not_given(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["seg-d2", "--help"])
+    assert main() == 0
+    assert capsys.readouterr().out.startswith("usage: seg-d2 COMMAND")
+
+
+def test_a_commands_result_is_its_exit_status_when_a_number_else_zero():
+    assert [exit_status(result) for result in (0, 1, 2, None, {"sem_seg": {}}, "out")] == [
+        0,
+        1,
+        2,
+        0,
+        0,
+        0,
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -479,3 +479,36 @@ def test_lazy_training_keeps_the_best_checkpoint_and_stops_early_as_configured(t
     assert [type(hook) for hook in best_and_early_stopping_hooks(cfg, checkpointer)] == [type(best)]
     cfg.train.eval_period = 0
     assert best_and_early_stopping_hooks(cfg, checkpointer) == []
+
+
+def test_python_config_test_options_follow_its_test_entry_or_detectrons_defaults():
+    from seg_d2.config import get_cfg
+
+    defaults = get_cfg()
+    zoo = load_config("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.py", ["train.device=cpu"])
+    view = settings_of(zoo).test_options()  # a config without a test entry
+    assert (view.TEST.AUG, view.TEST.SLIDING_WINDOW) == (
+        defaults.TEST.AUG,
+        defaults.TEST.SLIDING_WINDOW,
+    )
+    assert not view.TEST.AUG.ENABLED and view.TEST.SLIDING_WINDOW.SIZE == 0
+    assert (view.MODEL.META_ARCHITECTURE, view.MODEL.MASK_ON) == ("GeneralizedRCNN", True)
+    assert (view.MODEL.ROI_HEADS.NUM_CLASSES, view.TEST.DETECTIONS_PER_IMAGE) == (80, 100)
+    assert view.INPUT.FORMAT == "BGR"
+    twin = load_config(
+        os.path.join(REPO, "configs/shapes/unet.py"),
+        [
+            "test.aug.flip=False",
+            "test.aug.max_size=300",
+            "test.aug.min_sizes=[64,96]",
+            "test.sliding_window.stride=40",
+        ],
+    )
+    view = settings_of(twin).test_options()
+    assert (view.TEST.AUG.FLIP, view.TEST.AUG.MAX_SIZE, view.TEST.AUG.MIN_SIZES) == (
+        False,
+        300,
+        (64, 96),
+    )
+    assert view.TEST.SLIDING_WINDOW.STRIDE == 40
+    assert (view.MODEL.META_ARCHITECTURE, view.MODEL.MASK_ON) == ("SemanticSegmentor", False)
