@@ -467,10 +467,10 @@ def config_kind(config):
     return PythonConfig if is_lazy_config(config) else YamlConfig
 
 
-def with_weights_and_device(config_file, overrides, weights=None, device=None):
+def with_weights_and_device(config_file, overrides, weights=None, device=None, kind=None):
     """``overrides`` of ``config_file`` (of either kind, or a run's, with ``kind``) with
     a command's ``--weights`` and ``--device`` as the config's own keys, when given."""
-    kind = config_kind(config_file)
+    kind = kind or config_kind(config_file)
     if weights:
         overrides = kind.with_override(overrides, kind.weights_key, weights)
     if device:

@@ -13,7 +13,14 @@ from detectron2.data import Metadata, MetadataCatalog
 from detectron2.utils import comm
 
 from ..atomic_files import write_text_atomically
-from ..config_setup import CONFIG_KINDS, choose_device, config_kind, load_config, settings_of
+from ..config_setup import (
+    CONFIG_KINDS,
+    choose_device,
+    config_kind,
+    load_config,
+    settings_of,
+    with_weights_and_device,
+)
 from ..errors import ConfigError
 
 __all__ = [
@@ -69,9 +76,7 @@ def load_run(folder, weights=None, opts=(), device=None):
         saved = json.load(f)
     weights_file = os.path.join(folder, weights or FINAL_WEIGHTS)
     kind = CONFIG_KINDS[saved.pop("config", "yaml")]
-    overrides = kind.with_override(opts, kind.weights_key, weights_file)
-    if device:
-        overrides = kind.with_override(overrides, kind.device_key, device)
+    overrides = with_weights_and_device(config_file, opts, weights_file, device, kind)
     cfg = load_config(config_file, overrides, kind)
     choose_device(cfg)
     for key in _ID_MAPS:
