@@ -1,12 +1,16 @@
-"""Early stopping on the evaluation metric (``SOLVER.PATIENCE``)."""
+"""What follows each evaluation: the best checkpoint (``TEST.BEST_CHECKPOINT_METRIC``) and
+early stopping on that metric (``SOLVER.PATIENCE``)."""
 
 import logging
 import math
+import os
 
-from detectron2.engine import HookBase
+from detectron2.engine import HookBase, hooks
 from detectron2.utils import comm
 
-__all__ = ["EarlyStopping", "TrainingStoppedEarly"]
+from .checkpoint import SafeCheckpointer
+
+__all__ = ["EarlyStopping", "TrainingStoppedEarly", "after_evaluation_hooks"]
 
 
 class TrainingStoppedEarly(Exception):
@@ -54,3 +58,22 @@ class EarlyStopping(HookBase):
             )
         self.trainer.checkpointer.save("model_final", iteration=self.trainer.iter)
         raise TrainingStoppedEarly(f"stopped early after iteration {next_iter}")
+
+
+def after_evaluation_hooks(model, output_dir, eval_period, metric, patience):
+    """The hooks placed after the one that evaluates (they read its metric): the best
+    checkpoint of ``metric`` in ``output_dir``/best/ (on the first process), and early
+    stopping when ``patience`` > 0; none without periodic evaluation."""
+    if eval_period <= 0:
+        return []
+    found = []
+    if comm.is_main_process():
+        # A checkpointer of its own, in best/: sharing the trainer's would point
+        # last_checkpoint at the best model, and --resume would restart from there
+        # instead of from the last iteration.
+        best_dir = os.path.join(output_dir, "best")
+        os.makedirs(best_dir, exist_ok=True)
+        found.append(hooks.BestCheckpointer(eval_period, SafeCheckpointer(model, best_dir), metric))
+    if patience > 0:
+        found.append(EarlyStopping(eval_period, metric, patience))
+    return found

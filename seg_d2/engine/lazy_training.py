@@ -6,7 +6,6 @@ checkpoint and early stopping (``train.best_checkpoint_metric``, ``train.patienc
 sliding windows and test-time augmentation (``test``)."""
 
 import logging
-import os
 
 from detectron2.config import CfgNode, instantiate
 from detectron2.data.samplers import TrainingSampler
@@ -22,7 +21,7 @@ from ..config_setup import settings_of
 from ..data.samplers import continued
 from ..modeling.test_options import with_test_options
 from .checkpoint import SafeCheckpointer, load_weights
-from .early_stopping import EarlyStopping, TrainingStoppedEarly
+from .early_stopping import TrainingStoppedEarly, after_evaluation_hooks
 from .model_preparation import data_parallel, prepare_model
 from .train_loop import build_train_loop
 
@@ -99,20 +98,18 @@ def build_lazy_train_loader(cfg, start_iter=0):
 
 
 def best_and_early_stopping_hooks(cfg, checkpointer):
-    """The best checkpoint in ``output_dir``/best/ and early stopping, after the
-    evaluation hook, as the YAML Trainer's ``build_hooks``."""
-    period, metric = cfg.train.eval_period, cfg.train.get("best_checkpoint_metric")
-    if period <= 0 or not metric:
+    """``after_evaluation_hooks`` of ``train.best_checkpoint_metric`` and ``train.patience``
+    (none where the config names no metric), as the YAML Trainer's ``build_hooks``."""
+    metric = cfg.train.get("best_checkpoint_metric")
+    if not metric:
         return []
-    found = []
-    if comm.is_main_process():
-        best_dir = os.path.join(cfg.train.output_dir, "best")
-        os.makedirs(best_dir, exist_ok=True)
-        best = SafeCheckpointer(checkpointer.model, best_dir)
-        found.append(hooks.BestCheckpointer(period, best, metric))
-    if cfg.train.get("patience", 0) > 0:
-        found.append(EarlyStopping(period, metric, cfg.train.patience))
-    return found
+    return after_evaluation_hooks(
+        checkpointer.model,
+        cfg.train.output_dir,
+        cfg.train.eval_period,
+        metric,
+        cfg.train.get("patience", 0),
+    )
 
 
 def train_lazy(cfg, resume=False):

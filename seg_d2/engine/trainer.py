@@ -11,7 +11,7 @@ import weakref
 import torch
 from detectron2.data import build_detection_test_loader, build_detection_train_loader
 from detectron2.data.samplers import TrainingSampler
-from detectron2.engine import DefaultTrainer, hooks
+from detectron2.engine import DefaultTrainer
 from detectron2.engine.train_loop import TrainerBase
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
@@ -25,7 +25,7 @@ from ..errors import TRACEBACK_VARIABLE, ConfigError, SegD2Error, TrainingDiverg
 from ..evaluation import build_evaluator
 from ..modeling import with_test_options
 from .checkpoint import SafeCheckpointer
-from .early_stopping import EarlyStopping, TrainingStoppedEarly
+from .early_stopping import TrainingStoppedEarly, after_evaluation_hooks
 from .model_preparation import data_parallel, prepare_model
 from .tracking import build_writers
 from .train_loop import build_train_loop
@@ -171,31 +171,14 @@ class Trainer(DefaultTrainer):
         return build_writers(self.cfg, self.max_iter)
 
     def build_hooks(self):
-        ret = super().build_hooks()
-        if self.cfg.TEST.EVAL_PERIOD > 0 and comm.is_main_process():
-            # A checkpointer of its own, in OUTPUT_DIR/best/: sharing the trainer's would
-            # point OUTPUT_DIR/last_checkpoint at the best model, and --resume would
-            # restart from there instead of from the last iteration.
-            best_dir = os.path.join(self.cfg.OUTPUT_DIR, "best")
-            os.makedirs(best_dir, exist_ok=True)
-            best = SafeCheckpointer(self.checkpointer.model, best_dir)
-            # After EvalHook, which produces the metric it reads.
-            ret.append(
-                hooks.BestCheckpointer(
-                    self.cfg.TEST.EVAL_PERIOD,
-                    best,
-                    self.cfg.TEST.BEST_CHECKPOINT_METRIC,
-                )
-            )
-        if self.cfg.TEST.EVAL_PERIOD > 0 and self.cfg.SOLVER.PATIENCE > 0:
-            ret.append(
-                EarlyStopping(
-                    self.cfg.TEST.EVAL_PERIOD,
-                    self.cfg.TEST.BEST_CHECKPOINT_METRIC,
-                    self.cfg.SOLVER.PATIENCE,
-                )
-            )
-        return ret
+        cfg = self.cfg
+        return super().build_hooks() + after_evaluation_hooks(
+            self.checkpointer.model,
+            cfg.OUTPUT_DIR,
+            cfg.TEST.EVAL_PERIOD,
+            cfg.TEST.BEST_CHECKPOINT_METRIC,
+            cfg.SOLVER.PATIENCE,
+        )
 
 
 def images_per_batch_part(cfg):
