@@ -169,13 +169,15 @@ def scale_lr_to_batch(cfg):
     trains."""
     settings = settings_of(cfg)
     reference = settings.reference_batch_size
-    if reference <= 0 or reference == settings.batch_size:
+    if reference <= 0:
         return
     batch = settings.batch_size
+    if batch == reference:
+        return
     scaled = settings.learning_rate * batch / reference
     logging.getLogger(__name__).info(
         "%s %g chosen for %d images per batch, scaled to %g for %s %d",
-        settings.learning_rate_key,
+        type(settings).learning_rate.key,
         settings.learning_rate,
         reference,
         scaled,
@@ -235,15 +237,43 @@ def _load_python_config(config_file, overrides):
 # The two kinds, and where each keeps what the set-up steps read and fill
 
 
+class _Setting:
+    """A setting a kind of config keeps at the dotted ``key``, read and written there;
+    ``default`` where the config leaves it out (a Python config may)."""
+
+    def __init__(self, key, default=None):
+        self.key, self.default = key, default
+
+    def __get__(self, settings, kind=None):
+        if settings is None:
+            return self
+        node = settings.cfg
+        for part in self.key.split("."):
+            if part not in node:
+                return self.default
+            node = node[part]
+        return node
+
+    def __set__(self, settings, value):
+        *parents, leaf = self.key.split(".")
+        node = settings.cfg
+        for part in parents:
+            node = node[part]
+        setattr(node, leaf, value)  # as an attribute: a frozen CfgNode refuses it
+
+
 class YamlConfig:
     """A YAML config (a ``CfgNode``), as the set-up steps see it."""
 
     name = "yaml"
-    device_key = "MODEL.DEVICE"
+    device = _Setting("MODEL.DEVICE")
+    learning_rate = _Setting("SOLVER.BASE_LR")
+    batch_size = _Setting("SOLVER.IMS_PER_BATCH")
+    reference_batch_size = _Setting("SOLVER.REFERENCE_IMS_PER_BATCH")
+    device_key, batch_size_key = device.key, batch_size.key
     datasets_key = "DATASETS.COCO_FORMAT"
-    load = staticmethod(_load_yaml_config)
-
     weights_key = "MODEL.WEIGHTS"
+    load = staticmethod(_load_yaml_config)
 
     @staticmethod
     def with_override(overrides, key, value):
@@ -254,38 +284,8 @@ class YamlConfig:
         self.cfg = cfg
 
     @property
-    def device(self):
-        return self.cfg.MODEL.DEVICE
-
-    @device.setter
-    def device(self, device):
-        self.cfg.MODEL.DEVICE = device
-
-    @property
     def coco_format(self):
         return list(self.cfg.DATASETS.COCO_FORMAT)
-
-    learning_rate_key, batch_size_key = "SOLVER.BASE_LR", "SOLVER.IMS_PER_BATCH"
-
-    @property
-    def learning_rate(self):
-        return self.cfg.SOLVER.BASE_LR
-
-    @learning_rate.setter
-    def learning_rate(self, value):
-        self.cfg.SOLVER.BASE_LR = value
-
-    @property
-    def batch_size(self):
-        return self.cfg.SOLVER.IMS_PER_BATCH
-
-    @property
-    def reference_batch_size(self):
-        return self.cfg.SOLVER.REFERENCE_IMS_PER_BATCH
-
-    @reference_batch_size.setter
-    def reference_batch_size(self, value):
-        self.cfg.SOLVER.REFERENCE_IMS_PER_BATCH = value
 
     def test_options(self):
         """The config ``with_test_options`` reads ``TEST.SLIDING_WINDOW`` and ``TEST.AUG``
@@ -341,11 +341,14 @@ class PythonConfig:
     """A Python config (a LazyConfig ``DictConfig``), as the set-up steps see it."""
 
     name = "python"
-    device_key = "train.device"
+    device = _Setting("train.device", default="cuda")
+    learning_rate = _Setting("optimizer.lr")
+    reference_batch_size = _Setting("train.reference_batch_size", default=0)
+    device_key = device.key
+    batch_size_key = "dataloader.train.total_batch_size x train.accumulate_grad_steps"
     datasets_key = "datasets.coco_format"
-    load = staticmethod(_load_python_config)
-
     weights_key = "train.init_checkpoint"
+    load = staticmethod(_load_python_config)
 
     @staticmethod
     def with_override(overrides, key, value):
@@ -355,41 +358,14 @@ class PythonConfig:
         self.cfg = cfg
 
     @property
-    def device(self):
-        return self.cfg.train.get("device", "cuda")
-
-    @device.setter
-    def device(self, device):
-        self.cfg.train.device = device
-
-    @property
     def coco_format(self):
         return list(OmegaConf.select(self.cfg, "datasets.coco_format", default=[]))
-
-    learning_rate_key = "optimizer.lr"
-    batch_size_key = "dataloader.train.total_batch_size x train.accumulate_grad_steps"
-
-    @property
-    def learning_rate(self):
-        return self.cfg.optimizer.lr
-
-    @learning_rate.setter
-    def learning_rate(self, value):
-        self.cfg.optimizer.lr = value
 
     @property
     def batch_size(self):
         """Images per optimizer step: the loader's batch times the steps accumulated."""
         steps = self.cfg.train.get("accumulate_grad_steps", 1)
         return self.cfg.dataloader.train.total_batch_size * steps
-
-    @property
-    def reference_batch_size(self):
-        return OmegaConf.select(self.cfg, "train.reference_batch_size", default=0)
-
-    @reference_batch_size.setter
-    def reference_batch_size(self, value):
-        self.cfg.train.reference_batch_size = value
 
     def test_options(self):
         """A YAML config holding the ``test`` entry's sliding windows and test-time
