@@ -415,7 +415,7 @@ def main(argv=None):
         "--resume",
         action="store_true",
         help="continue the run left in output/mutation/ with the working tree as it is now: "
-        "again every mutant no test caught or that timed out, then those it did not reach",
+        "the mutants it did not reach, then again every one no test caught or that timed out",
     )
     parser.add_argument(
         "--report",
@@ -452,12 +452,12 @@ def main(argv=None):
         stamp["commit"] = f"{stamp['commit']}, resumed at {machine()['commit']}"
         with open(stamp_file, "w") as f:
             json.dump(stamp, f)
-        # first those no test caught (or that timed out), with the tests as they are now;
-        # then the mutants the run had not reached, with those of sources changed since
-        # (made anew by mutmut)
+        # first the mutants the run had not reached, with those of sources changed since
+        # (made anew by mutmut): most of them are caught, so a run stopped early gains the
+        # most; then those no test caught (or that timed out), with the tests as they are now
+        mutmut("run", *children)
         if again:
             mutmut("run", *children, *again)
-        mutmut("run", *children)
     elif not args.report:
         tests = args.tests or ["tests"]
         prepare_work_copy(args.only, args.max_stack_depth, tests)

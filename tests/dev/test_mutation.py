@@ -1,5 +1,6 @@
 """dev.mutation's reading of mutmut's rewritten sources."""
 
+import os
 import textwrap
 
 from dev import mutation
@@ -122,8 +123,9 @@ def test_every_count_is_written_zeros_included(monkeypatch):
     }
 
 
-def _resumed_stamp(tmp_path, monkeypatch, argv):
-    """The stamp a --resume leaves, with mutmut and the work copy stubbed out."""
+def _resumed_stamp(tmp_path, monkeypatch, argv, codes=None, runs=None):
+    """The stamp a --resume leaves, with mutmut and the work copy stubbed out; ``runs``
+    receives the arguments of each mutmut call."""
     import json
 
     (tmp_path / "stamp.json").write_text(
@@ -133,10 +135,12 @@ def _resumed_stamp(tmp_path, monkeypatch, argv):
     prepared = []
     for name, stub in {
         "install_mutmut": lambda: None,
-        "exit_codes": lambda: {},
+        "exit_codes": lambda: codes or {},
+        "changed_since_copied": lambda source: False,
+        "changes_help_text_only": lambda mutant, source: False,
         "prepare_work_copy": lambda packages, depth, tests, fresh: prepared.append(tests),
         "forget_which_tests_reach_what": lambda: None,
-        "mutmut": lambda *args, **kwargs: None,
+        "mutmut": lambda *args, **kwargs: (runs if runs is not None else []).append(args),
         "machine": lambda: {"commit": "def"},
         "write": lambda *args: None,
         "score_packages": lambda *args: {},
@@ -153,3 +157,11 @@ def test_a_resumed_run_faces_its_own_tests_unless_others_are_named(tmp_path, mon
     assert stamp["commit"] == "abc, resumed at def"
     stamp, prepared = _resumed_stamp(tmp_path, monkeypatch, ["--tests", "tests/x", "tests/y.py"])
     assert stamp["tests"] == ["tests/x", "tests/y.py"] == prepared[0]
+
+
+def test_a_resumed_run_reaches_the_rest_before_running_the_uncaught_again(tmp_path, monkeypatch):
+    codes = {"m.caught": ("m.py", 1), "m.survived": ("m.py", 0), "m.unreached": ("m.py", None)}
+    runs = []
+    _resumed_stamp(tmp_path, monkeypatch, [], codes, runs)
+    children = ("--max-children", str(os.cpu_count()))
+    assert runs == [("run", *children), ("run", *children, "m.survived")]
