@@ -802,3 +802,25 @@ def test_transfer_splits_the_nuclei_by_imaging_kind_and_fine_tunes_from_the_sour
         assert overrides[overrides.index("SOLVER.MAX_ITER") + 1] == "5"
     with open(markdown) as f:
         assert f.read().rstrip().endswith("headline: gain = 20.0; seeds = 2")
+
+
+def test_scale_measures_each_step_at_the_smallest_size(results_dir, tmp_path):
+    from benchmarks import scale
+
+    scale.main(["--sizes", "1000", "--derive-sizes", "1000", "--work", str(tmp_path)])
+    data = json.loads((results_dir / "scale_coco.json").read_text())
+    assert [run["step"] for run in data["runs"]] == list(scale.STEPS)
+    assert all(run["images"] == 1000 and run["seconds"] > 0 for run in data["runs"])
+    baseline, seg_d2, _ = data["runs"]
+    assert seg_d2["time_ratio"] == seg_d2["seconds"] / baseline["seconds"]
+    assert seg_d2["memory_ratio"] == seg_d2["peak_bytes"] / baseline["peak_bytes"]
+    assert (tmp_path / "1000" / "instances_seg_d2" / "pixels" / "panoptic.json").exists()
+    assert (
+        (results_dir / "scale_coco.md")
+        .read_text()
+        .rstrip()
+        .endswith(
+            f"headline: images = 1000; time ratio = {seg_d2['time_ratio']:.2f}; "
+            f"memory ratio = {seg_d2['memory_ratio']:.2f}"
+        )
+    )

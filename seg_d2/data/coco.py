@@ -71,40 +71,52 @@ class _CocoSource:
         self.class_spaces = class_spaces
         self.derived = derived_ground_truth_paths(json_file)
         self._prepare = prepare
-        self._loaded = None
-        self._loaded_version = None
+        self._dataset = None
+        self._skipped = None
+        self._validated_version = None
 
-    def load(self):
+    def skipped(self):
+        """Validate the JSON (on first use and whenever it changes); the ids of the
+        annotations validation skipped."""
         if self._prepare is not None:
             self._prepare()
         stat = os.stat(self.json_file)
         version = (stat.st_mtime_ns, stat.st_size)
-        if version != self._loaded_version:
+        if version != self._validated_version:
             dataset = read_coco_json(self.json_file)
             report = validate_coco_dataset(self.json_file, self.image_root, dataset=dataset)
             report.raise_if_errors()
             report.log_skips()
-            self._loaded = dataset, set(report.skipped)
-            self._loaded_version = version
-        return self._loaded
+            self._dataset, self._skipped = dataset, set(report.skipped)
+            self._validated_version = version
+        return self._skipped
+
+    def load(self):
+        """(the parsed, validated JSON, the ids of the annotations validation skipped)."""
+        skipped = self.skipped()
+        if self._dataset is None:
+            self._dataset = read_coco_json(self.json_file)
+        return self._dataset, skipped
+
+    def release(self):
+        """Let go of the parsed JSON (validation's result is kept): before detectron2 parses
+        the file again, so that a COCO-size dataset is not held twice."""
+        self._dataset = None
 
     def derive_evaluation_json(self):
-        dataset, skipped = self.load()
-        return derive_evaluation_json(
-            self.derived, self.json_file, dataset, self.class_spaces, skipped
-        )
+        self.skipped()  # validated before anything is derived, even from a cache
+        return derive_evaluation_json(self.derived, self.json_file, self.load, self.class_spaces)
 
     def derive_pixels(self):
-        dataset, skipped = self.load()
-        return derive_pixel_ground_truth(
-            self.derived, self.json_file, dataset, self.class_spaces, skipped
-        )
+        self.skipped()
+        return derive_pixel_ground_truth(self.derived, self.json_file, self.load, self.class_spaces)
 
 
 def load_coco_instances(source):
     """detectron2 dataset dicts of the thing annotations, category ids contiguous."""
-    _, skipped = source.load()
+    skipped = source.skipped()
     source.derive_evaluation_json()
+    source.release()
     contiguous = source.class_spaces.contiguous_id
     things = set(source.class_spaces.thing_ids)
     records = load_coco_json(source.json_file, source.image_root, extra_annotation_keys=["id"])

@@ -174,7 +174,7 @@ def _kept_annotations(dataset, skipped_ids):
     return [a for a in dataset.get("annotations", []) if a["id"] not in skipped_ids]
 
 
-def _write_pixels(target, json_file, dataset, class_spaces, skipped_ids):
+def _write_pixels(target, json_file, dataset, skipped_ids, class_spaces):
     """The PNGs and panoptic JSON into ``target``; a warning naming ``json_file`` counts
     the annotations no pixel is left to (``target`` is a folder renamed when complete)."""
     images = sorted(dataset["images"], key=lambda image: image["id"])
@@ -213,7 +213,7 @@ def _write_pixels(target, json_file, dataset, class_spaces, skipped_ids):
             hidden,
         )
     with open(os.path.join(target, "panoptic.json"), "w") as f:
-        json.dump(
+        _dump_json(
             {
                 "images": images,
                 "annotations": panoptic_annotations,
@@ -223,15 +223,34 @@ def _write_pixels(target, json_file, dataset, class_spaces, skipped_ids):
         )
 
 
-def derive_evaluation_json(paths, json_file, dataset, class_spaces, skipped_ids):
+_JSON_CHUNK = 10_000
+
+
+def _dump_json(lists, f):
+    """``json.dump(lists, f)`` of a dict of lists, through the C encoder a chunk of items at
+    a time: ``json.dump`` encodes in Python (several times slower, a minute at COCO's
+    size), and ``json.dumps`` of the whole would hold a second copy of it as text."""
+    f.write("{")
+    for index, (key, items) in enumerate(lists.items()):
+        f.write(f"{', ' if index else ''}{json.dumps(key)}: [")
+        for start in range(0, len(items), _JSON_CHUNK):
+            f.write((", " if start else "") + json.dumps(items[start : start + _JSON_CHUNK])[1:-1])
+        f.write("]")
+    f.write("}")
+
+
+def derive_evaluation_json(paths, json_file, load, class_spaces):
     """Write (or reuse) the instances JSON COCO AP is computed against, at ``paths`` (the
-    ``derived_ground_truth_paths`` decided when the dataset was registered); return its path."""
+    ``derived_ground_truth_paths`` decided when the dataset was registered); return its path.
+    ``load()`` gives the parsed JSON and the ids of the annotations to leave out, called
+    only to build: a COCO-size JSON takes seconds to parse."""
     path = paths.evaluation_json
     things = set(class_spaces.thing_ids)
 
     def build(folder):
+        dataset, skipped_ids = load()
         with open(os.path.join(folder, os.path.basename(path)), "w") as f:
-            json.dump(
+            _dump_json(
                 {
                     "images": dataset["images"],
                     "annotations": [
@@ -248,14 +267,14 @@ def derive_evaluation_json(paths, json_file, dataset, class_spaces, skipped_ids)
     return path
 
 
-def derive_pixel_ground_truth(paths, json_file, dataset, class_spaces, skipped_ids):
-    """Build (or reuse) the semantic and panoptic ground truth of ``json_file``, whose
-    parsed content is ``dataset``, at ``paths``; return them."""
+def derive_pixel_ground_truth(paths, json_file, load, class_spaces):
+    """Build (or reuse) the semantic and panoptic ground truth of ``json_file`` at
+    ``paths``; return them. ``load`` as for ``derive_evaluation_json``."""
     root = os.path.dirname(paths.panoptic_json)
 
     def build(folder):
         logger.info("deriving semantic and panoptic ground truth of %s into %s", json_file, root)
-        _write_pixels(folder, json_file, dataset, class_spaces, skipped_ids)
+        _write_pixels(folder, json_file, *load(), class_spaces)
 
     build_folder_once(root, _stamp(json_file), build)
     return paths

@@ -227,6 +227,18 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+_JSON_NUMBER_TYPES = {int, float}
+
+
+def _finite_numbers(values):
+    """``all(map(_is_number, values))``, for the usual case (JSON's ints and floats, their
+    sum finite) by the set of their types and one sum: a COCO-size JSON holds tens of
+    millions of polygon coordinates."""
+    if set(map(type, values)) <= _JSON_NUMBER_TYPES and math.isfinite(sum(values)):
+        return True
+    return all(map(_is_number, values))
+
+
 def _id_problem(item, key="id"):
     if key not in item:
         return f"'{key}' is missing"
@@ -265,7 +277,7 @@ def _segmentation_problems(segm):
             ]
         problems = []
         for index, polygon in enumerate(segm):
-            if not all(_is_number(v) for v in polygon):
+            if not _finite_numbers(polygon):
                 problems.append(f"polygon coordinates must be finite numbers (polygon {index})")
             elif len(polygon) % 2:
                 problems.append(

@@ -400,3 +400,32 @@ def test_annotations_hidden_by_later_ones_are_counted_crowd_regions_too_stuff_no
         )
     finally:
         unregister(name)
+
+
+def test_a_dataset_is_validated_once_and_not_held_while_detectron2_parses_it(tiny, monkeypatch):
+    from seg_d2.data import coco
+
+    name, _ = tiny
+    validations, sources, held = [], [], []
+    validate, load_coco_json = coco.validate_coco_dataset, coco.load_coco_json
+    load_instances = coco.load_coco_instances
+
+    def counted_validation(*args, **kwargs):
+        validations.append(args[0])
+        return validate(*args, **kwargs)
+
+    def instances(source):
+        sources.append(source)
+        return load_instances(source)
+
+    def parse_watched(json_file, *args, **kwargs):
+        held.append(sources[-1]._dataset)  # the parse validation read, if still held
+        return load_coco_json(json_file, *args, **kwargs)
+
+    monkeypatch.setattr(coco, "validate_coco_dataset", counted_validation)
+    monkeypatch.setattr(coco, "load_coco_json", parse_watched)
+    monkeypatch.setattr(coco, "load_coco_instances", instances)
+    for variant in ("", "_sem_seg", "_panoptic", "_panoptic_separated", ""):
+        assert DatasetCatalog.get(name + variant)
+    assert len(validations) == 1
+    assert held == [None, None, None]  # the instances, the separated variant, again

@@ -5,6 +5,7 @@ import json
 from seg_d2.data.validate import (
     DatasetError,
     ValidationReport,
+    _finite_numbers,
     listed_problems,
     main,
     validate_coco_dataset,
@@ -289,3 +290,20 @@ def test_a_wrong_image_folder_is_one_error_not_one_per_image(tmp_path):
         f"{json_file}: 8 of 8 image files are missing under {elsewhere} (the first: 'a.png'): "
         "is it the image folder of this JSON?"
     ]
+
+
+@pytest.mark.parametrize(
+    "coordinates, finite",
+    [
+        ([1, 2.5, 0, 7], True),
+        ([1e308, 1e308, 0, 0], True),  # their sum overflows; each is finite
+        ([np.float64(3.0), 4], True),  # a converter's NumPy floats
+        ([1, float("nan")], False),
+        ([float("inf"), float("-inf")], False),
+        ([True, 1], False),
+        (["1", 2], False),
+        ([None, 2], False),
+    ],
+)
+def test_polygon_coordinates_are_finite_numbers_checked_in_one_pass(coordinates, finite):
+    assert _finite_numbers(coordinates) is finite

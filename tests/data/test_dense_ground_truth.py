@@ -11,6 +11,7 @@ from seg_d2.data.dense_ground_truth import derived_ground_truth_paths, derived_r
 from seg_d2.data.masks import mask_to_rle
 
 import numpy as np
+import pytest
 from helpers import unregister
 from PIL import Image
 
@@ -158,3 +159,19 @@ def test_a_dataset_made_after_registration_derives_where_its_metadata_says(tmp_p
     assert os.path.isfile(evaluation_json) and os.listdir(sem_seg_root) == ["a.png.png"]
     # The folder it would be made in is writable, so the cache sits beside the JSON.
     assert evaluation_json.startswith(os.path.join(folder, "instances_seg_d2"))
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 10_000])
+def test_json_is_written_as_json_dump_writes_it_a_chunk_at_a_time(chunk, monkeypatch, tmp_path):
+    from seg_d2.data import dense_ground_truth
+
+    monkeypatch.setattr(dense_ground_truth, "_JSON_CHUNK", chunk)
+    lists = {
+        "images": [{"id": i, "file_name": f"é{i}.png"} for i in range(5)],
+        "annotations": [],
+        "categories": [{"id": 1, "name": 'a "b"'}, {"id": 2, "name": "c"}],
+    }
+    path = tmp_path / "written.json"
+    with open(path, "w") as f:
+        dense_ground_truth._dump_json(lists, f)
+    assert path.read_text() == json.dumps(lists)

@@ -1,0 +1,46 @@
+"""The COCO-size data the scale benchmark generates is COCO-shaped and valid."""
+
+import json
+
+from seg_d2.data.validate import validate_coco_dataset
+
+import numpy as np
+from PIL import Image
+
+from benchmarks import scale
+
+
+def test_generated_data_has_cocos_shape_and_validates(tmp_path):
+    json_file = scale.generate(str(tmp_path), 300, seed=1)
+    dataset = json.loads(open(json_file).read())
+    images, annotations = dataset["images"], dataset["annotations"]
+    assert len(images) == 300
+    assert [c["id"] for c in dataset["categories"]] == scale.COCO_CATEGORY_IDS
+    assert len(scale.COCO_CATEGORY_IDS) == 80
+    assert 6.3 < len(annotations) / len(images) < 8.3  # COCO's 7.3 instances per image
+    crowd = [a for a in annotations if a["iscrowd"]]
+    assert 0 < len(crowd) < 0.03 * len(annotations)
+    sizes = {image["id"]: (image["height"], image["width"]) for image in images}
+    for region in crowd:  # uncompressed RLE covering the image exactly, its box filled
+        height, width = sizes[region["image_id"]]
+        assert region["segmentation"]["size"] == [height, width]
+        assert sum(region["segmentation"]["counts"]) == height * width
+        x, y, w, h = region["bbox"]
+        assert region["area"] == w * h
+    assert all(640 in size for size in sizes.values())
+    for image in images[:5]:  # each file of its stated size
+        with Image.open(tmp_path / "images" / image["file_name"]) as file:
+            assert file.size == (image["width"], image["height"])
+    report = validate_coco_dataset(json_file, str(tmp_path / "images"))
+    assert report.errors == []
+    polygons = [a for a in annotations if not a["iscrowd"]]
+    areas = np.array([a["area"] for a in polygons])
+    assert (areas > 0).all()
+    assert 8 <= min(len(a["segmentation"][0]) // 2 for a in polygons)
+    assert max(len(a["segmentation"][0]) // 2 for a in polygons) <= 40
+
+
+def test_the_same_seed_generates_the_same_json(tmp_path):
+    first = scale.generate(str(tmp_path / "a"), 20, seed=3)
+    second = scale.generate(str(tmp_path / "b"), 20, seed=3)
+    assert open(first).read() == open(second).read()
