@@ -11,7 +11,7 @@
 
 the last three derived from the instances JSON (see ``dense_ground_truth.py``) unless semantic
 PNGs or COCO panoptic annotations are given. Loading validates the dataset first
-(see ``validate.py``).
+(see ``validate.py``), once for all processes (``validation_cache.py``).
 """
 
 import json
@@ -30,7 +30,13 @@ from .dense_ground_truth import (
     derived_png_name,
     png_name,
 )
-from .validate import read_coco_json, validate_coco_dataset, well_formed_categories
+from .validate import (
+    ValidationReport,
+    read_coco_json,
+    validate_coco_dataset,
+    well_formed_categories,
+)
+from .validation_cache import cached_skips, keep_skips
 
 __all__ = [
     "ensure_derived_files",
@@ -76,18 +82,25 @@ class _CocoSource:
         self._validated_version = None
 
     def skipped(self):
-        """Validate the JSON (on first use and whenever it changes); the ids of the
-        annotations validation skipped."""
+        """Validate the JSON (on first use and whenever it changes, unless an earlier
+        process did: ``validation_cache``); the ids of the annotations validation skipped."""
         if self._prepare is not None:
             self._prepare()
         stat = os.stat(self.json_file)
         version = (stat.st_mtime_ns, stat.st_size)
         if version != self._validated_version:
-            dataset = read_coco_json(self.json_file)
-            report = validate_coco_dataset(self.json_file, self.image_root, dataset=dataset)
-            report.raise_if_errors()
-            report.log_skips()
-            self._dataset, self._skipped = dataset, set(report.skipped)
+            skipped = cached_skips(self.json_file, self.image_root)
+            self._dataset = None
+            if skipped is None:
+                self._dataset = read_coco_json(self.json_file)
+                report = validate_coco_dataset(
+                    self.json_file, self.image_root, dataset=self._dataset
+                )
+                report.raise_if_errors()
+                skipped = report.skipped
+                keep_skips(self.json_file, self.image_root, skipped)
+            ValidationReport(self.json_file, skipped=skipped).log_skips()
+            self._skipped = set(skipped)
             self._validated_version = version
         return self._skipped
 

@@ -20,6 +20,7 @@ The evaluation JSON (cheap) and the PNGs (one pass over every mask) are cached a
 so instance training never waits for the PNGs.
 """
 
+import functools
 import hashlib
 import json
 import logging
@@ -42,6 +43,7 @@ __all__ = [
     "derive_pixel_ground_truth",
     "derived_ground_truth_paths",
     "derived_root",
+    "file_digest",
 ]
 
 logger = logging.getLogger(__name__)
@@ -104,12 +106,24 @@ def derived_png_name(file_name):
     return relative_image_path(file_name) + ".png"
 
 
-def _stamp(json_file):
+@functools.lru_cache(maxsize=16)
+def _sha256(path, version):
     digest = hashlib.sha256()
-    with open(json_file, "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    return f"{_DERIVATION_VERSION} {digest.hexdigest()}"
+    return digest.hexdigest()
+
+
+def file_digest(path):
+    """The sha256 of ``path``, read once per version of the file (its inode, modification
+    time and size): a COCO-size JSON is 450 MB, and registering it asks for it more than once."""
+    stat = os.stat(path)
+    return _sha256(os.path.abspath(path), (stat.st_ino, stat.st_mtime_ns, stat.st_size))
+
+
+def _stamp(json_file):
+    return f"{_DERIVATION_VERSION} {file_digest(json_file)}"
 
 
 def paint_image(image, annotations, class_spaces):
