@@ -158,3 +158,55 @@ def test_importing_seg_d2_warns_of_nothing():
     )
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
+
+
+# Each command's usage, as argparse prints it (spaces collapsed): which arguments are
+# required, their choices and counts.
+USAGES = {
+    "train": "[-h] [--config-file FILE] [--resume] [--eval-only] [--num-gpus NUM_GPUS] "
+    "[--num-machines NUM_MACHINES] [--machine-rank MACHINE_RANK] [--dist-url DIST_URL] ...",
+    "predict": "[-h] (--config-file CONFIG_FILE | --run RUN) [--weights WEIGHTS] --input INPUT "
+    "[INPUT ...] --output OUTPUT [--batch-size BATCH_SIZE] [--device DEVICE] "
+    "[--score-threshold SCORE_THRESHOLD] [opts ...]",
+    "visualize": "[-h] --output OUTPUT [--dataset DATASET] [--num NUM] "
+    "[--image-ids IMAGE_IDS [IMAGE_IDS ...]] [--config-file CONFIG_FILE | --run RUN] "
+    "[--weights WEIGHTS] [--images IMAGES [IMAGES ...]] [--results RESULTS] [--compare] "
+    "[--errors] [--score-threshold SCORE_THRESHOLD] [--columns COLUMNS] "
+    "[--sheet-width SHEET_WIDTH] {dataset,predict,results} [opts ...]",
+    "convert": "[-h] {mask-folders,instance-png,semantic-png,via,labelme,split} ...",
+    "validate": "[-h] [--decode] json_file image_root",
+    "suggest": "[-h] [--config-file CONFIG_FILE] [--output OUTPUT] json_file",
+    "convert-weights": "[-h] source output",
+    "export": "[-h] (--config-file CONFIG_FILE | --run RUN) [--weights WEIGHTS] "
+    "[--format {torchscript,onnx,safetensors}] --output OUTPUT [--sample-image SAMPLE_IMAGE] ...",
+    "combine-panoptic": "[-h] --instance-config INSTANCE_CONFIG --instance-weights "
+    "INSTANCE_WEIGHTS --semantic-config SEMANTIC_CONFIG --semantic-weights SEMANTIC_WEIGHTS "
+    "[--dataset DATASET] [--output-dir OUTPUT_DIR] ...",
+    "plot": "[-h] [--output OUTPUT] output_dir",
+    "env": "[-h]",
+}
+USAGES["eval"] = USAGES["train"]
+
+
+def _help(name, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["seg-d2"])
+    monkeypatch.setenv("COLUMNS", "100")
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_commands_usage_names_its_arguments_as_documented(name, capsys, monkeypatch):
+    usage = " ".join(_help(name, capsys, monkeypatch).split("\n\n")[0].split())
+    assert usage == f"usage: seg-d2 {name} {USAGES[name]}"
+
+
+# train's help is detectron2's parser's; env's docstring has no indented example
+@pytest.mark.parametrize("name", sorted(set(COMMANDS) - {"train", "eval", "env"}))
+def test_each_commands_help_keeps_its_examples_lines_as_written(name, capsys, monkeypatch):
+    import importlib
+
+    docstring = importlib.import_module(COMMANDS[name][0]).__doc__
+    example = next(line for line in docstring.splitlines() if line.startswith("    "))
+    assert example in _help(name, capsys, monkeypatch).splitlines()
