@@ -811,10 +811,14 @@ def test_scale_measures_each_step_at_the_smallest_size(results_dir, tmp_path):
     data = json.loads((results_dir / "scale_coco.json").read_text())
     assert [run["step"] for run in data["runs"]] == list(scale.STEPS)
     assert all(run["images"] == 1000 and run["seconds"] > 0 for run in data["runs"])
-    baseline, seg_d2, _ = data["runs"]
-    assert seg_d2["time_ratio"] == seg_d2["seconds"] / baseline["seconds"]
-    assert seg_d2["memory_ratio"] == seg_d2["peak_bytes"] / baseline["peak_bytes"]
-    assert (tmp_path / "1000" / "instances_seg_d2" / "pixels" / "panoptic.json").exists()
+    baseline, seg_d2, validated_before, _ = data["runs"]
+    for registration in (seg_d2, validated_before):
+        assert registration["time_ratio"] == registration["seconds"] / baseline["seconds"]
+        assert registration["memory_ratio"] == registration["peak_bytes"] / baseline["peak_bytes"]
+    assert validated_before["seconds"] < seg_d2["seconds"]  # neither validated nor written again
+    cache = tmp_path / "1000" / "cache"
+    assert len(list(cache.glob("instances-*/pixels/panoptic.json"))) == 1
+    assert len(list((cache / "validated").iterdir())) == 1
     assert (
         (results_dir / "scale_coco.md")
         .read_text()
