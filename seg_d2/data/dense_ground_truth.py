@@ -17,7 +17,10 @@ Outputs are a cache, not a side effect on the user's data: they live in
 stamped with the JSON's sha256, rebuilt when it changes, built by one process while
 others wait, and put in place only once complete (``seg_d2.atomic_files.build_folder_once``).
 The evaluation JSON (cheap) and the PNGs (one pass over every mask) are cached apart,
-so instance training never waits for the PNGs.
+so instance training never waits for the PNGs. The PNGs are painted a chunk of images at
+a time in as many processes as this one may use; a derivation interrupted (Ctrl-C, a
+killed process) leaves its finished chunks in ``pixels.building/`` and the next one goes
+on from them, unless the JSON changed meanwhile; one that fails leaves nothing.
 """
 
 import functools
@@ -25,13 +28,15 @@ import hashlib
 import json
 import logging
 import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from panopticapi.utils import id2rgb
 from PIL import Image
 
-from ..atomic_files import build_folder_once
+from ..atomic_files import build_folder_once, write_text_atomically
 from ..env import cache_folder
 from .image_io import relative_image_path
 from .masks import segmentation_to_mask
@@ -188,23 +193,29 @@ def _kept_annotations(dataset, skipped_ids):
     return [a for a in dataset.get("annotations", []) if a["id"] not in skipped_ids]
 
 
-def _write_pixels(target, json_file, dataset, skipped_ids, class_spaces):
-    """The PNGs and panoptic JSON into ``target``; a warning naming ``json_file`` counts
-    the annotations no pixel is left to (``target`` is a folder renamed when complete)."""
-    images = sorted(dataset["images"], key=lambda image: image["id"])
-    per_image = {image["id"]: [] for image in images}
-    for annotation in _kept_annotations(dataset, skipped_ids):
-        per_image[annotation["image_id"]].append(annotation)
-    panoptic_annotations = []
-    stuff_ids = set(class_spaces.stuff_ids)
+# Images per unit of work: what a worker process paints at a time, and what an
+# interrupted derivation loses at most.
+_CHUNK_IMAGES = 250
 
-    def own_segment(item):  # stuff regions share one segment per category
-        return bool(item.get("iscrowd", 0)) or item["category_id"] not in stuff_ids
 
+def _own_segment(item, stuff_ids):
+    """Whether an annotation gets a panoptic segment of its own (stuff regions share one
+    per category)."""
+    return bool(item.get("iscrowd", 0)) or item["category_id"] not in stuff_ids
+
+
+def _chunk_record(target, index):
+    return os.path.join(target, "chunks", f"{index}.json")
+
+
+def _paint_chunk(target, index, images, class_spaces):
+    """Paint and write the PNGs of ``images`` (each with its annotations), then the chunk's
+    record: its panoptic annotations and how many annotations no pixel is left to."""
     stuff_only = class_spaces.stuff_only_label_table()
-    hidden = 0
-    for image in images:
-        semantic, panoptic, segments_info = paint_image(image, per_image[image["id"]], class_spaces)
+    stuff_ids = set(class_spaces.stuff_ids)
+    panoptic_annotations, hidden = [], 0
+    for image, annotations in images:
+        semantic, panoptic, segments_info = paint_image(image, annotations, class_spaces)
         name = derived_png_name(image["file_name"])
         for folder, array in (
             ("sem_seg", semantic),
@@ -217,9 +228,58 @@ def _write_pixels(target, json_file, dataset, skipped_ids, class_spaces):
         panoptic_annotations.append(
             {"image_id": image["id"], "file_name": name, "segments_info": segments_info}
         )
-        hidden += sum(map(own_segment, per_image[image["id"]])) - sum(
-            map(own_segment, segments_info)
+        hidden += sum(_own_segment(a, stuff_ids) for a in annotations) - sum(
+            _own_segment(s, stuff_ids) for s in segments_info
         )
+    record = _chunk_record(target, index)
+    os.makedirs(os.path.dirname(record), exist_ok=True)
+    write_text_atomically(
+        record, json.dumps({"annotations": panoptic_annotations, "hidden": hidden})
+    )
+
+
+def _processes():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _write_pixels(target, json_file, dataset, skipped_ids, class_spaces):
+    """The PNGs and panoptic JSON into ``target``; a warning naming ``json_file`` counts
+    the annotations no pixel is left to (``target`` is a folder renamed when complete).
+    Images are painted a chunk at a time, in as many processes as this one may use, and a
+    chunk whose record ``target`` already holds (an interrupted derivation's) is not
+    painted again."""
+    images = sorted(dataset["images"], key=lambda image: image["id"])
+    per_image = {image["id"]: [] for image in images}
+    for annotation in _kept_annotations(dataset, skipped_ids):
+        per_image[annotation["image_id"]].append(annotation)
+    chunks = [images[i : i + _CHUNK_IMAGES] for i in range(0, len(images), _CHUNK_IMAGES)]
+    todo = [i for i in range(len(chunks)) if not os.path.exists(_chunk_record(target, i))]
+    if len(todo) < len(chunks):
+        logger.info(
+            "%s: resuming, %d of %d chunks of images derived",
+            json_file,
+            len(chunks) - len(todo),
+            len(chunks),
+        )
+    jobs = [
+        (target, i, [(image, per_image[image["id"]]) for image in chunks[i]], class_spaces)
+        for i in todo
+    ]
+    processes = min(_processes() or 1, len(jobs))
+    if processes > 1:
+        with ProcessPoolExecutor(processes) as pool:
+            for _ in pool.map(_paint_chunk, *zip(*jobs)):
+                pass
+    else:
+        for job in jobs:
+            _paint_chunk(*job)
+    panoptic_annotations, hidden = [], 0
+    for index in range(len(chunks)):
+        with open(_chunk_record(target, index)) as f:
+            record = json.load(f)
+        panoptic_annotations += record["annotations"]
+        hidden += record["hidden"]
+    shutil.rmtree(os.path.join(target, "chunks"), ignore_errors=True)
     if hidden:
         logger.warning(
             "%s: %d annotation(s) are covered entirely by later ones and have no panoptic segment",
@@ -290,5 +350,5 @@ def derive_pixel_ground_truth(paths, json_file, load, class_spaces):
         logger.info("deriving semantic and panoptic ground truth of %s into %s", json_file, root)
         _write_pixels(folder, json_file, *load(), class_spaces)
 
-    build_folder_once(root, _stamp(json_file), build)
+    build_folder_once(root, _stamp(json_file), build, resumable=True)
     return paths

@@ -175,3 +175,112 @@ def test_json_is_written_as_json_dump_writes_it_a_chunk_at_a_time(chunk, monkeyp
     with open(path, "w") as f:
         dense_ground_truth._dump_json(lists, f)
     assert path.read_text() == json.dumps(lists)
+
+
+def _files(folder):
+    """{relative path: bytes} of every file under ``folder``."""
+    return {
+        os.path.relpath(os.path.join(root, name), folder): open(
+            os.path.join(root, name), "rb"
+        ).read()
+        for root, _, names in os.walk(folder)
+        for name in names
+    }
+
+
+def _generated(tmp_path, num_images=11):
+    from benchmarks import scale
+
+    return scale.generate(str(tmp_path / "data"), num_images, seed=2)
+
+
+def _source(json_file):
+    from seg_d2.data.categories import ClassSpaces
+    from seg_d2.data.coco import _CocoSource
+    from seg_d2.data.validate import read_coco_json
+
+    class_spaces = ClassSpaces.from_coco_categories(read_coco_json(json_file)["categories"])
+    return _CocoSource(json_file, os.path.join(os.path.dirname(json_file), "images"), class_spaces)
+
+
+def test_chunks_painted_in_several_processes_give_the_files_one_process_gives(
+    tmp_path, monkeypatch
+):
+    from seg_d2.data import dense_ground_truth
+
+    json_file = _generated(tmp_path)
+    monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "one"))
+    one = os.path.dirname(_source(json_file).derive_pixels().panoptic_json)
+    monkeypatch.setattr(dense_ground_truth, "_CHUNK_IMAGES", 3)
+    monkeypatch.setattr(dense_ground_truth, "_processes", lambda: 2)
+    monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "several"))
+    several = os.path.dirname(_source(json_file).derive_pixels().panoptic_json)
+    assert len(_files(one)) == 3 * 11 + 2  # three PNGs per image, panoptic.json, SOURCE
+    assert _files(several) == _files(one)
+
+
+def test_an_interrupted_derivation_goes_on_from_the_chunks_it_finished(tmp_path, monkeypatch):
+    from seg_d2.data import dense_ground_truth
+
+    json_file = _generated(tmp_path)
+    monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "whole"))
+    whole = os.path.dirname(_source(json_file).derive_pixels().panoptic_json)
+    monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "resumed"))
+    monkeypatch.setattr(dense_ground_truth, "_CHUNK_IMAGES", 3)
+    monkeypatch.setattr(dense_ground_truth, "_processes", lambda: 1)
+    paint, painted = dense_ground_truth._paint_chunk, []
+
+    def interrupted_at_the_third(target, index, *args):
+        if index == 2 and "interrupted" not in painted:
+            painted.append("interrupted")
+            raise KeyboardInterrupt
+        painted.append(index)
+        return paint(target, index, *args)
+
+    monkeypatch.setattr(dense_ground_truth, "_paint_chunk", interrupted_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        _source(json_file).derive_pixels()
+    root = os.path.dirname(dense_ground_truth.derived_ground_truth_paths(json_file).panoptic_json)
+    assert sorted(os.listdir(f"{root}.building/chunks")) == ["0.json", "1.json"]
+    resumed = os.path.dirname(_source(json_file).derive_pixels().panoptic_json)
+    assert painted == [0, 1, "interrupted", 2, 3]
+    assert _files(resumed) == _files(whole)
+    assert not os.path.exists(f"{root}.building") and not os.path.exists(f"{root}.building.SOURCE")
+
+
+def test_a_failed_derivation_leaves_nothing_and_another_jsons_partial_is_not_resumed(
+    tmp_path, monkeypatch
+):
+    from seg_d2.data import dense_ground_truth
+
+    json_file = _generated(tmp_path)
+    monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(dense_ground_truth, "_CHUNK_IMAGES", 3)
+    monkeypatch.setattr(dense_ground_truth, "_processes", lambda: 1)
+    paint, painted = dense_ground_truth._paint_chunk, []
+
+    def failing_at(index, error):
+        def chunk(target, i, *args):
+            if i == index:
+                raise error
+            painted.append(i)
+            return paint(target, i, *args)
+
+        return chunk
+
+    root = os.path.dirname(dense_ground_truth.derived_ground_truth_paths(json_file).panoptic_json)
+    monkeypatch.setattr(dense_ground_truth, "_paint_chunk", failing_at(1, OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        _source(json_file).derive_pixels()
+    assert sorted(os.listdir(os.path.dirname(root))) == ["pixels.lock"]
+    monkeypatch.setattr(dense_ground_truth, "_paint_chunk", failing_at(1, KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        _source(json_file).derive_pixels()
+    dataset = json.loads(open(json_file).read())
+    dataset["annotations"].pop()
+    with open(json_file, "w") as f:
+        json.dump(dataset, f)
+    painted.clear()
+    monkeypatch.setattr(dense_ground_truth, "_paint_chunk", failing_at(-1, None))
+    _source(json_file).derive_pixels()
+    assert painted == [0, 1, 2, 3]  # the partial of the JSON before it changed is discarded
