@@ -27,6 +27,7 @@ import functools
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -239,6 +240,10 @@ def _paint_chunk(target, index, images, class_spaces):
 
 
 def _processes():
+    """The processes to paint in: the cores this one may use, or itself alone where it may
+    not start processes (a daemon, as a data loader's worker is)."""
+    if multiprocessing.current_process().daemon:
+        return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 

@@ -284,3 +284,21 @@ def test_a_failed_derivation_leaves_nothing_and_another_jsons_partial_is_not_res
     monkeypatch.setattr(dense_ground_truth, "_paint_chunk", failing_at(-1, None))
     _source(json_file).derive_pixels()
     assert painted == [0, 1, 2, 3]  # the partial of the JSON before it changed is discarded
+
+
+def _processes_in_a_daemon(queue):
+    from seg_d2.data import dense_ground_truth
+
+    queue.put(dense_ground_truth._processes())
+
+
+def test_a_daemon_paints_alone_and_another_process_with_its_cores():
+    from seg_d2.data import dense_ground_truth
+
+    assert dense_ground_truth._processes() == len(os.sched_getaffinity(0))
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    daemon = context.Process(target=_processes_in_a_daemon, args=(queue,), daemon=True)
+    daemon.start()
+    daemon.join()
+    assert queue.get(timeout=10) == 1
