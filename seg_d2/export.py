@@ -20,7 +20,14 @@ import torch
 from detectron2.export import TracingAdapter
 from detectron2.modeling import GeneralizedRCNN, PanopticFPN, SemanticSegmentor
 
-__all__ = ["FORMATS", "export_model", "run_exported", "traceable_model"]
+__all__ = [
+    "FORMATS",
+    "check_exportable",
+    "export_model",
+    "export_traceable",
+    "run_exported",
+    "traceable_model",
+]
 
 FORMATS = ("torchscript", "onnx")
 ONNX_OPSET = 17
@@ -31,8 +38,8 @@ def _raw_detections(model, inputs):
     return [{"instances": model.inference(inputs, do_postprocess=False)[0]}]
 
 
-def traceable_model(model, image):
-    """``model`` as a module of one CHW image tensor returning a tuple of tensors."""
+def check_exportable(model):
+    """NotImplementedError unless export can trace ``model``."""
     if isinstance(model, PanopticFPN) or not isinstance(
         model, (GeneralizedRCNN, SemanticSegmentor)
     ):
@@ -40,19 +47,29 @@ def traceable_model(model, image):
             "export covers GeneralizedRCNN and SemanticSegmentor models, "
             f"not {type(model).__name__}"
         )
+
+
+def traceable_model(model, image):
+    """``model`` as a module of one CHW image tensor returning a tuple of tensors."""
+    check_exportable(model)
     inference = _raw_detections if isinstance(model, GeneralizedRCNN) else None
     # In eval mode as a whole: the ONNX exporter restores the adapter's own mode after
     # exporting, which for a new module is training, and would leave the model training.
     return TracingAdapter(model.eval(), [{"image": image}], inference).eval()
 
 
-@torch.no_grad()
 def export_model(model, image, output_dir, format="torchscript"):
     """Trace ``model`` on ``image`` and write ``output_dir/model.ts`` or ``model.onnx``;
     return its path."""
+    return export_traceable(traceable_model(model, image), image, output_dir, format)
+
+
+@torch.no_grad()
+def export_traceable(adapter, image, output_dir, format="torchscript"):
+    """``export_model`` of a ``traceable_model``, whose ``outputs_schema`` then tells how
+    the file's tensors make the model's outputs."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {format!r}")
-    adapter = traceable_model(model, image)
     os.makedirs(output_dir, exist_ok=True)
     if format == "torchscript":
         path = os.path.join(output_dir, "model.ts")

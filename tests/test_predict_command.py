@@ -134,3 +134,51 @@ def test_outputs_of_every_kind_are_written_per_image_and_gathered_at_the_end(tmp
     }
     overlays = [tmp_path / "overlays" / name for name in ("a/x.jpg.png", "y.jpg.png")]
     assert png_sizes(overlays) == [(30, 20), (15, 10)]  # each image's own size
+
+
+def test_predict_command_runs_the_model_through_onnx_runtime_with_the_same_results(
+    tiny_shapes, tmp_path, monkeypatch
+):
+    from seg_d2.engine import onnx_backend
+
+    import torch
+
+    exports, export = [], onnx_backend.export_traceable
+    monkeypatch.setattr(
+        onnx_backend, "export_traceable", lambda *args: exports.append(1) or export(*args)
+    )
+    results, exported = {}, {}
+    for backend in ("pytorch", "onnxruntime"):
+        torch.manual_seed(0)  # the same random weights for both
+        status = load_module("tools/predict.py").main(
+            [
+                "--config-file",
+                os.path.join(REPO, "configs/shapes/mask_rcnn_R18_FPN.yaml"),
+                "--input",
+                str(tiny_shapes / "val"),
+                "--output",
+                str(tmp_path / backend),
+                "--device",
+                "cpu",
+                "--backend",
+                backend,
+                "MODEL.WEIGHTS",
+                "",
+                "MODEL.ROI_HEADS.SCORE_THRESH_TEST",
+                "0.0",
+            ]
+        )
+        assert status == 0
+        exported[backend] = len(exports)
+        results[backend] = json.loads(
+            (tmp_path / backend / "coco_instances_results.json").read_text()
+        )
+    assert exported == {"pytorch": 0, "onnxruntime": 1}
+    want, got = results["pytorch"], results["onnxruntime"]
+    assert len(got) == len(want) > 0
+    for a, b in zip(want, got):
+        assert (a["image_id"], a["category_id"]) == (b["image_id"], b["category_id"])
+        assert max(abs(x - y) for x, y in zip(a["bbox"], b["bbox"])) < 1e-2
+        assert abs(a["score"] - b["score"]) < 1e-4
+    same_masks = sum(a["segmentation"] == b["segmentation"] for a, b in zip(want, got))
+    assert same_masks >= 0.99 * len(want)

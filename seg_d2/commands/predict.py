@@ -1,7 +1,8 @@
 """Run a trained model on image files: COCO results JSON, overlays, label PNGs.
 
     seg-d2 predict --config-file CFG --weights model_final.pth --input IMAGE_OR_FOLDER [...] \\
-        --output DIR [--batch-size 4] [--device cpu|cuda] [--score-threshold 0.5]
+        --output DIR [--batch-size 4] [--device cpu|cuda] [--score-threshold 0.5] \\
+        [--backend pytorch|onnxruntime]
     seg-d2 predict --run OUTPUT_DIR [--weights best/model_best.pth] --input ... --output DIR
 
 A video (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``) given as an input is predicted
@@ -37,6 +38,7 @@ from seg_d2.config_setup import with_weights_and_device
 from seg_d2.data.dense_ground_truth import derived_png_name
 from seg_d2.data.image_io import ImageReadError, list_image_files, output_names
 from seg_d2.engine import Predictor, coco_records, panoptic_segments, semantic_labels
+from seg_d2.engine.onnx_backend import BACKENDS
 from seg_d2.engine.run_folder import add_model_arguments, load_run
 from seg_d2.visualization import prediction_panel
 
@@ -157,6 +159,12 @@ def main(argv=None):
     parser.add_argument("--device", help="cpu or cuda (default: MODEL.DEVICE)")
     parser.add_argument("--score-threshold", type=float, default=0.5, help="for the overlays")
     parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="pytorch",
+        help="onnxruntime: the model exported to ONNX, run by ONNX Runtime on the CPU",
+    )
+    parser.add_argument(
         "opts", nargs="*", help="config overrides: KEY VALUE (YAML), key=value (Python)"
     )
     args = parser.parse_intermixed_args(argv)
@@ -166,7 +174,7 @@ def main(argv=None):
     else:
         overrides = with_weights_and_device(args.config_file, args.opts, args.weights, args.device)
         cfg, metadata = seg_d2.setup_config(args.config_file, overrides), None
-    predictor = Predictor(cfg, metadata=metadata)
+    predictor = Predictor(cfg, metadata=metadata, backend=args.backend)
     outputs = Outputs(args.output, predictor.metadata, args.score_threshold)
     videos = [path for path in args.input if path.lower().endswith(VIDEO_EXTENSIONS)]
     for video, name in zip(videos, output_names(videos, videos)):

@@ -22,6 +22,7 @@ from ..data.image_io import ImageReadError, list_image_files, read_image
 from ..modeling import with_test_options
 from .checkpoint import load_weights
 from .lazy_training import load_lazy_model
+from .onnx_backend import BACKENDS, OnnxRuntimeModel
 from .run_folder import load_run
 from .trainer import Trainer
 
@@ -31,7 +32,9 @@ COLOUR_ORDERS = ("RGB", "BGR")
 
 
 class Predictor:
-    def __init__(self, cfg, model=None, test_time_augmentation=None, metadata=None):
+    def __init__(
+        self, cfg, model=None, test_time_augmentation=None, metadata=None, backend="pytorch"
+    ):
         """
         Args:
             cfg: a set-up config (``seg_d2.setup_config``): YAML, whose MODEL.WEIGHTS are
@@ -42,7 +45,12 @@ class Predictor:
                 (``test.aug.enabled``); ``TEST.SLIDING_WINDOW`` applies as configured.
             metadata: the classes' metadata, when the test dataset is not registered
                 (a run folder's, ``from_run``).
+            backend: "pytorch", or "onnxruntime": the model exported to ONNX and run by
+                ONNX Runtime on the CPU, same outputs (``onnx_backend``); Mask R-CNN and
+                semantic models, without test-time augmentation or sliding windows.
         """
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         lazy = is_lazy_config(cfg)
         self.cfg = cfg if lazy else cfg.clone()  # the config the model was built from
         self.input_format = cfg.dataloader.test.mapper.image_format if lazy else cfg.INPUT.FORMAT
@@ -69,6 +77,14 @@ class Predictor:
             settings_of(cfg).test_options(), model, test_time_augmentation
         )
         self.model.eval()
+        if backend == "onnxruntime":
+            if self.model is not model:
+                raise ValueError(
+                    "the onnxruntime backend runs the model alone: turn off test-time "
+                    "augmentation and sliding windows (TEST.AUG.ENABLED False, "
+                    "TEST.SLIDING_WINDOW.SIZE 0)"
+                )
+            self.model = OnnxRuntimeModel(model)
         if metadata is None:
             metadata = MetadataCatalog.get(dataset) if dataset else Metadata()
         self.metadata = metadata

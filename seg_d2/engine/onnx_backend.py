@@ -1,0 +1,59 @@
+"""The Predictor's ONNX Runtime backend: the model exported to ONNX (``seg_d2.export``) and
+run by ONNX Runtime on the CPU, with detectron2's own post-processing, so that it takes and
+gives what the PyTorch model does (a list of input dicts, a list of output dicts).
+
+The export is traced on the first image the backend is given, at its size (tracing follows
+one image through the model; the file then takes any size), into a temporary folder.
+Test-time augmentation and sliding windows are Python loops around the model and are not
+exported; a config that enables them is refused.
+"""
+
+import tempfile
+import warnings
+
+import torch
+from detectron2.modeling import GeneralizedRCNN
+from detectron2.modeling.postprocessing import detector_postprocess, sem_seg_postprocess
+
+from ..export import check_exportable, export_traceable, traceable_model
+
+__all__ = ["BACKENDS", "OnnxRuntimeModel"]
+
+BACKENDS = ("pytorch", "onnxruntime")
+
+
+class OnnxRuntimeModel:
+    def __init__(self, model):
+        """``model``: an eval-mode Mask R-CNN or semantic model, as ``seg_d2.export`` takes."""
+        check_exportable(model)
+        self._model = model
+        self._detector = isinstance(model, GeneralizedRCNN)
+        self._session = None
+        self._schema = None
+
+    def _start(self, image):
+        import onnxruntime
+
+        adapter = traceable_model(self._model, image)
+        with warnings.catch_warnings():  # the tracer's notes on detectron2's Python branches
+            warnings.simplefilter("ignore")
+            path = export_traceable(adapter, image, tempfile.mkdtemp(prefix="seg_d2_onnx_"), "onnx")
+        self._schema = adapter.outputs_schema
+        self._session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+    def eval(self):
+        return self
+
+    def __call__(self, inputs):
+        return [self._run(item) for item in inputs]
+
+    def _run(self, item):
+        image = item["image"]
+        if self._session is None:
+            self._start(image)
+        flat = self._session.run(None, {"image": image.numpy()})
+        (output,) = self._schema([torch.as_tensor(tensor) for tensor in flat])
+        height, width = item.get("height", image.shape[1]), item.get("width", image.shape[2])
+        if self._detector:
+            return {"instances": detector_postprocess(output["instances"], height, width)}
+        return {"sem_seg": sem_seg_postprocess(output["sem_seg"], image.shape[1:], height, width)}
