@@ -61,15 +61,20 @@ def traceable_model(model, image):
 def export_model(model, image, output_dir, format="torchscript"):
     """Trace ``model`` on ``image`` and write ``output_dir/model.ts`` or ``model.onnx``;
     return its path."""
+    _check_format(format)
     return export_traceable(traceable_model(model, image), image, output_dir, format)
+
+
+def _check_format(format):
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, not {format!r}")
 
 
 @torch.no_grad()
 def export_traceable(adapter, image, output_dir, format="torchscript"):
     """``export_model`` of a ``traceable_model``, whose ``outputs_schema`` then tells how
     the file's tensors make the model's outputs."""
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, not {format!r}")
+    _check_format(format)
     os.makedirs(output_dir, exist_ok=True)
     if format == "torchscript":
         path = os.path.join(output_dir, "model.ts")
