@@ -152,6 +152,10 @@ def add_seg_d2_config(cfg):
     cfg.TEST.SLIDING_WINDOW = CN()
     cfg.TEST.SLIDING_WINDOW.SIZE = 0
     cfg.TEST.SLIDING_WINDOW.STRIDE = 0  # 0: two thirds of SIZE
+    # What runs the model in evaluation (--eval-only and during training): "pytorch", or
+    # "onnxruntime": the model exported to ONNX, run by ONNX Runtime on the CPU with the
+    # same post-processing (seg_d2/engine/onnx_backend.py; without TEST.AUG or sliding windows).
+    cfg.TEST.BACKEND = "pytorch"
 
     # Keys of earlier versions, rejected with the name that replaced them.
     for old, new in _RENAMED_KEYS.items():

@@ -14,17 +14,36 @@ import warnings
 import torch
 from detectron2.modeling import GeneralizedRCNN
 from detectron2.modeling.postprocessing import detector_postprocess, sem_seg_postprocess
+from torch.nn.parallel import DistributedDataParallel
 
 from ..export import check_exportable, export_traceable, traceable_model
 
-__all__ = ["BACKENDS", "OnnxRuntimeModel"]
+__all__ = ["BACKENDS", "OnnxRuntimeModel", "with_backend"]
 
 BACKENDS = ("pytorch", "onnxruntime")
 
 
+def with_backend(backend, model, with_options):
+    """What runs ``model`` on ``backend``: ``with_options`` (``model`` under its test options)
+    for PyTorch; for ONNX Runtime, ``model`` alone, refused when test options wrap it."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    if backend == "pytorch":
+        return with_options
+    if with_options is not model:
+        raise ValueError(
+            "the onnxruntime backend runs the model alone: turn off test-time augmentation "
+            "and sliding windows (TEST.AUG.ENABLED False, TEST.SLIDING_WINDOW.SIZE 0)"
+        )
+    return OnnxRuntimeModel(model)
+
+
 class OnnxRuntimeModel:
     def __init__(self, model):
-        """``model``: an eval-mode Mask R-CNN or semantic model, as ``seg_d2.export`` takes."""
+        """``model``: an eval-mode Mask R-CNN or semantic model, as ``seg_d2.export`` takes
+        (in a process of several, its DistributedDataParallel wrapping)."""
+        if isinstance(model, DistributedDataParallel):
+            model = model.module
         check_exportable(model)
         self._model = model
         self._detector = isinstance(model, GeneralizedRCNN)

@@ -22,7 +22,7 @@ from ..data.image_io import ImageReadError, list_image_files, read_image
 from ..modeling import with_test_options
 from .checkpoint import load_weights
 from .lazy_training import load_lazy_model
-from .onnx_backend import BACKENDS, OnnxRuntimeModel
+from .onnx_backend import with_backend
 from .run_folder import load_run
 from .trainer import Trainer
 
@@ -49,8 +49,6 @@ class Predictor:
                 ONNX Runtime on the CPU, same outputs (``onnx_backend``); Mask R-CNN and
                 semantic models, without test-time augmentation or sliding windows.
         """
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         lazy = is_lazy_config(cfg)
         self.cfg = cfg if lazy else cfg.clone()  # the config the model was built from
         self.input_format = cfg.dataloader.test.mapper.image_format if lazy else cfg.INPUT.FORMAT
@@ -73,18 +71,12 @@ class Predictor:
             dataset = cfg.DATASETS.TEST[0] if cfg.DATASETS.TEST else None
             if model is None:
                 model = load_model(cfg)
-        self.model = with_test_options(
-            settings_of(cfg).test_options(), model, test_time_augmentation
-        )
-        self.model.eval()
-        if backend == "onnxruntime":
-            if self.model is not model:
-                raise ValueError(
-                    "the onnxruntime backend runs the model alone: turn off test-time "
-                    "augmentation and sliding windows (TEST.AUG.ENABLED False, "
-                    "TEST.SLIDING_WINDOW.SIZE 0)"
-                )
-            self.model = OnnxRuntimeModel(model)
+        model.eval()
+        self.model = with_backend(
+            backend,
+            model,
+            with_test_options(settings_of(cfg).test_options(), model, test_time_augmentation),
+        ).eval()
         if metadata is None:
             metadata = MetadataCatalog.get(dataset) if dataset else Metadata()
         self.metadata = metadata

@@ -27,6 +27,7 @@ from ..modeling import with_test_options
 from .checkpoint import SafeCheckpointer
 from .early_stopping import TrainingStoppedEarly, after_evaluation_hooks
 from .model_preparation import data_parallel, prepare_model
+from .onnx_backend import with_backend
 from .tracking import build_writers
 from .train_loop import build_train_loop
 
@@ -120,8 +121,9 @@ class Trainer(DefaultTrainer):
     @classmethod
     def test(cls, cfg, model, evaluators=None):
         """detectron2's evaluation, of the model as ``cfg.TEST`` asks it to run (sliding
-        windows, test-time augmentation)."""
-        return super().test(cfg, with_test_options(cfg, model), evaluators)
+        windows, test-time augmentation, the backend)."""
+        runner = with_backend(cfg.TEST.BACKEND, model, with_test_options(cfg, model))
+        return super().test(cfg, runner, evaluators)
 
     @classmethod
     def build_optimizer(cls, cfg, model):

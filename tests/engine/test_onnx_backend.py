@@ -77,3 +77,29 @@ def test_models_export_cannot_trace_and_unknown_backends_are_refused():
     cfg = seg_d2.setup_config(UNET, ["MODEL.DEVICE", "cpu"])
     with pytest.raises(ValueError, match="backend must be one of \\('pytorch', 'onnxruntime'\\)"):
         Predictor(cfg, model=build_model(cfg), backend="tensorrt")
+
+
+def test_evaluation_through_onnx_runtime_scores_as_pytorch_does(tiny_val, monkeypatch, tmp_path):
+    from seg_d2.engine import Trainer
+
+    exports, export = [], onnx_backend.export_traceable
+    monkeypatch.setattr(
+        onnx_backend, "export_traceable", lambda *args: exports.append(1) or export(*args)
+    )
+    scores = {}
+    for backend in ("pytorch", "onnxruntime"):
+        cfg = seg_d2.setup_config(
+            UNET,
+            [
+                *("MODEL.DEVICE", "cpu", "DATALOADER.NUM_WORKERS", "0"),
+                *("DATASETS.TEST", f"('{tiny_val}_sem_seg',)", "TEST.BACKEND", backend),
+                *("OUTPUT_DIR", str(tmp_path / backend)),
+            ],
+        )
+        torch.manual_seed(0)
+        results = Trainer.test(cfg, build_model(cfg).eval())
+        scores[backend] = results["sem_seg"]
+        assert len(exports) == (backend == "onnxruntime")
+    assert scores["onnxruntime"].keys() == scores["pytorch"].keys()
+    for key, value in scores["pytorch"].items():
+        assert abs(scores["onnxruntime"][key] - value) < 0.05, key
