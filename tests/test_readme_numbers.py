@@ -708,3 +708,35 @@ def test_a_run_record_keeps_the_command_results_and_the_configs_difference_alone
             difference["config_file"] in json.load(open(os.path.join(run, "run.json")))["command"]
         )
         assert len(difference["changed"]) < 40
+
+
+def test_the_manual_quotes_the_scale_benchmark():
+    """The ratios at COCO's size and the derivation's time, from the benchmark's JSON; its
+    Markdown ends with the headline line of the first registration."""
+    runs = _value("scale_coco.json", ("runs",))
+
+    def run(images, step):
+        return next(r for r in runs if r["images"] == images and r["step"] == step)
+
+    first = run(118287, "seg_d2 registration + validation")
+    later = run(118287, "seg_d2 registration, validated before")
+    baseline = run(118287, "load_coco_json")
+    line = _readme_line("At COCO's size")
+    for printed in (
+        f"118,287 images and {first['annotations']:,} instances",
+        f"takes {first['time_ratio']:.2f}x the time of",
+        f"({first['seconds']:.0f} s against {baseline['seconds']:.0f} s)",
+        f"at {first['memory_ratio']:.2f}x its peak memory",
+        f"the first, {later['time_ratio']:.2f}x.",
+        f"took {run(10000, 'derived ground truth')['seconds'] / 10:.1f} s per 1,000 images",
+    ):
+        assert printed in line, printed
+    with open(os.path.join(REPO, RESULTS, "scale_coco.md")) as f:
+        assert (
+            f.read()
+            .rstrip()
+            .endswith(
+                f"headline: images = 118287; time ratio = {first['time_ratio']:.2f}; "
+                f"memory ratio = {first['memory_ratio']:.2f}"
+            )
+        )
