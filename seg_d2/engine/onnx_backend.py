@@ -3,7 +3,8 @@ run by ONNX Runtime on the CPU, with detectron2's own post-processing, so that i
 gives what the PyTorch model does (a list of input dicts, a list of output dicts).
 
 The export is traced on the first image the backend is given, at its size (tracing follows
-one image through the model; the file then takes any size), into a temporary folder.
+one image through the model; the file then takes any size), into a temporary folder,
+removed once ONNX Runtime has read it.
 Test-time augmentation and sliding windows are Python loops around the model and are not
 exported; a config that enables them is refused.
 """
@@ -54,11 +55,13 @@ class OnnxRuntimeModel:
         import onnxruntime
 
         adapter = traceable_model(self._model, image)
-        with warnings.catch_warnings():  # the tracer's notes on detectron2's Python branches
-            warnings.simplefilter("ignore")
-            path = export_traceable(adapter, image, tempfile.mkdtemp(prefix="seg_d2_onnx_"), "onnx")
+        # the session holds the model once made: the file goes with its temporary folder
+        with tempfile.TemporaryDirectory(prefix="seg_d2_onnx_") as folder:
+            with warnings.catch_warnings():  # the tracer's notes on detectron2's Python branches
+                warnings.simplefilter("ignore")
+                path = export_traceable(adapter, image, folder, "onnx")
+            self._session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
         self._schema = adapter.outputs_schema
-        self._session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
 
     def eval(self):
         return self

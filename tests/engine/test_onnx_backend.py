@@ -1,5 +1,7 @@
 """The Predictor's ONNX Runtime backend gives the PyTorch model's outputs."""
 
+import os
+
 import seg_d2
 from seg_d2.engine import Predictor, onnx_backend
 
@@ -103,3 +105,21 @@ def test_evaluation_through_onnx_runtime_scores_as_pytorch_does(tiny_val, monkey
     assert scores["onnxruntime"].keys() == scores["pytorch"].keys()
     for key, value in scores["pytorch"].items():
         assert abs(scores["onnxruntime"][key] - value) < 0.05, key
+
+
+def test_the_exported_file_is_removed_once_onnx_runtime_has_read_it(monkeypatch):
+    folders = []
+    export = onnx_backend.export_traceable
+    monkeypatch.setattr(
+        onnx_backend,
+        "export_traceable",
+        lambda adapter, image, folder, format: (
+            folders.append(folder) or export(adapter, image, folder, format)
+        ),
+    )
+    eager, onnx = _predictors(UNET)
+    image = _images()[0]
+    torch.testing.assert_close(
+        onnx(image, "RGB")["sem_seg"], eager(image, "RGB")["sem_seg"], atol=1e-3, rtol=0
+    )
+    assert len(folders) == 1 and not os.path.exists(folders[0])
