@@ -223,3 +223,15 @@ def perfect_results(dataset):
                 }
             )
     return results
+
+
+def random_model(config, *opts):
+    """``config`` on the CPU with seeded random weights, in eval mode, keeping every
+    detection (score threshold 0): (cfg, model)."""
+    from detectron2.modeling import build_model
+
+    cfg = seg_d2.setup_config(
+        config, ["MODEL.DEVICE", "cpu", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0", *opts]
+    )
+    torch.manual_seed(0)
+    return cfg, build_model(cfg).eval()

@@ -5,31 +5,22 @@ neither detectron2 nor seg_d2 is imported, and the tool checks what it wrote."""
 import subprocess
 import sys
 
-import seg_d2
 from seg_d2.export import export_model, run_exported, traceable_model
 
 import pytest
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
-from helpers import load_module
+from helpers import load_module, random_model
 
 MASK_RCNN = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 UNET = "configs/shapes/unet.yaml"
 
 
-def _model(config, *opts):
-    cfg = seg_d2.setup_config(
-        config, ["MODEL.DEVICE", "cpu", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0", *opts]
-    )
-    torch.manual_seed(0)
-    return cfg, build_model(cfg).eval()
-
-
 @pytest.mark.parametrize("format", ["torchscript", "onnx"])
 @pytest.mark.parametrize("config", [MASK_RCNN, UNET])
 def test_the_file_gives_the_models_outputs_at_any_size(config, format, tmp_path):
-    _, model = _model(config)
+    _, model = random_model(config)
     traced_on, other = torch.rand(3, 128, 160) * 255, torch.rand(3, 96, 192) * 255
     path = export_model(model, traced_on, str(tmp_path), format=format)
     assert not model.training  # exporting leaves the model as it found it
@@ -43,7 +34,7 @@ def test_the_file_gives_the_models_outputs_at_any_size(config, format, tmp_path)
 
 
 def test_mask_rcnn_exports_its_raw_detections(tmp_path):
-    _, model = _model(MASK_RCNN)
+    _, model = random_model(MASK_RCNN)
     image = torch.rand(3, 128, 160) * 255
     boxes, classes, masks, scores, image_size = torch.jit.load(
         export_model(model, image, str(tmp_path))
@@ -57,7 +48,7 @@ def test_mask_rcnn_exports_its_raw_detections(tmp_path):
 
 
 def test_the_torchscript_file_runs_with_torch_alone(tmp_path):
-    _, model = _model(UNET)
+    _, model = random_model(UNET)
     path = export_model(model, torch.rand(3, 64, 64) * 255, str(tmp_path))
     script = (
         "import sys, torch, torchvision\n"
@@ -70,7 +61,7 @@ def test_the_torchscript_file_runs_with_torch_alone(tmp_path):
 
 
 def test_models_export_cannot_trace_are_refused(tmp_path):
-    _, model = _model("configs/shapes/panoptic_fpn_R18.yaml")
+    _, model = random_model("configs/shapes/panoptic_fpn_R18.yaml")
     with pytest.raises(NotImplementedError, match="not PanopticFPN"):
         export_model(model, torch.rand(3, 64, 64) * 255, str(tmp_path))
     with pytest.raises(ValueError, match="'tflite'"):
@@ -90,7 +81,7 @@ def _export_with_the_tool(config, model, format, folder, *opts):
 
 @pytest.mark.parametrize("format, file", [("torchscript", "model.ts"), ("onnx", "model.onnx")])
 def test_the_tool_writes_the_file_and_checks_it(format, file, tmp_path, tiny_val):
-    _, model = _model(MASK_RCNN)
+    _, model = random_model(MASK_RCNN)
     path, difference = _export_with_the_tool(
         MASK_RCNN,
         model,
@@ -102,10 +93,10 @@ def test_the_tool_writes_the_file_and_checks_it(format, file, tmp_path, tiny_val
     assert difference < 1e-4
 
 
-def test_the_tool_writes_safetensors_weights_that_load_as_the_model(tmp_path):
+def test_the_tool_writes_safetensors_weights_that_load_as_therandom_model(tmp_path):
     from seg_d2.engine.checkpoint import load_weights
 
-    cfg, model = _model(UNET)
+    cfg, model = random_model(UNET)
     path, _ = _export_with_the_tool(UNET, model, "safetensors", tmp_path)
     assert path == str(tmp_path / "exported" / "model.safetensors")
     assert sorted(p.name for p in (tmp_path / "exported").iterdir()) == ["model.safetensors"]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from detectron2.modeling import build_model
+from helpers import random_model
 
 MASK_RCNN = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 UNET = "configs/shapes/unet.yaml"
@@ -16,11 +17,7 @@ PANOPTIC_FPN = "configs/shapes/panoptic_fpn_R18.yaml"
 
 
 def _predictors(config, *opts):
-    cfg = seg_d2.setup_config(
-        config, ["MODEL.DEVICE", "cpu", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0", *opts]
-    )
-    torch.manual_seed(0)
-    model = build_model(cfg).eval()
+    cfg, model = random_model(config, *opts)
     return Predictor(cfg, model=model), Predictor(cfg, model=model, backend="onnxruntime")
 
 
