@@ -28,23 +28,69 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 from tabulate import tabulate
 
+from benchmarks.results_files import REPO, machine
+from benchmarks.seed_runs import metric
+
 PANELS = 4  # ground truth | prediction | errors, for the first validation images
 
 CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 TOOLS = os.path.dirname(os.path.abspath(__file__))
+# The README's tables of the demo over seeds, one file per CPU (benchmarks/seed_runs.py).
+SEED_RUNS = os.path.join(REPO, "benchmarks", "results", "seeds_shapes_mask_rcnn_R18_FPN*.json")
+SUMMARY_METRICS = {
+    "bbox/AP": "box AP",
+    "segm/AP": "mask AP",
+    "segm/AP50": "mask AP50",
+    "segm/AP75": "mask AP75",
+}
+SAME_DIGITS = ("cpu", "gpu", "torch_threads", "torch")  # what a run's digits depend on
 
 
 def summary_table(results, seconds):
-    segm, bbox = results["segm"], results["bbox"]
-    rows = [
-        ("box AP", bbox["AP"]),
-        ("mask AP", segm["AP"]),
-        ("mask AP50", segm["AP50"]),
-        ("mask AP75", segm["AP75"]),
+    rows = [(name, metric(results, path)) for path, name in SUMMARY_METRICS.items()]
+    rows += [
+        (f"mask AP {key[3:]}", value)
+        for key, value in results["segm"].items()
+        if key.startswith("AP-")
     ]
-    rows += [(f"mask AP {key[3:]}", value) for key, value in segm.items() if key.startswith("AP-")]
     rows.append(("wall time (min)", seconds / 60))
     return tabulate(rows, headers=["shapes_val", "value"], tablefmt="github", floatfmt=".1f")
+
+
+def readme_comparison(results, seed, here, seed_files):
+    """Whether this run printed the README's digits. Floating-point sums, and so the digits,
+    differ between processor generations, thread counts and torch versions: the README's run
+    to compare with is the one measured with this seed where all of them are as ``here``
+    (``machine()``), if there is one."""
+    setting = [here[key] for key in SAME_DIGITS]
+    processor = (
+        f"{here['gpu'] or here['cpu']} ({here['torch_threads']} threads, torch {here['torch']})"
+    )
+    for path in sorted(seed_files):
+        with open(path) as f:
+            seeds = json.load(f)
+        if [seeds["machine"][key] for key in SAME_DIGITS] != setting:
+            continue
+        if seeds["config"] != CONFIG or seeds["overrides"]:
+            continue
+        for run in seeds["runs"]:
+            if run["seed"] != seed:
+                continue
+            name = os.path.basename(path)
+            differing = [
+                f"{SUMMARY_METRICS[key]} {metric(results, key):.1f} vs {value:.1f}"
+                for key, value in run["metrics"].items()
+                if key in SUMMARY_METRICS and f"{metric(results, key):.1f}" != f"{value:.1f}"
+            ]
+            if differing:
+                return f"differs from the README's seed-{seed} run on {processor} ({name}): " + (
+                    ", ".join(differing)
+                )
+            return f"the README's digits: its seed-{seed} run on {processor} ({name})"
+    return (
+        f"the README has no seed-{seed} run of this config on {processor}: "
+        "other processors, thread counts or torch versions give other digits for the same seed"
+    )
 
 
 def write_panels(cfg, folder):
@@ -78,9 +124,13 @@ def main(overrides):
     with open(os.path.join(cfg.OUTPUT_DIR, RESULTS_FILE)) as f:
         results = json.load(f)
     table = summary_table(results, time.perf_counter() - start)
-    print(table)
+    if overrides:
+        comparison = "overrides given: not the README's run"
+    else:
+        comparison = readme_comparison(results, cfg.SEED, machine(), glob.glob(SEED_RUNS))
+    print(table, comparison, sep="\n\n")
     with open(os.path.join(cfg.OUTPUT_DIR, "demo_summary.md"), "w") as f:
-        f.write(table + "\n")
+        f.write(f"{table}\n\n{comparison}\n")
     print(f"checkpoints, metrics.json, TensorBoard events and results in {cfg.OUTPUT_DIR}/")
     print(
         "training plots:",
