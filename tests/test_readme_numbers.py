@@ -6,6 +6,7 @@ a page, or a file, fails this test."""
 import glob
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -343,13 +344,23 @@ QUOTED = [
 # README rows of runs over several seeds (benchmarks/seed_runs.py): the row's label, the
 # seeds file and the metric ("wall" for minutes); the row reads
 # | label | one value per seed | mean | lowest-highest |
+# The demo's seeds, one file per CPU (the README's row labels end with the CPU's model).
+DEMO_SEEDS = {
+    "model 17": "seeds_shapes_mask_rcnn_R18_FPN.json",
+    "model 1": "seeds_shapes_mask_rcnn_R18_FPN_family25_model1.json",
+}
 SEED_ROWS = [
-    ("| demo mask AP |", "seeds_shapes_mask_rcnn_R18_FPN.json", "segm/AP"),
-    ("| demo box AP |", "seeds_shapes_mask_rcnn_R18_FPN.json", "bbox/AP"),
-    ("| demo mask AP50 |", "seeds_shapes_mask_rcnn_R18_FPN.json", "segm/AP50"),
-    ("| demo mask AP75 |", "seeds_shapes_mask_rcnn_R18_FPN.json", "segm/AP75"),
-    ("| demo training time (min) |", "seeds_shapes_mask_rcnn_R18_FPN.json", "training"),
-    ("| demo wall time (min) |", "seeds_shapes_mask_rcnn_R18_FPN.json", "wall"),
+    (f"| demo {name}, {cpu} |", file, metric)
+    for name, metric in [
+        ("mask AP", "segm/AP"),
+        ("box AP", "bbox/AP"),
+        ("mask AP50", "segm/AP50"),
+        ("mask AP75", "segm/AP75"),
+        ("training time (min)", "training"),
+        ("wall time (min)", "wall"),
+    ]
+    for cpu, file in DEMO_SEEDS.items()
+] + [
     ("| U-Net mIoU |", "seeds_shapes_unet.json", "sem_seg/mIoU"),
     ("| U-Net fwIoU |", "seeds_shapes_unet.json", "sem_seg/fwIoU"),
     ("| U-Net pACC |", "seeds_shapes_unet.json", "sem_seg/pACC"),
@@ -466,17 +477,30 @@ def test_the_seed_check_tells_a_changed_number_apart():
     assert not _readme_line(label).startswith(label + " " + " | ".join(cells) + " |")
 
 
-def test_the_demos_own_run_is_one_of_the_seeds():
+@pytest.mark.parametrize("cpu, file", DEMO_SEEDS.items())
+def test_the_readme_names_the_commit_each_demo_seeds_file_was_measured_at(cpu, file):
+    commit = _value(file, ("machine", "commit"))
+    page = file.replace(".json", ".md")
+    said = (
+        re.escape(f'"{cpu}" is family 25, {cpu} (')
+        + r"b?float\d+\), "
+        + re.escape(f"at commit {commit} ([{page}]")
+    )
+    assert re.search(said, " ".join(_pages_text().split())), f"README should say {said!r}"
+
+
+@pytest.mark.parametrize("cpu, file", DEMO_SEEDS.items())
+def test_the_demos_own_run_is_one_of_the_seeds(cpu, file):
     """`make demo` trains the demo's config with its own SEED: the README's seed-0 column
-    is that run (same config, same seed, no other override)."""
+    is that run (same config, same seed, no other override), on the CPU its rows name."""
     from seg_d2 import load_config
 
     from helpers import load_module
 
     config = load_module("tools/demo.py").CONFIG
-    file = "seeds_shapes_mask_rcnn_R18_FPN.json"
     assert _value(file, ("config",)) == config and _value(file, ("overrides",)) == []
     assert _value(file, ("runs", 0, "seed")) == load_config(config).SEED
+    assert _value(file, ("machine", "cpu")) == f"AMD EPYC (family 25, {cpu})"
 
 
 def test_the_readme_shows_the_architecture_comparison_of_its_results_file():
