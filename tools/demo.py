@@ -35,8 +35,8 @@ PANELS = 4  # ground truth | prediction | errors, for the first validation image
 
 CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-# The README's tables of the demo over seeds, one file per CPU (benchmarks/seed_runs.py).
-SEED_RUNS = os.path.join(REPO, "benchmarks", "results", "seeds_shapes_mask_rcnn_R18_FPN*.json")
+# The README's rows of the demo over seeds, one file per CPU (benchmarks/seed_runs.py).
+SEED_RUNS = "benchmarks/results/seeds_shapes_mask_rcnn_R18_FPN*.json"
 SUMMARY_METRICS = {
     "bbox/AP": "box AP",
     "segm/AP": "mask AP",
@@ -63,11 +63,11 @@ def readme_comparison(results, seed, here, seed_files):
     to compare with is the one measured with this seed where all of them are as ``here``
     (``machine()``), if there is one."""
     setting = [here[key] for key in SAME_DIGITS]
-    processor = (
-        f"{here['gpu'] or here['cpu']} ({here['torch_threads']} threads, torch {here['torch']})"
+    this_machine = (
+        f"{here['gpu'] or here['cpu']}, {here['torch_threads']} threads, torch {here['torch']}"
     )
     for path in sorted(seed_files):
-        with open(path) as f:
+        with open(os.path.join(REPO, path)) as f:
             seeds = json.load(f)
         if [seeds["machine"][key] for key in SAME_DIGITS] != setting:
             continue
@@ -76,19 +76,17 @@ def readme_comparison(results, seed, here, seed_files):
         for run in seeds["runs"]:
             if run["seed"] != seed:
                 continue
-            name = os.path.basename(path)
+            measured = f"its seed-{seed} run on this machine ({this_machine}; {path})"
             differing = [
                 f"{SUMMARY_METRICS[key]} {metric(results, key):.1f} vs {value:.1f}"
                 for key, value in run["metrics"].items()
                 if key in SUMMARY_METRICS and f"{metric(results, key):.1f}" != f"{value:.1f}"
             ]
             if differing:
-                return f"differs from the README's seed-{seed} run on {processor} ({name}): " + (
-                    ", ".join(differing)
-                )
-            return f"the README's digits: its seed-{seed} run on {processor} ({name})"
+                return f"not the README's digits: {', '.join(differing)} in {measured}"
+            return f"the README's digits: those of {measured}"
     return (
-        f"the README has no seed-{seed} run of this config on {processor}: "
+        f"the README has no seed-{seed} run of this config on this machine ({this_machine}): "
         "other processors, thread counts or torch versions give other digits for the same seed"
     )
 
@@ -127,7 +125,9 @@ def main(overrides):
     if overrides:
         comparison = "overrides given: not the README's run"
     else:
-        comparison = readme_comparison(results, cfg.SEED, machine(), glob.glob(SEED_RUNS))
+        comparison = readme_comparison(
+            results, cfg.SEED, machine(), glob.glob(SEED_RUNS, root_dir=REPO)
+        )
     print(table, comparison, sep="\n\n")
     with open(os.path.join(cfg.OUTPUT_DIR, "demo_summary.md"), "w") as f:
         f.write(f"{table}\n\n{comparison}\n")
