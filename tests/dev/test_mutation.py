@@ -165,3 +165,41 @@ def test_a_resumed_run_reaches_the_rest_before_running_the_uncaught_again(tmp_pa
     _resumed_stamp(tmp_path, monkeypatch, [], codes, runs)
     children = ("--max-children", str(os.cpu_count()))
     assert runs == [("run", *children), ("run", *children, "m.survived")]
+
+
+def test_the_survivors_listed_are_the_uncaught_ones_with_their_diffs(monkeypatch):
+    """Every uncaught mutant not listed as equivalent, with its file, how it ended and its
+    diff; their diffs asked for in one call (one mutmut process, not one per mutant)."""
+    monkeypatch.setattr(mutation, "changes_help_text_only", lambda mutant, source: False)
+    asked = []
+
+    def diffs(sources):
+        asked.append(sources)
+        return {
+            mutant: f"\n--- {source}\n+++ {source}\n-a\n+b\n" for mutant, source in sources.items()
+        }
+
+    monkeypatch.setattr(mutation, "diffs", diffs)
+    codes = {
+        "m.x_1": ("seg_d2/a.py", 0),
+        "m.x_2": ("seg_d2/a.py", 1),
+        "m.x_3": ("seg_d2/b.py", 33),
+        "m.x_4": ("seg_d2/b.py", 0),
+        "m.x_5": ("seg_d2/b.py", None),
+    }
+    rows = mutation.survivors(codes, {"m.x_4": "equivalent: why"})
+    assert asked == [{"m.x_1": "seg_d2/a.py", "m.x_3": "seg_d2/b.py"}]
+    assert rows == [
+        {
+            "mutant": "m.x_1",
+            "file": "seg_d2/a.py",
+            "status": "survived",
+            "diff": "--- seg_d2/a.py\n+++ seg_d2/a.py\n-a\n+b",
+        },
+        {
+            "mutant": "m.x_3",
+            "file": "seg_d2/b.py",
+            "status": "no tests",
+            "diff": "--- seg_d2/b.py\n+++ seg_d2/b.py\n-a\n+b",
+        },
+    ]
