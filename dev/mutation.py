@@ -3,7 +3,7 @@ deliberate bugs (a flipped comparison, a changed constant, a dropped argument) s
 catches, per package, and which ones none does.
 
     python -m dev.mutation [--only seg_d2/modeling seg_d2/data ...] [--max-children N]
-        [--tests tests/engine ...] [--resume | --report | --rescore]
+        [--tests tests/engine ...] [--resume | --report | --save | --rescore]
 
 mutmut (pinned below) is installed on first use into seg_d2's cache folder, beside the
 environment, not into it. The run happens in a copy of the working tree under
@@ -16,6 +16,9 @@ benchmarks/results/mutation.{md,json}; a run over some packages replaces only th
 A mutant that cannot change behaviour is listed with its reason in
 dev/mutation_equivalent.json and counted apart. A mutant no test reached (the run
 stopped first) counts as surviving: a score never leaves out what was not tested.
+Each run's verdicts are saved to benchmarks/results/mutation_run.json (``--save`` for a
+run stopped early), so that a run longer than a sitting goes on with ``--resume`` in a
+fresh clone.
 """
 
 import argparse
@@ -40,6 +43,8 @@ MUTMUT = "mutmut==3.8.1"
 TOOL_FOLDER = cache_folder("mutmut-3.8.1")
 WORK = os.path.join(REPO, "output", "mutation")
 EQUIVALENT = os.path.join(REPO, "dev", "mutation_equivalent.json")
+# the last run's verdicts, committed: a checkout without output/mutation/ resumes from it
+SAVED_RUN = os.path.join(RESULTS, "mutation_run.json")
 PACKAGES = [
     "seg_d2/modeling",
     "seg_d2/data",
@@ -233,6 +238,45 @@ def changes_help_text_only(mutant, source):
 def changed_since_copied(source):
     """Whether the working tree's ``source`` differs from the copy the run mutated."""
     return not filecmp.cmp(os.path.join(WORK, source), os.path.join(REPO, source), shallow=False)
+
+
+def save_run():
+    """Write the run's stamp and, per source, mutmut's verdicts and function hashes to
+    SAVED_RUN: a fresh clone (a new session, another machine) has no output/mutation/,
+    and a run over a package takes longer than one sitting."""
+    sources = {}
+    mutants = os.path.join(WORK, "mutants")
+    for folder, _, files in os.walk(os.path.join(mutants, "seg_d2")):
+        for name in sorted(files):
+            if name.endswith(".py.meta"):
+                with open(os.path.join(folder, name)) as f:
+                    meta = json.load(f)
+                source = os.path.relpath(os.path.join(folder, name), mutants)[: -len(".meta")]
+                sources[source] = {
+                    key: meta[key] for key in ("exit_code_by_key", "hash_by_function_name")
+                }
+    with open(os.path.join(WORK, "stamp.json")) as f:
+        stamp = json.load(f)
+    with open(SAVED_RUN, "w") as f:
+        json.dump({"stamp": stamp, "sources": sources}, f, indent=1, sort_keys=True)
+
+
+def restore_run(max_stack_depth):
+    """output/mutation/ as SAVED_RUN left it: the work copy of today's tree, with the saved
+    verdicts where mutmut reads them. mutmut keeps a verdict only while its function's hash
+    is unchanged; the mutants of a function changed since are made and run anew."""
+    with open(SAVED_RUN) as f:
+        saved = json.load(f)
+    stamp = saved["stamp"]
+    prepare_work_copy(stamp["packages"], max_stack_depth, stamp["tests"])
+    for source, meta in saved["sources"].items():
+        path = os.path.join(WORK, "mutants", source + ".meta")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            empty = ("type_check_error_by_key", "durations_by_key", "estimated_durations_by_key")
+            json.dump({**meta, **dict.fromkeys(empty, {})}, f)
+    with open(os.path.join(WORK, "stamp.json"), "w") as f:
+        json.dump(stamp, f)
 
 
 def forget_which_tests_reach_what():
@@ -431,8 +475,15 @@ def main(argv=None):
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run left in output/mutation/ with the working tree as it is now: "
+        help="continue the run left in output/mutation/ (or, where there is none, the one "
+        "saved in benchmarks/results/mutation_run.json) with the working tree as it is now: "
         "the mutants it did not reach, then again every one no test caught or that timed out",
+    )
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="only save the run left in output/mutation/ (one stopped early) to "
+        "benchmarks/results/mutation_run.json, for a --resume in another checkout",
     )
     parser.add_argument(
         "--report",
@@ -453,7 +504,12 @@ def main(argv=None):
     stamp_file = os.path.join(WORK, "stamp.json")  # the machine and commit of the run
     children = ["--max-children", str(args.max_children)]
     packages = args.only
+    if args.save:
+        save_run()
+        return
     if args.resume:
+        if not os.path.exists(stamp_file):
+            restore_run(args.max_stack_depth)
         with open(stamp_file) as f:
             stamp = json.load(f)
         packages = stamp.get("packages", packages)  # the run's own
@@ -473,6 +529,8 @@ def main(argv=None):
         # (made anew by mutmut): most of them are caught, so a run stopped early gains the
         # most; then those no test caught (or that timed out), with the tests as they are now
         mutmut("run", *children)
+        existing = exit_codes()
+        again = [m for m in again if m in existing]  # not those of functions gone since
         if again:
             mutmut("run", *children, *again)
     elif not args.report:
@@ -488,6 +546,7 @@ def main(argv=None):
         equivalent = json.load(f)
     codes = exit_codes()
     write(packages, score_packages(codes, equivalent), survivors(codes, equivalent), stamp)
+    save_run()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """dev.mutation's reading of mutmut's rewritten sources."""
 
 import os
+import shutil
 import textwrap
 
 from dev import mutation
@@ -145,6 +146,7 @@ def _resumed_stamp(tmp_path, monkeypatch, argv, codes=None, runs=None):
         "write": lambda *args: None,
         "score_packages": lambda *args: {},
         "survivors": lambda *args: [],
+        "save_run": lambda: None,
     }.items():
         monkeypatch.setattr(mutation, name, stub)
     mutation.main(["--resume", *argv])
@@ -203,3 +205,76 @@ def test_the_survivors_listed_are_the_uncaught_ones_with_their_diffs(monkeypatch
             "diff": "--- seg_d2/b.py\n+++ seg_d2/b.py\n-a\n+b",
         },
     ]
+
+
+def test_a_saved_run_is_restored_where_mutmut_reads_its_verdicts(tmp_path, monkeypatch):
+    import json
+
+    work, saved = tmp_path / "work", tmp_path / "mutation_run.json"
+    meta = work / "mutants" / "seg_d2" / "data" / "masks.py.meta"
+    meta.parent.mkdir(parents=True)
+    verdicts = {
+        "exit_code_by_key": {
+            "seg_d2.data.masks.x_f__mutmut_1": 1,
+            "seg_d2.data.masks.x_f__mutmut_2": None,
+        },
+        "hash_by_function_name": {"x_f": "3f2a"},
+    }
+    meta.write_text(json.dumps({**verdicts, "durations_by_key": {"a": 0.5}}))
+    stamp = {"commit": "abc", "packages": ["seg_d2/data"], "tests": ["tests/data"]}
+    (work / "stamp.json").write_text(json.dumps(stamp))
+    monkeypatch.setattr(mutation, "WORK", str(work))
+    monkeypatch.setattr(mutation, "SAVED_RUN", str(saved))
+    mutation.save_run()
+    assert json.loads(saved.read_text()) == {
+        "stamp": stamp,
+        "sources": {"seg_d2/data/masks.py": verdicts},
+    }
+
+    shutil.rmtree(work)  # a fresh clone
+    prepared = []
+    monkeypatch.setattr(mutation, "prepare_work_copy", lambda *args: prepared.append(args))
+    mutation.restore_run(max_stack_depth=3)
+    assert prepared == [(["seg_d2/data"], 3, ["tests/data"])]
+    assert json.loads((work / "stamp.json").read_text()) == stamp
+    assert json.loads(meta.read_text()) == {
+        **verdicts,
+        "type_check_error_by_key": {},
+        "durations_by_key": {},
+        "estimated_durations_by_key": {},
+    }
+
+
+def test_a_resume_without_a_run_in_this_checkout_starts_from_the_saved_one(tmp_path, monkeypatch):
+    restored = []
+
+    def restore(depth):
+        restored.append(depth)
+        (tmp_path / "stamp.json").write_text('{"commit": "abc", "packages": ["seg_d2"]}')
+
+    monkeypatch.setattr(mutation, "restore_run", restore)
+    for stub in ("install_mutmut", "prepare_work_copy", "forget_which_tests_reach_what"):
+        monkeypatch.setattr(mutation, stub, lambda *args, **kwargs: None)
+    monkeypatch.setattr(mutation, "WORK", str(tmp_path))
+    monkeypatch.setattr(mutation, "machine", lambda: {"commit": "def"})
+    monkeypatch.setattr(mutation, "exit_codes", lambda: {})
+    monkeypatch.setattr(mutation, "mutmut", lambda *args: None)
+    monkeypatch.setattr(mutation, "write", lambda *args: None)
+    monkeypatch.setattr(mutation, "survivors", lambda *args: [])
+    monkeypatch.setattr(mutation, "save_run", lambda: restored.append("saved"))
+    mutation.main(["--resume", "--max-stack-depth", "2"])
+    assert restored == [2, "saved"]
+    mutation.main(["--resume"])  # a run in this checkout: not restored again
+    assert restored == [2, "saved", "saved"]
+
+
+def test_the_uncaught_are_run_again_only_while_their_function_still_exists(tmp_path, monkeypatch):
+    codes = {"m.x_f__mutmut_1": ("m.py", 0), "m.x_g__mutmut_1": ("m.py", 0)}
+    after = {"m.x_f__mutmut_1": ("m.py", 0)}  # x_g removed since the run was saved
+    answers = iter([codes, after, after])
+    runs = []
+    _resumed_stamp(tmp_path, monkeypatch, [], None, runs)  # the stubs, then the real case
+    monkeypatch.setattr(mutation, "exit_codes", lambda: next(answers))
+    mutation.main(["--resume"])
+    children = ("--max-children", str(os.cpu_count()))
+    assert runs[-1] == ("run", *children, "m.x_f__mutmut_1")
