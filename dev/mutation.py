@@ -513,10 +513,8 @@ def main(argv=None):
         with open(stamp_file) as f:
             stamp = json.load(f)
         packages = stamp.get("packages", packages)  # the run's own
-        codes = exit_codes()
-        with open(EQUIVALENT) as f:
-            listed = json.load(f)
-        again = [m for m in to_run_again(codes, listed) if not changed_since_copied(codes[m][0])]
+        codes = exit_codes()  # the verdicts so far
+        changed = {source for source, _ in codes.values() if changed_since_copied(source)}
         if args.tests:
             stamp["tests"] = args.tests
         tests = stamp.setdefault("tests", ["tests"])  # runs before --tests faced all
@@ -529,8 +527,12 @@ def main(argv=None):
         # (made anew by mutmut): most of them are caught, so a run stopped early gains the
         # most; then those no test caught (or that timed out), with the tests as they are now
         mutmut("run", *children)
+        # the earlier verdicts of mutants still there, unchanged: a restored run's mutants
+        # exist only now, and so does what tells their help text apart
         existing = exit_codes()
-        again = [m for m in again if m in existing]  # not those of functions gone since
+        earlier = {m: v for m, v in codes.items() if m in existing and v[0] not in changed}
+        with open(EQUIVALENT) as f:
+            again = to_run_again(earlier, json.load(f))
         if again:
             mutmut("run", *children, *again)
     elif not args.report:

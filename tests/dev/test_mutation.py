@@ -268,13 +268,20 @@ def test_a_resume_without_a_run_in_this_checkout_starts_from_the_saved_one(tmp_p
     assert restored == [2, "saved", "saved"]
 
 
-def test_the_uncaught_are_run_again_only_while_their_function_still_exists(tmp_path, monkeypatch):
-    codes = {"m.x_f__mutmut_1": ("m.py", 0), "m.x_g__mutmut_1": ("m.py", 0)}
-    after = {"m.x_f__mutmut_1": ("m.py", 0)}  # x_g removed since the run was saved
+def test_the_uncaught_run_again_are_those_still_there_of_sources_unchanged_since(
+    tmp_path, monkeypatch
+):
+    codes = {
+        "m.x_f__mutmut_1": ("m.py", 0),
+        "m.x_g__mutmut_1": ("m.py", 0),  # x_g removed since the run was saved
+        "n.x_h__mutmut_1": ("n.py", 0),  # n.py changed since: its mutants were run anew
+    }
+    after = {"m.x_f__mutmut_1": ("m.py", 0), "n.x_h__mutmut_1": ("n.py", 1)}
     answers = iter([codes, after, after])
     runs = []
     _resumed_stamp(tmp_path, monkeypatch, [], None, runs)  # the stubs, then the real case
     monkeypatch.setattr(mutation, "exit_codes", lambda: next(answers))
+    monkeypatch.setattr(mutation, "changed_since_copied", lambda source: source == "n.py")
     mutation.main(["--resume"])
     children = ("--max-children", str(os.cpu_count()))
     assert runs[-1] == ("run", *children, "m.x_f__mutmut_1")
