@@ -1,9 +1,11 @@
 """One image's scores for its pictures: mask AP and the errors from the same COCOeval
 (so the error panel shows what the AP counts), and mIoU."""
 
+import json
 import math
+import warnings
 
-from seg_d2.evaluation.per_image import evaluate_image_masks, image_miou
+from seg_d2.evaluation.per_image import coco_ground_truth, evaluate_image_masks, image_miou
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -101,7 +103,10 @@ def test_the_iou_threshold_decides_a_match():
     coco = _coco([(CELL, 3, False)])
     smaller = _box(2, 2, 12, 8)  # IoU 0.6 with CELL
     predicted = _instances([smaller], [0], [0.9])
-    assert evaluate_image_masks(coco, predicted, 7, METADATA).false_positives == []
+    evaluation = evaluate_image_masks(coco, predicted, 7, METADATA)
+    assert evaluation.false_positives == []
+    # the AP over IoU 0.5:0.95 (matched at 0.5, 0.55 and 0.6 of ten), not AP50's 100
+    assert evaluation.ap == pytest.approx(30.0)
     strict = evaluate_image_masks(coco, predicted, 7, METADATA, iou_threshold=0.75)
     assert (strict.false_positives, strict.missed) == ([0], [1])
 
@@ -113,6 +118,62 @@ def test_no_predictions_or_no_ground_truth():
     empty = _coco([])
     only_predictions = evaluate_image_masks(empty, _instances([CELL], [0], [0.9]), 7, METADATA)
     assert math.isnan(only_predictions.ap) and only_predictions.false_positives == [0]
+    nothing = evaluate_image_masks(empty, _instances([CELL], [0], [0.9])[:0], 7, METADATA)
+    assert math.isnan(nothing.ap) and (nothing.false_positives, nothing.missed) == ([], [])
+
+
+def test_a_prediction_scored_exactly_the_threshold_is_drawn_and_counted():
+    coco = _coco([(CELL, 3, False)])
+    at_threshold = _instances([CELL, OTHER_CELL], [0, 0], [0.9, 0.5])
+    evaluation = evaluate_image_masks(coco, at_threshold, 7, METADATA, score_threshold=0.5)
+    assert evaluation.false_positives == [1]
+
+
+def test_errors_are_read_over_all_areas_each_once():
+    """COCOeval scores each image again per area range (small, medium, large; their bounds
+    inclusive, so a 32x32 mask is both small and medium): a false positive is counted once,
+    whatever its size."""
+    coco = _coco([(CELL, 3, False)])
+    for mask in (_box(4, 20, 36, 52), _box(0, 18, 40, 58)):  # 1024 and 1600 pixels
+        predicted = _instances([CELL, mask], [0, 0], [0.9, 0.8])
+        assert evaluate_image_masks(coco, predicted, 7, METADATA).false_positives == [1]
+
+
+def test_only_this_images_non_crowd_ground_truth_can_be_missed():
+    coco = _coco([(CELL, 3, False), (CROWD, 3, True)])
+    coco.dataset["images"].append({"id": 8, "height": H, "width": W, "file_name": "b.png"})
+    coco.dataset["annotations"].append({**coco.dataset["annotations"][0], "id": 9, "image_id": 8})
+    coco.createIndex()
+    none = evaluate_image_masks(coco, _instances([CELL], [0], [0.9])[:0], 7, METADATA)
+    assert none.missed == [1]
+    other = evaluate_image_masks(coco, _instances([OTHER_CELL], [0], [0.9]), 7, METADATA)
+    assert other.missed == [1]
+
+
+def test_the_predictions_are_read_on_the_cpu():
+    moved = []
+
+    class Recorded(Instances):
+        def to(self, *args, **kwargs):
+            moved.append(args)
+            return super().to(*args, **kwargs)
+
+    coco = _coco([(CELL, 3, False)])
+    predicted = _instances([CELL], [0], [0.9])
+    recorded = Recorded(predicted.image_size, **predicted.get_fields())
+    evaluate_image_masks(coco, recorded, 7, METADATA)
+    assert moved == [("cpu",)]
+
+
+def test_the_scores_print_nothing(tmp_path, capsys):
+    coco = _coco([(CELL, 3, False)])
+    path = tmp_path / "truth.json"
+    path.write_text(json.dumps(coco.dataset))
+    capsys.readouterr()  # the test's own index
+    loaded = coco_ground_truth(str(path))
+    assert loaded.getAnnIds(imgIds=[7]) == [1]
+    evaluate_image_masks(loaded, _instances([CELL], [0], [0.9]), 7, METADATA)
+    assert capsys.readouterr().out == ""
 
 
 def test_image_miou_counts_each_class_over_the_pixels_not_ignored():
@@ -121,4 +182,6 @@ def test_image_miou_counts_each_class_over_the_pixels_not_ignored():
     assert image_miou(np.array([[0, 1], [1, 255]]), np.array([[0, 1], [0, 1]]), 2) == (
         pytest.approx(100 * (1 / 2 + 1 / 2) / 2)
     )
-    assert math.isnan(image_miou(np.full((2, 2), 255), np.zeros((2, 2), int), 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no mean of nothing on the way
+        assert math.isnan(image_miou(np.full((2, 2), 255), np.zeros((2, 2), int), 2))
