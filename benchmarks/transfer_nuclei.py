@@ -3,14 +3,16 @@ nuclei, then fine-tuned on a few images of the other kind, against the same few 
 trained from scratch for as many iterations; both scored on the rest of that kind.
 
     python -m benchmarks.transfer_nuclei --nuclei DIR [--seeds 0 1] [--source-iters 1000]
-        [--target-images 30] [--target-iters 300]
+        [--target-images 30] [--target-iters 300] [--source-augmentations "RandomInvert(0.5)"]
 
 DIR holds the nuclei as the README's commands convert them (DIR/nuclei.json and
 DIR/stage1_train/). The imaging kinds, by a rule stated before any training: an image
 whose mean intensity (over its pixels and RGB channels, 0..255) is below 100 is a
 dark-background fluorescence image (the source kind), any other a bright-field or stained
 tissue image (the target kind). The target images are shuffled once (seed 0): the first
-``--target-images`` are the fine-tuning set, the rest the test set, for every seed.
+``--target-images`` are the fine-tuning set, the rest the test set, for every seed. The
+source run adds ``--source-augmentations`` to the config's: by default every other image
+inverted, so that the source model has seen nuclei dark on bright as well as bright on dark.
 Fine-tuning uses configs/finetune/nuclei_mask_rcnn_R18_FPN.yaml from the source run's
 weights; from scratch, configs/nuclei/mask_rcnn_R18_FPN.yaml with the same iterations.
 Each run is a ``tools/train_net.py`` command, recorded under benchmarks/results/runs/.
@@ -22,6 +24,8 @@ import os
 import shlex
 import subprocess
 import sys
+
+from seg_d2.config import get_cfg
 
 import numpy as np
 from PIL import Image
@@ -84,6 +88,13 @@ def _datasets(nuclei):
     return ["DATASETS.COCO_FORMAT", repr(entries), "DATASETS.TEST", "('transfer_target_test',)"]
 
 
+def _augmentations(config):
+    """The INPUT.EXTRA_AUGMENTATIONS ``config`` gives (after its _BASE_ files)."""
+    cfg = get_cfg()
+    cfg.merge_from_file(os.path.join(REPO, config))
+    return list(cfg.INPUT.EXTRA_AUGMENTATIONS)
+
+
 def train(name, config, nuclei, *overrides):
     """Run one training as a user would; record it; return the target test's mask AP."""
     output_dir = os.path.join(WORK, name)
@@ -107,13 +118,21 @@ def main(argv=None):
     parser.add_argument("--source-iters", type=int, default=1000)
     parser.add_argument("--target-images", type=int, default=30)
     parser.add_argument("--target-iters", type=int, default=300)
+    parser.add_argument(
+        "--source-augmentations",
+        nargs="*",
+        default=["RandomInvert(0.5)"],
+        help="INPUT.EXTRA_AUGMENTATIONS entries added to the config's for the source run",
+    )
     args = parser.parse_args(argv)
     sizes = split_by_kind(args.nuclei, args.target_images)
     iters = ["SOLVER.MAX_ITER", str(args.target_iters)]
+    augmentations = _augmentations(NUCLEI_CONFIG) + args.source_augmentations
     source_ap = train(
         "source", NUCLEI_CONFIG, args.nuclei,
         "DATASETS.TRAIN", "('transfer_source',)", "SOLVER.MAX_ITER", str(args.source_iters),
         "SOLVER.CHECKPOINT_PERIOD", str(args.source_iters),
+        "INPUT.EXTRA_AUGMENTATIONS", repr(augmentations),
     )  # fmt: skip
     weights = os.path.join(WORK, "source", "model_final.pth")
     runs = []
@@ -148,7 +167,9 @@ def main(argv=None):
     counts = ", ".join(f"{name}: {n} images, {m} instances" for name, (n, m) in sizes.items())
     note = (
         f"Source: the fluorescence images (mean intensity < {DARK_BELOW}), {NUCLEI_CONFIG} for "
-        f"{args.source_iters} iterations. Target: the other images, shuffled once; the first "
+        f"{args.source_iters} iterations, its augmentations and "
+        f"{', '.join(args.source_augmentations) or 'no other'}. Target: the other images, "
+        "shuffled once; the first "
         f"{args.target_images} train, the rest test. Fine-tuned: {FINETUNE_CONFIG} from the "
         f"source run's weights; from scratch: {NUCLEI_CONFIG}; both {args.target_iters} "
         f"iterations, seeds {args.seeds}. ({counts}.) Each run's command, config difference "

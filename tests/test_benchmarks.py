@@ -2,6 +2,7 @@
 table with the promised columns and its JSON with finite metrics. No timings are
 asserted (performance is measured by the suite itself, not by tests)."""
 
+import ast
 import json
 import math
 import os
@@ -800,8 +801,18 @@ def test_transfer_splits_the_nuclei_by_imaging_kind_and_fine_tunes_from_the_sour
     assert trained[2][1] == transfer_nuclei.NUCLEI_CONFIG and "MODEL.WEIGHTS" not in trained[2][2]
     for _, _, overrides in trained[1:]:
         assert overrides[overrides.index("SOLVER.MAX_ITER") + 1] == "5"
+        assert "INPUT.EXTRA_AUGMENTATIONS" not in overrides  # the target runs: as configured
+    source = trained[0][2]
+    augmentations = ast.literal_eval(source[source.index("INPUT.EXTRA_AUGMENTATIONS") + 1])
+    assert augmentations == [
+        "RandomCrop('absolute', (256, 256))",
+        "RandomFlip(vertical=True, horizontal=False)",
+        "RandomInvert(0.5)",
+    ]
     with open(markdown) as f:
-        assert f.read().rstrip().endswith("headline: gain = 20.0; seeds = 2")
+        text = f.read()
+    assert "its augmentations and RandomInvert(0.5)." in text
+    assert text.rstrip().endswith("headline: gain = 20.0; seeds = 2")
 
 
 def test_scale_measures_each_step_at_the_smallest_size(results_dir, tmp_path):

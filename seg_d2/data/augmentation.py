@@ -1,7 +1,7 @@
 """Training augmentation without code: detectron2's own from ``INPUT.*`` (resize, flip,
 crop), then each entry of ``INPUT.EXTRA_AUGMENTATIONS``, a call of an augmentation in
-``detectron2.data.transforms`` with literal arguments, e.g. ``"RandomBrightness(0.8, 1.2)"``
-or ``"RandomRotation([-15, 15], expand=False)"``."""
+``detectron2.data.transforms`` (or seg_d2's ``RandomInvert``) with literal arguments, e.g.
+``"RandomBrightness(0.8, 1.2)"`` or ``"RandomRotation([-15, 15], expand=False)"``."""
 
 import ast
 
@@ -10,7 +10,29 @@ from detectron2.data import transforms as T
 from ..errors import ConfigError
 from .mapper import DatasetMapper
 
-__all__ = ["build_train_mapper", "parse_augmentation"]
+__all__ = ["RandomInvert", "build_train_mapper", "parse_augmentation"]
+
+
+class RandomInvert(T.Augmentation):
+    """The image's intensities reversed (255 - value) with probability ``prob``: what one
+    microscope shows dark on bright (bright-field, stained tissue), another shows bright on
+    dark (fluorescence); a model trained on both polarities starts closer to either."""
+
+    def __init__(self, prob=0.5):
+        super().__init__()
+        self._init(locals())
+
+    def get_transform(self, image):
+        if self._rand_range() < self.prob:
+            return T.ColorTransform(_inverted)
+        return T.NoOpTransform()
+
+
+def _inverted(image):
+    return 255 - image
+
+
+_OWN_AUGMENTATIONS = {"RandomInvert": RandomInvert}
 
 
 def parse_augmentation(text):
@@ -22,7 +44,7 @@ def parse_augmentation(text):
         raise ConfigError(f"{where} is not a call such as 'RandomBrightness(0.8, 1.2)'") from None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
         raise ConfigError(f"{where} is not a call such as 'RandomBrightness(0.8, 1.2)'")
-    augmentation = getattr(T, call.func.id, None)
+    augmentation = _OWN_AUGMENTATIONS.get(call.func.id) or getattr(T, call.func.id, None)
     if not (isinstance(augmentation, type) and issubclass(augmentation, T.Augmentation)):
         raise ConfigError(
             f"{where}: detectron2.data.transforms has no augmentation {call.func.id!r}"

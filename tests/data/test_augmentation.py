@@ -11,6 +11,7 @@ from seg_d2.errors import ConfigError
 import numpy as np
 import pytest
 import torch
+from detectron2.data import transforms as T
 from detectron2.structures import BitMasks, PolygonMasks
 
 SIZE = 96
@@ -191,3 +192,32 @@ def test_boxes_are_recomputed_only_for_instance_masks_with_extras():
     cfg.INPUT.EXTRA_AUGMENTATIONS = []
     cfg.MODEL.MASK_ON = True
     assert build_train_mapper(cfg).recompute_boxes is False
+
+
+def test_random_invert_reverses_the_intensities_and_nothing_else():
+    image = np.random.default_rng(0).integers(0, 256, (8, 10, 3), dtype=np.uint8)
+    mask = np.zeros((8, 10), np.uint8)
+    mask[2:5, 3:7] = 1
+    always = parse_augmentation("RandomInvert(1.0)")
+    inputs = T.AugInput(image.copy(), sem_seg=mask.copy())
+    transform = always(inputs)
+    np.testing.assert_array_equal(inputs.image, 255 - image)
+    assert inputs.image.dtype == np.uint8
+    np.testing.assert_array_equal(inputs.sem_seg, mask)
+    boxes = np.array([[1.0, 2.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(transform.apply_box(boxes), boxes)
+    never = parse_augmentation("RandomInvert(0.0)")
+    inputs = T.AugInput(image.copy())
+    never(inputs)
+    np.testing.assert_array_equal(inputs.image, image)
+
+
+def test_random_invert_inverts_about_its_share_of_the_images():
+    augmentation = parse_augmentation("RandomInvert(prob=0.3)")
+    image = np.zeros((2, 2, 3), np.uint8)
+    np.random.seed(0)
+    inverted = sum(
+        int(augmentation.get_transform(image).apply_image(image)[0, 0, 0] == 255)
+        for _ in range(1000)
+    )
+    assert 250 < inverted < 350
