@@ -5,7 +5,7 @@ demo's own."""
 import json
 
 import seg_d2
-from seg_d2.commands.suggest import as_yaml
+from seg_d2.commands.suggest import DEMO_CONFIG, as_yaml
 from seg_d2.commands.suggest import main as suggest
 from seg_d2.data.shapes import SHAPES_SPLITS, generate_shapes_split
 from seg_d2.data.size_statistics import size_statistics, suggested_settings
@@ -116,6 +116,30 @@ def test_the_fragment_merges_into_a_config_and_is_written(nuclei_json, tmp_path,
     for key, value in settings.items():
         assert _value(cfg, key) == (tuple(value) if isinstance(value, tuple) else value), key
     assert output.read_text() == as_yaml(settings)
+
+
+def test_suggest_prints_its_table_then_the_fragment_and_starts_from_the_demos_config(
+    nuclei_json, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # the default config is found from any folder
+    output = tmp_path / "suggested.yaml"
+    settings = suggest([str(nuclei_json), "--output", str(output)])
+    demo = seg_d2.load_config(f"{REPO}/{DEMO_CONFIG}")
+    expected, small = suggested_settings(size_statistics(nuclei_json), demo)
+    assert settings == expected
+    table, fragment = capsys.readouterr().out.split("\nproposed (merge into your config):\n")
+    header, rule, *rows = table.splitlines()
+    assert [cell.strip() for cell in header.split("|")[1:3]] == ["", str(nuclei_json)]
+    assert rule.startswith("|---")
+    statistics = size_statistics(nuclei_json)
+    count, file_name = statistics.most_crowded
+    assert [[cell.strip() for cell in row.split("|")[1:3]] for row in rows] == [
+        ["images with instances", str(len(statistics.image_sizes))],
+        ["instances", str(sum(map(len, statistics.object_sizes)))],
+        ["most crowded image", f"{count} instances: {file_name}"],
+        ["small objects (10th percentile) at the test size", f"{small:.1f} px"],
+    ]
+    assert fragment == f"{as_yaml(settings)}\nwrote {output}\n"
 
 
 def test_a_malformed_dataset_is_named(tmp_path):
