@@ -2,8 +2,11 @@
 with their message, a process that died with what happened to it, anything else with
 its traceback."""
 
+import importlib
+import sys
+
 import seg_d2  # noqa: F401
-from seg_d2.cli import run_command
+from seg_d2.cli import COMMANDS, run_command
 from seg_d2.errors import DatasetError
 
 import pytest
@@ -101,3 +104,14 @@ def test_an_error_a_data_loader_worker_raised_is_its_own_last_line():
     no_colon = worker.rsplit("seg_d2", 1)[0] + "MemoryError\n"
     assert _message(Exception(no_colon)) == "MemoryError"
     assert _message(Exception("a.json: annotation 3: no area")) == "a.json: annotation 3: no area"
+
+
+@pytest.mark.parametrize("module", sorted({module for module, _ in COMMANDS.values()}))
+def test_each_commands_run_parses_the_arguments_it_is_given(module, capsys, monkeypatch):
+    """``run(argv)`` as an API, not only behind ``seg-d2``: it reads ``argv``, not
+    sys.argv (here pytest's own, which no command accepts)."""
+    monkeypatch.setattr(sys, "argv", ["pytest", "--no-such-option"])
+    with pytest.raises(SystemExit) as exit:
+        importlib.import_module(module).run(["--help"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.startswith("usage:")

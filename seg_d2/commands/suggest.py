@@ -22,14 +22,14 @@ DEMO_CONFIG = "configs/shapes/mask_rcnn_R18_FPN.yaml"
 
 
 def as_yaml(settings):
-    """``{"A.B": value}`` as nested YAML, tuples written as lists."""
+    """``{"A.B": value}`` as nested YAML (the safe dumper writes tuples as lists)."""
     nested = {}
     for key, value in settings.items():
         *parents, leaf = key.split(".")
         node = nested
         for parent in parents:
             node = node.setdefault(parent, {})
-        node[leaf] = list(value) if isinstance(value, tuple) else value
+        node[leaf] = value
     return yaml.safe_dump(nested, default_flow_style=None, sort_keys=True)
 
 

@@ -147,3 +147,16 @@ def test_a_malformed_dataset_is_named(tmp_path):
     broken.write_text(json.dumps({"images": [{"id": 1}], "annotations": [], "categories": []}))
     with pytest.raises(DatasetError, match=rf"{broken}: image id 1 \(None\): 'width' must be"):
         size_statistics(broken)
+
+
+def test_the_fragment_is_nested_yaml_sorted_with_lists_inline():
+    settings = {
+        "TEST.DETECTIONS_PER_IMAGE": 400,
+        "MODEL.ANCHOR_GENERATOR.SIZES": [[8], [16]],
+        "INPUT.MIN_SIZE_TEST": (384, 416),
+    }
+    assert as_yaml(settings) == (
+        "INPUT:\n  MIN_SIZE_TEST: [384, 416]\n"
+        "MODEL:\n  ANCHOR_GENERATOR:\n    SIZES:\n    - [8]\n    - [16]\n"
+        "TEST: {DETECTIONS_PER_IMAGE: 400}\n"
+    )
