@@ -706,7 +706,7 @@ def test_the_manual_quotes_the_transfer_benchmark():
     for printed in (
         "reaches mask AP {:.1f} on".format(sum(by_system["fine-tuned"]) / 2),
         "against {:.1f} from scratch".format(sum(by_system["from scratch"]) / 2),
-        "(dark background; mask AP {:.1f} on the other".format(data["source_mask_AP"]),
+        "; mask AP {:.1f} on the other kind as it is)".format(data["source_mask_AP"]),
         "a gain of {:.1f} (mean over 2 seeds".format(data["gain"]),
     ):
         assert printed in line, printed
