@@ -25,7 +25,7 @@ import shlex
 import subprocess
 import sys
 
-from seg_d2.config import get_cfg
+import seg_d2
 
 import numpy as np
 from PIL import Image
@@ -90,9 +90,7 @@ def _datasets(nuclei):
 
 def _augmentations(config):
     """The INPUT.EXTRA_AUGMENTATIONS ``config`` gives (after its _BASE_ files)."""
-    cfg = get_cfg()
-    cfg.merge_from_file(os.path.join(REPO, config))
-    return list(cfg.INPUT.EXTRA_AUGMENTATIONS)
+    return list(seg_d2.load_config(os.path.join(REPO, config)).INPUT.EXTRA_AUGMENTATIONS)
 
 
 def train(name, config, nuclei, *overrides):

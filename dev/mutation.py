@@ -193,19 +193,24 @@ def diffs(sources):
     return json.loads(done.stdout)
 
 
-def exit_codes():
-    """{mutant name: (source path, exit code)} from mutmut's .meta files."""
-    codes = {}
+def _metas():
+    """(source path, its parsed mutmut .meta file) for each mutated source of the run."""
     mutants = os.path.join(WORK, "mutants")
     for folder, _, files in os.walk(os.path.join(mutants, "seg_d2")):
-        for name in files:
+        for name in sorted(files):
             if name.endswith(".py.meta"):
                 meta = os.path.join(folder, name)
-                source = os.path.relpath(meta, mutants)[: -len(".meta")]
                 with open(meta) as f:
-                    for mutant, code in json.load(f)["exit_code_by_key"].items():
-                        codes[mutant] = (source, code)
-    return codes
+                    yield os.path.relpath(meta, mutants)[: -len(".meta")], json.load(f)
+
+
+def exit_codes():
+    """{mutant name: (source path, exit code)} from mutmut's .meta files."""
+    return {
+        mutant: (source, code)
+        for source, meta in _metas()
+        for mutant, code in meta["exit_code_by_key"].items()
+    }
 
 
 @functools.lru_cache(maxsize=None)
@@ -244,17 +249,10 @@ def save_run():
     """Write the run's stamp and, per source, mutmut's verdicts and function hashes to
     SAVED_RUN: a fresh clone (a new session, another machine) has no output/mutation/,
     and a run over a package takes longer than one sitting."""
-    sources = {}
-    mutants = os.path.join(WORK, "mutants")
-    for folder, _, files in os.walk(os.path.join(mutants, "seg_d2")):
-        for name in sorted(files):
-            if name.endswith(".py.meta"):
-                with open(os.path.join(folder, name)) as f:
-                    meta = json.load(f)
-                source = os.path.relpath(os.path.join(folder, name), mutants)[: -len(".meta")]
-                sources[source] = {
-                    key: meta[key] for key in ("exit_code_by_key", "hash_by_function_name")
-                }
+    sources = {
+        source: {key: meta[key] for key in ("exit_code_by_key", "hash_by_function_name")}
+        for source, meta in _metas()
+    }
     with open(os.path.join(WORK, "stamp.json")) as f:
         stamp = json.load(f)
     with open(SAVED_RUN, "w") as f:

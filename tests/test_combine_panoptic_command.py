@@ -3,6 +3,7 @@ instance and a semantic model joined, evaluated with COCO AP, mIoU and PQ."""
 
 import json
 import os
+from collections import Counter
 
 from seg_d2.commands import combine_panoptic
 
@@ -46,9 +47,7 @@ def test_combine_panoptic_evaluates_the_joined_models_and_writes_their_results(
     assert f"results written to {output_dir / 'results.json'}" in printed
     # the evaluators write into the output folder; the KEY VALUE pairs reach the model
     detections = json.loads((output_dir / "coco_instances_results.json").read_text())
-    per_image = {}
-    for detection in detections:
-        per_image[detection["image_id"]] = per_image.get(detection["image_id"], 0) + 1
+    per_image = Counter(detection["image_id"] for detection in detections)
     assert max(per_image.values(), default=0) <= 1
 
 
