@@ -11,7 +11,9 @@ instances per image, polygons of 8 to 40 points, about 1% crowd regions as uncom
 RLE), and an image file for each entry, of its stated size: one small JPEG per size,
 hard-linked under each image's name, since validation opens every image for its size.
 Each step runs in its own process, so that its peak memory (the process's maximum
-resident set, imports included) is its own.
+resident set, imports included) is its own; seg_d2's validation reads image files and
+rasterises polygons in forked worker processes, whose largest resident set is shown
+apart (forked, they share the parent's pages until they write to them).
 """
 
 import argparse
@@ -144,13 +146,15 @@ _PROGRAMS = {
 _MEASURE = (
     "import resource, sys, time; {imports}; start = time.perf_counter(); {step}; "
     "print(time.perf_counter() - start, "
-    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
+    "*(resource.getrusage(who).ru_maxrss * 1024 "
+    "for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))"
 )
 
 
 def measure(step, json_file, image_root, cache):
-    """(seconds the step took, imports left out; the process's peak resident bytes), with
-    seg_d2's derived files and validation kept under ``cache``."""
+    """(seconds the step took, imports left out; the process's peak resident bytes; its
+    largest worker process's), with seg_d2's derived files and validation kept under
+    ``cache``."""
     imports, code = _PROGRAMS[step]
     result = subprocess.run(
         [sys.executable, "-c", _MEASURE.format(imports=imports, step=code), json_file, image_root],
@@ -161,8 +165,8 @@ def measure(step, json_file, image_root, cache):
     )
     if result.returncode:
         raise RuntimeError(f"{step} failed on {json_file}:\n{result.stderr}")
-    seconds, peak = result.stdout.split()[-2:]
-    return float(seconds), int(peak)
+    seconds, peak, workers_peak = result.stdout.split()[-3:]
+    return float(seconds), int(peak), int(workers_peak)
 
 
 def table(runs):
@@ -173,12 +177,22 @@ def table(runs):
             run["step"],
             f"{run['seconds']:.1f}",
             f"{run['peak_bytes'] / 2**30:.2f}",
+            f"{run['workers_peak_bytes'] / 2**30:.2f}" if run["workers_peak_bytes"] else "",
             f"{run['time_ratio']:.2f}" if "time_ratio" in run else "",
             f"{run['memory_ratio']:.2f}" if "memory_ratio" in run else "",
         ]
         for run in runs
     ]
-    headers = ["images", "instances", "step", "s", "peak GiB", "time ratio", "memory ratio"]
+    headers = [
+        "images",
+        "instances",
+        "step",
+        "s",
+        "peak GiB",
+        "workers' peak GiB",
+        "time ratio",
+        "memory ratio",
+    ]
     return tabulate(rows, headers=headers, tablefmt="github")
 
 
@@ -199,7 +213,7 @@ def main(argv=None):
     parser.add_argument(
         "--derive-sizes",
         type=int,
-        nargs="+",
+        nargs="*",
         default=[1000, 10_000, COCO_IMAGES],
         help="the sizes at which the derived ground truth is measured too",
     )
@@ -219,14 +233,15 @@ def main(argv=None):
         cache = os.path.join(folder, "cache")  # emptied: the first registration is a first
         shutil.rmtree(cache, ignore_errors=True)
         measured = {step: measure(step, json_file, image_root, cache) for step in steps}
-        baseline_seconds, baseline_peak = measured[STEPS[0]]
-        for step, (seconds, peak) in measured.items():
+        baseline_seconds, baseline_peak, _ = measured[STEPS[0]]
+        for step, (seconds, peak, workers_peak) in measured.items():
             run = {
                 "images": size,
                 "annotations": num_annotations,
                 "step": step,
                 "seconds": seconds,
                 "peak_bytes": peak,
+                "workers_peak_bytes": workers_peak,
             }
             if step in REGISTRATIONS:
                 run.update(time_ratio=seconds / baseline_seconds, memory_ratio=peak / baseline_peak)
@@ -241,11 +256,13 @@ def main(argv=None):
         f"{__doc__.split(chr(10) + chr(10))[2]}\n\nCommand: `python -m benchmarks.scale "
         f"{' '.join(argv if argv is not None else sys.argv[1:])}`. Time ratio and memory ratio: "
         "a seg_d2 registration over `load_coco_json` alone, measured one after the other at "
-        "each size, with an emptied cache: the first registration (what `DatasetCatalog.get` "
-        "of a registered dataset does the first time: read, validate, write the evaluation "
-        "JSON, then detectron2's `load_coco_json`), then a registration in a new process "
+        "each size, with an emptied cache: the first registration (`register_coco_dataset` "
+        "and what `DatasetCatalog.get` does the first time: parse the JSON once, validate "
+        "it, image files and polygons in worker processes, write the evaluation JSON, make "
+        "detectron2's records from the same parse), then a registration in a new process "
         "that finds the validation and the evaluation JSON made by the first (each later "
-        "training, evaluation or GPU process). The headline is the first's. The derived "
+        "training, evaluation or GPU process). The headline is the first's; its memory "
+        "ratio is the main process's peak (the workers' is shown apart). The derived "
         "ground truth step (after those) registers the dataset and makes the files its "
         "panoptic variants name (semantic and panoptic PNGs, panoptic JSON).",
         f"{text}\n\n{headline(runs)}",

@@ -7,6 +7,7 @@ from seg_d2.data.validate import validate_coco_dataset
 import numpy as np
 from PIL import Image
 
+import benchmarks.results_files
 from benchmarks import scale
 
 
@@ -44,3 +45,26 @@ def test_the_same_seed_generates_the_same_json(tmp_path):
     first = scale.generate(str(tmp_path / "a"), 20, seed=3)
     second = scale.generate(str(tmp_path / "b"), 20, seed=3)
     assert open(first).read() == open(second).read()
+
+
+def test_at_1000_images_each_step_is_measured_side_by_side(tmp_path, monkeypatch):
+    monkeypatch.setattr(benchmarks.results_files, "RESULTS", str(tmp_path / "results"))
+    argv = ["--sizes", "1000", "--derive-sizes", "--work", str(tmp_path / "work")]
+    markdown = scale.main(argv)
+    runs = json.loads((tmp_path / "results" / "scale_coco.json").read_text())["runs"]
+    assert [(run["images"], run["step"]) for run in runs] == [(1000, s) for s in scale.STEPS[:3]]
+    load, first, later = runs
+    for run in (first, later):
+        assert run["time_ratio"] == run["seconds"] / load["seconds"]
+        assert run["memory_ratio"] == run["peak_bytes"] / load["peak_bytes"]
+    assert all(run["seconds"] > 0 and run["peak_bytes"] > 2**20 for run in runs)
+    assert 6_300 < load["annotations"] < 8_300
+    assert (
+        open(markdown)
+        .read()
+        .rstrip()
+        .endswith(
+            f"headline: images = 1000; time ratio = {first['time_ratio']:.2f}; "
+            f"memory ratio = {first['memory_ratio']:.2f}"
+        )
+    )

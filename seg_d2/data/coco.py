@@ -17,9 +17,12 @@ PNGs or COCO panoptic annotations are given. Loading validates the dataset first
 import json
 import logging
 import os
+from collections import defaultdict
+from operator import itemgetter
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.data.datasets import load_coco_json
+from detectron2.structures import BoxMode
+from pycocotools import mask as mask_util
 
 from ..errors import ConfigError
 from .categories import ClassSpaces
@@ -30,6 +33,7 @@ from .dense_ground_truth import (
     derived_png_name,
     png_name,
 )
+from .masks import usable_polygons
 from .validate import (
     ValidationReport,
     read_coco_json,
@@ -41,6 +45,7 @@ from .validation_cache import cached_skips, keep_skips
 __all__ = [
     "ensure_derived_files",
     "register_coco_dataset",
+    "instance_records",
     "load_coco_instances",
     "register_coco_format_datasets",
 ]
@@ -69,32 +74,37 @@ class _CocoSource:
     """A validated COCO JSON and what follows from it, computed on first use and
     again whenever the JSON changes. Where derived files go is decided once, here: the
     metadata names these paths, so deriving must not decide again (the JSON's folder
-    may only be made later, e.g. by ``prepare``)."""
+    may only be made later, e.g. by ``prepare``). The JSON is parsed once for validation,
+    records and derived files: at COCO's size a parse takes longer than all the rest."""
 
-    def __init__(self, json_file, image_root, class_spaces, prepare=None):
+    def __init__(self, json_file, image_root, class_spaces, prepare=None, parsed=None):
         self.json_file = json_file
         self.image_root = image_root
         self.class_spaces = class_spaces
         self.derived = derived_ground_truth_paths(json_file)
         self._prepare = prepare
-        self._dataset = None
+        # (the parsed JSON, the file version it was read at): registration's parse
+        # serves the first load
+        self._dataset, self._dataset_version = parsed or (None, None)
         self._skipped = None
         self._validated_version = None
+
+    def _parse(self, version):
+        if version != self._dataset_version:
+            self._dataset, self._dataset_version = read_coco_json(self.json_file), version
+        return self._dataset
 
     def skipped(self):
         """Validate the JSON (on first use and whenever it changes, unless an earlier
         process did: ``validation_cache``); the ids of the annotations validation skipped."""
         if self._prepare is not None:
             self._prepare()
-        stat = os.stat(self.json_file)
-        version = (stat.st_mtime_ns, stat.st_size)
+        version = _file_version(self.json_file)
         if version != self._validated_version:
             skipped = cached_skips(self.json_file, self.image_root)
-            self._dataset = None
             if skipped is None:
-                self._dataset = read_coco_json(self.json_file)
                 report = validate_coco_dataset(
-                    self.json_file, self.image_root, dataset=self._dataset
+                    self.json_file, self.image_root, dataset=self._parse(version)
                 )
                 report.raise_if_errors()
                 skipped = report.skipped
@@ -107,14 +117,12 @@ class _CocoSource:
     def load(self):
         """(the parsed, validated JSON, the ids of the annotations validation skipped)."""
         skipped = self.skipped()
-        if self._dataset is None:
-            self._dataset = read_coco_json(self.json_file)
-        return self._dataset, skipped
+        return self._parse(self._validated_version), skipped
 
     def release(self):
-        """Let go of the parsed JSON (validation's result is kept): before detectron2 parses
-        the file again, so that a COCO-size dataset is not held twice."""
-        self._dataset = None
+        """Let go of the parsed JSON (validation's result is kept): the records made from it
+        are all a training holds, so that a COCO-size dataset is not held twice."""
+        self._dataset = self._dataset_version = None
 
     def derive_evaluation_json(self):
         self.skipped()  # validated before anything is derived, even from a cache
@@ -125,20 +133,59 @@ class _CocoSource:
         return derive_pixel_ground_truth(self.derived, self.json_file, self.load, self.class_spaces)
 
 
+def _file_version(path):
+    stat = os.stat(path)
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _instance(annotation, contiguous_id):
+    """One annotation as ``load_coco_json`` makes it (its keys, uncompressed RLE compressed,
+    polygons of fewer than 3 points left out), its category id made contiguous."""
+    instance = {key: annotation[key] for key in ("iscrowd", "bbox", "id") if key in annotation}
+    segmentation = annotation["segmentation"]
+    if isinstance(segmentation, dict):
+        if isinstance(segmentation["counts"], list):
+            segmentation = mask_util.frPyObjects(segmentation, *segmentation["size"])
+    else:
+        segmentation = usable_polygons(segmentation)
+    instance.update(
+        category_id=contiguous_id[annotation["category_id"]],
+        segmentation=segmentation,
+        bbox_mode=BoxMode.XYWH_ABS,
+    )
+    return instance
+
+
+def instance_records(dataset, image_root, skipped, class_spaces):
+    """detectron2's dataset dicts of a validated COCO JSON's thing annotations, as
+    detectron2's ``load_coco_json`` makes them (images by id, annotations in file order),
+    category ids contiguous, the ``skipped`` annotation ids left out. Made from the
+    parse validation read: ``load_coco_json`` would parse the file again and check again
+    what validation has checked, twice the time at COCO's size."""
+    contiguous_id = class_spaces.contiguous_id
+    things = set(class_spaces.thing_ids)
+    instances = defaultdict(list)
+    for annotation in dataset["annotations"]:
+        if annotation["category_id"] in things and annotation["id"] not in skipped:
+            instances[annotation["image_id"]].append(_instance(annotation, contiguous_id))
+    return [
+        {
+            "file_name": os.path.join(image_root, image["file_name"]),
+            "height": image["height"],
+            "width": image["width"],
+            "image_id": image["id"],
+            "annotations": instances.pop(image["id"], []),
+        }
+        for image in sorted(dataset["images"], key=itemgetter("id"))
+    ]
+
+
 def load_coco_instances(source):
     """detectron2 dataset dicts of the thing annotations, category ids contiguous."""
-    skipped = source.skipped()
+    dataset, skipped = source.load()
     source.derive_evaluation_json()
+    records = instance_records(dataset, source.image_root, skipped, source.class_spaces)
     source.release()
-    contiguous = source.class_spaces.contiguous_id
-    things = set(source.class_spaces.thing_ids)
-    records = load_coco_json(source.json_file, source.image_root, extra_annotation_keys=["id"])
-    for record in records:
-        record["annotations"] = [
-            {**a, "category_id": contiguous[a["category_id"]]}
-            for a in record["annotations"]
-            if a["id"] not in skipped and a["category_id"] in things
-        ]
     return records
 
 
@@ -159,8 +206,8 @@ def _load_semantic(source, sem_seg_root):
 
 
 def _load_separated(source):
+    root = source.derive_pixels().panoptic_stuff_root  # from the parse the records use next
     records = load_coco_instances(source)
-    root = source.derive_pixels().panoptic_stuff_root
     for record in records:
         relative = os.path.relpath(record["file_name"], source.image_root)
         record["sem_seg_file_name"] = os.path.join(root, derived_png_name(relative))
@@ -230,10 +277,13 @@ def register_coco_dataset(
         None if path is None else os.fspath(path)
         for path in (sem_seg_root, panoptic_json, panoptic_root)
     )
+    parsed = None
     if categories is None:
-        categories = well_formed_categories(json_file, read_coco_json(json_file))
+        version = _file_version(json_file)
+        parsed = (read_coco_json(json_file), version)
+        categories = well_formed_categories(json_file, parsed[0])
     class_spaces = ClassSpaces.from_coco_categories(categories)
-    source = _CocoSource(json_file, image_root, class_spaces, prepare)
+    source = _CocoSource(json_file, image_root, class_spaces, prepare, parsed)
     derived = source.derived
     common = {"image_root": image_root, "source_json_file": json_file}
 

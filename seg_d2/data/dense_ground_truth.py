@@ -34,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 from panopticapi.utils import id2rgb
 from PIL import Image
 
@@ -50,6 +51,7 @@ __all__ = [
     "derived_ground_truth_paths",
     "derived_root",
     "file_digest",
+    "usable_processes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -239,8 +241,8 @@ def _paint_chunk(target, index, images, class_spaces):
     )
 
 
-def _processes():
-    """The processes to paint in: the cores this one may use, or itself alone where it may
+def usable_processes():
+    """The processes to work in: the cores this one may use, or itself alone where it may
     not start processes (a daemon, as a data loader's worker is)."""
     if multiprocessing.current_process().daemon:
         return 1
@@ -270,7 +272,7 @@ def _write_pixels(target, json_file, dataset, skipped_ids, class_spaces):
         (target, i, [(image, per_image[image["id"]]) for image in chunks[i]], class_spaces)
         for i in todo
     ]
-    processes = min(_processes() or 1, len(jobs))
+    processes = min(usable_processes() or 1, len(jobs))
     if processes > 1:
         with ProcessPoolExecutor(processes) as pool:
             for _ in pool.map(_paint_chunk, *zip(*jobs)):
@@ -291,7 +293,7 @@ def _write_pixels(target, json_file, dataset, skipped_ids, class_spaces):
             json_file,
             hidden,
         )
-    with open(os.path.join(target, "panoptic.json"), "w") as f:
+    with open(os.path.join(target, "panoptic.json"), "wb") as f:
         _dump_json(
             {
                 "images": images,
@@ -306,16 +308,26 @@ _JSON_CHUNK = 10_000
 
 
 def _dump_json(lists, f):
-    """``json.dump(lists, f)`` of a dict of lists, through the C encoder a chunk of items at
-    a time: ``json.dump`` encodes in Python (several times slower, a minute at COCO's
-    size), and ``json.dumps`` of the whole would hold a second copy of it as text."""
-    f.write("{")
+    """Write a dict of lists as JSON to the binary file ``f``, a chunk of items at a time
+    (never the whole text in memory), by orjson (ten times the json module's speed: seconds
+    at COCO's size). The text stays ASCII, as ``json.dumps`` writes it, for the readers
+    (pycocotools, panopticapi) that open it in the locale's encoding: a chunk that holds
+    other characters (or file names not in UTF-8, which orjson refuses) is written by the
+    json module, which escapes them."""
+    f.write(b"{")
     for index, (key, items) in enumerate(lists.items()):
-        f.write(f"{', ' if index else ''}{json.dumps(key)}: [")
+        f.write(b"%s%s: [" % (b", " if index else b"", json.dumps(key).encode("ascii")))
         for start in range(0, len(items), _JSON_CHUNK):
-            f.write((", " if start else "") + json.dumps(items[start : start + _JSON_CHUNK])[1:-1])
-        f.write("]")
-    f.write("}")
+            chunk = items[start : start + _JSON_CHUNK]
+            try:
+                text = orjson.dumps(chunk)
+            except orjson.JSONEncodeError:  # a lone surrogate: a file name not in UTF-8
+                text = None
+            if text is None or not text.isascii():
+                text = json.dumps(chunk).encode("ascii")
+            f.write((b", " if start else b"") + text[1:-1])
+        f.write(b"]")
+    f.write(b"}")
 
 
 def derive_evaluation_json(paths, json_file, load, class_spaces):
@@ -328,7 +340,7 @@ def derive_evaluation_json(paths, json_file, load, class_spaces):
 
     def build(folder):
         dataset, skipped_ids = load()
-        with open(os.path.join(folder, os.path.basename(path)), "w") as f:
+        with open(os.path.join(folder, os.path.basename(path)), "wb") as f:
             _dump_json(
                 {
                     "images": dataset["images"],

@@ -7,6 +7,7 @@ from pycocotools import mask as mask_util
 __all__ = [
     "mask_to_rle",
     "mask_to_segmentation",
+    "polygon_areas",
     "segmentation_to_rle",
     "segmentation_to_mask",
     "usable_polygons",
@@ -29,6 +30,26 @@ def segmentation_to_rle(segmentation, height, width):
     if isinstance(segmentation["counts"], list):
         return mask_util.frPyObjects(segmentation, height, width)
     return segmentation
+
+
+def polygon_areas(polygon_lists, height, width):
+    """The area in pixels of each polygon list's mask (the union of its polygons, each of
+    3 or more points) in an image of this size, all rasterised in one call: a call per
+    annotation takes twice as long, most of it in pycocotools' wrapping."""
+    polygons = [polygon for polygon_list in polygon_lists for polygon in polygon_list]
+    if not polygons:
+        return []
+    rles = mask_util.frPyObjects(polygons, height, width)
+    each = mask_util.area(rles)
+    areas, start = [], 0
+    for polygon_list in polygon_lists:
+        end = start + len(polygon_list)
+        union = (
+            each[start] if end - start == 1 else mask_util.area(mask_util.merge(rles[start:end]))
+        )
+        areas.append(float(union))
+        start = end
+    return areas
 
 
 def segmentation_to_mask(segmentation, height, width):

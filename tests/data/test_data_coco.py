@@ -402,30 +402,100 @@ def test_annotations_hidden_by_later_ones_are_counted_crowd_regions_too_stuff_no
         unregister(name)
 
 
-def test_a_dataset_is_validated_once_and_not_held_while_detectron2_parses_it(tiny, monkeypatch):
+def test_a_dataset_is_validated_once_parsed_once_a_load_and_let_go_after(tiny, monkeypatch):
     from seg_d2.data import coco
 
     name, _ = tiny
-    validations, sources, held = [], [], []
-    validate, load_coco_json = coco.validate_coco_dataset, coco.load_coco_json
-    load_instances = coco.load_coco_instances
+    source = coco._DERIVED_FILES[name].__self__
+    validations, parses = [], []
+    validate, read = coco.validate_coco_dataset, coco.read_coco_json
 
     def counted_validation(*args, **kwargs):
         validations.append(args[0])
         return validate(*args, **kwargs)
 
-    def instances(source):
-        sources.append(source)
-        return load_instances(source)
-
-    def parse_watched(json_file, *args, **kwargs):
-        held.append(sources[-1]._dataset)  # the parse validation read, if still held
-        return load_coco_json(json_file, *args, **kwargs)
+    def counted_read(json_file):
+        parses.append(json_file)
+        return read(json_file)
 
     monkeypatch.setattr(coco, "validate_coco_dataset", counted_validation)
-    monkeypatch.setattr(coco, "load_coco_json", parse_watched)
-    monkeypatch.setattr(coco, "load_coco_instances", instances)
-    for variant in ("", "_sem_seg", "_panoptic", "_panoptic_separated", ""):
+    monkeypatch.setattr(coco, "read_coco_json", counted_read)
+    assert DatasetCatalog.get(name)
+    # registration's parse served validation, the evaluation JSON and the records
+    assert (len(validations), len(parses), source._dataset) == (1, 0, None)
+    for variant in ("_sem_seg", "_panoptic", "_panoptic_separated"):
         assert DatasetCatalog.get(name + variant)
-    assert len(validations) == 1
-    assert held == [None, None, None]  # the instances, the separated variant, again
+    assert (len(validations), len(parses), source._dataset) == (1, 1, None)
+    assert DatasetCatalog.get(name)
+    assert (len(validations), len(parses), source._dataset) == (1, 2, None)
+
+
+def test_a_changed_json_is_parsed_again_not_served_from_registration(tiny):
+
+    name, dataset = tiny
+    json_file = MetadataCatalog.get(name).source_json_file
+    dataset["annotations"] = dataset["annotations"][:1]
+    with open(json_file, "w") as f:
+        json.dump(dataset, f, indent=1)  # another size: another version
+    records = DatasetCatalog.get(name)
+    assert [a["id"] for r in records for a in r["annotations"]] == [11]
+
+
+def test_instance_records_are_what_detectron2s_loader_makes_less_skipped_and_stuff(tmp_path):
+    from seg_d2.data.categories import ClassSpaces
+    from seg_d2.data.coco import instance_records
+
+    from detectron2.data.datasets import load_coco_json
+
+    json_file, images, dataset = _tiny_coco(tmp_path)
+    crowd = np.zeros((H, W), np.uint8)
+    crowd[2:6, 0:6] = 1
+    dataset["categories"].append({"id": 9, "name": "sky", "isthing": 0})
+    dataset["images"].reverse()  # the records go by image id all the same
+    dataset["annotations"][1:1] = [
+        {  # a 2-point polygon beside a usable one: left out of the segmentation
+            "id": 14,
+            "image_id": 2,
+            "category_id": 3,
+            "iscrowd": 0,
+            "bbox": [20, 20, 10, 10],
+            "segmentation": [[20, 20, 30, 30], [20, 20, 30, 20, 30, 30]],
+        },
+        {  # uncompressed RLE: compressed, as detectron2 does
+            "id": 15,
+            "image_id": 1,
+            "category_id": 7,
+            "iscrowd": 1,
+            "bbox": [0, 2, 6, 4],
+            "segmentation": {"size": [H, W], "counts": _uncompressed(crowd)},
+        },
+        {  # stuff: not an instance
+            "id": 16,
+            "image_id": 1,
+            "category_id": 9,
+            "bbox": [0, 0, 60, 5],
+            "segmentation": [[0, 0, 60, 0, 60, 5, 0, 5]],
+        },
+    ]
+    json_file.write_text(json.dumps(dataset))
+    class_spaces = ClassSpaces.from_coco_categories(dataset["categories"])
+    records = instance_records(dataset, str(images), {21}, class_spaces)
+    expected = load_coco_json(str(json_file), str(images), extra_annotation_keys=["id"])
+    for record in expected:
+        record["annotations"] = [
+            {**a, "category_id": {3: 0, 7: 1}[a["category_id"]]}
+            for a in record["annotations"]
+            if a["id"] not in (16, 21)
+        ]
+    assert records == expected
+    assert [[a["id"] for a in r["annotations"]] for r in records] == [[11, 15, 12, 13], [14]]
+    assert np.array_equal(mask_util.decode(records[0]["annotations"][1]["segmentation"]), crowd)
+    assert records[1]["annotations"][0]["segmentation"] == [[20, 20, 30, 20, 30, 30]]
+
+
+def _uncompressed(mask):
+    """COCO's uncompressed RLE counts: runs of 0s and 1s down the columns, 0s first."""
+    flat = mask.ravel(order="F")
+    assert flat[0] == 0
+    changes = np.flatnonzero(np.diff(flat)) + 1
+    return np.diff(np.concatenate([[0], changes, [flat.size]])).tolist()

@@ -307,3 +307,88 @@ def test_a_wrong_image_folder_is_one_error_not_one_per_image(tmp_path):
 )
 def test_polygon_coordinates_are_finite_numbers_checked_in_one_pass(coordinates, finite):
     assert _finite_numbers(coordinates) is finite
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"images": [{"id": 1, "width": NaN}]}',  # orjson refuses what json reads
+        '{"images": [{"file_name": "\\ud800.png"}]}',  # a lone surrogate
+        '{"images": [{"id": 1, "file_name": "\\u00e9.png", "width": 0.5}]}',
+    ],
+)
+def test_the_json_reads_as_the_json_module_reads_it(tmp_path, text):
+    from seg_d2.data.validate import read_coco_json
+
+    path = tmp_path / "instances.json"
+    path.write_text(text, encoding="utf-8")
+    read = read_coco_json(path)
+    assert json.dumps(read) == json.dumps(json.loads(text))
+
+
+def test_an_id_past_64_bits_is_named_not_an_integer(tmp_path):
+    dataset = _dataset()
+    dataset["annotations"][0]["id"] = 2**70  # read as a float, as orjson reads such numbers
+    assert "annotation #0 of the list: 'id' must be an integer, not 1.1805916207174113e+21" in (
+        _errors(tmp_path, dataset)
+    )
+
+
+def _many_kinds_of_annotation():
+    """Two image sizes; overlapping polygons of one annotation; a zero-area sliver; a
+    2-point polygon; an RLE; a box outside; a decoding error; a missing file."""
+    dataset = _dataset()
+    dataset["images"] += [
+        {"id": 3, "file_name": "wide.png", "height": H, "width": 2 * W},
+        {"id": 4, "file_name": "broken.png", "height": H, "width": W},
+        {"id": 5, "file_name": "gone.png", "height": H, "width": W},
+    ]
+    rle = {"size": [H, 2 * W], "counts": [5, 10, H * 2 * W - 15]}
+    dataset["annotations"] += [
+        {**dataset["annotations"][0], "id": 30, "image_id": 3},
+        {
+            **dataset["annotations"][0],
+            "id": 31,
+            "image_id": 3,
+            "segmentation": [[1, 1, 11, 1, 11, 11, 1, 11], [6, 6, 16, 6, 16, 16, 6, 16]],
+        },
+        {**dataset["annotations"][0], "id": 32, "segmentation": [[1, 1, 9, 1.1, 1, 1.2]]},
+        {**dataset["annotations"][0], "id": 33, "segmentation": [[1, 1, 5, 5]]},
+        {**dataset["annotations"][0], "id": 34, "image_id": 3, "segmentation": rle},
+        {**dataset["annotations"][0], "id": 35, "bbox": [35, 1, 10, 10]},
+    ]
+    return dataset
+
+
+def _validated(tmp_path, dataset):
+    json_file, images = _write(tmp_path, dataset, images=("a.png", "b.png"))
+    Image.new("RGB", (2 * W, H)).save(images / "wide.png")
+    (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    report = validate_coco_dataset(json_file, images)
+    counts = (report.num_crowd, report.instances_per_class, report.stuff_regions_per_class)
+    return report.errors, report.skipped, report.mask_areas, counts
+
+
+def test_validation_in_several_processes_finds_what_one_process_finds(tmp_path, monkeypatch):
+    from seg_d2.data import validate
+
+    dataset = _many_kinds_of_annotation()
+    monkeypatch.setattr(validate, "usable_processes", lambda: 1)
+    alone = _validated(tmp_path, dataset)
+    errors, skipped, areas, counts = alone
+    assert len(errors) == 3 and "annotation id 35 " in errors[2] and "missing" in errors[1]
+    assert skipped == {32: "mask of zero area", 33: "polygon with fewer than 3 points"}
+    assert areas == [100, 100, 100, 175, 10]  # ids 10, 20, 30, 31 (overlapping), 34
+    pools = []
+
+    class CountedPool(validate.ProcessPoolExecutor):
+        def __init__(self, processes):
+            pools.append(processes)
+            super().__init__(processes)
+
+    monkeypatch.setattr(validate, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(validate, "usable_processes", lambda: 2)
+    monkeypatch.setattr(validate, "_IMAGES_PER_JOB", 2)
+    monkeypatch.setattr(validate, "_ANNOTATIONS_PER_JOB", 2)
+    assert _validated(tmp_path, dataset) == alone
+    assert pools == [2]

@@ -162,19 +162,25 @@ def test_a_dataset_made_after_registration_derives_where_its_metadata_says(tmp_p
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 10_000])
-def test_json_is_written_as_json_dump_writes_it_a_chunk_at_a_time(chunk, monkeypatch, tmp_path):
+def test_json_is_written_a_chunk_at_a_time_and_ascii_as_json_dumps_writes_it(
+    chunk, monkeypatch, tmp_path
+):
     from seg_d2.data import dense_ground_truth
 
     monkeypatch.setattr(dense_ground_truth, "_JSON_CHUNK", chunk)
     lists = {
-        "images": [{"id": i, "file_name": f"é{i}.png"} for i in range(5)],
+        "images": [{"id": i, "file_name": f"{i}.png"} for i in range(5)],
         "annotations": [],
-        "categories": [{"id": 1, "name": 'a "b"'}, {"id": 2, "name": "c"}],
+        "categories": [{"id": 1, "name": 'a "b"', "area": 0.1}, {"id": 2, "name": "c"}],
     }
+    lists["images"][3]["file_name"] = "é.png"
+    lists["images"][1]["file_name"] = "\udcff.png"  # a byte not in UTF-8, surrogate-escaped
     path = tmp_path / "written.json"
-    with open(path, "w") as f:
+    with open(path, "wb") as f:
         dense_ground_truth._dump_json(lists, f)
-    assert path.read_text() == json.dumps(lists)
+    text = path.read_bytes()
+    assert text.isascii() and b"\\u00e9" in text and b"\\udcff" in text
+    assert json.loads(text) == lists
 
 
 def _files(folder):
@@ -212,7 +218,7 @@ def test_chunks_painted_in_several_processes_give_the_files_one_process_gives(
     monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "one"))
     one = os.path.dirname(_source(json_file).derive_pixels().panoptic_json)
     monkeypatch.setattr(dense_ground_truth, "_CHUNK_IMAGES", 3)
-    monkeypatch.setattr(dense_ground_truth, "_processes", lambda: 2)
+    monkeypatch.setattr(dense_ground_truth, "usable_processes", lambda: 2)
     monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "several"))
     several = os.path.dirname(_source(json_file).derive_pixels().panoptic_json)
     assert len(_files(one)) == 3 * 11 + 2  # three PNGs per image, panoptic.json, SOURCE
@@ -227,7 +233,7 @@ def test_an_interrupted_derivation_goes_on_from_the_chunks_it_finished(tmp_path,
     whole = os.path.dirname(_source(json_file).derive_pixels().panoptic_json)
     monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "resumed"))
     monkeypatch.setattr(dense_ground_truth, "_CHUNK_IMAGES", 3)
-    monkeypatch.setattr(dense_ground_truth, "_processes", lambda: 1)
+    monkeypatch.setattr(dense_ground_truth, "usable_processes", lambda: 1)
     paint, painted = dense_ground_truth._paint_chunk, []
 
     def interrupted_at_the_third(target, index, *args):
@@ -256,7 +262,7 @@ def test_a_failed_derivation_leaves_nothing_and_another_jsons_partial_is_not_res
     json_file = _generated(tmp_path)
     monkeypatch.setenv("SEG_D2_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(dense_ground_truth, "_CHUNK_IMAGES", 3)
-    monkeypatch.setattr(dense_ground_truth, "_processes", lambda: 1)
+    monkeypatch.setattr(dense_ground_truth, "usable_processes", lambda: 1)
     paint, painted = dense_ground_truth._paint_chunk, []
 
     def failing_at(index, error):
@@ -289,13 +295,13 @@ def test_a_failed_derivation_leaves_nothing_and_another_jsons_partial_is_not_res
 def _processes_in_a_daemon(queue):
     from seg_d2.data import dense_ground_truth
 
-    queue.put(dense_ground_truth._processes())
+    queue.put(dense_ground_truth.usable_processes())
 
 
 def test_a_daemon_paints_alone_and_another_process_with_its_cores():
     from seg_d2.data import dense_ground_truth
 
-    assert dense_ground_truth._processes() == len(os.sched_getaffinity(0))
+    assert dense_ground_truth.usable_processes() == len(os.sched_getaffinity(0))
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     daemon = context.Process(target=_processes_in_a_daemon, args=(queue,), daemon=True)
