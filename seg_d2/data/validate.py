@@ -19,7 +19,6 @@ from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from itertools import chain
 from typing import Dict, List
 
@@ -199,19 +198,19 @@ def _submitted(pool, function, jobs):
 
 
 def _polygon_jobs(checked):
-    """The polygon annotations of ``checked`` ((annotation, image, category) triples) as
-    jobs for ``_polygon_job_areas``, by image size, with the indices into ``checked`` of
-    their annotations in job order. A job's coordinates are one array: sent to another
-    process in a copy, where lists of floats would be rebuilt one by one."""
+    """The polygon annotations of ``checked`` (``_check_annotation``'s results after each
+    annotation) as jobs for ``_polygon_job_areas``, by image size, with the indices into
+    ``checked`` of their annotations in job order. A job's coordinates are one array: sent
+    to another process in a copy, where lists of floats would be rebuilt one by one."""
     by_size = defaultdict(list)
-    for index, (annotation, image, _) in enumerate(checked):
-        if isinstance(annotation["segmentation"], list):
+    for index, (_, image, _, segmentation) in enumerate(checked):
+        if isinstance(segmentation, list):
             by_size[image["height"], image["width"]].append(index)
     jobs, order = [], []
     for (height, width), indices in by_size.items():
         for start in range(0, len(indices), _ANNOTATIONS_PER_JOB):
             part = indices[start : start + _ANNOTATIONS_PER_JOB]
-            polygon_lists = [usable_polygons(checked[i][0]["segmentation"]) for i in part]
+            polygon_lists = [checked[i][3] for i in part]
             polygons = [polygon for polygon_list in polygon_lists for polygon in polygon_list]
             coordinates = np.fromiter(
                 chain.from_iterable(polygons), np.float64, sum(map(len, polygons))
@@ -247,38 +246,40 @@ def _check_image(report, image, image_root, read):
     return True
 
 
-def _segmentation_fits(report, annotation, image, where):
-    """Whether the segmentation can be measured: False after reporting an RLE of another
-    size or with counts that do not cover it exactly (errors), or polygons of fewer than
-    3 points (a skip)."""
+def _measurable_segmentation(report, annotation, image, where):
+    """What of the segmentation to measure (its polygons of 3 or more points, or its RLE),
+    or None after reporting an RLE of another size or with counts that do not cover it
+    exactly (errors), or polygons of fewer than 3 points (a skip)."""
     segm = annotation.get("segmentation")
     height, width = image["height"], image["width"]
     if isinstance(segm, list):
-        if not usable_polygons(segm):
+        polygons = usable_polygons(segm)
+        if not polygons:
             report.skip(annotation, "polygon with fewer than 3 points")
-            return False
-        return True
+            return None
+        return polygons
     if list(segm["size"]) != [height, width]:
         report.error(
             f"{where}: RLE size {segm['size']} differs from the image's [{height}, {width}]"
         )
-        return False
+        return None
     counts = segm["counts"]
     if isinstance(counts, list) and sum(counts) != height * width:
         report.error(f"{where}: RLE counts cover {sum(counts)} pixels, not {height}*{width}")
-        return False
+        return None
     if not isinstance(counts, list):
         try:  # faster-coco-eval's decoder checks that the counts cover the mask exactly
             checked_mask.decode({"size": segm["size"], "counts": counts})
         except (ValueError, RuntimeError) as error:
             report.error(f"{where}: RLE counts cannot be decoded ({error})")
-            return False
-    return True
+            return None
+    return segm
 
 
 def _check_annotation(report, annotation, images, categories):
-    """(its image, its category) when the annotation's references, box and segmentation
-    hold, else None after reporting an error or a skip."""
+    """(its image, its category, what of its segmentation to measure) when the
+    annotation's references, box and segmentation hold, else None after reporting an error
+    or a skip."""
     where = _annotation_where(annotation)
     image = images.get(annotation.get("image_id"))
     if image is None:
@@ -299,18 +300,19 @@ def _check_annotation(report, annotation, images, categories):
             f"{where}: bbox {bbox} lies outside the {image['width']}x{image['height']} image"
         )
         return None
-    if not _segmentation_fits(report, annotation, image, where):
+    segmentation = _measurable_segmentation(report, annotation, image, where)
+    if segmentation is None:
         return None
-    return image, category
+    return image, category, segmentation
 
 
 def _count_measured(report, checked, polygon_areas_by_index):
     """Skip the checked annotations of zero area; count the others. RLE masks are
     measured here, polygons before (``polygon_areas_by_index``)."""
-    for index, (annotation, image, category) in enumerate(checked):
+    for index, (annotation, image, category, segmentation) in enumerate(checked):
         area = polygon_areas_by_index.get(index)
         if area is None:
-            rle = segmentation_to_rle(annotation["segmentation"], image["height"], image["width"])
+            rle = segmentation_to_rle(segmentation, image["height"], image["width"])
             area = float(mask_util.area(rle))
         if area == 0:
             report.skip(annotation, "mask of zero area")
@@ -404,15 +406,11 @@ def _segmentation_problems(segm):
 
 
 def _annotation_problems(annotation):
-    problems = [
-        problem
-        for problem in (_id_problem(annotation), *map(partial(_id_problem, annotation), _REFS))
-        if problem
-    ]
+    problems = [problem for key in _ANNOTATION_IDS if (problem := _id_problem(annotation, key))]
     bbox = annotation.get("bbox")
     if bbox is None:
         problems.append("'bbox' is missing (detectron2 trains on [x, y, width, height] boxes)")
-    elif not (isinstance(bbox, list) and len(bbox) == 4 and all(map(_is_number, bbox))):
+    elif not (isinstance(bbox, list) and len(bbox) == 4 and _finite_numbers(bbox)):
         problems.append(f"bbox {bbox!r} is not 4 finite numbers")
     elif bbox[2] < 0 or bbox[3] < 0:
         problems.append(f"bbox {bbox} has a negative width or height")
@@ -423,7 +421,7 @@ def _annotation_problems(annotation):
     return problems + _segmentation_problems(annotation.get("segmentation"))
 
 
-_REFS = ("image_id", "category_id")
+_ANNOTATION_IDS = ("id", "image_id", "category_id")
 
 # Section of the JSON -> (what its items are called, their problems).
 _SECTIONS = {
