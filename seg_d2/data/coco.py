@@ -36,6 +36,7 @@ from .dense_ground_truth import (
 from .masks import usable_polygons
 from .validate import (
     ValidationReport,
+    cyclic_gc_paused,
     read_coco_json,
     validate_coco_dataset,
     well_formed_categories,
@@ -182,9 +183,10 @@ def instance_records(dataset, image_root, skipped, class_spaces):
 
 def load_coco_instances(source):
     """detectron2 dataset dicts of the thing annotations, category ids contiguous."""
-    dataset, skipped = source.load()
-    source.derive_evaluation_json()
-    records = instance_records(dataset, source.image_root, skipped, source.class_spaces)
+    with cyclic_gc_paused():
+        dataset, skipped = source.load()
+        source.derive_evaluation_json()
+        records = instance_records(dataset, source.image_root, skipped, source.class_spaces)
     source.release()
     return records
 

@@ -499,3 +499,18 @@ def _uncompressed(mask):
     assert flat[0] == 0
     changes = np.flatnonzero(np.diff(flat)) + 1
     return np.diff(np.concatenate([[0], changes, [flat.size]])).tolist()
+
+
+def test_records_are_made_with_the_cyclic_garbage_collector_paused(tiny, monkeypatch):
+    import gc
+
+    from seg_d2.data import coco
+
+    name, _ = tiny
+    seen = []
+    records = coco.instance_records
+    monkeypatch.setattr(
+        coco, "instance_records", lambda *args: seen.append(gc.isenabled()) or records(*args)
+    )
+    assert DatasetCatalog.get(name)
+    assert seen == [False] and gc.isenabled()

@@ -392,3 +392,52 @@ def test_validation_in_several_processes_finds_what_one_process_finds(tmp_path, 
     monkeypatch.setattr(validate, "_ANNOTATIONS_PER_JOB", 2)
     assert _validated(tmp_path, dataset) == alone
     assert pools == [2]
+
+
+def test_the_cyclic_garbage_collector_is_paused_inside_and_restored_after(tmp_path, monkeypatch):
+    import gc
+
+    from seg_d2.data import validate
+
+    assert gc.isenabled()
+    with pytest.raises(KeyError), validate.cyclic_gc_paused():
+        assert not gc.isenabled()
+        raise KeyError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with validate.cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+    seen = []
+    count = validate._count_measured
+    monkeypatch.setattr(
+        validate, "_count_measured", lambda *args: seen.append(gc.isenabled()) or count(*args)
+    )
+    json_file, images = _write(tmp_path, _dataset())
+    validate_coco_dataset(json_file, images).raise_if_errors()
+    assert seen == [False] and gc.isenabled()
+
+
+def test_the_json_is_parsed_with_the_cyclic_garbage_collector_paused(tmp_path, monkeypatch):
+    import gc
+    import types
+
+    from seg_d2.data import validate
+
+    import orjson
+
+    seen = []
+
+    def loads(text):
+        seen.append(gc.isenabled())
+        return orjson.loads(text)
+
+    fake = types.SimpleNamespace(loads=loads, JSONDecodeError=orjson.JSONDecodeError)
+    monkeypatch.setattr(validate, "orjson", fake)
+    path = tmp_path / "instances.json"
+    path.write_text('{"images": []}')
+    assert validate.read_coco_json(path) == {"images": []}
+    assert seen == [False] and gc.isenabled()
