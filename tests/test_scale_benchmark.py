@@ -58,6 +58,8 @@ def test_at_1000_images_each_step_is_measured_side_by_side(tmp_path, monkeypatch
         assert run["time_ratio"] == run["seconds"] / load["seconds"]
         assert run["memory_ratio"] == run["peak_bytes"] / load["peak_bytes"]
     assert all(run["seconds"] > 0 and run["peak_bytes"] > 2**20 for run in runs)
+    # 1,000 images are one job of image files and fewer polygons than one: no workers
+    assert [run["workers_peak_bytes"] for run in runs] == [0, 0, 0]
     assert 6_300 < load["annotations"] < 8_300
     assert (
         open(markdown)
