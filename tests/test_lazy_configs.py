@@ -494,7 +494,15 @@ def test_python_config_test_options_follow_its_test_entry_or_detectrons_defaults
     assert not view.TEST.AUG.ENABLED and view.TEST.SLIDING_WINDOW.SIZE == 0
     assert (view.MODEL.META_ARCHITECTURE, view.MODEL.MASK_ON) == ("GeneralizedRCNN", True)
     assert (view.MODEL.ROI_HEADS.NUM_CLASSES, view.TEST.DETECTIONS_PER_IMAGE) == (80, 100)
+    assert view.MODEL.ROI_HEADS.NMS_THRESH_TEST == defaults.MODEL.ROI_HEADS.NMS_THRESH_TEST
     assert view.INPUT.FORMAT == "BGR"
+    zoo.model.roi_heads.box_predictor.test_nms_thresh = 0.3
+    zoo.model._target_ = "detectron2.modeling.meta_arch.rcnn.GeneralizedRCNN"  # by name
+    view = settings_of(zoo).test_options()
+    assert (view.MODEL.ROI_HEADS.NMS_THRESH_TEST, view.MODEL.META_ARCHITECTURE) == (
+        0.3,
+        "GeneralizedRCNN",
+    )
     twin = load_config(
         os.path.join(REPO, "configs/shapes/unet.py"),
         [

@@ -111,3 +111,69 @@ def test_train_command_launches_its_main_in_every_process_of_the_job(monkeypatch
         {"num_machines": 3, "machine_rank": 1, "dist_url": "tcp://head:1234"},
     )
     assert (args.config_file, args.opts) == ("c.yaml", ["SEED", "7"])
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_each_config_kind_trains_or_evaluates_resuming_as_asked(monkeypatch, resume):
+    import argparse
+
+    from seg_d2.config import get_cfg
+
+    calls = []
+
+    class Trainer:
+        def __init__(self, cfg):
+            calls.append(("trainer", cfg.OUTPUT_DIR))
+
+        def resume_or_load(self, resume):
+            calls.append(("resume_or_load", resume))
+
+        def train(self):
+            return "trained"
+
+        build_model = staticmethod(lambda cfg: "model")
+        test = staticmethod(lambda cfg, model: ("tested", model))
+
+    class SafeCheckpointer:
+        def __init__(self, model, save_dir):
+            calls.append(("checkpointer", model, save_dir))
+
+        def resume_or_load(self, path, resume):
+            calls.append(("load", path, resume))
+
+    monkeypatch.setattr(train, "Trainer", Trainer)
+    monkeypatch.setattr(train, "SafeCheckpointer", SafeCheckpointer)
+    monkeypatch.setattr(train, "train_lazy", lambda cfg, resume: ("lazy", cfg, resume))
+    cfg = get_cfg()
+    cfg.OUTPUT_DIR, cfg.MODEL.WEIGHTS = "run", "weights.pth"
+    assert train.train_or_evaluate(cfg, argparse.Namespace(eval_only=False, resume=resume)) == (
+        "trained"
+    )
+    assert calls == [("trainer", "run"), ("resume_or_load", resume)]
+    calls.clear()
+    evaluated = train.train_or_evaluate(cfg, argparse.Namespace(eval_only=True, resume=resume))
+    assert evaluated == ("tested", "model")
+    assert calls == [("checkpointer", "model", "run"), ("load", "weights.pth", resume)]
+    monkeypatch.setattr(train, "is_lazy_config", lambda cfg: True)
+    lazy = train.train_or_evaluate(cfg, argparse.Namespace(eval_only=False, resume=resume))
+    assert lazy == ("lazy", cfg, resume)
+
+
+def test_the_config_and_model_dumps_go_to_the_log_file_not_the_console(tmp_path, capsys):
+    import logging
+
+    logger = logging.getLogger("detectron2")
+    before = list(logger.handlers)
+    try:
+        train._keep_dumps_off_the_console(str(tmp_path))
+        logger.info("Running with full config:\nMODEL: ...")
+        logger.info("Starting training")
+    finally:
+        for handler in set(logger.handlers) - set(before):
+            handler.flush()
+            logger.removeHandler(handler)
+    console = capsys.readouterr()
+    assert "Starting training" in console.out + console.err
+    assert "Running with full config" not in console.out + console.err
+    log = (tmp_path / "log.txt").read_text()
+    assert "Running with full config:\nMODEL: ..." in log and "Starting training" in log
