@@ -227,3 +227,74 @@ def test_the_error_panel_shows_what_the_images_mask_ap_counts(tiny_val):
     assert change[first].mean() > 30 and np.median(change[~first]) == 0
     with pytest.raises(ValueError, match="need the COCO ground truth"):
         compare_panel(record, {"instances": instances}, metadata, errors=True)
+
+
+def test_the_error_panel_labels_missed_and_false_positive_masks_on_the_image(monkeypatch):
+    from seg_d2 import visualization
+
+    from detectron2.data import Metadata
+    from detectron2.structures import Instances
+    from detectron2.utils.visualizer import ColorMode
+
+    drawn, made = [], visualization._visualizer
+
+    def recorded(image, metadata, **kwargs):
+        visualizer = made(image, metadata, **kwargs)
+        overlay = visualizer.overlay_instances
+        visualizer.overlay_instances = lambda **drawing: (
+            drawn.append((metadata, kwargs, drawing)) or overlay(**drawing)
+        )
+        return visualizer
+
+    monkeypatch.setattr(visualization, "_visualizer", recorded)
+    missed = np.zeros((40, 60), bool)
+    missed[5:20, 5:25] = True
+    instances = Instances((40, 60))
+    instances.pred_masks = torch.from_numpy(np.stack([missed, ~missed]))
+    metadata = Metadata(thing_classes=["a"])
+    image = np.full((40, 60, 3), 128, np.uint8)
+    visualization.instance_error_panel(image, instances, [1], [missed], metadata)
+    [(given, options, drawing)] = drawn
+    assert given is metadata and options == {"instance_mode": ColorMode.IMAGE}
+    assert drawing["labels"] == ["missed", "FP"]
+    assert np.array_equal(drawing["masks"][1], ~missed)
+    red = np.array(visualization.ERROR_COLOR) / 255
+    assert all(np.array_equal(colour, red) for colour in drawing["assigned_colors"])
+
+
+def test_compare_panel_scores_both_kinds_of_output_and_needs_truth_for_the_pixels(
+    tiny_val, monkeypatch
+):
+    from seg_d2 import visualization
+    from seg_d2.evaluation.per_image import coco_ground_truth
+
+    from detectron2.data import Metadata
+
+    record, metadata, instances, _ = _perfect_instances(tiny_val)
+    semantic = DatasetCatalog.get(f"{tiny_val}_sem_seg")[0]
+    assert semantic["image_id"] == record["image_id"]
+    truth = np.asarray(Image.open(semantic["sem_seg_file_name"])).astype(np.int64)
+    classes = len(MetadataCatalog.get(f"{tiny_val}_sem_seg").stuff_classes)
+    logits = torch.nn.functional.one_hot(torch.from_numpy(truth).clamp(max=classes - 1), classes)
+    output = {"instances": instances, "sem_seg": logits.permute(2, 0, 1).float()}
+    counted, miou = [], visualization.image_miou
+    monkeypatch.setattr(
+        visualization,
+        "image_miou",
+        lambda truth, prediction, n: counted.append(n) or miou(truth, prediction, n),
+    )
+    titles = _titles(monkeypatch)
+    coco_gt = coco_ground_truth(metadata.json_file)
+    both = dict(record, sem_seg_file_name=semantic["sem_seg_file_name"])
+    semantic_metadata = MetadataCatalog.get(f"{tiny_val}_sem_seg")
+    things_and_stuff = Metadata(**{k: v for k, v in metadata.as_dict().items() if k != "name"})
+    things_and_stuff.stuff_classes = semantic_metadata.stuff_classes
+    visualization.compare_panel(both, output, things_and_stuff, coco_gt=coco_gt)
+    assert titles == ["ground truth", "prediction: mask AP 100.0, mIoU 100.0"]
+    assert counted == [classes]
+    unlabelled = {k: v for k, v in semantic.items() if k != "sem_seg_file_name"}
+    titles.clear()  # a record without labels: no mIoU, no error panel
+    panel = visualization.compare_panel(
+        unlabelled, {"sem_seg": output["sem_seg"]}, semantic_metadata, errors=True
+    )
+    assert titles == ["ground truth", "prediction"] and panel.shape[1] == 2 * SIDE + 4
