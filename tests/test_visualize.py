@@ -13,6 +13,7 @@ import torch
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from helpers import REPO, load_module, perfect_results, png_sizes, unregister
 from PIL import Image
+from pycocotools import mask as mask_util
 
 TITLE = 22  # the title strip above each panel
 SIDE = 256  # shapes images are 256x256
@@ -207,3 +208,23 @@ def test_an_unregistered_dataset_is_one_message_naming_what_to_give(tmp_path):
         "error: dataset 'no_such_val' is not registered: give the --run or --config-file whose "
         "DATASETS.COCO_FORMAT registers it, or a registered dataset, e.g. shapes_train"
     )
+
+
+def test_results_entries_become_instances_of_the_models_types():
+    from seg_d2.commands.visualize import _instances_from_results
+
+    mask = np.zeros((6, 8), np.uint8)
+    mask[1:3, 2:5] = 1
+    rle = mask_util.encode(np.asfortranarray(mask))
+    entry = {"score": 1, "category_id": 7, "bbox": [2, 1, 3, 2], "segmentation": rle}
+    instances = _instances_from_results([entry], 6, 8, {7: 0})
+    assert instances.image_size == (6, 8)
+    assert instances.scores.dtype == torch.float32 and instances.scores.tolist() == [1.0]
+    assert instances.pred_classes.tolist() == [0]
+    assert instances.pred_boxes.tensor.dtype == torch.float32
+    assert instances.pred_boxes.tensor.tolist() == [[2.0, 1.0, 5.0, 3.0]]
+    assert instances.pred_masks.dtype == torch.bool
+    assert np.array_equal(instances.pred_masks[0].numpy(), mask.astype(bool))
+    none = _instances_from_results([], 6, 8, {7: 0})
+    assert len(none) == 0 and none.pred_masks.shape == (0, 6, 8)
+    assert none.pred_masks.dtype == torch.bool and none.pred_boxes.tensor.shape == (0, 4)
