@@ -372,3 +372,73 @@ def test_each_machines_processes_form_its_local_group(monkeypatch):
     compat.create_local_process_group(2)
     assert created == [[0, 1], [2, 3], [4, 5]]  # every process creates every group
     assert comm._LOCAL_PROCESS_GROUP == (2, 3)
+
+
+@pytest.mark.parametrize("has_gpu", [False, True])
+def test_a_worker_joins_by_its_global_rank_on_nccl_or_gloo_then_runs(monkeypatch, has_gpu):
+    from datetime import timedelta
+
+    from detectron2.utils import comm
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: has_gpu)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)  # as many as the workers
+    monkeypatch.setattr(torch.cuda, "set_device", lambda rank: calls.append(("device", rank)))
+    monkeypatch.setattr(compat.dist, "init_process_group", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(compat, "create_local_process_group", lambda n: calls.append(("local", n)))
+    monkeypatch.setattr(compat, "share_cpu_among_workers", lambda n: calls.append(("cores", n)))
+    monkeypatch.setattr(comm, "synchronize", lambda: calls.append("synchronized"))
+    timeout = timedelta(seconds=7)
+    compat._distributed_worker_on_cpu_or_gpu(
+        2, lambda *args: calls.append(args), 6, 3, 1, "tcp://h:1", ("ran",), timeout
+    )
+    joined = {
+        "backend": "NCCL" if has_gpu else "GLOO",
+        "init_method": "tcp://h:1",
+        "world_size": 6,
+        "rank": 5,  # machine 1 of 3 processes each, its third
+        "timeout": timeout,
+    }
+    first = [("device", 2)] if has_gpu else []
+    assert calls == ([] if has_gpu else [("cores", 3)]) + [joined, ("local", 3)] + first + [
+        "synchronized",
+        ("ran",),
+    ]
+
+
+def test_a_worker_that_cannot_join_names_the_url_and_fails(monkeypatch, caplog):
+    from datetime import timedelta
+
+    def refused(**kwargs):
+        raise RuntimeError("connection refused")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(compat, "share_cpu_among_workers", lambda n: None)
+    monkeypatch.setattr(compat.dist, "init_process_group", refused)
+    with pytest.raises(RuntimeError, match="connection refused"):
+        compat._distributed_worker_on_cpu_or_gpu(
+            0, print, 1, 1, 0, "tcp://h:1", (), timedelta(seconds=1)
+        )
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("seg_d2.compat", "ERROR", "Process group URL: tcp://h:1")
+    ]
+
+
+def test_a_later_detectron2s_own_loader_swap_and_local_group_are_used(monkeypatch):
+    from detectron2.utils import comm
+
+    calls = []
+
+    class LaterTrainer:
+        def reset_data_loader(self, builder):
+            calls.append(("reset", builder))
+
+    def builder():
+        return ["a batch"]
+
+    compat.reset_data_loader(LaterTrainer(), builder)
+    monkeypatch.setattr(
+        comm, "create_local_process_group", lambda n: calls.append(("local", n)), raising=False
+    )
+    compat.create_local_process_group(4)  # no process group here: only the later one can run
+    assert calls == [("reset", builder), ("local", 4)]
