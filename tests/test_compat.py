@@ -306,11 +306,25 @@ def _mean_twice(values):
     return np.mean(values) * 2
 
 
+def _scaled_mean(scale):
+    def scaled(values, offset=1):
+        return np.mean(values) * scale + offset
+
+    return scaled
+
+
 def test_names_rebound_for_one_function_only_and_refused_when_it_no_longer_uses_them():
     rebound = compat.with_names_rebound(_mean_twice, np=types.SimpleNamespace(mean=max))
     assert rebound([1, 5]) == 10 and _mean_twice([1, 5]) == 6
-    with pytest.raises(ImportError, match="_mean_twice of this detectron2 no longer uses torch"):
-        compat.with_names_rebound(_mean_twice, torch=None)
+    with pytest.raises(
+        ImportError,
+        match=r"^_mean_twice of this detectron2 no longer uses np2, torch: "
+        r"seg_d2.compat.with_names_rebound needs updating for it$",
+    ):
+        compat.with_names_rebound(_mean_twice, torch=None, np2=None)
+    # its name, default arguments and closure kept
+    scaled = compat.with_names_rebound(_scaled_mean(3), np=types.SimpleNamespace(mean=max))
+    assert scaled.__name__ == "scaled" and scaled([1, 5]) == 16 and scaled([1, 5], 0) == 15
 
 
 def test_a_cpu_worker_joins_its_gloo_group_then_runs_the_function(tmp_path, monkeypatch):
