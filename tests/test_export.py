@@ -104,3 +104,66 @@ def test_the_tool_writes_safetensors_weights_that_load_as_therandom_model(tmp_pa
     reloaded = load_weights(build_model(cfg), path).state_dict()
     for name, value in model.state_dict().items():
         assert torch.equal(reloaded[name], value), name
+
+
+def test_the_command_traces_on_the_test_datasets_first_image_and_reports_the_difference(
+    monkeypatch, tmp_path, capsys
+):
+    from seg_d2.commands import export as command
+    from seg_d2.config import get_cfg
+
+    from detectron2.data import DatasetCatalog
+
+    cfg = get_cfg()
+    cfg.DATASETS.TEST = ("export_command_test",)
+    DatasetCatalog.register("export_command_test", lambda: [{"file_name": "first.png"}, {}])
+    calls, image = [], torch.zeros(3, 4, 4)
+
+    class Predictor:
+        def __init__(self, given_cfg, model):
+            calls.append(("predictor", given_cfg is cfg, model))
+
+        def model_input(self, read, format):
+            calls.append(("input", read, format))
+            return {"image": image}
+
+    def setup_config(config_file, overrides):
+        calls.append(("config", config_file, overrides))
+        return cfg
+
+    outputs = [torch.ones(2), torch.zeros(0), torch.full((3,), 2.0)]
+    monkeypatch.setattr(command.seg_d2, "setup_config", setup_config)
+    monkeypatch.setattr(command, "load_model", lambda given: "model")
+    monkeypatch.setattr(command, "Predictor", Predictor)
+    monkeypatch.setattr(command, "read_image", lambda path, format: (path, format))
+    monkeypatch.setattr(
+        command,
+        "export_model",
+        lambda model, traced, output, format: (
+            calls.append(("export", model, output, format)) or "model.ts"
+        ),
+    )
+    monkeypatch.setattr(command, "traceable_model", lambda model, traced: lambda x: outputs)
+    monkeypatch.setattr(
+        command, "run_exported", lambda path, traced: [outputs[0] + 0.25, *outputs[1:]]
+    )
+    try:
+        result = command.main(
+            ["--config-file", "c.yaml", "--weights", "w.pth", "--output", str(tmp_path)]
+            + ["SOLVER.MAX_ITER", "3"]
+        )
+    finally:
+        DatasetCatalog.remove("export_command_test")
+    assert result == ("model.ts", 0.25)
+    assert calls == [
+        ("config", "c.yaml", ["SOLVER.MAX_ITER", "3", "MODEL.WEIGHTS", "w.pth"]),
+        ("predictor", True, "model"),
+        ("input", ("first.png", "RGB"), "RGB"),
+        ("export", "model", str(tmp_path), "torchscript"),
+    ]
+    assert capsys.readouterr().out == (
+        "wrote model.ts; largest difference from the model on first.png: 2.50e-01\n"
+    )
+    outputs[:] = [torch.zeros(0)]  # nothing detected: no difference
+    again = command.main(["--config-file", "c.yaml", "--output", "o", "--sample-image", "s.png"])
+    assert again == ("model.ts", 0.0) and calls[-2] == ("input", ("s.png", "RGB"), "RGB")
