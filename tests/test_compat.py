@@ -178,6 +178,18 @@ def test_missing_compiled_ops_raise_a_clear_error():
     boxes = RotatedBoxes(torch.tensor([[4.0, 4.0, 2.0, 2.0, 30.0]]))
     with pytest.raises(RuntimeError, match="rotated boxes.*compiled ops"):
         pairwise_iou_rotated(boxes, boxes)
+    if compat.HAS_COMPILED_OPS:
+        return
+    with pytest.raises(RuntimeError) as error:
+        detectron2._C.some_future_op()
+    assert str(error.value) == (
+        "detectron2._C.some_future_op needs detectron2's compiled ops "
+        "(detectron2._C.some_future_op), and this detectron2 was installed without them. "
+        "Build detectron2 from source (see seg_d2's README, 'Using your own detectron2') "
+        "to use it."
+    )
+    with pytest.raises(AttributeError, match="^__wrapped__$"):
+        detectron2._C.__wrapped__  # dunder names are not ops: inspect and pickle ask for them
 
 
 def test_roi_align_matches_torchvision():
