@@ -139,6 +139,17 @@ def _file_version(path):
     return stat.st_mtime_ns, stat.st_size
 
 
+def _read_with_version(json_file):
+    """(the parsed JSON, the file's version taken before reading it: a file changed while
+    it is read is parsed again at its first load). A file that cannot be read is
+    ``read_coco_json``'s error, which names it."""
+    try:
+        version = _file_version(json_file)
+    except OSError:
+        version = None
+    return read_coco_json(json_file), version
+
+
 def _instance(annotation, contiguous_id):
     """One annotation as ``load_coco_json`` makes it (its keys, uncompressed RLE compressed,
     polygons of fewer than 3 points left out), its category id made contiguous."""
@@ -281,8 +292,7 @@ def register_coco_dataset(
     )
     parsed = None
     if categories is None:
-        version = _file_version(json_file)
-        parsed = (read_coco_json(json_file), version)
+        parsed = _read_with_version(json_file)
         categories = well_formed_categories(json_file, parsed[0])
     class_spaces = ClassSpaces.from_coco_categories(categories)
     source = _CocoSource(json_file, image_root, class_spaces, prepare, parsed)

@@ -514,3 +514,11 @@ def test_records_are_made_with_the_cyclic_garbage_collector_paused(tiny, monkeyp
     )
     assert DatasetCatalog.get(name)
     assert seen == [False] and gc.isenabled()
+
+
+def test_a_missing_json_is_named_when_registered(tmp_path):
+    from seg_d2.errors import DatasetError
+
+    with pytest.raises(DatasetError, match=r"gone.json: cannot read the COCO JSON: \[Errno 2\]"):
+        register_coco_dataset("gone", tmp_path / "gone.json", tmp_path)
+    assert "gone" not in DatasetCatalog.list()
