@@ -152,10 +152,24 @@ def add_seg_d2_config(cfg):
     cfg.TEST.SLIDING_WINDOW = CN()
     cfg.TEST.SLIDING_WINDOW.SIZE = 0
     cfg.TEST.SLIDING_WINDOW.STRIDE = 0  # 0: two thirds of SIZE
-    # What runs the model in evaluation (--eval-only and during training): "pytorch", or
+    # What runs the model in evaluation (--eval-only and during training): "pytorch",
     # "onnxruntime": the model exported to ONNX, run by ONNX Runtime on the CPU with the
-    # same post-processing (seg_d2/engine/onnx_backend.py; without TEST.AUG or sliding windows).
+    # same post-processing (seg_d2/engine/onnx_backend.py; without TEST.AUG or sliding windows),
+    # or "onnxruntime-int8": the same with its convolutions quantised to 8-bit integers.
     cfg.TEST.BACKEND = "pytorch"
+    cfg.TEST.INT8 = CN()
+    # How many images of DATASETS.TRAIN[0] (evenly spaced) measure the ranges of the int8
+    # backend's activations.
+    cfg.TEST.INT8.CALIBRATION_IMAGES = 32
+    # Modules (their paths in the model) the int8 backend leaves in float: those whose
+    # outputs are the predictions.
+    cfg.TEST.INT8.FLOAT_LAYERS = [
+        "proposal_generator.rpn_head.objectness_logits",
+        "proposal_generator.rpn_head.anchor_deltas",
+        "roi_heads.box_predictor",
+        "roi_heads.mask_head.predictor",
+        "sem_seg_head.predictor",
+    ]
 
     # Keys of earlier versions, rejected with the name that replaced them.
     for old, new in _RENAMED_KEYS.items():

@@ -304,7 +304,7 @@ class YamlConfig:
         return (self.cfg.DATASETS.TEST or self.cfg.DATASETS.TRAIN)[0]
 
     @property
-    def weight_sources(self):
+    def training_datasets(self):
         return list(self.cfg.DATASETS.TRAIN)
 
     def class_counts(self):
@@ -408,7 +408,7 @@ class PythonConfig:
         return self._first(self.cfg.dataloader.test.dataset.names)
 
     @property
-    def weight_sources(self):
+    def training_datasets(self):
         return [self.class_source]
 
     def class_counts(self):
@@ -536,7 +536,7 @@ def set_class_weights_from_data(cfg):
     if weights is not None:
         key, node, field, num_classes, ignore_value = weights
         node[field] = class_weights_from_data(
-            key, node[field], settings.weight_sources, num_classes, ignore_value
+            key, node[field], settings.training_datasets, num_classes, ignore_value
         )
 
 

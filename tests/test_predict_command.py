@@ -182,3 +182,30 @@ def test_predict_command_runs_the_model_through_onnx_runtime_with_the_same_resul
         assert abs(a["score"] - b["score"]) < 1e-4
     same_masks = sum(a["segmentation"] == b["segmentation"] for a, b in zip(want, got))
     assert same_masks >= 0.99 * len(want)
+
+
+def test_int8_backend_calibrates_on_the_images_given(tiny_shapes, tmp_path, monkeypatch):
+    from seg_d2.engine import onnx_backend
+
+    calibrated, quantized = [], onnx_backend.quantized
+    monkeypatch.setattr(
+        onnx_backend,
+        "quantized",
+        lambda path, inputs, layers: quantized(
+            path, calibrated.extend(inputs) or calibrated, layers
+        ),
+    )
+    status = load_module("tools/predict.py").main(
+        [
+            *("--config-file", os.path.join(REPO, "configs/shapes/unet.yaml")),
+            *("--input", str(tiny_shapes / "val"), "--output", str(tmp_path / "out")),
+            *("--calibration-images", str(tiny_shapes / "train")),
+            *("--device", "cpu", "--backend", "onnxruntime-int8"),
+            *("MODEL.WEIGHTS", "", "TEST.INT8.CALIBRATION_IMAGES", "3"),
+        ]
+    )
+    assert status == 0
+    assert len(calibrated) == 3  # of the 8 training images
+    labels = sorted((tmp_path / "out" / "sem_seg").iterdir())
+    assert [path.name for path in labels] == [f"val_0000{i}.jpg.png" for i in range(4)]
+    assert png_sizes(labels) == [(SIDE, SIDE)] * 4

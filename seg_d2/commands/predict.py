@@ -2,7 +2,7 @@
 
     seg-d2 predict --config-file CFG --weights model_final.pth --input IMAGE_OR_FOLDER [...] \\
         --output DIR [--batch-size 4] [--device cpu|cuda] [--score-threshold 0.5] \\
-        [--backend pytorch|onnxruntime]
+        [--backend pytorch|onnxruntime|onnxruntime-int8] [--calibration-images FOLDER ...]
     seg-d2 predict --run OUTPUT_DIR [--weights best/model_best.pth] --input ... --output DIR
 
 A video (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``) given as an input is predicted
@@ -162,7 +162,15 @@ def main(argv=None):
         "--backend",
         choices=BACKENDS,
         default="pytorch",
-        help="onnxruntime: the model exported to ONNX, run by ONNX Runtime on the CPU",
+        help="onnxruntime: the model exported to ONNX, run by ONNX Runtime on the CPU; "
+        "onnxruntime-int8: the same, quantised to 8-bit integers",
+    )
+    parser.add_argument(
+        "--calibration-images",
+        nargs="+",
+        help="for onnxruntime-int8: image files or folders like the inputs, whose "
+        "TEST.INT8.CALIBRATION_IMAGES calibrate the quantisation (default: the config's "
+        "training images; needed with --run)",
     )
     parser.add_argument(
         "opts", nargs="*", help="config overrides: KEY VALUE (YAML), key=value (Python)"
@@ -174,7 +182,12 @@ def main(argv=None):
     else:
         overrides = with_weights_and_device(args.config_file, args.opts, args.weights, args.device)
         cfg, metadata = seg_d2.setup_config(args.config_file, overrides), None
-    predictor = Predictor(cfg, metadata=metadata, backend=args.backend)
+    predictor = Predictor(
+        cfg,
+        metadata=metadata,
+        backend=args.backend,
+        calibration_images=args.calibration_images,
+    )
     outputs = Outputs(args.output, predictor.metadata, args.score_threshold)
     videos = [path for path in args.input if path.lower().endswith(VIDEO_EXTENSIONS)]
     for video, name in zip(videos, output_names(videos, videos)):

@@ -5,10 +5,19 @@ gives what the PyTorch model does (a list of input dicts, a list of output dicts
 The export is traced on the first image the backend is given, at its size (tracing follows
 one image through the model; the file then takes any size), into a temporary folder,
 removed once ONNX Runtime has read it.
+
+"onnxruntime-int8" quantises the exported model's convolutions to 8-bit integers (ONNX
+Runtime's static quantisation: weights per output channel, activations with ranges measured
+on calibration images, which should look like those the model will see: its training images
+by default), except the layers named by TEST.INT8.FLOAT_LAYERS: by default those whose
+outputs are the model's predictions (scores, box deltas, mask and class logits), whose
+rounding errors nothing after them averages out.
 Test-time augmentation and sliding windows are Python loops around the model and are not
 exported; a config that enables them is refused.
 """
 
+import os
+import re
 import tempfile
 import warnings
 
@@ -19,35 +28,60 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..export import check_exportable, export_traceable, traceable_model
 
-__all__ = ["BACKENDS", "OnnxRuntimeModel", "with_backend"]
+__all__ = ["BACKENDS", "OnnxRuntimeModel", "evenly_spaced", "with_backend"]
 
-BACKENDS = ("pytorch", "onnxruntime")
+BACKENDS = ("pytorch", "onnxruntime", "onnxruntime-int8")
+# What the int8 backend quantises: convolutions and fully connected layers.
+QUANTIZED_OPS = ("Conv", "Gemm")
 
 
-def with_backend(backend, model, with_options):
+def with_backend(backend, model, with_options, calibration=None, float_layers=()):
     """What runs ``model`` on ``backend``: ``with_options`` (``model`` under its test options)
-    for PyTorch; for ONNX Runtime, ``model`` alone, refused when test options wrap it."""
+    for PyTorch; for ONNX Runtime, ``model`` alone, refused when test options wrap it.
+    For "onnxruntime-int8": ``calibration``, a function returning the model inputs (dicts
+    with "image") that calibrate its quantisation, called once, on the first image, and
+    ``float_layers``, the paths of modules left in float (TEST.INT8.FLOAT_LAYERS)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     if backend == "pytorch":
         return with_options
     if with_options is not model:
         raise ValueError(
-            "the onnxruntime backend runs the model alone: turn off test-time augmentation "
+            f"the {backend} backend runs the model alone: turn off test-time augmentation "
             "and sliding windows (TEST.AUG.ENABLED False, TEST.SLIDING_WINDOW.SIZE 0)"
         )
-    return OnnxRuntimeModel(model)
+    if backend == "onnxruntime":
+        return OnnxRuntimeModel(model)
+    if calibration is None:
+        raise ValueError(
+            "the onnxruntime-int8 backend needs calibration images (images like those the "
+            "model will see) to quantise the model: its training dataset, or files given"
+        )
+    return OnnxRuntimeModel(model, calibration, float_layers)
+
+
+def evenly_spaced(items, count):
+    """``count`` of ``items`` (all if fewer), evenly spaced from the first: calibration images
+    that cover a dataset sorted by source or by size."""
+    if count <= 0:
+        raise ValueError(f"the number of calibration images must be positive, not {count}")
+    if len(items) <= count:
+        return list(items)
+    return [items[index * len(items) // count] for index in range(count)]
 
 
 class OnnxRuntimeModel:
-    def __init__(self, model):
+    def __init__(self, model, calibration=None, float_layers=()):
         """``model``: an eval-mode Mask R-CNN or semantic model, as ``seg_d2.export`` takes
-        (in a process of several, its DistributedDataParallel wrapping)."""
+        (in a process of several, its DistributedDataParallel wrapping); ``calibration``
+        and ``float_layers``: to quantise it to int8, as ``with_backend`` takes them."""
         if isinstance(model, DistributedDataParallel):
             model = model.module
         check_exportable(model)
         self._model = model
         self._detector = isinstance(model, GeneralizedRCNN)
+        self._calibration = calibration
+        self._float_layers = float_layers
         self._session = None
         self._schema = None
 
@@ -60,6 +94,8 @@ class OnnxRuntimeModel:
             with warnings.catch_warnings():  # the tracer's notes on detectron2's Python branches
                 warnings.simplefilter("ignore")
                 path = export_traceable(adapter, image, folder, "onnx")
+            if self._calibration is not None:
+                path = quantized(path, self._calibration(), self._float_layers)
             self._session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
         self._schema = adapter.outputs_schema
 
@@ -79,3 +115,57 @@ class OnnxRuntimeModel:
         if self._detector:
             return {"instances": detector_postprocess(output["instances"], height, width)}
         return {"sem_seg": sem_seg_postprocess(output["sem_seg"], image.shape[1:], height, width)}
+
+
+def quantized(path, calibration_inputs, float_layers=()):
+    """The int8 model beside the float one at ``path``: QUANTIZED_OPS quantised (QDQ format,
+    weights per channel) but in the modules ``float_layers``, activation ranges measured on
+    ``calibration_inputs``."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    images = [item["image"].numpy() for item in calibration_inputs]
+    if not images:
+        raise ValueError("the onnxruntime-int8 backend was given no calibration images")
+    folder = os.path.dirname(path)
+    prepared, output = os.path.join(folder, "prepared.onnx"), os.path.join(folder, "int8.onnx")
+    # fused and shape-inferred, as ONNX Runtime advises before quantising
+    quant_pre_process(path, prepared, skip_symbolic_shape=True)
+    quantize_static(
+        prepared,
+        output,
+        _Calibration(images),
+        quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=list(QUANTIZED_OPS),
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=_nodes_of(prepared, float_layers),
+    )
+    return output
+
+
+def _nodes_of(path, modules):
+    """The names of the nodes that ``modules`` (paths such as "roi_heads.mask_head.predictor")
+    exported to in the ONNX file at ``path``."""
+    import onnx
+
+    # under the tracing adapter's "model" where the adapter calls the model itself (not its
+    # inference: a semantic model); a module called more than once (the RPN head, once per
+    # FPN level) exports to nodes numbered after the first: /proposal_generator/rpn_head/conv_1
+    layers = [
+        "(/model)?" + re.escape("/" + module.replace(".", "/")) + r"(_\d+)?/" for module in modules
+    ]
+    graph = onnx.load(path, load_external_data=False).graph
+    return [node.name for node in graph.node if any(re.match(x, node.name) for x in layers)]
+
+
+class _Calibration:
+    """ONNX Runtime's CalibrationDataReader over CHW images."""
+
+    def __init__(self, images):
+        self._images = iter(images)
+
+    def get_next(self):
+        image = next(self._images, None)
+        return None if image is None else {"image": image}

@@ -14,7 +14,7 @@ folders or arrays whose colour order is said, with ``TEST.SLIDING_WINDOW`` and
 import numpy as np
 import torch
 from detectron2.config import instantiate
-from detectron2.data import Metadata, MetadataCatalog
+from detectron2.data import DatasetCatalog, Metadata, MetadataCatalog
 from detectron2.data import transforms as T
 
 from ..config_setup import is_lazy_config, settings_of, setup_config, with_weights_and_device
@@ -22,7 +22,7 @@ from ..data.image_io import ImageReadError, list_image_files, read_image
 from ..modeling import with_test_options
 from .checkpoint import load_weights
 from .lazy_training import load_lazy_model
-from .onnx_backend import with_backend
+from .onnx_backend import evenly_spaced, with_backend
 from .run_folder import load_run
 from .trainer import Trainer
 
@@ -33,7 +33,13 @@ COLOUR_ORDERS = ("RGB", "BGR")
 
 class Predictor:
     def __init__(
-        self, cfg, model=None, test_time_augmentation=None, metadata=None, backend="pytorch"
+        self,
+        cfg,
+        model=None,
+        test_time_augmentation=None,
+        metadata=None,
+        backend="pytorch",
+        calibration_images=None,
     ):
         """
         Args:
@@ -47,7 +53,11 @@ class Predictor:
                 (a run folder's, ``from_run``).
             backend: "pytorch", or "onnxruntime": the model exported to ONNX and run by
                 ONNX Runtime on the CPU, same outputs (``onnx_backend``); Mask R-CNN and
-                semantic models, without test-time augmentation or sliding windows.
+                semantic models, without test-time augmentation or sliding windows;
+                "onnxruntime-int8": the same quantised to 8-bit integers.
+            calibration_images: for "onnxruntime-int8", image files or folders like those
+                the model will see (TEST.INT8.CALIBRATION_IMAGES of them are read, evenly
+                spaced); by default the images of the config's first training dataset.
         """
         lazy = is_lazy_config(cfg)
         self.cfg = cfg if lazy else cfg.clone()  # the config the model was built from
@@ -72,10 +82,15 @@ class Predictor:
             if model is None:
                 model = load_model(cfg)
         model.eval()
+        test_options = settings_of(cfg).test_options()
         self.model = with_backend(
             backend,
             model,
-            with_test_options(settings_of(cfg).test_options(), model, test_time_augmentation),
+            with_test_options(test_options, model, test_time_augmentation),
+            calibration=lambda: self._calibration_inputs(
+                calibration_images, test_options.TEST.INT8.CALIBRATION_IMAGES
+            ),
+            float_layers=test_options.TEST.INT8.FLOAT_LAYERS,
         ).eval()
         if metadata is None:
             metadata = MetadataCatalog.get(dataset) if dataset else Metadata()
@@ -135,6 +150,22 @@ class Predictor:
         outputs = self.predict([image for _, image in batch], "RGB", batch_size=len(batch) or 1)
         for (file_name, image), output in zip(batch, outputs):
             yield file_name, image, output
+
+    def _calibration_inputs(self, paths, count):
+        if paths is None:
+            datasets = settings_of(self.cfg).training_datasets
+            if not datasets or datasets[0] not in DatasetCatalog.list():
+                raise ValueError(
+                    "the onnxruntime-int8 backend calibrates on the training dataset, which is "
+                    "not registered here: give calibration_images (--calibration-images)"
+                )
+            files = [record["file_name"] for record in DatasetCatalog.get(datasets[0])]
+        else:
+            files = list_image_files(paths)
+        return [
+            self.model_input(read_image(file_name, format="RGB"), "RGB")
+            for file_name in evenly_spaced(files, count)
+        ]
 
     def model_input(self, image, format):
         """detectron2's input dict of one image: resized to the test size, in the model's

@@ -9,7 +9,11 @@ import os
 import weakref
 
 import torch
-from detectron2.data import build_detection_test_loader, build_detection_train_loader
+from detectron2.data import (
+    DatasetCatalog,
+    build_detection_test_loader,
+    build_detection_train_loader,
+)
 from detectron2.data.samplers import TrainingSampler
 from detectron2.engine import DefaultTrainer
 from detectron2.engine.train_loop import TrainerBase
@@ -27,7 +31,7 @@ from ..modeling import with_test_options
 from .checkpoint import SafeCheckpointer
 from .early_stopping import TrainingStoppedEarly, after_evaluation_hooks
 from .model_preparation import data_parallel, prepare_model
-from .onnx_backend import with_backend
+from .onnx_backend import evenly_spaced, with_backend
 from .tracking import build_writers
 from .train_loop import build_train_loop
 
@@ -122,8 +126,27 @@ class Trainer(DefaultTrainer):
     def test(cls, cfg, model, evaluators=None):
         """detectron2's evaluation, of the model as ``cfg.TEST`` asks it to run (sliding
         windows, test-time augmentation, the backend)."""
-        runner = with_backend(cfg.TEST.BACKEND, model, with_test_options(cfg, model))
+        runner = with_backend(
+            cfg.TEST.BACKEND,
+            model,
+            with_test_options(cfg, model),
+            calibration=lambda: cls.calibration_loader(cfg),
+            float_layers=cfg.TEST.INT8.FLOAT_LAYERS,
+        )
         return super().test(cfg, runner, evaluators)
+
+    @classmethod
+    def calibration_loader(cls, cfg):
+        """The inputs that calibrate the int8 backend: TEST.INT8.CALIBRATION_IMAGES of the
+        first training dataset's images, evenly spaced, as the test loader gives them."""
+        if not cfg.DATASETS.TRAIN:
+            raise ConfigError("TEST.BACKEND onnxruntime-int8 calibrates on DATASETS.TRAIN[0]")
+        dataset = DatasetCatalog.get(cfg.DATASETS.TRAIN[0])
+        loader = build_detection_test_loader(
+            evenly_spaced(dataset, cfg.TEST.INT8.CALIBRATION_IMAGES),
+            mapper=DatasetMapper(cfg, is_train=False),
+        )
+        return (item for batch in loader for item in batch)
 
     @classmethod
     def build_optimizer(cls, cfg, model):
