@@ -839,3 +839,94 @@ def test_scale_measures_each_step_at_the_smallest_size(results_dir, tmp_path):
             f"memory ratio = {seg_d2['memory_ratio']:.2f}"
         )
     )
+
+
+def test_cpu_deploy_runs_one_models_weights_through_each_backend(
+    results_dir, bench_datasets, tmp_path, monkeypatch
+):
+    from detectron2.modeling import build_model
+
+    from benchmarks import cpu_deploy
+
+    cfg = seg_d2.setup_config(
+        "configs/shapes/unet.yaml",
+        [
+            *bench_datasets,
+            *("DATASETS.TRAIN", "('bench_train_sem_seg',)"),
+            *("DATASETS.TEST", "('bench_val_sem_seg',)"),
+            *("MODEL.UNET.BASE_CHANNELS", "4", "TEST.INT8.CALIBRATION_IMAGES", "2"),
+        ],
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(cfg.dump())
+    torch.manual_seed(0)
+    torch.save({"model": build_model(cfg).state_dict()}, run / "model_final.pth")
+    monkeypatch.setattr(cpu_deploy, "WORK", str(tmp_path / "work"))
+    rows = cpu_deploy.measure(str(run), "sem_seg", "mIoU", images=2, repeats=1)
+    assert [row["backend"] for row in rows] == [name for name, _, _ in cpu_deploy.BACKENDS]
+    assert rows[0]["speedup"] == 1.0 and rows[0]["drop"] == 0.0
+    assert all(row["images_per_second"] > 0 and math.isfinite(row["score"]) for row in rows)
+    assert abs(rows[1]["drop"]) < 0.1  # float ONNX Runtime scores as eager PyTorch does
+
+
+def test_cpu_deploy_heads_with_the_fastest_backend_the_predictor_offers(
+    results_dir, tmp_path, monkeypatch
+):
+    from benchmarks import cpu_deploy
+
+    speeds = {"pytorch": 1.0, "onnxruntime": 1.5, "offered int8": 2.5, "trial": 4.0}
+    scores = {"pytorch": 40.0, "onnxruntime": 40.0, "offered int8": 39.5, "trial": 30.0}
+
+    def measure(run, group, metric, images, repeats):
+        return [
+            {
+                "backend": name,
+                "images_per_second": speeds[name],
+                "best_batch_size": 1,
+                "score": scores[name],
+                "speedup": speeds[name],
+                "drop": 40.0 - scores[name],
+            }
+            for name in speeds
+        ]
+
+    trained = []
+    monkeypatch.setattr(cpu_deploy, "measure", measure)
+    monkeypatch.setattr(
+        cpu_deploy, "trained_run", lambda folder, config, name: trained.append(config) or folder
+    )
+    markdown = cpu_deploy.main(
+        ["--mask-rcnn-run", str(tmp_path / "a"), "--unet-run", str(tmp_path / "b")]
+    )
+    assert trained == ["configs/nuclei/mask_rcnn_R18_FPN.yaml", "configs/nuclei/unet.yaml"]
+    with open(markdown) as f:
+        text = f.read()
+    assert text.rstrip().endswith(
+        "U-Net: speedup = 2.50; mIoU drop = 0.5\n\nheadline: speedup = 2.50; mask AP drop = 0.5"
+    )
+
+
+def test_cpu_deploy_trains_a_run_folder_without_weights_only(tmp_path, monkeypatch):
+    from benchmarks import cpu_deploy
+
+    commands, recorded = [], []
+    monkeypatch.setattr(
+        cpu_deploy.subprocess, "run", lambda command, check, cwd: commands.append(command)
+    )
+    monkeypatch.setattr(cpu_deploy, "record", lambda *args: recorded.append(args))
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "model_final.pth").write_bytes(b"")
+    assert cpu_deploy.trained_run(str(tmp_path / "done"), "c.yaml", "x") == str(tmp_path / "done")
+    assert commands == []
+    cpu_deploy.trained_run(str(tmp_path / "new"), "c.yaml", "cpu_deploy_new")
+    assert commands[0][1:] == [
+        *("tools/train_net.py", "--config-file", "c.yaml", "OUTPUT_DIR", str(tmp_path / "new"))
+    ]
+    assert recorded == [
+        (
+            str(tmp_path / "new"),
+            "cpu_deploy_new",
+            f"python tools/train_net.py --config-file c.yaml OUTPUT_DIR {tmp_path / 'new'}",
+        )
+    ]
