@@ -18,6 +18,34 @@ from .peak_memory import PeakMemory
 __all__ = ["train_like_detectron2"]
 
 
+class _PeriodicEvaluation(HookBase):
+    """``evaluate(model)`` (a dict of numbers) every ``period`` iterations and after the
+    last, each with the training seconds so far (the steps' own time, ``step_times``: the
+    evaluations left out) and the evaluation's own seconds."""
+
+    def __init__(self, model, period, evaluate, step_times):
+        self._model, self._period, self._evaluate = model, period, evaluate
+        self._step_times = step_times
+        self.points = []
+
+    def after_step(self):
+        done = self.trainer.iter + 1
+        if done % self._period and done != self.trainer.max_iter:
+            return
+        start = time.perf_counter()
+        self._model.eval()
+        metrics = self._evaluate(self._model)
+        self._model.train()
+        self.points.append(
+            {
+                "iteration": done,
+                "training_seconds": float(sum(self._step_times.seconds)),
+                "evaluation_seconds": time.perf_counter() - start,
+                **metrics,
+            }
+        )
+
+
 class _StepTimes(HookBase):
     def __init__(self, device):
         self._cuda = torch.device(device).type == "cuda"
@@ -35,7 +63,7 @@ class _StepTimes(HookBase):
         self.seconds.append(self._now() - self._start)
 
 
-def train_like_detectron2(system, build, cfg, seed, warmup_steps=5):
+def train_like_detectron2(system, build, cfg, seed, warmup_steps=5, evaluation=None):
     """Build ``system`` with ``build(cfg)`` (any module that takes detectron2's batched
     inputs and returns a loss dict) after seeding every RNG with ``seed``, and train it
     as train_net.py would: its data loader (the config's INPUT.EXTRA_AUGMENTATIONS
@@ -43,7 +71,9 @@ def train_like_detectron2(system, build, cfg, seed, warmup_steps=5):
     (MODEL.CHANNELS_LAST) and step (SOLVER.AMP.ENABLED: bfloat16 autocast on a CPU), so
     that every system gets the same speed options. Returns the model (in eval mode) and
     a result with its size, iterations/s (from the median step, data wait included,
-    after ``warmup_steps``) and the peak memory growth."""
+    after ``warmup_steps``) and the peak memory growth; given ``evaluation`` (period,
+    function of the model returning a dict of numbers), also the "curve" of its
+    evaluations against training time (``_PeriodicEvaluation``)."""
     cfg = cfg.clone()
     cfg.SEED = seed
     seed_all_rng(seed)
@@ -61,17 +91,24 @@ def train_like_detectron2(system, build, cfg, seed, warmup_steps=5):
         accumulate_steps=cfg.SOLVER.ACCUMULATE_GRAD_STEPS,
     )
     step_times = _StepTimes(cfg.MODEL.DEVICE)
+    # the step's time is taken before an evaluation after it starts
+    evaluations = (
+        [] if evaluation is None else [_PeriodicEvaluation(model, *evaluation, step_times)]
+    )
     trainer.register_hooks(
-        [hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer)), step_times]
+        [hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer)), step_times] + evaluations
     )
     with PeakMemory(cfg.MODEL.DEVICE) as memory:
         trainer.train(0, cfg.SOLVER.MAX_ITER)
     steps = step_times.seconds[warmup_steps:] or step_times.seconds
     model.eval()
-    return model, {
+    result = {
         "system": system,
         "seed": seed,
         "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
         "train_iters_per_s": 1.0 / float(np.median(steps)),
         "peak_train_memory_MiB": memory.mebibytes,
     }
+    if evaluations:
+        result["curve"] = evaluations[0].points
+    return model, result

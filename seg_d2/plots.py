@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .errors import RunFileError  # noqa: E402
 
-__all__ = ["plot_metrics", "read_metrics"]
+__all__ = ["plot_curves", "plot_metrics", "read_metrics"]
 
 
 def read_metrics(metrics_json):
@@ -35,12 +35,13 @@ def read_metrics(metrics_json):
     return dict(series)
 
 
-def _plot(path, title, curves, ylabel, logy=False):
+def plot_curves(path, title, curves, ylabel, logy=False, xlabel="iteration"):
+    """A PNG at ``path`` of ``curves``: {name: [(x, y), ...]}, one line each."""
     figure, axes = plt.subplots(figsize=(6, 3.5), dpi=100)
     for name, points in sorted(curves.items()):
         iterations, values = zip(*points)
         axes.plot(iterations, values, marker="o" if len(points) < 20 else None, label=name)
-    axes.set_xlabel("iteration")
+    axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     if logy:
@@ -63,13 +64,15 @@ def plot_metrics(metrics_json, output_dir):
     losses = {n: p for n, p in series.items() if n.startswith("loss") or n == "total_loss"}
     if losses:
         paths.append(
-            _plot(
+            plot_curves(
                 os.path.join(output_dir, "losses.png"), "training losses", losses, "loss", logy=True
             )
         )
     if "lr" in series:
         paths.append(
-            _plot(os.path.join(output_dir, "lr.png"), "learning rate", {"lr": series["lr"]}, "lr")
+            plot_curves(
+                os.path.join(output_dir, "lr.png"), "learning rate", {"lr": series["lr"]}, "lr"
+            )
         )
     groups = defaultdict(dict)
     for name, points in series.items():
@@ -78,7 +81,7 @@ def plot_metrics(metrics_json, output_dir):
             groups[group][metric] = points
     for group, curves in sorted(groups.items()):
         paths.append(
-            _plot(
+            plot_curves(
                 os.path.join(output_dir, f"{group}.png"),
                 f"{group} on the test set",
                 curves,

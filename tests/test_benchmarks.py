@@ -930,3 +930,97 @@ def test_cpu_deploy_trains_a_run_folder_without_weights_only(tmp_path, monkeypat
             f"python tools/train_net.py --config-file c.yaml OUTPUT_DIR {tmp_path / 'new'}",
         )
     ]
+
+
+def _curve(*points):
+    return [
+        {
+            "iteration": 10 * (k + 1),
+            "training_seconds": seconds,
+            "evaluation_seconds": 2.0,
+            "mask_AP": ap,
+        }
+        for k, (seconds, ap) in enumerate(points)
+    ]
+
+
+def test_time_to_accuracy_interpolates_between_the_evaluations_around_the_target():
+    from benchmarks.time_to_accuracy import time_to_reach
+
+    curve = _curve((10.0, 5.0), (20.0, 15.0), (30.0, 12.0), (40.0, 30.0))
+    assert time_to_reach(curve, 10.0) == 15.0  # halfway from (10 s, 5) to (20 s, 15)
+    assert time_to_reach(curve, 2.5) == 5.0  # from (0 s, AP 0)
+    assert time_to_reach(curve, 15.0) == 20.0
+    assert time_to_reach(curve, 21.0) == 35.0  # the dip to 12 is passed over
+    assert time_to_reach(curve, 30.5) is None
+
+
+def test_time_to_accuracy_targets_torchvisions_final_ap_of_the_same_seed(results_dir, monkeypatch):
+    from benchmarks import time_to_accuracy
+
+    curves = {
+        ("torchvision MaskRCNN", 0): _curve((100.0, 20.0), (200.0, 30.0)),
+        ("torchvision MaskRCNN", 1): _curve((100.0, 30.0), (200.0, 34.0)),
+        ("seg_d2 Mask R-CNN", 0): _curve((100.0, 30.0), (200.0, 36.0)),  # 30 at 100 s
+        ("seg_d2 Mask R-CNN", 1): _curve((100.0, 24.0), (200.0, 44.0)),  # 34 at 150 s
+    }
+    trained = []
+
+    def train(system, build, cfg, seed, evaluation):
+        period, evaluate = evaluation
+        trained.append((system, seed, period, cfg.SOLVER.MAX_ITER, cfg.SOLVER.WARMUP_ITERS))
+        return None, {"system": system, "seed": seed, "curve": curves[system, seed]}
+
+    monkeypatch.setattr(time_to_accuracy, "train_like_detectron2", train)
+    monkeypatch.setattr(time_to_accuracy, "load_test_inputs", lambda cfg, name: [])
+    monkeypatch.setattr(time_to_accuracy, "nuclei_datasets", lambda folder: [])
+    markdown = time_to_accuracy.main(
+        ["--nuclei", "DIR", "--torchvision-iters", "400", "SOLVER.MAX_ITER", "300"]
+    )
+    assert trained == [
+        ("seg_d2 Mask R-CNN", 0, 30, 300, 100),
+        ("torchvision MaskRCNN", 0, 40, 400, 100),
+        ("torchvision MaskRCNN", 1, 40, 400, 100),
+        ("seg_d2 Mask R-CNN", 1, 30, 300, 100),
+    ]
+    data = json.loads(
+        markdown.replace(".md", ".json") and open(markdown.replace(".md", ".json")).read()
+    )
+    assert data["systems"]["seg_d2 Mask R-CNN"]["seconds_to_target"] == 125.0
+    assert data["systems"]["torchvision MaskRCNN"]["seconds_to_target"] == 200.0
+    with open(markdown) as f:
+        text = f.read()
+    assert text.rstrip().endswith(
+        "headline: time-to-accuracy ratio = 0.62; seg_d2 final mask AP = 40.0; "
+        "torchvision final mask AP = 32.0"
+    )
+    assert (results_dir / "time_to_accuracy_nuclei.png").stat().st_size > 0
+
+
+def test_training_evaluates_every_period_and_after_the_last_step_outside_its_time(bench_datasets):
+    from detectron2.modeling import build_model
+
+    from benchmarks.training import train_like_detectron2
+
+    cfg = seg_d2.setup_config(
+        "configs/shapes/unet.yaml",
+        [
+            *bench_datasets,
+            *("DATASETS.TRAIN", "('bench_train_sem_seg',)", "MODEL.UNET.BASE_CHANNELS", "4"),
+            *("SOLVER.MAX_ITER", "7", "SOLVER.WARMUP_ITERS", "1", "INPUT.CROP.SIZE", "(64, 64)"),
+        ],
+    )
+    modes = []
+
+    def evaluate(model):
+        modes.append(model.training)
+        return {"mask_AP": float(len(modes))}
+
+    model, result = train_like_detectron2("unet", build_model, cfg, 0, evaluation=(3, evaluate))
+    curve = result["curve"]
+    assert [point["iteration"] for point in curve] == [3, 6, 7]
+    assert [point["mask_AP"] for point in curve] == [1.0, 2.0, 3.0]
+    assert modes == [False] * 3
+    seconds = [point["training_seconds"] for point in curve]
+    assert 0 < seconds[0] < seconds[1] < seconds[2]
+    assert all(point["evaluation_seconds"] > 0 for point in curve)
