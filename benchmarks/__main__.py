@@ -9,8 +9,9 @@ benchmarks.<module> --help``); this entry point picks their sizes (``--quick`` f
 in about 20 minutes on a 2-core CPU) and collects their tables into
 benchmarks/results/README.md. ``--nuclei DIR`` adds the Mask R-CNN comparison on the
 real nuclei of the README's "Train on your own data", converted as it says into DIR
-(nuclei_train.json, nuclei_val.json, stage1_train/; they are not shipped), and the
-step time on those crowded images against shapes (crowded_step).
+(nuclei_train.json, nuclei_val.json, stage1_train/; they are not shipped), the
+step time on those crowded images against shapes (crowded_step) and the time each Mask
+R-CNN takes to reach torchvision's accuracy (time_to_accuracy).
 """
 
 import argparse
@@ -28,6 +29,7 @@ from . import (
     instance_torchvision,
     results_files,
     semantic_unet,
+    time_to_accuracy,
     training_speed,
 )
 
@@ -72,6 +74,12 @@ COMPARISONS = {
 # config's schedule (its comment's 30-minute variant), so that the four trainings fit in
 # about an hour on a 2-core CPU.
 NUCLEI_QUICK = ["--seeds", "0", "--iters", "60", "--name", "instance_nuclei"]
+# Time to accuracy: quick, one seed of 60 iterations evaluated twice, in its own file; full,
+# the script's own sizes (2 seeds of 850 iterations, 10 evaluations: about 2 hours on 2 cores).
+TIME_TO_ACCURACY_QUICK = [
+    *("--seeds", "0", "--torchvision-iters", "60", "--evaluations", "2"),
+    *("--name", "time_to_accuracy_nuclei_quick"),
+]
 
 
 def nuclei_sizes(quick):
@@ -135,6 +143,13 @@ def main(argv=None):
             )
         )
         runs.append(("crowded_step", crowded_step, ["--nuclei", args.nuclei]))
+        runs.append(
+            (
+                "time_to_accuracy",
+                time_to_accuracy,
+                (TIME_TO_ACCURACY_QUICK if args.quick else []) + ["--nuclei", args.nuclei],
+            )
+        )
         if "architectures" in args.only:
             runs.append(
                 (

@@ -3,7 +3,7 @@ side on the same split, each evaluated on the validation split every tenth of it
 (the evaluations' time left out of the training time, and reported apart).
 
     python -m benchmarks.time_to_accuracy --nuclei DIR [--seeds 0 1] [--evaluations 10]
-        [--torchvision-iters 850] [KEY VALUE ...]
+        [--torchvision-iters 850] [--name time_to_accuracy_nuclei] [KEY VALUE ...]
 
 DIR holds the nuclei as the README's commands convert them (nuclei_train.json,
 nuclei_val.json, stage1_train/). torchvision keeps the settings of the nuclei comparison
@@ -113,6 +113,9 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--evaluations", type=int, default=10)
     parser.add_argument("--torchvision-iters", type=int, default=850)
+    parser.add_argument(
+        "--name", default="time_to_accuracy_nuclei", help="file name under benchmarks/results/"
+    )
     parser.add_argument("overrides", nargs="*", help="seg_d2's KEY VALUE config overrides")
     args = parser.parse_args(argv)
     iters = args.torchvision_iters
@@ -124,7 +127,10 @@ def main(argv=None):
         TORCHVISION: seg_d2.setup_config(CONFIG, reference),
         SEG_D2: seg_d2.setup_config(CONFIG, reference + args.overrides),
     }
-    inputs = load_test_inputs(configs[SEG_D2], configs[SEG_D2].DATASETS.TEST[0])
+    # each at its own test size
+    inputs = {
+        system: load_test_inputs(cfg, cfg.DATASETS.TEST[0]) for system, cfg in configs.items()
+    }
 
     def run(system, seed):
         cfg = configs[system]
@@ -134,7 +140,7 @@ def main(argv=None):
             SYSTEMS[system],
             cfg,
             seed,
-            evaluation=(period, lambda model: mask_ap(model, cfg, inputs)),
+            evaluation=(period, lambda model: mask_ap(model, cfg, inputs[system])),
         )
         return result
 
@@ -174,7 +180,7 @@ def main(argv=None):
         headers=["system", "seed", "iteration", "training min", "mask AP"],
         tablefmt="github",
     )
-    plot(runs, target, os.path.join(results_files.RESULTS, "time_to_accuracy_nuclei.png"))
+    plot(runs, target, os.path.join(results_files.RESULTS, f"{args.name}.png"))
     print(text)
     shown = "not reached" if ratio is None else f"{ratio:.2f}"
     headline = (
@@ -189,10 +195,10 @@ def main(argv=None):
         f"{' '.join(args.overrides) or 'nothing else'}. Each evaluated on nuclei_val every "
         f"{args.evaluations}th of its schedule and after the last step; minutes are the "
         "training steps' own time (loading included, evaluations left out); 'min to target' "
-        "interpolates between the evaluations around it. Plot: time_to_accuracy_nuclei.png."
+        f"interpolates between the evaluations around it. Plot: {args.name}.png."
     )
     return write_results(
-        "time_to_accuracy_nuclei",
+        args.name,
         "Time to accuracy on the nuclei: seg_d2 vs torchvision's Mask R-CNN",
         note,
         f"{text}\n\n{headline}",

@@ -423,7 +423,7 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
     from test_own_data import _nuclei_like
 
     from benchmarks import __main__ as suite
-    from benchmarks import crowded_step, instance_torchvision
+    from benchmarks import crowded_step, instance_torchvision, time_to_accuracy
 
     folder = tmp_path / "nuclei"
     _nuclei_like(folder / "stage1_train", np.random.default_rng(0))
@@ -454,6 +454,12 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
             ]
         )
         crowded_step.main(["--nuclei", str(folder), "--steps", "2", "--repeats", "1", *tiny])
+        time_to_accuracy.main(
+            [
+                *("--nuclei", str(folder), "--seeds", "0", "--torchvision-iters", "4"),
+                *("--evaluations", "2", *tiny, *few_detections),
+            ]
+        )
     finally:
         for name in ("nuclei_train", "nuclei_val"):
             unregister(name)
@@ -474,6 +480,11 @@ def test_nuclei_comparison_reads_the_data_from_the_folder_given(results_dir, tmp
         if line.startswith("| ratio")
     )
     assert float(ratio_row.strip("| ").rsplit("|", 1)[1]) == pytest.approx(ratio, abs=0.005)
+    curves = json.loads((results_dir / "time_to_accuracy_nuclei.json").read_text())["runs"]
+    assert [(run["system"], [point["iteration"] for point in run["curve"]]) for run in curves] == [
+        ("seg_d2 Mask R-CNN", [2, 4]),
+        ("torchvision MaskRCNN", [2, 4]),
+    ]
 
 
 def test_the_full_nuclei_comparison_trains_two_seeds_of_half_the_nuclei_schedule():

@@ -228,3 +228,50 @@ def test_results_entries_become_instances_of_the_models_types():
     none = _instances_from_results([], 6, 8, {7: 0})
     assert len(none) == 0 and none.pred_masks.shape == (0, 6, 8)
     assert none.pred_masks.dtype == torch.bool and none.pred_boxes.tensor.shape == (0, 4)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["dataset", "--weights", "w.pth"], "--weights is the weights of a model: give --run or "),
+        (["predict", "--dataset", "x"], "predict needs --run, or --config-file and MODEL.WEIGHTS"),
+        (["results", "--results", "r.json"], "results needs --results and --dataset"),
+        (["results", "--dataset", "x"], "results needs --results and --dataset"),
+        (["dataset", "--images", "a.png"], "--images goes with predict"),
+    ],
+)
+def test_arguments_that_do_not_go_together_are_refused_by_name(
+    arguments, message, tmp_path, capsys
+):
+    with pytest.raises(SystemExit) as ended:
+        _tool("visualize").main([*arguments, "--output", str(tmp_path)])
+    assert ended.value.code == 2
+    assert f"error: {message}" in capsys.readouterr().err
+
+
+@pytest.fixture
+def nine_images(tmp_path):
+    from seg_d2.data.shapes import generate_shapes_split
+
+    generate_shapes_split(tmp_path, "nine", seed=3, num_images=9)
+    register_coco_dataset(
+        "nine_images", tmp_path / "annotations" / "instances_nine.json", tmp_path / "nine"
+    )
+    yield "nine_images"
+    unregister("nine_images")
+
+
+def test_dataset_mode_draws_eight_images_four_to_a_row_unless_told(nine_images, tmp_path):
+    written, sheet = _tool("visualize").main(
+        ["dataset", "--dataset", nine_images, "--output", str(tmp_path / "default")]
+    )
+    assert len(written) == 8
+    assert Image.open(sheet).size == (4 * SIDE + 3 * 4, 2 * (SIDE + TITLE) + 4)
+    written, sheet = _tool("visualize").main(
+        [
+            *("dataset", "--dataset", nine_images, "--output", str(tmp_path / "told")),
+            *("--num", "9", "--columns", "3", "--sheet-width", "500"),
+        ]
+    )
+    assert len(written) == 9
+    assert Image.open(sheet).size[0] == 500  # 3 panels shrunk to fit, 2 gaps
