@@ -5,6 +5,7 @@ from seg_d2.visualization import (
     ground_truth_panel,
     prediction_panel,
     semantic_error_overlay,
+    side_by_side,
 )
 
 import numpy as np
@@ -90,6 +91,24 @@ def test_contact_sheet_tiles_row_by_row():
         np.zeros((5, 5, 3), np.uint8),
     ]
     assert contact_sheet(panels, columns=2, gap=1).shape == (2 * 12 + 1, 2 * 20 + 1, 3)
+
+
+def test_contact_sheet_places_each_panel_in_its_cell_on_white_four_to_a_row():
+    panels = [np.full((10, 20, 3), 40 * k, np.uint8) for k in range(1, 6)]
+    panels[1] = panels[1][:6]  # a shorter panel: padded below with white
+    sheet = contact_sheet(panels)
+    assert sheet.shape == (2 * 10 + 4, 4 * 20 + 3 * 4, 3)
+    assert (sheet[:10, :20] == 40).all() and (sheet[:6, 24:44] == 80).all()
+    assert (sheet[14:24, :20] == 200).all()  # the fifth starts the second row
+    for white in (sheet[6:10, 24:44], sheet[:10, 20:24], sheet[10:14], sheet[14:, 20:]):
+        assert (white == 255).all()
+
+
+def test_side_by_side_pads_shorter_panels_and_gaps_with_white():
+    row = side_by_side([np.zeros((4, 3, 3), np.uint8), np.zeros((2, 5, 3), np.uint8)], gap=2)
+    assert row.shape == (4, 3 + 2 + 5, 3)
+    assert (row[:, :3] == 0).all() and (row[:2, 5:] == 0).all()
+    assert (row[:, 3:5] == 255).all() and (row[2:, 5:] == 255).all()
 
 
 def test_contact_sheet_shrinks_wide_panels_to_its_width_and_keeps_small_ones():
