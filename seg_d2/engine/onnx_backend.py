@@ -4,16 +4,15 @@ gives what the PyTorch model does (a list of input dicts, a list of output dicts
 
 The export is traced on the first image the backend is given, at its size (tracing follows
 one image through the model; the file then takes any size), into a temporary folder,
-removed once ONNX Runtime has read it.
+removed once ONNX Runtime has read it. Test-time augmentation and sliding windows are Python
+loops around the model and are not exported; a config that enables them is refused.
 
-"onnxruntime-int8" quantises the exported model's convolutions to 8-bit integers (ONNX
-Runtime's static quantisation: weights per output channel, activations with ranges measured
-on calibration images, which should look like those the model will see: its training images
-by default), except the layers named by TEST.INT8.FLOAT_LAYERS: by default those whose
-outputs are the model's predictions (scores, box deltas, mask and class logits), whose
-rounding errors nothing after them averages out.
-Test-time augmentation and sliding windows are Python loops around the model and are not
-exported; a config that enables them is refused.
+"onnxruntime-int8" quantises the exported model's convolutions and fully connected layers to
+8-bit integers (ONNX Runtime's static quantisation: weights per output channel, activations
+with ranges measured on calibration images, which should look like those the model will see:
+its training images by default), except the modules named by TEST.INT8.FLOAT_LAYERS: by
+default those whose outputs are the model's predictions (scores, box deltas, mask and class
+logits), whose rounding errors nothing after them averages out.
 """
 
 import os
