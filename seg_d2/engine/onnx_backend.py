@@ -13,13 +13,19 @@ with ranges measured on calibration images, which should look like those the mod
 its training images by default), except the modules named by TEST.INT8.FLOAT_LAYERS: by
 default those whose outputs are the model's predictions (scores, box deltas, mask and class
 logits), whose rounding errors nothing after them averages out.
+
+The backend pastes each instance's mask into the image by ``paste_masks``: the same bilinear
+sampling as detectron2's ``paste_masks_in_image``, many times faster on a CPU, where
+detectron2's pasting of hundreds of masks can take longer than the model.
 """
 
+import math
 import os
 import re
 import tempfile
 import warnings
 
+import numpy as np
 import torch
 from detectron2.modeling import GeneralizedRCNN
 from detectron2.modeling.postprocessing import detector_postprocess, sem_seg_postprocess
@@ -27,7 +33,14 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..export import check_exportable, export_traceable, traceable_model
 
-__all__ = ["BACKENDS", "OnnxRuntimeModel", "evenly_spaced", "with_backend"]
+__all__ = [
+    "BACKENDS",
+    "OnnxRuntimeModel",
+    "evenly_spaced",
+    "paste_masks",
+    "postprocess_detections",
+    "with_backend",
+]
 
 BACKENDS = ("pytorch", "onnxruntime", "onnxruntime-int8")
 # What the int8 backend quantises: convolutions and fully connected layers.
@@ -112,8 +125,56 @@ class OnnxRuntimeModel:
         (output,) = self._schema([torch.as_tensor(tensor) for tensor in flat])
         height, width = item.get("height", image.shape[1]), item.get("width", image.shape[2])
         if self._detector:
-            return {"instances": detector_postprocess(output["instances"], height, width)}
+            return {"instances": postprocess_detections(output["instances"], height, width)}
         return {"sem_seg": sem_seg_postprocess(output["sem_seg"], image.shape[1:], height, width)}
+
+
+def postprocess_detections(instances, height, width):
+    """detectron2's ``detector_postprocess`` of a Mask R-CNN's raw ``instances`` (boxes
+    scaled to the image and clipped, empty ones dropped), masks pasted by ``paste_masks``."""
+    probabilities = instances.get("pred_masks")
+    instances.remove("pred_masks")
+    instances.mask_probabilities = probabilities  # dropped with the empty boxes
+    instances = detector_postprocess(instances, height, width)
+    instances.pred_masks = paste_masks(
+        instances.mask_probabilities[:, 0], instances.pred_boxes.tensor, (height, width)
+    )
+    instances.remove("mask_probabilities")
+    return instances
+
+
+def paste_masks(masks, boxes, image_size, threshold=0.5):
+    """detectron2's ``paste_masks_in_image``: (N, M, M) mask probabilities sampled bilinearly
+    at the pixel centres of their (N, 4) boxes, zero outside, thresholded into an (N, H, W)
+    boolean tensor. The sampling is separable (a box scales each axis alone): two small
+    matrix products per mask, where ``grid_sample`` costs a grid and several tensor
+    operations per mask."""
+    height, width = image_size
+    pasted = np.zeros((len(masks), height, width), dtype=bool)
+    for index, (mask, (x0, y0, x1, y1)) in enumerate(zip(masks.float().numpy(), boxes.tolist())):
+        # the box and a pixel around it: beyond, every sample is zero
+        left, top = max(math.floor(x0) - 1, 0), max(math.floor(y0) - 1, 0)
+        right, bottom = min(math.ceil(x1) + 1, width), min(math.ceil(y1) + 1, height)
+        if right <= left or bottom <= top:
+            continue
+        rows = _bilinear_weights(top, bottom, y0, y1, mask.shape[0])
+        columns = _bilinear_weights(left, right, x0, x1, mask.shape[1])
+        pasted[index, top:bottom, left:right] = rows @ mask @ columns.T >= threshold
+    return torch.from_numpy(pasted)
+
+
+def _bilinear_weights(start, stop, low, high, size):
+    """(stop - start, size): how much each of ``size`` mask cells weighs in the pixels
+    start..stop-1 of an axis on which the mask spans [low, high): grid_sample's bilinear
+    weights (align_corners=False), cells outside the mask weighing nothing (zero padding)."""
+    at = (np.arange(start, stop) + 0.5 - low) * size / (high - low) - 0.5
+    below = np.floor(at)
+    weights = np.zeros((stop - start, size), np.float32)
+    pixels = np.arange(stop - start)
+    for cell, weight in ((below, 1 - (at - below)), (below + 1, at - below)):
+        inside = (cell >= 0) & (cell < size)
+        weights[pixels[inside], cell[inside].astype(int)] += weight[inside]
+    return weights
 
 
 def quantized(path, calibration_inputs, float_layers=()):

@@ -246,3 +246,29 @@ def test_int8_evaluation_calibrates_on_the_training_images(tiny_val, monkeypatch
     files = [record["file_name"] for record in DatasetCatalog.get(f"{tiny_val}_sem_seg")]
     assert [item["file_name"] for item in calibrations[0]] == [files[0], files[2]]
     assert abs(scores["onnxruntime-int8"]["mIoU"] - scores["pytorch"]["mIoU"]) < 1.0
+
+
+def test_masks_are_pasted_as_detectron2_pastes_them():
+    from detectron2.layers.mask_ops import paste_masks_in_image
+
+    generator = torch.Generator().manual_seed(0)
+    height, width = 70, 90
+    corners = torch.rand(40, 2, generator=generator) * torch.tensor([width + 10, height + 10]) - 5
+    sizes = torch.rand(40, 2, generator=generator) * 30 + 0.2  # sub-pixel to a third of the image
+    boxes = torch.cat([corners, corners + sizes], 1)
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
+    boxes = boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
+    coarse = torch.rand(len(boxes), 1, 5, 5, generator=generator)
+    masks = torch.nn.functional.interpolate(coarse, size=(28, 28), mode="bilinear")[:, 0]
+    want = paste_masks_in_image(masks, boxes, (height, width))
+    got = onnx_backend.paste_masks(masks, boxes, (height, width))
+    assert got.dtype == torch.bool and got.shape == (len(boxes), height, width)
+    assert torch.equal(got, want)
+    assert want.flatten(1).any(1).sum() > len(boxes) / 2  # most masks set some pixels
+    for threshold in (0.3, 0.7):
+        assert torch.equal(
+            onnx_backend.paste_masks(masks, boxes, (height, width), threshold),
+            paste_masks_in_image(masks, boxes, (height, width), threshold),
+        )
+    assert onnx_backend.paste_masks(masks[:0], boxes[:0], (height, width)).shape == (0, 70, 90)
