@@ -764,3 +764,54 @@ def test_the_manual_quotes_the_scale_benchmark():
                 f"memory ratio = {first['memory_ratio']:.2f}"
             )
         )
+
+
+def _paragraph(phrase):
+    """The paragraph of the pages that starts with ``phrase``, its lines joined."""
+    text = _pages_text()
+    assert text.count(phrase) == 1, phrase
+    start = text.index(phrase)
+    return " ".join(text[start : text.find("\n\n", start)].split())
+
+
+def test_the_manual_quotes_the_cpu_deployment_benchmark():
+    """Each model's int8 and float speedups and scores against eager, from the benchmark's
+    JSON; its Markdown ends with the headline of the Mask R-CNN's int8 backend."""
+    rows = {
+        model: {row["backend"]: row for row in _value("cpu_deploy_nuclei.json", (model, "rows"))}
+        for model in ("Mask R-CNN", "U-Net")
+    }
+    mask_rcnn, unet = rows["Mask R-CNN"], rows["U-Net"]
+    int8, every_layer = "ONNX Runtime, int8", "ONNX Runtime, int8, all layers"
+    paragraph = _paragraph("On the nuclei validation split (`python -m benchmarks.cpu_deploy`")
+    for printed in (
+        "Mask R-CNN at {:.2f}x eager PyTorch's images per second with mask AP {:.1f} against "
+        "{:.1f}".format(
+            mask_rcnn[int8]["speedup"],
+            mask_rcnn[int8]["score"],
+            mask_rcnn["eager PyTorch"]["score"],
+        ),
+        "U-Net at {:.2f}x with mIoU {:.1f} against {:.1f}".format(
+            unet[int8]["speedup"], unet[int8]["score"], unet["eager PyTorch"]["score"]
+        ),
+        "float, {:.2f}x and {:.2f}x with the same scores".format(
+            mask_rcnn["ONNX Runtime, float"]["speedup"], unet["ONNX Runtime, float"]["speedup"]
+        ),
+        "Mask R-CNN {:.2f}x at mask AP {:.1f}.".format(
+            mask_rcnn[every_layer]["speedup"], mask_rcnn[every_layer]["score"]
+        ),
+    ):
+        assert printed in paragraph, printed
+    for model in rows.values():  # "the same scores"
+        assert round(model["ONNX Runtime, float"]["score"], 1) == round(
+            model["eager PyTorch"]["score"], 1
+        )
+    with open(os.path.join(REPO, RESULTS, "cpu_deploy_nuclei.md")) as f:
+        assert (
+            f.read()
+            .rstrip()
+            .endswith(
+                f"headline: speedup = {mask_rcnn[int8]['speedup']:.2f}; "
+                f"mask AP drop = {mask_rcnn[int8]['drop']:.1f}"
+            )
+        )
