@@ -167,7 +167,8 @@ USAGES = {
     "[--num-machines NUM_MACHINES] [--machine-rank MACHINE_RANK] [--dist-url DIST_URL] ...",
     "predict": "[-h] (--config-file CONFIG_FILE | --run RUN) [--weights WEIGHTS] --input INPUT "
     "[INPUT ...] --output OUTPUT [--batch-size BATCH_SIZE] [--device DEVICE] "
-    "[--score-threshold SCORE_THRESHOLD] [--backend {pytorch,onnxruntime}] [opts ...]",
+    "[--score-threshold SCORE_THRESHOLD] [--backend {pytorch,onnxruntime,onnxruntime-int8}] "
+    "[--calibration-images CALIBRATION_IMAGES [CALIBRATION_IMAGES ...]] [opts ...]",
     "visualize": "[-h] --output OUTPUT [--dataset DATASET] [--num NUM] "
     "[--image-ids IMAGE_IDS [IMAGE_IDS ...]] [--config-file CONFIG_FILE | --run RUN] "
     "[--weights WEIGHTS] [--images IMAGES [IMAGES ...]] [--results RESULTS] [--compare] "
