@@ -972,7 +972,9 @@ def test_time_to_accuracy_interpolates_between_the_evaluations_around_the_target
     assert time_to_reach(curve, 30.5) is None
 
 
-def test_time_to_accuracy_targets_torchvisions_final_ap_of_the_same_seed(results_dir, monkeypatch):
+def test_time_to_accuracy_targets_torchvisions_final_ap_of_the_same_seed(
+    results_dir, bench_datasets, monkeypatch
+):
     from benchmarks import time_to_accuracy
 
     curves = {
@@ -990,7 +992,10 @@ def test_time_to_accuracy_targets_torchvisions_final_ap_of_the_same_seed(results
 
     monkeypatch.setattr(time_to_accuracy, "train_like_detectron2", train)
     monkeypatch.setattr(time_to_accuracy, "load_test_inputs", lambda cfg, name: [])
-    monkeypatch.setattr(time_to_accuracy, "nuclei_datasets", lambda folder: [])
+    splits = ["DATASETS.TRAIN", "('bench_train',)", "DATASETS.TEST", "('bench_val',)"]
+    monkeypatch.setattr(
+        time_to_accuracy, "nuclei_datasets", lambda folder: [*bench_datasets, *splits]
+    )
     markdown = time_to_accuracy.main(
         ["--nuclei", "DIR", "--torchvision-iters", "400", "SOLVER.MAX_ITER", "300"]
     )
