@@ -432,11 +432,26 @@ def _readme_line(phrase):
 
 def _readme_bullet(phrase):
     """The bullet that starts with ``phrase``, its lines joined by single spaces."""
+    return _joined_lines(phrase, "\n- ")
+
+
+def _paragraph(phrase):
+    """The paragraph of the pages that starts with ``phrase``, its lines joined."""
+    return _joined_lines(phrase, "\n\n")
+
+
+def _joined_lines(phrase, until):
+    """The pages' text from ``phrase`` (once in them) to ``until``, joined by single spaces."""
     text = _pages_text()
     assert text.count(phrase) == 1, phrase
     start = text.index(phrase)
-    end = text.find("\n- ", start)
-    return " ".join(text[start:end].split())
+    return " ".join(text[start : text.find(until, start)].split())
+
+
+def _assert_headline(results_markdown, headline):
+    """The benchmark's Markdown ends with its headline line."""
+    with open(os.path.join(REPO, RESULTS, results_markdown)) as f:
+        assert f.read().rstrip().endswith(headline)
 
 
 def _value(file, keys):
@@ -710,8 +725,7 @@ def test_the_manual_quotes_the_transfer_benchmark():
         "a gain of {:.1f} (mean over 2 seeds".format(data["gain"]),
     ):
         assert printed in line, printed
-    with open(os.path.join(REPO, RESULTS, "transfer_nuclei.md")) as f:
-        assert f.read().rstrip().endswith(f"headline: gain = {data['gain']:.1f}; seeds = 2")
+    _assert_headline("transfer_nuclei.md", f"headline: gain = {data['gain']:.1f}; seeds = 2")
 
 
 @pytest.mark.parametrize(
@@ -755,23 +769,11 @@ def test_the_manual_quotes_the_scale_benchmark():
         f"took {run(10000, 'derived ground truth')['seconds'] / 10:.1f} s per 1,000 images",
     ):
         assert printed in line, printed
-    with open(os.path.join(REPO, RESULTS, "scale_coco.md")) as f:
-        assert (
-            f.read()
-            .rstrip()
-            .endswith(
-                f"headline: images = 118287; time ratio = {first['time_ratio']:.2f}; "
-                f"memory ratio = {first['memory_ratio']:.2f}"
-            )
-        )
-
-
-def _paragraph(phrase):
-    """The paragraph of the pages that starts with ``phrase``, its lines joined."""
-    text = _pages_text()
-    assert text.count(phrase) == 1, phrase
-    start = text.index(phrase)
-    return " ".join(text[start : text.find("\n\n", start)].split())
+    _assert_headline(
+        "scale_coco.md",
+        f"headline: images = 118287; time ratio = {first['time_ratio']:.2f}; "
+        f"memory ratio = {first['memory_ratio']:.2f}",
+    )
 
 
 def test_the_manual_quotes_the_cpu_deployment_benchmark():
@@ -806,12 +808,8 @@ def test_the_manual_quotes_the_cpu_deployment_benchmark():
         assert round(model["ONNX Runtime, float"]["score"], 1) == round(
             model["eager PyTorch"]["score"], 1
         )
-    with open(os.path.join(REPO, RESULTS, "cpu_deploy_nuclei.md")) as f:
-        assert (
-            f.read()
-            .rstrip()
-            .endswith(
-                f"headline: speedup = {mask_rcnn[int8]['speedup']:.2f}; "
-                f"mask AP drop = {mask_rcnn[int8]['drop']:.1f}"
-            )
-        )
+    _assert_headline(
+        "cpu_deploy_nuclei.md",
+        f"headline: speedup = {mask_rcnn[int8]['speedup']:.2f}; "
+        f"mask AP drop = {mask_rcnn[int8]['drop']:.1f}",
+    )
