@@ -4,6 +4,7 @@ import time
 
 import seg_d2  # noqa: F401  (first: fixes detectron2 0.6 before anything imports it)
 from seg_d2.engine import Trainer
+from seg_d2.engine.model_ema import ModelEMA
 from seg_d2.engine.model_preparation import prepare_model
 from seg_d2.engine.train_loop import build_train_loop
 
@@ -46,6 +47,14 @@ class _PeriodicEvaluation(HookBase):
         )
 
 
+def _of_average(average, evaluate):
+    def evaluate_average(model):
+        with average.weights_in(model):
+            return evaluate(model)
+
+    return evaluate_average
+
+
 class _StepTimes(HookBase):
     def __init__(self, device):
         self._cuda = torch.device(device).type == "cuda"
@@ -68,10 +77,11 @@ def train_like_detectron2(system, build, cfg, seed, warmup_steps=5, evaluation=N
     inputs and returns a loss dict) after seeding every RNG with ``seed``, and train it
     as train_net.py would: its data loader (the config's INPUT.EXTRA_AUGMENTATIONS
     included), detectron2's LR schedule, the config's optimizer, memory format
-    (MODEL.CHANNELS_LAST) and step (SOLVER.AMP.ENABLED: bfloat16 autocast on a CPU), so
-    that every system gets the same speed options. Returns the model (in eval mode) and
-    a result with its size, iterations/s (from the median step, data wait included,
-    after ``warmup_steps``) and the peak memory growth; given ``evaluation`` (period,
+    (MODEL.CHANNELS_LAST), step (SOLVER.AMP.ENABLED: bfloat16 autocast on a CPU) and
+    weights' average (MODEL_EMA: updated within the step's time, evaluated and returned in
+    the model's place), so that every system gets the same options. Returns the model
+    (in eval mode) and a result with its size, iterations/s (from the median step, data
+    wait included, after ``warmup_steps``) and the peak memory growth; given ``evaluation`` (period,
     function of the model returning a dict of numbers), also the "curve" of its
     evaluations against training time (``_PeriodicEvaluation``)."""
     cfg = cfg.clone()
@@ -91,15 +101,25 @@ def train_like_detectron2(system, build, cfg, seed, warmup_steps=5, evaluation=N
         accumulate_steps=cfg.SOLVER.ACCUMULATE_GRAD_STEPS,
     )
     step_times = _StepTimes(cfg.MODEL.DEVICE)
-    # the step's time is taken before an evaluation after it starts
-    evaluations = (
-        [] if evaluation is None else [_PeriodicEvaluation(model, *evaluation, step_times)]
-    )
+    # updated within the step's time, evaluated in the model's place as train_net does
+    average = ModelEMA.from_config(cfg, model)
+    evaluations = []
+    if evaluation is not None:
+        period, evaluate = evaluation
+        if average is not None:
+            evaluate = _of_average(average, evaluate)
+        # the step's time is taken before an evaluation after it starts
+        evaluations.append(_PeriodicEvaluation(model, period, evaluate, step_times))
     trainer.register_hooks(
-        [hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer)), step_times] + evaluations
+        [hooks.LRScheduler(optimizer, build_lr_scheduler(cfg, optimizer))]
+        + ([average] if average is not None else [])
+        + [step_times]
+        + evaluations
     )
     with PeakMemory(cfg.MODEL.DEVICE) as memory:
         trainer.train(0, cfg.SOLVER.MAX_ITER)
+    if average is not None:
+        average.copy_to(model)  # the weights train_net's final checkpoint gives inference
     steps = step_times.seconds[warmup_steps:] or step_times.seconds
     model.eval()
     result = {

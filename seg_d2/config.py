@@ -102,6 +102,14 @@ def add_seg_d2_config(cfg):
     # under bfloat16 autocast there (seg_d2.engine.CPUAutocastTrainer), as they run
     # under float16 autocast on a GPU (detectron2's AMPTrainer).
 
+    # An exponential moving average of the weights, updated after every step, evaluated
+    # in their place and taken by every load but --resume (seg_d2/engine/model_ema.py;
+    # d2go's keys). DECAY: per step, at most (1 + n) / (10 + n) after n updates; about
+    # 1 / (1 - DECAY) steps are averaged.
+    cfg.MODEL_EMA = CN()
+    cfg.MODEL_EMA.ENABLED = False
+    cfg.MODEL_EMA.DECAY = 0.999
+
     # "SGD" (detectron2's) or "ADAMW" (as Mask2Former's key), with the same parameter
     # groups, LR schedule and gradient clipping; AdamW trains small models from scratch
     # in fewer iterations.

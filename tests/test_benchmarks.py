@@ -1046,3 +1046,35 @@ def test_training_evaluates_every_period_and_after_the_last_step_outside_its_tim
     seconds = [point["training_seconds"] for point in curve]
     assert 0 < seconds[0] < seconds[1] < seconds[2]
     assert all(point["evaluation_seconds"] > 0 for point in curve)
+
+
+def test_training_with_model_ema_evaluates_and_returns_the_average(bench_datasets):
+    from detectron2.modeling import build_model
+
+    from benchmarks.training import train_like_detectron2
+
+    cfg = seg_d2.setup_config(
+        "configs/shapes/unet.yaml",
+        [
+            *bench_datasets,
+            *("DATASETS.TRAIN", "('bench_train_sem_seg',)", "MODEL.UNET.BASE_CHANNELS", "4"),
+            *("SOLVER.MAX_ITER", "4", "SOLVER.WARMUP_ITERS", "1", "INPUT.CROP.SIZE", "(64, 64)"),
+            *("MODEL_EMA.ENABLED", "True", "MODEL_EMA.DECAY", "0.5"),
+        ],
+    )
+    seen = []
+
+    def evaluate(model):
+        seen.append({name: value.clone() for name, value in model.state_dict().items()})
+        return {"mask_AP": 0.0}
+
+    model, _ = train_like_detectron2("unet", build_model, cfg, 0, evaluation=(2, evaluate))
+    returned = model.state_dict()
+    assert len(seen) == 2
+    assert all(torch.equal(seen[-1][name], returned[name]) for name in returned)
+    # the same training without the average ends with other weights
+    cfg.defrost()
+    cfg.MODEL_EMA.ENABLED = False
+    plain, _ = train_like_detectron2("unet", build_model, cfg, 0)
+    last = plain.state_dict()
+    assert not all(torch.equal(last[name], returned[name]) for name in returned)

@@ -29,6 +29,8 @@ from tabulate import tabulate
 
 from ..atomic_files import write_text_atomically
 from ..errors import SegD2Error
+from .model_ema import CHECKPOINT_KEY as EMA_CHECKPOINT_KEY
+from .model_ema import averaged_weights
 from .weight_formats import convert_foreign_weights
 
 __all__ = [
@@ -104,6 +106,9 @@ class SafeCheckpointer(DetectionCheckpointer):
     that runs code (module docstring)."""
 
     _loading = None  # the file being loaded, for messages
+    # Whether a checkpoint's weights' average goes to its own checkpointable (--resume)
+    # rather than into the model (any other load).
+    _average_loaded_apart = False
 
     def save(self, name, **kwargs):
         if not self.save_dir or not self.save_to_disk:
@@ -154,6 +159,10 @@ class SafeCheckpointer(DetectionCheckpointer):
                 f"no such weights file {path!r}{tagged}; {self._kept(os.path.basename(path))}"
             )
         self._loading = path
+        wanted = kwargs.get("checkpointables", args[0] if args else None)
+        self._average_loaded_apart = EMA_CHECKPOINT_KEY in (
+            self.checkpointables if wanted is None else wanted
+        )
         return super().load(path, *args, **kwargs)
 
     def _load_file(self, filename):
@@ -179,6 +188,9 @@ class SafeCheckpointer(DetectionCheckpointer):
                 "__author__": "pycls",
                 "matching_heuristics": True,
             }
+        if EMA_CHECKPOINT_KEY in loaded and not self._average_loaded_apart:
+            self.logger.info("%s: loading the average of its weights (MODEL_EMA)", filename)
+            loaded["model"] = averaged_weights(loaded.pop(EMA_CHECKPOINT_KEY))
         return loaded if "model" in loaded else {"model": loaded}
 
     def _load_model(self, checkpoint):

@@ -60,9 +60,10 @@ class EarlyStopping(HookBase):
         raise TrainingStoppedEarly(f"stopped early after iteration {next_iter}")
 
 
-def after_evaluation_hooks(model, output_dir, eval_period, metric, patience):
+def after_evaluation_hooks(model, output_dir, eval_period, metric, patience, checkpointables=None):
     """The hooks placed after the one that evaluates (they read its metric): the best
-    checkpoint of ``metric`` in ``output_dir``/best/ (on the first process), and early
+    checkpoint of ``metric`` in ``output_dir``/best/ (on the first process; with
+    ``checkpointables``, e.g. the weights' average that was evaluated), and early
     stopping when ``patience`` > 0; none without periodic evaluation."""
     if eval_period <= 0:
         return []
@@ -73,7 +74,8 @@ def after_evaluation_hooks(model, output_dir, eval_period, metric, patience):
         # instead of from the last iteration.
         best_dir = os.path.join(output_dir, "best")
         os.makedirs(best_dir, exist_ok=True)
-        found.append(hooks.BestCheckpointer(eval_period, SafeCheckpointer(model, best_dir), metric))
+        checkpointer = SafeCheckpointer(model, best_dir, **(checkpointables or {}))
+        found.append(hooks.BestCheckpointer(eval_period, checkpointer, metric))
     if patience > 0:
         found.append(EarlyStopping(eval_period, metric, patience))
     return found

@@ -15,7 +15,7 @@ from detectron2.data import (
     build_detection_train_loader,
 )
 from detectron2.data.samplers import TrainingSampler
-from detectron2.engine import DefaultTrainer
+from detectron2.engine import DefaultTrainer, hooks
 from detectron2.engine.train_loop import TrainerBase
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
@@ -30,6 +30,8 @@ from ..evaluation import build_evaluator
 from ..modeling import with_test_options
 from .checkpoint import SafeCheckpointer
 from .early_stopping import TrainingStoppedEarly, after_evaluation_hooks
+from .model_ema import CHECKPOINT_KEY as EMA_CHECKPOINT_KEY
+from .model_ema import ModelEMA
 from .model_preparation import data_parallel, prepare_model
 from .onnx_backend import evenly_spaced, with_backend
 from .tracking import build_writers
@@ -196,14 +198,36 @@ class Trainer(DefaultTrainer):
         return build_writers(self.cfg, self.max_iter)
 
     def build_hooks(self):
+        """detectron2's hooks, then the best checkpoint's and early stopping's. With
+        MODEL_EMA.ENABLED, the weights' average is updated first after each step, saved in
+        every checkpoint and evaluated in the model's place."""
         cfg = self.cfg
-        return super().build_hooks() + after_evaluation_hooks(
+        self.model_ema = ModelEMA.from_config(cfg, self.checkpointer.model)
+        found = super().build_hooks()
+        averaged = {}
+        if self.model_ema is not None:
+            averaged = {EMA_CHECKPOINT_KEY: self.model_ema.averaged}
+            self.checkpointer.add_checkpointable(EMA_CHECKPOINT_KEY, self.model_ema.averaged)
+            found = [self.model_ema] + [
+                hooks.EvalHook(cfg.TEST.EVAL_PERIOD, self._test_averaged_weights)
+                if isinstance(hook, hooks.EvalHook)
+                else hook
+                for hook in found
+            ]
+        return found + after_evaluation_hooks(
             self.checkpointer.model,
             cfg.OUTPUT_DIR,
             cfg.TEST.EVAL_PERIOD,
             cfg.TEST.BEST_CHECKPOINT_METRIC,
             cfg.SOLVER.PATIENCE,
+            checkpointables=averaged,
         )
+
+    def _test_averaged_weights(self):
+        """DefaultTrainer's evaluation during training, of the weights' average."""
+        with self.model_ema.weights_in(self.checkpointer.model):
+            self._last_eval_results = self.test(self.cfg, self.model)
+        return self._last_eval_results
 
 
 def images_per_batch_part(cfg):

@@ -123,3 +123,60 @@ def test_the_set_up_is_default_trainers_but_for_the_three_choices_it_is_given(
         ours.model.state_dict().values(), theirs.model.state_dict().values()
     ):
         torch.testing.assert_close(mine, detectron2s)
+
+
+def _float_tensors(state):
+    return {name: tensor.clone() for name, tensor in state.items() if tensor.is_floating_point()}
+
+
+def test_with_model_ema_the_average_is_evaluated_checkpointed_and_loaded_for_inference(
+    tiny_shapes, tmp_path, monkeypatch
+):
+    from seg_d2.engine.checkpoint import SafeCheckpointer
+    from seg_d2.engine.model_ema import CHECKPOINT_KEY
+
+    def run(max_iter, resume):
+        cfg = _config(
+            tiny_shapes,
+            tmp_path,
+            *("SOLVER.MAX_ITER", str(max_iter), "SOLVER.CHECKPOINT_PERIOD", "2"),
+            *("TEST.EVAL_PERIOD", "2", "TEST.BEST_CHECKPOINT_METRIC", "sem_seg/mIoU"),
+            *("MODEL_EMA.ENABLED", "True", "MODEL_EMA.DECAY", "0.5"),
+        )
+        trainer = Trainer(cfg)
+        trainer.resume_or_load(resume=resume)
+        return cfg, trainer
+
+    evaluated = []
+
+    def test(cls, cfg, model, evaluators=None):
+        evaluated.append(_float_tensors(model.state_dict()))
+        return {"sem_seg": {"mIoU": 50.0}}
+
+    monkeypatch.setattr(Trainer, "test", classmethod(test))
+    cfg, trainer = run(2, resume=False)
+    trainer.train()
+    average = _float_tensors(trainer.model_ema.averaged.module.state_dict())
+    own = _float_tensors(trainer.model.state_dict())
+    (seen,) = evaluated
+    assert seen.keys() == average.keys() == own.keys()
+    assert all(torch.equal(seen[name], average[name]) for name in seen)
+    assert not all(torch.equal(own[name], average[name]) for name in own)
+
+    # updated before the checkpoint of the same step is written, in the best one too
+    final = os.path.join(cfg.OUTPUT_DIR, "model_final.pth")
+    for path in (final, os.path.join(cfg.OUTPUT_DIR, "best", "model_best.pth")):
+        saved = torch.load(path, weights_only=True)
+        assert int(saved[CHECKPOINT_KEY]["n_averaged"]) == 2, path
+
+    loaded = Trainer.build_model(cfg)
+    SafeCheckpointer(loaded).load(final)
+    inference = _float_tensors(loaded.state_dict())
+    assert all(torch.equal(inference[name], average[name]) for name in average)
+
+    _, resumed = run(3, resume=True)
+    assert int(resumed.model_ema.averaged.n_averaged) == 2
+    restored = _float_tensors(resumed.model_ema.averaged.module.state_dict())
+    assert all(torch.equal(restored[name], average[name]) for name in average)
+    trained = _float_tensors(resumed.model.state_dict())
+    assert all(torch.equal(trained[name], own[name]) for name in own)
