@@ -3,7 +3,8 @@ side on the same split, each evaluated on the validation split every tenth of it
 (the evaluations' time left out of the training time, and reported apart).
 
     python -m benchmarks.time_to_accuracy --nuclei DIR [--seeds 0 1] [--evaluations 10]
-        [--torchvision-iters 850] [--name time_to_accuracy_nuclei] [KEY VALUE ...]
+        [--torchvision-iters 850] [--name time_to_accuracy_nuclei] [--reference NAME]
+        [KEY VALUE ...]
 
 DIR holds the nuclei as the README's commands convert them (nuclei_train.json,
 nuclei_val.json, stage1_train/). torchvision keeps the settings of the nuclei comparison
@@ -16,10 +17,13 @@ sizes) is its own to choose. Both train by instance_torchvision's step on the sa
 A run reaches an AP at the training time where its curve first rises to it, interpolated
 linearly between the two evaluations around it; each seed's target is the final mask AP of
 torchvision's run of that seed (the same batches), and the ratio is seg_d2's mean time to
-reach it over torchvision's.
+reach it over torchvision's. ``--reference NAME`` takes torchvision's runs from an earlier
+results file of this script (benchmarks/results/NAME.json) instead of training them again:
+for trials of seg_d2's settings, whose ratio then compares two runs of the machine.
 """
 
 import argparse
+import json
 import os
 import tempfile
 
@@ -91,6 +95,19 @@ def summary(runs):
     return systems, ratio
 
 
+def reference_runs(name, seeds, iters):
+    """torchvision's runs of ``seeds`` in the results file ``name``, each of ``iters``
+    iterations; an error naming the file otherwise."""
+    path = os.path.join(results_files.RESULTS, f"{name}.json")
+    with open(path) as f:
+        runs = [run for run in json.load(f)["runs"] if run["system"] == TORCHVISION]
+    found = {run["seed"]: run for run in runs if run["curve"][-1]["iteration"] == iters}
+    missing = [seed for seed in seeds if seed not in found]
+    if missing:
+        raise SystemExit(f"{path} has no {iters}-iteration torchvision run of seeds {missing}")
+    return [found[seed] for seed in seeds]
+
+
 def plot(runs, target, path):
     """Each run's mask AP against its training minutes, and the target."""
     curves = {
@@ -115,6 +132,9 @@ def main(argv=None):
     parser.add_argument("--torchvision-iters", type=int, default=850)
     parser.add_argument(
         "--name", default="time_to_accuracy_nuclei", help="file name under benchmarks/results/"
+    )
+    parser.add_argument(
+        "--reference", metavar="NAME", help="torchvision's runs from benchmarks/results/NAME.json"
     )
     parser.add_argument("overrides", nargs="*", help="seg_d2's KEY VALUE config overrides")
     args = parser.parse_args(argv)
@@ -144,7 +164,11 @@ def main(argv=None):
         )
         return result
 
-    runs = run_alternating(SYSTEMS, args.seeds, run)
+    if args.reference:
+        reused = reference_runs(args.reference, args.seeds, iters)  # before hours of training
+        runs = run_alternating([SEG_D2], args.seeds, run) + reused
+    else:
+        runs = run_alternating(SYSTEMS, args.seeds, run)
     systems, ratio = summary(runs)
     target = systems[TORCHVISION]["final_mask_AP"]
     rows = [
@@ -197,6 +221,8 @@ def main(argv=None):
         "training steps' own time (loading included, evaluations left out); 'min to target' "
         f"interpolates between the evaluations around it. Plot: {args.name}.png."
     )
+    if args.reference:
+        note += f" torchvision's runs: those of {args.reference}.json, not trained again."
     return write_results(
         args.name,
         "Time to accuracy on the nuclei: seg_d2 vs torchvision's Mask R-CNN",
@@ -207,6 +233,7 @@ def main(argv=None):
             "systems": systems,
             "ratio": ratio,
             "overrides": args.overrides,
+            "reference": args.reference,
             "runs": runs,
         },
     )

@@ -972,17 +972,11 @@ def test_time_to_accuracy_interpolates_between_the_evaluations_around_the_target
     assert time_to_reach(curve, 30.5) is None
 
 
-def test_time_to_accuracy_targets_torchvisions_final_ap_of_the_same_seed(
-    results_dir, bench_datasets, monkeypatch
-):
+def _trained_from(curves, monkeypatch, bench_datasets):
+    """time_to_accuracy with ``curves[system, seed]`` for its trainings, on the tiny split;
+    the list it fills with each training's (system, seed, period, iterations, warm-up)."""
     from benchmarks import time_to_accuracy
 
-    curves = {
-        ("torchvision MaskRCNN", 0): _curve((100.0, 20.0), (200.0, 30.0)),
-        ("torchvision MaskRCNN", 1): _curve((100.0, 30.0), (200.0, 34.0)),
-        ("seg_d2 Mask R-CNN", 0): _curve((100.0, 30.0), (200.0, 36.0)),  # 30 at 100 s
-        ("seg_d2 Mask R-CNN", 1): _curve((100.0, 24.0), (200.0, 44.0)),  # 34 at 150 s
-    }
     trained = []
 
     def train(system, build, cfg, seed, evaluation):
@@ -996,6 +990,51 @@ def test_time_to_accuracy_targets_torchvisions_final_ap_of_the_same_seed(
     monkeypatch.setattr(
         time_to_accuracy, "nuclei_datasets", lambda folder: [*bench_datasets, *splits]
     )
+    return trained
+
+
+def test_time_to_accuracy_trials_take_torchvisions_runs_from_a_reference_file(
+    results_dir, bench_datasets, monkeypatch
+):
+    from benchmarks import time_to_accuracy
+
+    reference = [
+        {"system": "torchvision MaskRCNN", "seed": 0, "curve": _curve((100.0, 10.0))},  # 10 its
+        {"system": "torchvision MaskRCNN", "seed": 0, "curve": _curve((90.0, 9.0), (90.0, 9.0))},
+        {"system": "torchvision MaskRCNN", "seed": 1, "curve": _curve((50.0, 20.0))},
+        {"system": "seg_d2 Mask R-CNN", "seed": 0, "curve": _curve((1.0, 99.0))},
+    ]
+    (results_dir / "earlier.json").write_text(json.dumps({"runs": reference}))
+    curves = {("seg_d2 Mask R-CNN", 0): _curve((10.0, 4.0), (30.0, 12.0))}
+    trained = _trained_from(curves, monkeypatch, bench_datasets)
+    common = ["--nuclei", "DIR", "--torchvision-iters", "20", "--reference", "earlier"]
+    markdown = time_to_accuracy.main([*common, "--seeds", "0", "--evaluations", "2"])
+    assert trained == [("seg_d2 Mask R-CNN", 0, 10, 20, 10)]
+    data = json.loads((results_dir / "time_to_accuracy_nuclei.json").read_text())
+    assert data["reference"] == "earlier"
+    assert data["target_mask_AP"] == 9.0  # the 20-iteration run's final AP
+    assert data["systems"]["torchvision MaskRCNN"]["seconds_to_target"] == 90.0
+    assert data["ratio"] == pytest.approx(22.5 / 90.0)  # seg_d2 reaches 9 at 22.5 s
+    assert "those of earlier.json, not trained again" in open(markdown).read()
+    with pytest.raises(
+        SystemExit, match=r"earlier.json has no 20-iteration torchvision run of seeds \[1, 2\]"
+    ):
+        time_to_accuracy.main([*common, "--seeds", "0", "1", "2"])
+    assert len(trained) == 1  # refused before any training
+
+
+def test_time_to_accuracy_targets_torchvisions_final_ap_of_the_same_seed(
+    results_dir, bench_datasets, monkeypatch
+):
+    from benchmarks import time_to_accuracy
+
+    curves = {
+        ("torchvision MaskRCNN", 0): _curve((100.0, 20.0), (200.0, 30.0)),
+        ("torchvision MaskRCNN", 1): _curve((100.0, 30.0), (200.0, 34.0)),
+        ("seg_d2 Mask R-CNN", 0): _curve((100.0, 30.0), (200.0, 36.0)),  # 30 at 100 s
+        ("seg_d2 Mask R-CNN", 1): _curve((100.0, 24.0), (200.0, 44.0)),  # 34 at 150 s
+    }
+    trained = _trained_from(curves, monkeypatch, bench_datasets)
     markdown = time_to_accuracy.main(
         ["--nuclei", "DIR", "--torchvision-iters", "400", "SOLVER.MAX_ITER", "300"]
     )
