@@ -189,8 +189,12 @@ class SafeCheckpointer(DetectionCheckpointer):
                 "matching_heuristics": True,
             }
         if EMA_CHECKPOINT_KEY in loaded and not self._average_loaded_apart:
+            average = loaded.pop(EMA_CHECKPOINT_KEY)
+            if not isinstance(average, dict):
+                reason = TypeError(f"its {EMA_CHECKPOINT_KEY} is a {type(average).__name__}")
+                raise self._unreadable(filename, reason)
             self.logger.info("%s: loading the average of its weights (MODEL_EMA)", filename)
-            loaded["model"] = averaged_weights(loaded.pop(EMA_CHECKPOINT_KEY))
+            loaded["model"] = averaged_weights(average)
         return loaded if "model" in loaded else {"model": loaded}
 
     def _load_model(self, checkpoint):

@@ -2,7 +2,7 @@
 for an evaluation, and which weights a checkpoint's load gives the model."""
 
 import seg_d2
-from seg_d2.engine.checkpoint import SafeCheckpointer
+from seg_d2.engine.checkpoint import CheckpointError, SafeCheckpointer
 from seg_d2.engine.model_ema import CHECKPOINT_KEY, ModelEMA
 
 import pytest
@@ -126,3 +126,10 @@ def test_resuming_restores_the_model_and_its_average_apart(tmp_path):
     assert model[0].weight.unique().tolist() == [8.0]
     assert average.averaged.module[0].weight.unique().tolist() == [2.0]
     assert int(average.averaged.n_averaged) == 1
+
+
+def test_an_average_that_is_not_weights_is_an_error_naming_the_file(tmp_path):
+    path = str(tmp_path / "odd.pth")
+    torch.save({"model": _model().state_dict(), CHECKPOINT_KEY: [1, 2]}, path)
+    with pytest.raises(CheckpointError, match=r"odd.pth.*TypeError: its model_ema is a list"):
+        SafeCheckpointer(_model()).load(path)
