@@ -3,7 +3,7 @@ side on the same split, each evaluated on the validation split every tenth of it
 (the evaluations' time left out of the training time, and reported apart).
 
     python -m benchmarks.time_to_accuracy --nuclei DIR [--seeds 0 1] [--evaluations 10]
-        [--torchvision-iters 850] [--name time_to_accuracy_nuclei] [--reference NAME]
+        [--torchvision-iters 850] [--name time_to_accuracy_nuclei] [--reuse NAME]
         [KEY VALUE ...]
 
 DIR holds the nuclei as the README's commands convert them (nuclei_train.json,
@@ -17,9 +17,10 @@ sizes) is its own to choose. Both train by instance_torchvision's step on the sa
 A run reaches an AP at the training time where its curve first rises to it, interpolated
 linearly between the two evaluations around it; each seed's target is the final mask AP of
 torchvision's run of that seed (the same batches), and the ratio is seg_d2's mean time to
-reach it over torchvision's. ``--reference NAME`` takes torchvision's runs from an earlier
-results file of this script (benchmarks/results/NAME.json) instead of training them again:
-for trials of seg_d2's settings, whose ratio then compares two runs of the machine.
+reach it over torchvision's. ``--reuse NAME`` takes the runs this invocation would make
+again from an earlier results file of this script (benchmarks/results/NAME.json: the same
+evaluations, and for seg_d2 the same overrides), each with its commit: a trial of seg_d2's
+settings trains seg_d2 alone, and seeds can be added in several sittings.
 """
 
 import argparse
@@ -104,17 +105,28 @@ def summary(runs):
     return systems, ratio
 
 
-def reference_runs(name, seeds, iters):
-    """torchvision's runs of ``seeds`` in the results file ``name``, each of ``iters``
-    iterations; an error naming the file otherwise."""
-    path = os.path.join(results_files.RESULTS, f"{name}.json")
-    with open(path) as f:
-        runs = [run for run in json.load(f)["runs"] if run["system"] == TORCHVISION]
-    found = {run["seed"]: run for run in runs if run["curve"][-1]["iteration"] == iters}
-    missing = [seed for seed in seeds if seed not in found]
-    if missing:
-        raise SystemExit(f"{path} has no {iters}-iteration torchvision run of seeds {missing}")
-    return [found[seed] for seed in seeds]
+def evaluated_iterations(max_iter, evaluations):
+    """The iterations after which a run of ``max_iter`` is evaluated."""
+    period = max(1, max_iter // evaluations)
+    return list(range(period, max_iter + 1, period)) + ([max_iter] if max_iter % period else [])
+
+
+def reused_runs(name, configs, overrides, evaluations):
+    """The runs of the results file ``name`` that this invocation would make again, by
+    (system, seed): torchvision's evaluated at the same iterations, seg_d2's too and from
+    the same overrides; each with the commit it was made at."""
+    with open(os.path.join(results_files.RESULTS, f"{name}.json")) as f:
+        data = json.load(f)
+    found = {}
+    for run in data["runs"]:
+        cfg = configs[run["system"]]
+        iterations = evaluated_iterations(cfg.SOLVER.MAX_ITER, evaluations)
+        if [point["iteration"] for point in run["curve"]] != iterations:
+            continue
+        if run["system"] == SEG_D2 and data["overrides"] != overrides:
+            continue
+        found[run["system"], run["seed"]] = {"commit": data["machine"]["commit"], **run}
+    return found
 
 
 def plot(runs, target, path):
@@ -143,7 +155,7 @@ def main(argv=None):
         "--name", default="time_to_accuracy_nuclei", help="file name under benchmarks/results/"
     )
     parser.add_argument(
-        "--reference", metavar="NAME", help="torchvision's runs from benchmarks/results/NAME.json"
+        "--reuse", metavar="NAME", help="the runs of benchmarks/results/NAME.json made alike"
     )
     parser.add_argument("overrides", nargs="*", help="seg_d2's KEY VALUE config overrides")
     args = parser.parse_args(argv)
@@ -161,7 +173,14 @@ def main(argv=None):
         system: load_test_inputs(cfg, cfg.DATASETS.TEST[0]) for system, cfg in configs.items()
     }
 
+    reused = (
+        reused_runs(args.reuse, configs, args.overrides, args.evaluations) if args.reuse else {}
+    )
+    commit = results_files.machine()["commit"]
+
     def run(system, seed):
+        if (system, seed) in reused:
+            return reused[system, seed]
         cfg = configs[system]
         period = max(1, cfg.SOLVER.MAX_ITER // args.evaluations)
         _, result = train_like_detectron2(
@@ -171,13 +190,9 @@ def main(argv=None):
             seed,
             evaluation=(period, lambda model: mask_ap(model, cfg, inputs[system])),
         )
-        return result
+        return {"commit": commit, **result}
 
-    if args.reference:
-        reused = reference_runs(args.reference, args.seeds, iters)  # before hours of training
-        runs = run_alternating([SEG_D2], args.seeds, run) + reused
-    else:
-        runs = run_alternating(SYSTEMS, args.seeds, run)
+    runs = run_alternating(SYSTEMS, args.seeds, run)
     systems, ratio = summary(runs)
     target = systems[TORCHVISION]["final_mask_AP"]
     rows = [
@@ -230,8 +245,13 @@ def main(argv=None):
         "training steps' own time (loading included, evaluations left out); 'min to target' "
         f"interpolates between the evaluations around it. Plot: {args.name}.png."
     )
-    if args.reference:
-        note += f" torchvision's runs: those of {args.reference}.json, not trained again."
+    taken = [
+        f"{system} seed {seed} (at {reused[system, seed]['commit']})"
+        for system, seed in sorted(reused)
+        if seed in args.seeds
+    ]
+    if taken:
+        note += f" Taken from {args.reuse}.json, not trained again: {', '.join(taken)}."
     return write_results(
         args.name,
         "Time to accuracy on the nuclei: seg_d2 vs torchvision's Mask R-CNN",
@@ -242,7 +262,7 @@ def main(argv=None):
             "systems": systems,
             "ratio": ratio,
             "overrides": args.overrides,
-            "reference": args.reference,
+            "reused_from": args.reuse if taken else None,
             "runs": runs,
         },
     )

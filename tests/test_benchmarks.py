@@ -993,34 +993,48 @@ def _trained_from(curves, monkeypatch, bench_datasets):
     return trained
 
 
-def test_time_to_accuracy_trials_take_torchvisions_runs_from_a_reference_file(
+def test_time_to_accuracy_reuses_the_runs_an_earlier_file_made_alike(
     results_dir, bench_datasets, monkeypatch
 ):
     from benchmarks import time_to_accuracy
 
-    reference = [
-        {"system": "torchvision MaskRCNN", "seed": 0, "curve": _curve((100.0, 10.0))},  # 10 its
-        {"system": "torchvision MaskRCNN", "seed": 0, "curve": _curve((90.0, 9.0), (90.0, 9.0))},
-        {"system": "torchvision MaskRCNN", "seed": 1, "curve": _curve((50.0, 20.0))},
-        {"system": "seg_d2 Mask R-CNN", "seed": 0, "curve": _curve((1.0, 99.0))},
+    torchvision, seg_d2_system = "torchvision MaskRCNN", "seg_d2 Mask R-CNN"
+    earlier = [
+        {"system": torchvision, "seed": 0, "curve": _curve((90.0, 9.0), (90.0, 9.0))},
+        {"system": torchvision, "seed": 1, "curve": _curve((50.0, 20.0))},  # evaluated once
+        {"system": seg_d2_system, "seed": 0, "curve": _curve((10.0, 4.0), (30.0, 12.0))},
     ]
-    (results_dir / "earlier.json").write_text(json.dumps({"runs": reference}))
-    curves = {("seg_d2 Mask R-CNN", 0): _curve((10.0, 4.0), (30.0, 12.0))}
+    stamp = {"commit": "abc1234"}
+    (results_dir / "earlier.json").write_text(
+        json.dumps({"machine": stamp, "overrides": [], "runs": earlier})
+    )
+    curves = {
+        (torchvision, 1): _curve((40.0, 10.0), (80.0, 20.0)),
+        (seg_d2_system, 1): _curve((20.0, 10.0), (40.0, 30.0)),
+        (seg_d2_system, 0): _curve((10.0, 9.0), (20.0, 18.0)),
+    }
     trained = _trained_from(curves, monkeypatch, bench_datasets)
-    common = ["--nuclei", "DIR", "--torchvision-iters", "20", "--reference", "earlier"]
-    markdown = time_to_accuracy.main([*common, "--seeds", "0", "--evaluations", "2"])
-    assert trained == [("seg_d2 Mask R-CNN", 0, 10, 20, 10)]
+    common = ["--nuclei", "DIR", "--torchvision-iters", "20", "--evaluations", "2"]
+    markdown = time_to_accuracy.main([*common, "--seeds", "0", "1", "--reuse", "earlier"])
+    assert [(system, seed) for system, seed, *_ in trained] == [
+        (torchvision, 1),  # the earlier one was evaluated at other iterations
+        (seg_d2_system, 1),
+    ]
     data = json.loads((results_dir / "time_to_accuracy_nuclei.json").read_text())
-    assert data["reference"] == "earlier"
-    assert data["target_mask_AP"] == 9.0  # the 20-iteration run's final AP
-    assert data["systems"]["torchvision MaskRCNN"]["seconds_to_target"] == 90.0
-    assert data["ratio"] == pytest.approx(22.5 / 90.0)  # seg_d2 reaches 9 at 22.5 s
-    assert "those of earlier.json, not trained again" in open(markdown).read()
-    with pytest.raises(
-        SystemExit, match=r"earlier.json has no 20-iteration torchvision run of seeds \[1, 2\]"
-    ):
-        time_to_accuracy.main([*common, "--seeds", "0", "1", "2"])
-    assert len(trained) == 1  # refused before any training
+    assert [(run["system"], run["seed"], run["commit"]) for run in data["runs"]][:2] == [
+        (seg_d2_system, 0, "abc1234"),
+        (torchvision, 0, "abc1234"),
+    ]
+    assert data["reused_from"] == "earlier"
+    # seed 0: 9 reached at 22.5 s against 90 s; seed 1: 20 at 30 s against 80 s
+    assert data["ratio"] == pytest.approx((22.5 + 30.0) / (90.0 + 80.0))
+    assert (
+        f"Taken from earlier.json, not trained again: {seg_d2_system} seed 0 (at abc1234), "
+        f"{torchvision} seed 0 (at abc1234)." in open(markdown).read()
+    )
+    trained.clear()  # other overrides: seg_d2's runs are made again
+    time_to_accuracy.main([*common, "--seeds", "0", "--reuse", "earlier", "SOLVER.MAX_ITER", "20"])
+    assert [(system, seed) for system, seed, *_ in trained] == [(seg_d2_system, 0)]
 
 
 def test_time_to_accuracy_targets_torchvisions_final_ap_of_the_same_seed(
