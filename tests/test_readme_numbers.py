@@ -813,3 +813,37 @@ def test_the_manual_quotes_the_cpu_deployment_benchmark():
         f"headline: speedup = {mask_rcnn[int8]['speedup']:.2f}; "
         f"mask AP drop = {mask_rcnn[int8]['drop']:.1f}",
     )
+
+
+def test_the_benchmarks_page_quotes_the_time_to_accuracy_trial():
+    """The trial's ratio, final mask APs and mid-schedule APs, from its JSON; its Markdown
+    ends with its headline."""
+    name = "time_to_accuracy_nuclei_trial_ema0.99"
+    data = _value(f"{name}.json", ())
+    seg_d2_run = data["systems"]["seg_d2 Mask R-CNN"]
+    torchvision_run = data["systems"]["torchvision MaskRCNN"]
+    paragraph = _paragraph("Time to accuracy (`python -m benchmarks.time_to_accuracy")
+    at_510 = {
+        run["system"]: next(p["mask_AP"] for p in run["curve"] if p["iteration"] == 510)
+        for run in data["runs"]
+    }
+    for printed in (
+        f"reached it in {data['ratio']:.2f} of torchvision's time",
+        "with final mask AP {:.1f} against {:.1f}".format(
+            seg_d2_run["final_mask_AP"], torchvision_run["final_mask_AP"]
+        ),
+        "({:.1f} against {:.1f} at 510 iterations)".format(
+            at_510["seg_d2 Mask R-CNN"], at_510["torchvision MaskRCNN"]
+        ),
+        f"`{' '.join(data['overrides'])}`",
+        "about the same time ({:.1f} and {:.1f} minutes)".format(
+            seg_d2_run["training_seconds"] / 60, torchvision_run["training_seconds"] / 60
+        ),
+    ):
+        assert " ".join(printed.split()) in paragraph, printed
+    _assert_headline(
+        f"{name}.md",
+        f"headline: time-to-accuracy ratio = {data['ratio']:.2f}; seg_d2 final mask AP = "
+        f"{seg_d2_run['final_mask_AP']:.1f}; torchvision final mask AP = "
+        f"{torchvision_run['final_mask_AP']:.1f}",
+    )
