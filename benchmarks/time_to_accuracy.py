@@ -105,9 +105,14 @@ def summary(runs):
     return systems, ratio
 
 
+def evaluation_period(max_iter, evaluations):
+    return max(1, max_iter // evaluations)
+
+
 def evaluated_iterations(max_iter, evaluations):
-    """The iterations after which a run of ``max_iter`` is evaluated."""
-    period = max(1, max_iter // evaluations)
+    """The iterations after which a run of ``max_iter`` is evaluated (``_PeriodicEvaluation``
+    of benchmarks.training: every period and after the last)."""
+    period = evaluation_period(max_iter, evaluations)
     return list(range(period, max_iter + 1, period)) + ([max_iter] if max_iter % period else [])
 
 
@@ -182,7 +187,7 @@ def main(argv=None):
         if (system, seed) in reused:
             return reused[system, seed]
         cfg = configs[system]
-        period = max(1, cfg.SOLVER.MAX_ITER // args.evaluations)
+        period = evaluation_period(cfg.SOLVER.MAX_ITER, args.evaluations)
         _, result = train_like_detectron2(
             system,
             SYSTEMS[system],
