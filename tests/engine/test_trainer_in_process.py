@@ -129,6 +129,11 @@ def _float_tensors(state):
     return {name: tensor.clone() for name, tensor in state.items() if tensor.is_floating_point()}
 
 
+def _same(state, expected):
+    """Whether ``state`` holds ``expected``'s tensors, each equal."""
+    return all(torch.equal(state[name], tensor) for name, tensor in expected.items())
+
+
 def test_with_model_ema_the_average_is_evaluated_checkpointed_and_loaded_for_inference(
     tiny_shapes, tmp_path, monkeypatch
 ):
@@ -160,8 +165,8 @@ def test_with_model_ema_the_average_is_evaluated_checkpointed_and_loaded_for_inf
     own = _float_tensors(trainer.model.state_dict())
     (seen,) = evaluated
     assert seen.keys() == average.keys() == own.keys()
-    assert all(torch.equal(seen[name], average[name]) for name in seen)
-    assert not all(torch.equal(own[name], average[name]) for name in own)
+    assert _same(seen, average)
+    assert not _same(own, average)
 
     # updated before the checkpoint of the same step is written, in the best one too
     final = os.path.join(cfg.OUTPUT_DIR, "model_final.pth")
@@ -172,11 +177,11 @@ def test_with_model_ema_the_average_is_evaluated_checkpointed_and_loaded_for_inf
     loaded = Trainer.build_model(cfg)
     SafeCheckpointer(loaded).load(final)
     inference = _float_tensors(loaded.state_dict())
-    assert all(torch.equal(inference[name], average[name]) for name in average)
+    assert _same(inference, average)
 
     _, resumed = run(3, resume=True)
     assert int(resumed.model_ema.averaged.n_averaged) == 2
     restored = _float_tensors(resumed.model_ema.averaged.module.state_dict())
-    assert all(torch.equal(restored[name], average[name]) for name in average)
+    assert _same(restored, average)
     trained = _float_tensors(resumed.model.state_dict())
-    assert all(torch.equal(trained[name], own[name]) for name in own)
+    assert _same(trained, own)
