@@ -19,8 +19,8 @@ linearly between the two evaluations around it; each seed's target is the final 
 torchvision's run of that seed (the same batches), and the ratio is seg_d2's mean time to
 reach it over torchvision's. ``--reuse NAME`` takes the runs this invocation would make
 again from an earlier results file of this script (benchmarks/results/NAME.json: the same
-evaluations, and for seg_d2 the same overrides), each with its commit: a trial of seg_d2's
-settings trains seg_d2 alone, and seeds can be added in several sittings.
+machine and evaluations, and for seg_d2 the same overrides), each with its commit: a trial
+of seg_d2's settings trains seg_d2 alone, and seeds can be added in several sittings.
 """
 
 import argparse
@@ -116,12 +116,28 @@ def evaluated_iterations(max_iter, evaluations):
     return list(range(period, max_iter + 1, period)) + ([max_iter] if max_iter % period else [])
 
 
+# What a step's time depends on besides the code: runs measured with others are not compared.
+SAME_MACHINE = ("cpu", "torch_threads", "gpu")
+
+
 def reused_runs(name, configs, overrides, evaluations):
     """The runs of the results file ``name`` that this invocation would make again, by
     (system, seed): torchvision's evaluated at the same iterations, seg_d2's too and from
-    the same overrides; each with the commit it was made at."""
+    the same overrides; each with the commit it was made at. A file measured on another
+    machine is refused: its training times are not comparable with this one's."""
     with open(os.path.join(results_files.RESULTS, f"{name}.json")) as f:
         data = json.load(f)
+    here = results_files.machine()
+    there = data["machine"]
+    if any(there.get(key) != here[key] for key in SAME_MACHINE):
+        shown = "; ".join(
+            f"{key}: {there.get(key)} there, {here[key]} here" for key in SAME_MACHINE
+        )
+        raise SystemExit(
+            f"--reuse {name}: {name}.json was measured on another machine ({shown}), so its "
+            "training times cannot be set beside this machine's; train them here (leave "
+            "--reuse out)"
+        )
     found = {}
     for run in data["runs"]:
         cfg = configs[run["system"]]

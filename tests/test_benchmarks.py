@@ -762,6 +762,29 @@ def test_training_speed_times_each_setting_and_divides_by_float32(results_dir, b
     assert rows[2][2] == "1.00"
 
 
+def test_training_speed_adds_each_setting_to_the_config_given(results_dir, monkeypatch):
+    """``--config`` is the base of every row (the nuclei's anchors in each), with the rows'
+    settings on top and the step count given."""
+    from benchmarks import training_speed
+
+    configs = {}
+
+    def record(system, build, cfg, seed):
+        configs[system] = cfg
+        return None, {"system": system, "seed": seed, "train_iters_per_s": 1.0}
+
+    monkeypatch.setattr(training_speed, "train_like_detectron2", record)
+    nuclei = "configs/nuclei/mask_rcnn_R18_FPN.yaml"
+    training_speed.main(["--rounds", "1", "--steps", "3", "--config", nuclei, "--name", "speed"])
+    assert list(configs) == list(training_speed.VARIANTS)
+    for variant, cfg in configs.items():
+        assert cfg.MODEL.ANCHOR_GENERATOR.SIZES == [[8], [16], [32], [64], [128]], variant
+        assert cfg.SOLVER.MAX_ITER == 3
+    autocast = configs["+ bfloat16 autocast"]
+    assert autocast.SOLVER.AMP.ENABLED and not configs["float32 (base config)"].SOLVER.AMP.ENABLED
+    assert json.loads((results_dir / "speed.json").read_text())["config"] == nuclei
+
+
 def test_transfer_splits_the_nuclei_by_imaging_kind_and_fine_tunes_from_the_source(
     results_dir, tmp_path, monkeypatch
 ):
@@ -996,7 +1019,7 @@ def _trained_from(curves, monkeypatch, bench_datasets):
 def test_time_to_accuracy_reuses_the_runs_an_earlier_file_made_alike(
     results_dir, bench_datasets, monkeypatch
 ):
-    from benchmarks import time_to_accuracy
+    from benchmarks import results_files, time_to_accuracy
 
     torchvision, seg_d2_system = "torchvision MaskRCNN", "seg_d2 Mask R-CNN"
     earlier = [
@@ -1004,7 +1027,7 @@ def test_time_to_accuracy_reuses_the_runs_an_earlier_file_made_alike(
         {"system": torchvision, "seed": 1, "curve": _curve((50.0, 20.0))},  # evaluated once
         {"system": seg_d2_system, "seed": 0, "curve": _curve((10.0, 4.0), (30.0, 12.0))},
     ]
-    stamp = {"commit": "abc1234"}
+    stamp = {**results_files.machine(), "commit": "abc1234"}
     (results_dir / "earlier.json").write_text(
         json.dumps({"machine": stamp, "overrides": [], "runs": earlier})
     )
@@ -1035,6 +1058,30 @@ def test_time_to_accuracy_reuses_the_runs_an_earlier_file_made_alike(
     trained.clear()  # other overrides: seg_d2's runs are made again
     time_to_accuracy.main([*common, "--seeds", "0", "--reuse", "earlier", "SOLVER.MAX_ITER", "20"])
     assert [(system, seed) for system, seed, *_ in trained] == [(seg_d2_system, 0)]
+
+
+def test_time_to_accuracy_refuses_to_reuse_runs_of_another_machine(
+    results_dir, bench_datasets, monkeypatch
+):
+    """Training times of another CPU are not set beside this one's: the file and both
+    machines are named, and nothing trains."""
+    from benchmarks import results_files, time_to_accuracy
+
+    here = results_files.machine()
+    stamp = {**here, "cpu": "Another CPU (family 1, model 2)"}
+    run = {"system": "torchvision MaskRCNN", "seed": 0, "curve": _curve((10.0, 1.0), (20.0, 2.0))}
+    (results_dir / "elsewhere.json").write_text(
+        json.dumps({"machine": stamp, "overrides": [], "runs": [run]})
+    )
+    trained = _trained_from({}, monkeypatch, bench_datasets)
+    common = ["--nuclei", "DIR", "--torchvision-iters", "20", "--evaluations", "2"]
+    with pytest.raises(SystemExit) as refused:
+        time_to_accuracy.main([*common, "--seeds", "0", "--reuse", "elsewhere"])
+    message = str(refused.value)
+    assert "--reuse elsewhere: elsewhere.json was measured on another machine" in message
+    assert f"cpu: Another CPU (family 1, model 2) there, {here['cpu']} here" in message
+    assert trained == []
+    assert not (results_dir / "time_to_accuracy_nuclei.json").exists()
 
 
 def test_time_to_accuracy_targets_torchvisions_final_ap_of_the_same_seed(
