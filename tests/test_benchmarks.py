@@ -762,7 +762,9 @@ def test_training_speed_times_each_setting_and_divides_by_float32(results_dir, b
     assert rows[2][2] == "1.00"
 
 
-def test_training_speed_adds_each_setting_to_the_config_given(results_dir, monkeypatch):
+def test_training_speed_adds_each_setting_to_the_config_given(
+    results_dir, bench_datasets, monkeypatch
+):
     """``--config`` is the base of every row (the nuclei's anchors in each), with the rows'
     settings on top and the step count given."""
     from benchmarks import training_speed
@@ -775,7 +777,9 @@ def test_training_speed_adds_each_setting_to_the_config_given(results_dir, monke
 
     monkeypatch.setattr(training_speed, "train_like_detectron2", record)
     nuclei = "configs/nuclei/mask_rcnn_R18_FPN.yaml"
-    training_speed.main(["--rounds", "1", "--steps", "3", "--config", nuclei, "--name", "speed"])
+    splits = ["DATASETS.TRAIN", "('bench_train',)", "DATASETS.TEST", "('bench_val',)"]
+    options = ["--rounds", "1", "--steps", "3", "--config", nuclei, "--name", "speed"]
+    training_speed.main([*options, *bench_datasets, *splits])
     assert list(configs) == list(training_speed.VARIANTS)
     for variant, cfg in configs.items():
         assert cfg.MODEL.ANCHOR_GENERATOR.SIZES == [[8], [16], [32], [64], [128]], variant
