@@ -876,6 +876,30 @@ def test_the_benchmarks_page_quotes_the_two_seed_time_to_accuracy():
     _assert_time_to_accuracy_headline(name, data)
 
 
+def test_the_benchmarks_page_quotes_the_speed_settings_on_the_nuclei():
+    """autocast's and all the demo's settings' step speed over float32 on the nuclei config,
+    the command that measured them and the CPU, from training_speed_nuclei.json."""
+    file, base = "training_speed_nuclei.json", "float32 (base config)"
+    paragraph = _paragraph("On the nuclei the demo's speed settings do not shorten a step.")
+    autocast = _ratio(file, "+ bfloat16 autocast", base, "train_iters_per_s")
+    demo_row = "+ loading in the training process, Dice term (the demo)"
+    demo = _ratio(file, demo_row, base, "train_iters_per_s")
+    for printed in (
+        f"`python -m benchmarks.training_speed --config {_value(file, ('config',))}",
+        f"bfloat16 autocast runs a step at {autocast:.2f}x the speed of float32",
+        f"with every setting of the demo at {demo:.2f}x",
+        f"(that file's CPU: {_value(file, ('machine', 'cpu'))};",
+        "(the demo's {:.2f}x is on the shapes, on an {}".format(
+            _ratio("training_speed.json", demo_row, base, "train_iters_per_s"),
+            _value("training_speed.json", ("machine", "cpu")).split(" (")[0],
+        ),
+        "the time to accuracy files above: an {})".format(
+            _value("time_to_accuracy_nuclei.json", ("machine", "cpu")).split(" (")[0]
+        ),
+    ):
+        assert " ".join(printed.split()) in paragraph, printed
+
+
 def _assert_time_to_accuracy_headline(name, data):
     ratio = "not reached" if data["ratio"] is None else f"{data['ratio']:.2f}"
     _assert_headline(
