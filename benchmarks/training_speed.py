@@ -7,8 +7,8 @@ median step of each and its speed-up over the base.
 
     python -m benchmarks.training_speed [--rounds 2] [--steps 40] [--config FILE] [KEY VALUE ...]
 
-``--config`` times the same settings on another config (the nuclei's, whose crowded RoI
-heads weigh more in a step than the shapes'); settings it already holds add nothing there.
+``--config`` times the same settings on another config (the nuclei's: what pays on the
+shapes need not pay on crowded images); settings it already holds add nothing there.
 """
 
 import argparse
