@@ -189,14 +189,14 @@ def main(argv=None):
         TORCHVISION: seg_d2.setup_config(CONFIG, reference),
         SEG_D2: seg_d2.setup_config(CONFIG, reference + args.overrides),
     }
+    # before the test images load: a file of another machine is refused at once
+    reused = (
+        reused_runs(args.reuse, configs, args.overrides, args.evaluations) if args.reuse else {}
+    )
     # each at its own test size
     inputs = {
         system: load_test_inputs(cfg, cfg.DATASETS.TEST[0]) for system, cfg in configs.items()
     }
-
-    reused = (
-        reused_runs(args.reuse, configs, args.overrides, args.evaluations) if args.reuse else {}
-    )
     commit = results_files.machine()["commit"]
 
     def run(system, seed):

@@ -1078,13 +1078,15 @@ def test_time_to_accuracy_refuses_to_reuse_runs_of_another_machine(
         json.dumps({"machine": stamp, "overrides": [], "runs": [run]})
     )
     trained = _trained_from({}, monkeypatch, bench_datasets)
+    loaded = []
+    monkeypatch.setattr(time_to_accuracy, "load_test_inputs", lambda cfg, name: loaded.append(name))
     common = ["--nuclei", "DIR", "--torchvision-iters", "20", "--evaluations", "2"]
     with pytest.raises(SystemExit) as refused:
         time_to_accuracy.main([*common, "--seeds", "0", "--reuse", "elsewhere"])
     message = str(refused.value)
     assert "--reuse elsewhere: elsewhere.json was measured on another machine" in message
     assert f"cpu: Another CPU (family 1, model 2) there, {here['cpu']} here" in message
-    assert trained == []
+    assert trained == [] and loaded == []  # refused before the test images load
     assert not (results_dir / "time_to_accuracy_nuclei.json").exists()
 
 
